@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// garage-pxe: proxyDHCP + TFTP + HTTP network-install server for a refurbishment workshop.
+// The module layout follows DESIGN.md: one module per concern, protocol logic pure.
+import PackageDescription
+
+let package = Package(
+    name: "garage-pxe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "garage-pxe", targets: ["garage-pxe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libsystemd through pkg-config; only the non-variadic (…v) entry points are usable from Swift.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // BSD sockets on Dispatch: binding, IP_PKTINFO, broadcast, interface discovery.
+        .target(name: "UDP"),
+        // DHCP/BOOTP codec and the proxyDHCP policy: bytes and values only, no sockets, no clock.
+        .target(name: "DHCP"),
+        // Wiring: configuration, the services on their sockets, sd_notify.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "UDP", "DHCP", "CSystemd",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Thin executable: argument parsing only.
+        .executableTarget(
+            name: "garage-pxe",
+            dependencies: [
+                "Daemon", "DHCP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
+        .testTarget(name: "UDPTests", dependencies: ["UDP"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

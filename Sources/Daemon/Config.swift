@@ -1,0 +1,286 @@
+// The daemon's configuration: `config/garage-pxe.yaml` (installed as
+// /etc/garage-pxe/garage-pxe.yaml), every key documented in that file. Loading never
+// stops at the first mistake: all of them come back as file:line:column diagnostics.
+
+import DHCP
+import Foundation
+import UDP
+import Yams
+
+public struct GaragePXEConfig: Sendable, Equatable {
+    public struct ProxyDHCP: Sendable, Equatable {
+        public var answerOnDHCPPort = true
+        public var answerOnPXEPort = true
+        public var biosDiscoveryControl: UInt8? = 8
+        public var efiDiscoveryControl: UInt8? = nil
+        public var snponlyMACs: [MACAddress] = []
+        public var snponlyVendorPrefixes: [[UInt8]] = []
+        public var ipxeUserClasses: [String] = ["garage-pxe"]
+    }
+
+    public struct Bootfiles: Sendable, Equatable {
+        public var bios = "undionly.kpxe"
+        public var efi = "ipxe.efi"
+        public var efiSNPOnly = "snponly.efi"
+        public var arm64: String? = nil
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var maxTFTPTransfers = 64
+        public var tftpMaxBlockSize = 1468
+        public var tftpMaxWindowSize = 16
+        public var receiveBufferKiB = 1024
+    }
+
+    /// The file this was read from (nil: built-in defaults only).
+    public var sourceFile: String?
+    public var site = "garage-pxe"
+    /// Interface name, or "auto".
+    public var interface = "auto"
+    /// Server address given to clients; nil derives it from the interface.
+    public var address: IPv4Address?
+    public var httpPort: UInt16 = 80
+    public var tftpRoot = "/var/lib/garage-pxe/tftp"
+    public var menusDirectory = "/etc/garage-pxe/pxe-menus"
+    public var imagesDirectory = "/var/lib/garage-pxe/images"
+    public var proxyDHCP = ProxyDHCP()
+    public var bootfiles = Bootfiles()
+    public var limits = Limits()
+
+    public init() {}
+}
+
+/// Values given on the command line; each wins over the file.
+public struct ConfigOverrides: Sendable, Equatable {
+    public var interface: String?
+    public var address: String?
+    public var httpPort: Int?
+    public var tftpRoot: String?
+    public var menusDirectory: String?
+    public var imagesDirectory: String?
+
+    public init(interface: String? = nil, address: String? = nil, httpPort: Int? = nil, tftpRoot: String? = nil,
+                menusDirectory: String? = nil, imagesDirectory: String? = nil) {
+        self.interface = interface
+        self.address = address
+        self.httpPort = httpPort
+        self.tftpRoot = tftpRoot
+        self.menusDirectory = menusDirectory
+        self.imagesDirectory = imagesDirectory
+    }
+}
+
+extension GaragePXEConfig {
+    public static let systemPath = "/etc/garage-pxe/garage-pxe.yaml"
+
+    /// `/etc/garage-pxe/garage-pxe.yaml` when installed, else the repository's
+    /// `config/garage-pxe.yaml` (found from the working directory or next to the binary
+    /// in `.build/<config>/`), so a checkout runs without installing anything.
+    public static func defaultPath(fileManager: FileManager = .default) -> String {
+        if fileManager.fileExists(atPath: systemPath) { return systemPath }
+        var candidates = [fileManager.currentDirectoryPath + "/config/garage-pxe.yaml"]
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = executable.deletingLastPathComponent()
+        for _ in 0..<4 {
+            dir = dir.deletingLastPathComponent()
+            candidates.append(dir.appendingPathComponent("config/garage-pxe.yaml").path)
+        }
+        return candidates.first(where: fileManager.fileExists(atPath:)) ?? systemPath
+    }
+
+    /// Reads and validates `path`, then applies `overrides`. Relative paths in the file are
+    /// taken relative to the file's folder; relative paths on the command line relative to
+    /// the working directory.
+    public static func load(path: String, overrides: ConfigOverrides = ConfigOverrides()) throws(SourceDiagnostics) -> GaragePXEConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SourceDiagnostics([SourceDiagnostic(file: path, line: 1, column: 1, message: "cannot read the configuration: \(error.localizedDescription)")])
+        }
+        return try parse(text, file: path, overrides: overrides)
+    }
+
+    public static func parse(_ text: String, file: String, overrides: ConfigOverrides = ConfigOverrides()) throws(SourceDiagnostics) -> GaragePXEConfig {
+        let sink = YAMLDiagnosticSink(file: file)
+        var config = GaragePXEConfig()
+        config.sourceFile = file
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent()
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path
+        }
+
+        if let root = sink.compose(text) {
+            if let top = YAMLMappingReader(root, path: "", sink: sink) {
+                read(top, into: &config, resolve: resolve)
+                top.finish()
+            }
+        } else if sink.diagnostics.isEmpty {
+            // An empty file is a valid file that sets nothing.
+        }
+        apply(overrides, to: &config, sink: sink)
+        if !sink.diagnostics.isEmpty { throw SourceDiagnostics(sink.diagnostics) }
+        return config
+    }
+
+    private static func read(_ top: YAMLMappingReader, into c: inout GaragePXEConfig, resolve: (String) -> String) {
+        let sink = top.sink
+        if let v = top.string("site") { c.site = v }
+        if let network = top.mapping("network") {
+            if let v = network.string("interface") { c.interface = v }
+            if let v = network.string("address") {
+                if v == "auto" {
+                    c.address = nil
+                } else if let ip = IPv4Address(v) {
+                    c.address = ip
+                } else {
+                    sink.error("'network.address' must be an IPv4 address such as 192.168.1.10 or auto, found '\(v)'", at: network.markOf("address"))
+                }
+            }
+            network.finish()
+        }
+        if let http = top.mapping("http") {
+            if let v = http.int("port", in: 1...65535) { c.httpPort = UInt16(v) }
+            http.finish()
+        }
+        if let tftp = top.mapping("tftp") {
+            if let v = tftp.string("root") { c.tftpRoot = resolve(v) }
+            tftp.finish()
+        }
+        if let paths = top.mapping("paths") {
+            if let v = paths.string("menus") { c.menusDirectory = resolve(v) }
+            if let v = paths.string("images") { c.imagesDirectory = resolve(v) }
+            paths.finish()
+        }
+        if let b = top.mapping("bootfiles") {
+            if let v = b.string("bios") { c.bootfiles.bios = v }
+            if let v = b.string("efi") { c.bootfiles.efi = v }
+            if let v = b.string("efi_snponly") { c.bootfiles.efiSNPOnly = v }
+            if let v = b.optionalString("arm64") { c.bootfiles.arm64 = v }
+            b.finish()
+        }
+        if let p = top.mapping("proxy_dhcp") {
+            if let v = p.bool("answer_on_port_67") { c.proxyDHCP.answerOnDHCPPort = v }
+            if let v = p.bool("answer_on_port_4011") { c.proxyDHCP.answerOnPXEPort = v }
+            if let dc = p.mapping("discovery_control") {
+                if let v = dc.optionalInt("bios", in: 0...15) { c.proxyDHCP.biosDiscoveryControl = v.map(UInt8.init) }
+                if let v = dc.optionalInt("efi", in: 0...15) { c.proxyDHCP.efiDiscoveryControl = v.map(UInt8.init) }
+                dc.finish()
+            }
+            if let s = p.mapping("snponly") {
+                if let macs = s.stringList("macs") {
+                    c.proxyDHCP.snponlyMACs = macs.compactMap { item in
+                        if let m = MACAddress(item.value) { return m }
+                        sink.error("'proxy_dhcp.snponly.macs' item '\(item.value)' is not a MAC address such as 52:54:00:12:34:56", at: item.mark)
+                        return nil
+                    }
+                }
+                if let vendors = s.stringList("vendors") {
+                    c.proxyDHCP.snponlyVendorPrefixes = vendors.compactMap { item in
+                        if let oui = parseOUI(item.value) { return oui }
+                        sink.error("'proxy_dhcp.snponly.vendors' item '\(item.value)' is not a MAC prefix of three octets such as 00:e0:4c", at: item.mark)
+                        return nil
+                    }
+                }
+                s.finish()
+            }
+            if let classes = p.stringList("ipxe_user_classes") { c.proxyDHCP.ipxeUserClasses = classes.map(\.value) }
+            p.finish()
+        }
+        if let l = top.mapping("limits") {
+            if let v = l.int("max_tftp_transfers", in: 1...10000) { c.limits.maxTFTPTransfers = v }
+            if let v = l.int("tftp_max_blksize", in: 512...65464) { c.limits.tftpMaxBlockSize = v }
+            if let v = l.int("tftp_max_windowsize", in: 1...256) { c.limits.tftpMaxWindowSize = v }
+            if let v = l.int("receive_buffer_kib", in: 64...65536) { c.limits.receiveBufferKiB = v }
+            l.finish()
+        }
+    }
+
+    private static func apply(_ o: ConfigOverrides, to c: inout GaragePXEConfig, sink: YAMLDiagnosticSink) {
+        let cwd = FileManager.default.currentDirectoryPath
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") ? p : URL(fileURLWithPath: cwd).appendingPathComponent(p).standardized.path
+        }
+        func flagError(_ message: String) { sink.commandLineError(message) }
+        if let v = o.interface { c.interface = v }
+        if let v = o.address {
+            if v == "auto" { c.address = nil } else if let ip = IPv4Address(v) { c.address = ip } else {
+                flagError("--address must be an IPv4 address or auto, found '\(v)'")
+            }
+        }
+        if let v = o.httpPort {
+            if (1...65535).contains(v) { c.httpPort = UInt16(v) } else { flagError("--http-port must be between 1 and 65535, found \(v)") }
+        }
+        if let v = o.tftpRoot { c.tftpRoot = resolve(v) }
+        if let v = o.menusDirectory { c.menusDirectory = resolve(v) }
+        if let v = o.imagesDirectory { c.imagesDirectory = resolve(v) }
+    }
+
+    /// Problems that depend on this machine rather than on the file's syntax: missing
+    /// folders and boot files. `check` reports them; `serve` refuses to start on errors.
+    public func environmentProblems(fileManager: FileManager = .default) -> (errors: [String], warnings: [String]) {
+        var errors: [String] = []
+        var warnings: [String] = []
+        var isDirectory: ObjCBool = false
+        if !fileManager.fileExists(atPath: tftpRoot, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            errors.append("TFTP root \(tftpRoot) is not a folder (install the 'ipxe' package or set tftp.root)")
+        } else {
+            for (key, name) in [("bios", bootfiles.bios), ("efi", bootfiles.efi), ("efi_snponly", bootfiles.efiSNPOnly)] + (bootfiles.arm64.map { [("arm64", $0)] } ?? []) {
+                if !fileManager.fileExists(atPath: tftpRoot + "/" + name) {
+                    errors.append("boot file bootfiles.\(key) '\(name)' is not in the TFTP root \(tftpRoot)")
+                }
+            }
+        }
+        if !fileManager.fileExists(atPath: menusDirectory) { warnings.append("menus folder \(menusDirectory) does not exist yet") }
+        if !fileManager.fileExists(atPath: imagesDirectory) { warnings.append("images folder \(imagesDirectory) does not exist yet") }
+        if interface != "auto" && NetworkInterface.named(interface) == nil {
+            warnings.append("interface '\(interface)' does not exist on this machine")
+        }
+        return (errors, warnings)
+    }
+
+    /// The interface to serve and the address to announce, resolved against this machine.
+    public func resolveNetwork() throws(ConfigRuntimeError) -> (interface: NetworkInterface, address: IPv4Address) {
+        let nic: NetworkInterface
+        if interface == "auto" {
+            guard let found = NetworkInterface.automatic() else {
+                throw ConfigRuntimeError("interface is auto but no interface is up with an IPv4 address; set network.interface")
+            }
+            nic = found
+        } else {
+            guard let found = NetworkInterface.named(interface) else {
+                throw ConfigRuntimeError("interface '\(interface)' does not exist (available: \(NetworkInterface.all().map(\.name).joined(separator: ", ")))")
+            }
+            nic = found
+        }
+        if let address { return (nic, address) }
+        guard let a = nic.address else {
+            throw ConfigRuntimeError("interface '\(nic.name)' has no IPv4 address; set network.address")
+        }
+        return (nic, IPv4Address(hostOrder: a))
+    }
+
+    /// The proxy policy's settings for this config and the resolved address.
+    public func proxySettings(serverAddress: IPv4Address) -> ProxySettings {
+        let httpBase = httpPort == 80 ? "http://\(serverAddress)" : "http://\(serverAddress):\(httpPort)"
+        return ProxySettings(
+            serverAddress: serverAddress, httpBaseURL: httpBase,
+            biosBootfile: bootfiles.bios, efiBootfile: bootfiles.efi, efiSNPOnlyBootfile: bootfiles.efiSNPOnly,
+            arm64Bootfile: bootfiles.arm64,
+            biosDiscoveryControl: proxyDHCP.biosDiscoveryControl, efiDiscoveryControl: proxyDHCP.efiDiscoveryControl,
+            snponlyMACs: Set(proxyDHCP.snponlyMACs), snponlyVendorPrefixes: proxyDHCP.snponlyVendorPrefixes,
+            ipxeUserClasses: proxyDHCP.ipxeUserClasses)
+    }
+}
+
+public struct ConfigRuntimeError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+func parseOUI(_ text: String) -> [UInt8]? {
+    let parts = text.split(separator: text.contains("-") ? "-" : ":", omittingEmptySubsequences: false)
+    guard parts.count == 3 else { return nil }
+    let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+    return bytes.count == 3 ? bytes : nil
+}

@@ -1,0 +1,153 @@
+// Wiring only: builds the services from the configuration, starts them, reports to
+// systemd, reloads on SIGHUP keeping the last good configuration, stops on SIGTERM.
+
+import DHCP
+import Dispatch
+import Foundation
+import Logging
+import UDP
+
+public final class GaragePXEDaemon: @unchecked Sendable {
+    private let configPath: String
+    private let overrides: ConfigOverrides
+    private let logger: Logger
+    // Touched only on `mainQueue`.
+    private let mainQueue = DispatchQueue(label: "garage-pxe.main")
+    private let proxyQueue = DispatchQueue(label: "garage-pxe.proxy-dhcp")
+    private var config: GaragePXEConfig
+    private var serverAddress: IPv4Address
+    private var proxy: ProxyDHCPService?
+    private var signalSources: [DispatchSourceSignal] = []
+
+    public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger) throws(ConfigRuntimeError) {
+        self.configPath = configPath
+        self.overrides = overrides
+        self.config = config
+        self.logger = logger
+        self.serverAddress = .zero
+    }
+
+    /// Binds everything, then tells systemd we are ready. Throws (and sends no READY) if a
+    /// socket cannot be bound, so a unit never looks up while it is deaf.
+    public func start() throws {
+        let (nic, address) = try config.resolveNetwork()
+        serverAddress = address
+        let policy = ProxyPolicy(settings: config.proxySettings(serverAddress: address))
+        let listen = ProxyListenSettings(
+            device: nic.name,
+            dhcpPort: config.proxyDHCP.answerOnDHCPPort ? 67 : nil,
+            pxePort: config.proxyDHCP.answerOnPXEPort ? 4011 : nil,
+            receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
+        let logger = self.logger
+        let service = ProxyDHCPService(policy: policy, listen: listen, queue: proxyQueue) { event in
+            ProxyEventLog.log(event, to: logger)
+        }
+        do {
+            try service.start()
+        } catch {
+            throw ConfigRuntimeError("cannot listen for PXE clients on \(nic.name): \(error) (ports 67 and 4011 need root or CAP_NET_BIND_SERVICE; is another PXE server running?)")
+        }
+        proxy = service
+        let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
+        logger.notice("garage-pxe started", metadata: [
+            "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
+            "proxy_ports": "\(ports)", "config": "\(configPath)",
+        ])
+        installSignalHandlers()
+        SystemdNotify.ready(status: "proxyDHCP on \(nic.name) \(address) \(ports)")
+    }
+
+    /// Runs until SIGTERM/SIGINT.
+    public func run() throws -> Never {
+        try start()
+        dispatchMain()
+    }
+
+    private func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: mainQueue)
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                if sig == SIGHUP { self.reload() } else { self.shutdown(signal: sig) }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Re-reads the configuration. A file with errors is refused and the running
+    /// configuration stays; settings that need new sockets (interface, ports) take a restart.
+    private func reload() {
+        SystemdNotify.send("RELOADING=1")
+        defer { SystemdNotify.send("READY=1") }
+        do {
+            let fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
+            if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort
+                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort {
+                logger.warning("configuration reload: interface and listening ports change only on restart")
+            }
+            let address = fresh.address ?? serverAddress
+            proxy?.replacePolicy(ProxyPolicy(settings: fresh.proxySettings(serverAddress: address)))
+            config = fresh
+            serverAddress = address
+            logger.notice("configuration reloaded", metadata: ["config": "\(configPath)"])
+        } catch {
+            logger.error("configuration reload refused, keeping the running configuration:\n\(error)")
+        }
+    }
+
+    private func shutdown(signal sig: Int32) {
+        SystemdNotify.stopping()
+        let stats = proxy?.statistics
+        proxy?.stop()
+        logger.notice("garage-pxe stopping", metadata: [
+            "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
+            "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
+        ])
+        exit(0)
+    }
+}
+
+/// Turns proxy events into log lines with stable keys, one line per decision.
+public enum ProxyEventLog {
+    public static func metadata(_ s: ProxyRequestSummary, interface: String?) -> Logger.Metadata {
+        var m: Logger.Metadata = [
+            "mac": "\(s.mac?.description ?? "-")", "port": "\(s.port)",
+            "type": "\(s.messageType?.description ?? "-")",
+            "arch": "\(s.architecture?.description ?? "-")",
+            "vendor_class": "\(s.vendorClass ?? "-")",
+        ]
+        if let uuid = s.uuid { m["uuid"] = "\(uuid)" }
+        if !s.userClasses.isEmpty { m["user_class"] = "\(s.userClasses.joined(separator: ","))" }
+        if let interface { m["interface"] = "\(interface)" }
+        return m
+    }
+
+    public static func log(_ event: ProxyEvent, to logger: Logger) {
+        switch event {
+        case .answered(let s, let bootfile, let replyTo, let nic):
+            var m = metadata(s, interface: nic)
+            m["bootfile"] = "\(bootfile)"
+            m["reply_to"] = "\(replyTo)"
+            logger.info("dhcp.offer", metadata: m)
+        case .ignored(let reason, let s, let nic):
+            var m = metadata(s, interface: nic)
+            m["reason"] = "\(reason)"
+            // Non-PXE traffic is the LAN's normal DHCP: debug, not noise. Unknown
+            // architectures are worth an admin's eye.
+            switch reason {
+            case .unknownArchitecture, .architectureNotConfigured:
+                logger.warning("dhcp.ignored", metadata: m)
+            default:
+                logger.debug("dhcp.ignored", metadata: m)
+            }
+        case .malformed(let error, let from, let nic):
+            logger.notice("dhcp.malformed", metadata: ["from": "\(from)", "error": "\(error)", "interface": "\(nic ?? "-")"])
+        case .sendFailed(let error, let s):
+            var m = metadata(s, interface: nil)
+            m["error"] = "\(error)"
+            logger.error("dhcp.send-failed", metadata: m)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+// The proxyDHCP service: the policy (module DHCP) on sockets (module UDP). Everything
+// runs on one serial queue, so the counters and the policy need no locks.
+
+import DHCP
+import Dispatch
+import UDP
+
+/// What the service reports; `Daemon` turns each into a log line (and, once the journal
+/// lands, a journal event).
+public enum ProxyEvent: Sendable {
+    case answered(ProxyRequestSummary, bootfile: String, replyTo: String, interface: String?)
+    case ignored(ProxyIgnoreReason, ProxyRequestSummary, interface: String?)
+    case malformed(DHCPParseError, from: String, interface: String?)
+    case sendFailed(String, ProxyRequestSummary)
+}
+
+/// Counters since start; read with `ProxyDHCPService.statistics`.
+public struct ProxyStatistics: Sendable, Equatable {
+    public var received = 0
+    public var answered = 0
+    public var ignored: [String: Int] = [:]
+    public var malformed: [String: Int] = [:]
+    public var sendErrors = 0
+
+    public var ignoredTotal: Int { ignored.values.reduce(0, +) }
+    public var malformedTotal: Int { malformed.values.reduce(0, +) }
+}
+
+public struct ProxyListenSettings: Sendable {
+    /// SO_BINDTODEVICE target; nil listens on every interface (tests on loopback).
+    public var device: String?
+    public var dhcpPort: UInt16?
+    public var pxePort: UInt16?
+    /// Port replies to clients go to (68, or a test's port).
+    public var clientPort: UInt16
+    /// Port relayed replies go to on the relay agent.
+    public var relayPort: UInt16
+    public var receiveBufferBytes: Int32
+
+    public init(device: String?, dhcpPort: UInt16? = 67, pxePort: UInt16? = 4011, clientPort: UInt16 = 68,
+                relayPort: UInt16 = 67, receiveBufferBytes: Int32 = 1 << 20) {
+        self.device = device
+        self.dhcpPort = dhcpPort
+        self.pxePort = pxePort
+        self.clientPort = clientPort
+        self.relayPort = relayPort
+        self.receiveBufferBytes = receiveBufferBytes
+    }
+}
+
+public final class ProxyDHCPService: @unchecked Sendable {
+    // Mutable state is touched only on `queue`.
+    private let queue: DispatchQueue
+    private var policy: ProxyPolicy
+    private let listen: ProxyListenSettings
+    private let onEvent: @Sendable (ProxyEvent) -> Void
+    private var sockets: [(port: ProxyPort, socket: UDPSocket)] = []
+    private var stats = ProxyStatistics()
+    private var interfaceNames: [Int32: String] = [:]
+
+    public init(policy: ProxyPolicy, listen: ProxyListenSettings, queue: DispatchQueue,
+                onEvent: @escaping @Sendable (ProxyEvent) -> Void) {
+        self.policy = policy
+        self.listen = listen
+        self.queue = queue
+        self.onEvent = onEvent
+    }
+
+    /// Binds every configured port; on failure nothing stays bound.
+    public func start() throws(UDPError) {
+        var bound: [(ProxyPort, UDPSocket)] = []
+        let wanted: [(ProxyPort, UInt16?)] = [(.dhcp, listen.dhcpPort), (.pxe, listen.pxePort)]
+        for case let (kind, port?) in wanted {
+            do throws(UDPError) {
+                let socket = try UDPSocket(UDPSocketOptions(
+                    port: port, device: listen.device, broadcast: true, reuseAddress: true, packetInfo: true,
+                    receiveBufferBytes: listen.receiveBufferBytes))
+                bound.append((kind, socket))
+            } catch {
+                bound.forEach { $0.1.close() }
+                throw error
+            }
+        }
+        queue.sync { sockets = bound.map { (port: $0.0, socket: $0.1) } }
+        for (kind, socket) in bound {
+            socket.startReceiving(on: queue) { [weak self] datagram in
+                self?.handle(datagram, port: kind, socket: socket)
+            }
+        }
+    }
+
+    public func stop() {
+        queue.sync {
+            sockets.forEach { $0.socket.close() }
+            sockets = []
+        }
+    }
+
+    /// Bound ports, for tests that bind port 0.
+    public var boundPorts: [ProxyPort: UInt16] {
+        queue.sync { Dictionary(uniqueKeysWithValues: sockets.map { ($0.port, $0.socket.localPort) }) }
+    }
+
+    public var statistics: ProxyStatistics { queue.sync { stats } }
+
+    /// Swaps the policy (config reload); requests already being handled finish with the old one.
+    public func replacePolicy(_ newPolicy: ProxyPolicy) { queue.async { self.policy = newPolicy } }
+
+    private func interfaceName(_ index: Int32?) -> String? {
+        guard let index else { return nil }
+        if let name = interfaceNames[index] { return name }
+        let name = NetworkInterface.withIndex(index)?.name
+        if let name { interfaceNames[index] = name }
+        return name
+    }
+
+    private func handle(_ datagram: Datagram, port: ProxyPort, socket: UDPSocket) {
+        stats.received += 1
+        let nic = interfaceName(datagram.interfaceIndex)
+        let request: DHCPPacket
+        do throws(DHCPParseError) {
+            if datagram.truncated { throw .oversize(length: datagram.bytes.count) }
+            request = try DHCPPacket(parsing: datagram.bytes)
+        } catch {
+            stats.malformed[error.counterName, default: 0] += 1
+            onEvent(.malformed(error, from: datagram.source.description, interface: nic))
+            return
+        }
+        switch policy.decide(request, port: port) {
+        case .ignore(let reason, let summary):
+            stats.ignored[reason.counterName, default: 0] += 1
+            onEvent(.ignored(reason, summary, interface: nic))
+        case .reply(let reply, let destination, let bootfile, let summary):
+            let target: IPv4Endpoint
+            var pinInterface: Int32?
+            switch destination {
+            case .broadcast:
+                target = IPv4Endpoint(address: IPv4Endpoint.broadcastAddress, port: listen.clientPort)
+                pinInterface = datagram.interfaceIndex
+            case .client(let ip):
+                target = IPv4Endpoint(address: ip.hostOrder, port: listen.clientPort)
+            case .relay(let ip):
+                target = IPv4Endpoint(address: ip.hostOrder, port: listen.relayPort)
+            case .sender:
+                target = datagram.source
+            }
+            do {
+                try socket.send(reply.serialize(), to: target, interfaceIndex: pinInterface)
+                stats.answered += 1
+                onEvent(.answered(summary, bootfile: bootfile, replyTo: target.description, interface: nic))
+            } catch {
+                stats.sendErrors += 1
+                onEvent(.sendFailed(error.description, summary))
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+// Reads admin-edited YAML into typed values while keeping every node's position, so that
+// each mistake is reported as `file:line:column: message`, the way compilers do, and all
+// mistakes of a file are reported at once rather than one per attempt.
+
+import Yams
+
+/// One problem in a file the admins edit.
+public struct SourceDiagnostic: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var message: String
+
+    public init(file: String, line: Int, column: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    /// Line 0 marks a problem with no place in a file, such as a command-line flag.
+    public var description: String {
+        line == 0 ? "\(file): error: \(message)" : "\(file):\(line):\(column): error: \(message)"
+    }
+}
+
+/// All problems found in one load; thrown when there is at least one.
+public struct SourceDiagnostics: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [SourceDiagnostic]
+    /// Sorted by position, so they read top to bottom like the file.
+    public init(_ diagnostics: [SourceDiagnostic]) {
+        self.diagnostics = diagnostics.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
+    }
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// Collects diagnostics for one file.
+final class YAMLDiagnosticSink {
+    let file: String
+    private(set) var diagnostics: [SourceDiagnostic] = []
+
+    init(file: String) { self.file = file }
+
+    func error(_ message: String, at mark: Mark?) {
+        diagnostics.append(SourceDiagnostic(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
+    }
+
+    func commandLineError(_ message: String) {
+        diagnostics.append(SourceDiagnostic(file: "command line", line: 0, column: 0, message: message))
+    }
+
+    /// Parses the text into a node tree, turning a syntax error into a positioned diagnostic.
+    func compose(_ text: String) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                 .composer(let context, let problem, let mark, _):
+                let detail = context.map { "\($0.text) " } ?? ""
+                self.error("YAML syntax: \(detail)\(problem)", at: mark)
+            default:
+                self.error("YAML syntax: \(error)", at: nil)
+            }
+            return nil
+        } catch {
+            self.error("YAML syntax: \(error)", at: nil)
+            return nil
+        }
+    }
+}
+
+/// A YAML mapping read key by key. Keys that nobody asked for are reported by `finish()`
+/// as unknown, with the list of keys that are allowed at that level.
+final class YAMLMappingReader {
+    let sink: YAMLDiagnosticSink
+    let path: String
+    let mark: Mark?
+    private var entries: [(key: String, keyMark: Mark?, value: Node)] = []
+    private var known: [String] = []
+
+    /// nil (after reporting) when `node` is not a mapping.
+    init?(_ node: Node, path: String, sink: YAMLDiagnosticSink) {
+        self.sink = sink
+        self.path = path
+        self.mark = node.mark
+        guard case .mapping(let mapping) = node else {
+            sink.error("\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping of keys to values, found \(describe(node))", at: node.mark)
+            return nil
+        }
+        var seen: Set<String> = []
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else {
+                sink.error("keys must be plain names", at: key.mark)
+                continue
+            }
+            if !seen.insert(name).inserted {
+                sink.error("key '\(qualified(name))' is given twice", at: key.mark)
+                continue
+            }
+            entries.append((name, key.mark, value))
+        }
+    }
+
+    func qualified(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// The raw node for `key`, marking the key as known.
+    func node(_ key: String) -> Node? {
+        known.append(key)
+        return entries.first { $0.key == key }?.value
+    }
+
+    func finish() {
+        for entry in entries where !known.contains(entry.key) {
+            let allowed = known.joined(separator: ", ")
+            sink.error("unknown key '\(qualified(entry.key))' (expected one of: \(allowed))", at: entry.keyMark)
+        }
+    }
+
+    func mapping(_ key: String) -> YAMLMappingReader? {
+        guard let n = node(key), !isNull(n) else { return nil }
+        return YAMLMappingReader(n, path: qualified(key), sink: sink)
+    }
+
+    func string(_ key: String) -> String? {
+        guard let n = node(key), !isNull(n) else { return nil }
+        guard case .scalar(let s) = n else {
+            sink.error("'\(qualified(key))' must be a text value, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        return s.string
+    }
+
+    /// A string where `none`, `null` or an empty value mean "not set". Returns
+    /// `.some(nil)` for an explicit none, nil when the key is absent.
+    func optionalString(_ key: String) -> String?? {
+        guard let n = node(key) else { return nil }
+        if isNull(n) { return .some(nil) }
+        guard case .scalar(let s) = n else {
+            sink.error("'\(qualified(key))' must be a text value or none, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        return s.string == "none" ? .some(nil) : .some(s.string)
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
+        guard let n = node(key), !isNull(n) else { return nil }
+        guard case .scalar(let s) = n, let v = Int(s.string) else {
+            sink.error("'\(qualified(key))' must be a whole number, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        guard range.contains(v) else {
+            sink.error("'\(qualified(key))' must be between \(range.lowerBound) and \(range.upperBound), found \(v)", at: n.mark)
+            return nil
+        }
+        return v
+    }
+
+    /// A number in range, or `none` for "not set" (`.some(nil)`).
+    func optionalInt(_ key: String, in range: ClosedRange<Int>) -> Int?? {
+        guard let n = node(key) else { return nil }
+        if isNull(n) || n.scalar?.string == "none" { return .some(nil) }
+        guard case .scalar(let s) = n, let v = Int(s.string) else {
+            sink.error("'\(qualified(key))' must be a whole number or none, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        guard range.contains(v) else {
+            sink.error("'\(qualified(key))' must be between \(range.lowerBound) and \(range.upperBound), found \(v)", at: n.mark)
+            return nil
+        }
+        return .some(v)
+    }
+
+    func bool(_ key: String) -> Bool? {
+        guard let n = node(key), !isNull(n) else { return nil }
+        guard case .scalar(let s) = n, let v = parseBool(s.string) else {
+            sink.error("'\(qualified(key))' must be true or false, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        return v
+    }
+
+    /// A list of text values, each with its position (for per-item validation).
+    func stringList(_ key: String) -> [(value: String, mark: Mark?)]? {
+        guard let n = node(key), !isNull(n) else { return nil }
+        guard case .sequence(let seq) = n else {
+            sink.error("'\(qualified(key))' must be a list, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        var out: [(String, Mark?)] = []
+        for item in seq {
+            guard case .scalar(let s) = item else {
+                sink.error("items of '\(qualified(key))' must be text values, found \(describe(item))", at: item.mark)
+                continue
+            }
+            out.append((s.string, item.mark))
+        }
+        return out
+    }
+
+    /// Position of a key's value, for errors found after reading (e.g. a bad address).
+    func markOf(_ key: String) -> Mark? { entries.first { $0.key == key }?.value.mark }
+}
+
+private func isNull(_ n: Node) -> Bool {
+    guard case .scalar(let s) = n else { return false }
+    return s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string)
+}
+
+private func parseBool(_ s: String) -> Bool? {
+    switch s {
+    case "true", "True", "TRUE", "yes", "Yes", "on", "On": true
+    case "false", "False", "FALSE", "no", "No", "off", "Off": false
+    default: nil
+    }
+}
+
+func describe(_ n: Node) -> String {
+    switch n {
+    case .scalar(let s): "'\(s.string)'"
+    case .mapping: "a mapping"
+    case .sequence: "a list"
+    case .alias: "an alias"
+    }
+}

@@ -1,0 +1,279 @@
+// Non-blocking UDP sockets over Glibc, read through a DispatchSource. The proxyDHCP and
+// TFTP servers sit on this; it knows nothing of their protocols.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+
+/// An IPv4 address and port. The address is kept in host byte order as a UInt32 so this
+/// module needs no protocol types.
+public struct IPv4Endpoint: Hashable, Sendable, CustomStringConvertible {
+    public var address: UInt32
+    public var port: UInt16
+
+    public init(address: UInt32, port: UInt16) { self.address = address; self.port = port }
+
+    public init?(_ text: String, port: UInt16) {
+        guard let a = parseIPv4(text) else { return nil }
+        self.init(address: a, port: port)
+    }
+
+    public static let broadcastAddress: UInt32 = 0xffff_ffff
+    public var description: String { "\(formatIPv4(address)):\(port)" }
+
+    var sockaddr: sockaddr_in {
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        sa.sin_addr = in_addr(s_addr: address.bigEndian)
+        return sa
+    }
+
+    init(_ sa: sockaddr_in) {
+        self.init(address: UInt32(bigEndian: sa.sin_addr.s_addr), port: UInt16(bigEndian: sa.sin_port))
+    }
+}
+
+public func parseIPv4(_ text: String) -> UInt32? {
+    var addr = in_addr()
+    guard inet_pton(AF_INET, text, &addr) == 1 else { return nil }
+    return UInt32(bigEndian: addr.s_addr)
+}
+
+public func formatIPv4(_ hostOrder: UInt32) -> String {
+    "\(hostOrder >> 24).\((hostOrder >> 16) & 0xff).\((hostOrder >> 8) & 0xff).\(hostOrder & 0xff)"
+}
+
+/// One received datagram with what IP_PKTINFO told us about where it arrived.
+public struct Datagram: Sendable {
+    public var bytes: [UInt8]
+    public var source: IPv4Endpoint
+    /// Header destination address (e.g. 255.255.255.255 for a broadcast DISCOVER).
+    public var destinationAddress: UInt32?
+    /// Index of the interface it came in on.
+    public var interfaceIndex: Int32?
+    /// The datagram was larger than the receive buffer and was cut.
+    public var truncated: Bool
+}
+
+public struct UDPError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var errno: Int32
+    public var detail: String
+
+    init(_ operation: String, _ detail: String = "") {
+        self.operation = operation
+        self.errno = Glibc.errno
+        self.detail = detail
+    }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        return detail.isEmpty ? "\(operation): \(reason)" : "\(operation) \(detail): \(reason)"
+    }
+}
+
+public struct UDPSocketOptions: Sendable {
+    /// Bind address in host order; 0 = all addresses (needed to hear broadcasts).
+    public var bindAddress: UInt32 = 0
+    public var port: UInt16 = 0
+    /// SO_BINDTODEVICE: only traffic of this interface, so a multi-homed server answers
+    /// on the bench LAN alone.
+    public var device: String?
+    public var broadcast = false
+    public var reuseAddress = false
+    /// IP_PKTINFO: learn the ingress interface to reply out of the same one.
+    public var packetInfo = false
+    public var receiveBufferBytes: Int32?
+
+    public init(bindAddress: UInt32 = 0, port: UInt16 = 0, device: String? = nil, broadcast: Bool = false,
+                reuseAddress: Bool = false, packetInfo: Bool = false, receiveBufferBytes: Int32? = nil) {
+        self.bindAddress = bindAddress
+        self.port = port
+        self.device = device
+        self.broadcast = broadcast
+        self.reuseAddress = reuseAddress
+        self.packetInfo = packetInfo
+        self.receiveBufferBytes = receiveBufferBytes
+    }
+}
+
+public final class UDPSocket: @unchecked Sendable {
+    // The descriptor is immutable after init; the read source is created once in
+    // startReceiving and only cancelled afterwards, on the owner's queue.
+    public let fd: Int32
+    private var readSource: DispatchSourceRead?
+    private let lock = DispatchQueue(label: "garage-pxe.udp.socket-state")
+
+    public init(_ options: UDPSocketOptions) throws(UDPError) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw UDPError("socket") }
+        self.fd = fd
+        do throws(UDPError) {
+            var one: Int32 = 1
+            if options.reuseAddress { try Self.setOption(fd, SOL_SOCKET, SO_REUSEADDR, &one, "SO_REUSEADDR") }
+            if options.broadcast { try Self.setOption(fd, SOL_SOCKET, SO_BROADCAST, &one, "SO_BROADCAST") }
+            if options.packetInfo { try Self.setOption(fd, Int32(IPPROTO_IP), IP_PKTINFO, &one, "IP_PKTINFO") }
+            if var size = options.receiveBufferBytes { try Self.setOption(fd, SOL_SOCKET, SO_RCVBUF, &size, "SO_RCVBUF") }
+            if let device = options.device {
+                let ok = device.withCString { name in
+                    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1)) == 0
+                }
+                guard ok else { throw UDPError("SO_BINDTODEVICE", device) }
+            }
+            var sa = IPv4Endpoint(address: options.bindAddress, port: options.port).sockaddr
+            let bound = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                throw UDPError("bind", IPv4Endpoint(address: options.bindAddress, port: options.port).description)
+            }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    private static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: inout Int32, _ label: String) throws(UDPError) {
+        guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else { throw UDPError("setsockopt", label) }
+    }
+
+    /// The port actually bound (useful after binding port 0).
+    public var localPort: UInt16 {
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return UInt16(bigEndian: sa.sin_port)
+    }
+
+    /// Starts delivering datagrams to `handler` on `queue`. Each readiness event drains
+    /// up to `batch` datagrams so one busy socket cannot starve the queue.
+    public func startReceiving(on queue: DispatchQueue, bufferSize: Int = 65536, batch: Int = 64,
+                               handler: @escaping @Sendable (Datagram) -> Void) {
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        let fd = self.fd
+        source.setEventHandler {
+            var buffer = [UInt8](repeating: 0, count: bufferSize)
+            for _ in 0..<batch {
+                guard let datagram = Self.receive(fd: fd, buffer: &buffer) else { break }
+                handler(datagram)
+            }
+        }
+        source.setCancelHandler { Glibc.close(fd) }
+        lock.sync { readSource = source }
+        source.resume()
+    }
+
+    private static func receive(fd: Int32, buffer: inout [UInt8]) -> Datagram? {
+        var from = sockaddr_in()
+        var control = [UInt8](repeating: 0, count: 128)
+        let bufferCount = buffer.count
+        return buffer.withUnsafeMutableBytes { raw -> Datagram? in
+            control.withUnsafeMutableBytes { ctl -> Datagram? in
+                withUnsafeMutablePointer(to: &from) { fromPtr -> Datagram? in
+                    var iov = iovec(iov_base: raw.baseAddress, iov_len: bufferCount)
+                    return withUnsafeMutablePointer(to: &iov) { iovPtr -> Datagram? in
+                        var msg = msghdr()
+                        msg.msg_name = UnsafeMutableRawPointer(fromPtr)
+                        msg.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                        msg.msg_iov = iovPtr
+                        msg.msg_iovlen = 1
+                        msg.msg_control = ctl.baseAddress
+                        msg.msg_controllen = ctl.count
+                        let n = recvmsg(fd, &msg, 0)
+                        guard n >= 0 else { return nil }
+                        var destination: UInt32?
+                        var ifindex: Int32?
+                        // CMSG_FIRSTHDR/CMSG_NXTHDR are macros Swift cannot see; walk the
+                        // control buffer by hand with the same alignment rules.
+                        var offset = 0
+                        let controlLength = Int(msg.msg_controllen)
+                        while offset + MemoryLayout<cmsghdr>.size <= controlLength {
+                            let header = ctl.baseAddress!.advanced(by: offset).loadUnaligned(as: cmsghdr.self)
+                            let length = Int(header.cmsg_len)
+                            guard length >= MemoryLayout<cmsghdr>.size, offset + length <= controlLength else { break }
+                            if header.cmsg_level == IPPROTO_IP && header.cmsg_type == IP_PKTINFO
+                                && length >= cmsgHeaderLength + MemoryLayout<in_pktinfo>.size {
+                                let info = ctl.baseAddress!.advanced(by: offset + cmsgHeaderLength).loadUnaligned(as: in_pktinfo.self)
+                                destination = UInt32(bigEndian: info.ipi_addr.s_addr)
+                                ifindex = info.ipi_ifindex
+                            }
+                            offset += (length + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
+                        }
+                        let truncated = msg.msg_flags & Int32(MSG_TRUNC) != 0
+                        let length = min(n, bufferCount)
+                        return Datagram(
+                            bytes: Array(raw[0..<length]), source: IPv4Endpoint(fromPtr.pointee),
+                            destinationAddress: destination, interfaceIndex: ifindex, truncated: truncated)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one datagram. With `interfaceIndex`, IP_PKTINFO pins the egress interface,
+    /// which is how a broadcast to 255.255.255.255 leaves by the NIC the request came in on
+    /// rather than by the default route.
+    public func send(_ bytes: [UInt8], to destination: IPv4Endpoint, interfaceIndex: Int32? = nil,
+                     sourceAddress: UInt32? = nil) throws(UDPError) {
+        var sa = destination.sockaddr
+        var sent = 0
+        bytes.withUnsafeBytes { raw in
+            var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count)
+            withUnsafeMutablePointer(to: &sa) { saPtr in
+                withUnsafeMutablePointer(to: &iov) { iovPtr in
+                    var msg = msghdr()
+                    msg.msg_name = UnsafeMutableRawPointer(saPtr)
+                    msg.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                    msg.msg_iov = iovPtr
+                    msg.msg_iovlen = 1
+                    if interfaceIndex != nil || sourceAddress != nil {
+                        let space = cmsgSpace(MemoryLayout<in_pktinfo>.size)
+                        var control = [UInt8](repeating: 0, count: space)
+                        sent = control.withUnsafeMutableBytes { ctl in
+                            let header = ctl.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
+                            header.pointee.cmsg_level = Int32(IPPROTO_IP)
+                            header.pointee.cmsg_type = Int32(IP_PKTINFO)
+                            header.pointee.cmsg_len = cmsgLength(MemoryLayout<in_pktinfo>.size)
+                            var info = in_pktinfo()
+                            info.ipi_ifindex = interfaceIndex ?? 0
+                            info.ipi_spec_dst = in_addr(s_addr: (sourceAddress ?? 0).bigEndian)
+                            ctl.baseAddress!.advanced(by: cmsgHeaderLength).storeBytes(of: info, as: in_pktinfo.self)
+                            msg.msg_control = ctl.baseAddress
+                            msg.msg_controllen = space
+                            return sendmsg(fd, &msg, 0)
+                        }
+                    } else {
+                        sent = sendmsg(fd, &msg, 0)
+                    }
+                }
+            }
+        }
+        guard sent == bytes.count else { throw UDPError("sendmsg", "to \(destination)") }
+    }
+
+    /// Blocking-free receive for callers that poll (tests, load generators); nil when
+    /// nothing is queued.
+    public func receiveNow(bufferSize: Int = 65536) -> Datagram? {
+        var buffer = [UInt8](repeating: 0, count: bufferSize)
+        return Self.receive(fd: fd, buffer: &buffer)
+    }
+
+    /// Stops the read source (which closes the descriptor) or closes it directly if
+    /// receiving never started.
+    public func close() {
+        let source = lock.sync { () -> DispatchSourceRead? in
+            let s = readSource
+            readSource = nil
+            return s
+        }
+        if let source { source.cancel() } else { Glibc.close(fd) }
+    }
+}
+
+private let cmsgHeaderLength = (MemoryLayout<cmsghdr>.size + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
+private func cmsgSpace(_ n: Int) -> Int { cmsgHeaderLength + ((n + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)) }
+private func cmsgLength(_ n: Int) -> Int { cmsgHeaderLength + n }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a profile needs, and only those that are missing, so
+# `make serve` and `make test` work on a fresh Debian 12 machine that has only the Swift
+# toolchain. Profiles: build (compile), serve (run the daemon), test (everything the
+# test suite drives: real PXE clients, real peers, real TFTP clients).
+set -euo pipefail
+
+profile=${1:-build}
+build=(libsystemd-dev pkg-config zlib1g-dev)
+serve=("${build[@]}" ipxe debian-installer-12-netboot-amd64)
+test=("${serve[@]}" iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3)
+
+case "$profile" in
+  build) wanted=("${build[@]}") ;;
+  serve) wanted=("${serve[@]}") ;;
+  test) wanted=("${test[@]}") ;;
+  *) echo "usage: $0 build|serve|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Update the package lists only when an install is needed: a fresh image's lists may be stale.
+$sudo apt-get update -qq
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
