@@ -8,6 +8,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "garage-pxe", targets: ["garage-pxe"]),
+        // Libraries exported for the benchmark package under Benchmarks/.
+        .library(name: "DHCP", targets: ["DHCP"]),
+        .library(name: "UDP", targets: ["UDP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
