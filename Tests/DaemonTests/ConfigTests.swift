@@ -1,0 +1,134 @@
+@testable import Daemon
+import DHCP
+import Foundation
+import Testing
+
+@Suite("configuration")
+struct ConfigTests {
+    static let repoConfig = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("config/garage-pxe.yaml").path
+
+    @Test("the shipped config loads, and its relative paths resolve next to it")
+    func shippedConfig() throws {
+        let c = try GaragePXEConfig.load(path: Self.repoConfig)
+        let repo = URL(fileURLWithPath: Self.repoConfig).deletingLastPathComponent().deletingLastPathComponent().path
+        #expect(c.site == "Atelier Garage")
+        #expect(c.interface == "auto")
+        #expect(c.address == nil)
+        #expect(c.tftpRoot == "/usr/lib/ipxe")
+        #expect(c.menusDirectory == repo + "/pxe-menus")
+        #expect(c.bootfiles.arm64 == nil)
+        #expect(c.proxyDHCP.biosDiscoveryControl == 8)
+        #expect(c.proxyDHCP.efiDiscoveryControl == nil)
+    }
+
+    @Test("an empty file gives the built-in defaults")
+    func emptyFile() throws {
+        let c = try GaragePXEConfig.parse("", file: "/etc/x.yaml")
+        var expected = GaragePXEConfig()
+        expected.sourceFile = "/etc/x.yaml"
+        #expect(c == expected)
+    }
+
+    @Test("every mistake is reported with file, line and column, in file order")
+    func positionedErrors() {
+        let text = """
+        site: x
+        network:
+          interfce: eth0
+          address: 10.0.0.300
+        http:
+          port: "abc"
+        limits:
+          max_tftp_transfers: 0
+        proxy_dhcp:
+          snponly:
+            macs: [zz]
+            vendors: ["00:e0"]
+          discovery_control: {bios: 99}
+        bootfile: {}
+        """
+        #expect {
+            try GaragePXEConfig.parse(text, file: "/etc/garage-pxe/garage-pxe.yaml")
+        } throws: { error in
+            let lines = "\(error)".split(separator: "\n").map(String.init)
+            return lines == [
+                "/etc/garage-pxe/garage-pxe.yaml:3:3: error: unknown key 'network.interfce' (expected one of: interface, address)",
+                "/etc/garage-pxe/garage-pxe.yaml:4:12: error: 'network.address' must be an IPv4 address such as 192.168.1.10 or auto, found '10.0.0.300'",
+                "/etc/garage-pxe/garage-pxe.yaml:6:9: error: 'http.port' must be a whole number, found 'abc'",
+                "/etc/garage-pxe/garage-pxe.yaml:8:23: error: 'limits.max_tftp_transfers' must be between 1 and 10000, found 0",
+                "/etc/garage-pxe/garage-pxe.yaml:11:12: error: 'proxy_dhcp.snponly.macs' item 'zz' is not a MAC address such as 52:54:00:12:34:56",
+                "/etc/garage-pxe/garage-pxe.yaml:12:15: error: 'proxy_dhcp.snponly.vendors' item '00:e0' is not a MAC prefix of three octets such as 00:e0:4c",
+                "/etc/garage-pxe/garage-pxe.yaml:13:29: error: 'proxy_dhcp.discovery_control.bios' must be between 0 and 15, found 99",
+                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, network, http, tftp, paths, bootfiles, proxy_dhcp, limits)",
+            ]
+        }
+    }
+
+    @Test("wrong shapes and YAML syntax errors are positioned too")
+    func shapesAndSyntax() {
+        #expect { try GaragePXEConfig.parse("network: eth0\n", file: "f.yaml") } throws: {
+            "\($0)" == "f.yaml:1:10: error: 'network' must be a mapping of keys to values, found 'eth0'"
+        }
+        #expect { try GaragePXEConfig.parse("site: a\nsite: b\n", file: "f.yaml") } throws: {
+            // Yams refuses duplicate keys itself, naming the key.
+            "\($0)".hasPrefix("f.yaml:") && "\($0)".contains("'site'")
+        }
+        #expect { try GaragePXEConfig.parse("http:\n  port: [80\n", file: "f.yaml") } throws: {
+            "\($0)".hasPrefix("f.yaml:3:1: error: YAML syntax:")
+        }
+        #expect { try GaragePXEConfig.parse("- a\n- b\n", file: "f.yaml") } throws: {
+            "\($0)".hasPrefix("f.yaml:1:1: error: the document must be a mapping")
+        }
+    }
+
+    @Test("command-line values win over the file")
+    func overrides() throws {
+        let c = try GaragePXEConfig.parse(
+            "network: {interface: eth0, address: 10.0.0.1}\nhttp: {port: 8080}\ntftp: {root: /srv/tftp}\n", file: "/etc/g.yaml",
+            overrides: ConfigOverrides(interface: "br0", address: "10.0.0.9", httpPort: 8081, tftpRoot: "/tmp/t",
+                                       menusDirectory: "/m", imagesDirectory: "/i"))
+        #expect(c.interface == "br0")
+        #expect(c.address == IPv4Address(10, 0, 0, 9))
+        #expect(c.httpPort == 8081)
+        #expect(c.tftpRoot == "/tmp/t")
+        #expect(c.menusDirectory == "/m")
+        #expect(c.imagesDirectory == "/i")
+        #expect { try GaragePXEConfig.parse("", file: "f", overrides: ConfigOverrides(httpPort: 70000)) } throws: {
+            "\($0)" == "command line: error: --http-port must be between 1 and 65535, found 70000"
+        }
+    }
+
+    @Test("the policy settings follow the config")
+    func proxySettings() throws {
+        let c = try GaragePXEConfig.parse("""
+            http: {port: 8080}
+            bootfiles: {arm64: ipxe-arm64.efi}
+            proxy_dhcp: {discovery_control: {efi: 8, bios: none}, snponly: {vendors: ["00:E0:4C"]}}
+            """, file: "f")
+        let s = c.proxySettings(serverAddress: IPv4Address(10, 0, 0, 2))
+        #expect(s.httpBaseURL == "http://10.0.0.2:8080")
+        #expect(s.arm64Bootfile == "ipxe-arm64.efi")
+        #expect(s.efiDiscoveryControl == 8)
+        #expect(s.biosDiscoveryControl == nil)
+        #expect(s.snponlyVendorPrefixes == [[0x00, 0xe0, 0x4c]])
+        let port80 = try GaragePXEConfig.parse("", file: "f").proxySettings(serverAddress: IPv4Address(10, 0, 0, 2))
+        #expect(port80.httpBaseURL == "http://10.0.0.2")
+    }
+
+    @Test("check names missing boot files and a missing TFTP root")
+    func environment() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-cfg-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        FileManager.default.createFile(atPath: dir.path + "/undionly.kpxe", contents: Data([1]))
+        let c = try GaragePXEConfig.parse("tftp: {root: \(dir.path)}\n", file: "f")
+        let problems = c.environmentProblems()
+        #expect(problems.errors == [
+            "boot file bootfiles.efi 'ipxe.efi' is not in the TFTP root \(dir.path)",
+            "boot file bootfiles.efi_snponly 'snponly.efi' is not in the TFTP root \(dir.path)",
+        ])
+        let missing = try GaragePXEConfig.parse("tftp: {root: /nonexistent-gpx}\n", file: "f").environmentProblems()
+        #expect(missing.errors.first?.hasPrefix("TFTP root /nonexistent-gpx is not a folder") == true)
+    }
+}
