@@ -49,6 +49,8 @@ let package = Package(
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+        // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
+        .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# End to end with real firmware: one virtual PC boots from the network on a private
+# bench LAN (scripts/lab), gets its address from a plain DHCP server that knows nothing
+# of PXE, and its boot file from garage-pxe's proxyDHCP. Passes when the PC fetched what
+# garage-pxe told it to:
+#   bios: SeaBIOS + QEMU's iPXE ROM is iPXE already -> GET /boot.ipxe over HTTP
+#   uefi: OVMF's EDK2 PXE -> TFTP ipxe.efi -> iPXE DHCPs again (loop break, :4011)
+#         -> GET /boot.ipxe over HTTP
+# Until garage-pxe serves TFTP and HTTP itself, dnsmasq (TFTP only, no DHCP) and
+# python's http.server stand in for those two; the proxyDHCP under test is garage-pxe.
+#
+# Usage: proxy-boot.sh bios|uefi [SECONDS]
+# Environment: GARAGE_PXE_BIN (default .build/debug/garage-pxe), E2E_KEEP_LOGS=1
+set -euo pipefail
+
+MODE="${1:-}"
+LIMIT="${2:-240}"
+[[ "$MODE" == bios || "$MODE" == uefi ]] || { echo "usage: $0 bios|uefi [SECONDS]" >&2; exit 2; }
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LAB="$REPO/scripts/lab"
+BIN="${GARAGE_PXE_BIN:-$REPO/.build/debug/garage-pxe}"
+[[ -x "$BIN" ]] || { echo "e2e: $BIN is not built (swift build)" >&2; exit 2; }
+[[ "$(id -u)" -eq 0 ]] || { echo "e2e: needs root for network namespaces" >&2; exit 2; }
+
+# A prefix of our own so parallel runs (bios and uefi) never share a namespace.
+PREFIX="e2e${MODE:0:1}$((RANDOM % 10000))"
+eval "$("$LAB/lab.sh" env "$PREFIX")"
+PIDS=()
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [[ $rc -ne 0 || "${E2E_KEEP_LOGS:-0}" == 1 ]]; then
+    keep="/tmp/garage-pxe-e2e-$MODE-logs"
+    rm -rf "$keep"; mkdir -p "$keep"; cp -r "$LAB_RUN_DIR"/*.log "$keep"/ 2>/dev/null || true
+    echo "e2e: logs kept in $keep" >&2
+  fi
+  "$LAB/lab.sh" down "$PREFIX" >/dev/null 2>&1 || true
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+"$LAB/lab.sh" up "$PREFIX" >/dev/null
+RUN="$LAB_RUN_DIR"
+mkdir -p "$RUN/www"
+printf '#!ipxe\necho garage-pxe-e2e: boot.ipxe reached on ${platform}\n' >"$RUN/www/boot.ipxe"
+
+# Stand-ins for the HTTP and TFTP parts (not under test here).
+ip netns exec "$LAB_NS_SRV" python3 -m http.server "$LAB_HTTP_PORT" --bind "$LAB_SRV_ADDR" \
+  --directory "$RUN/www" >"$RUN/http.log" 2>&1 &
+PIDS+=($!)
+ip netns exec "$LAB_NS_SRV" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
+  --enable-tftp --tftp-root=/usr/lib/ipxe --interface="$LAB_SRV_IF" --bind-interfaces \
+  --pid-file="$RUN/tftp.pid" --log-facility="$RUN/tftp.log" &
+PIDS+=($!)
+
+# The server under test, with the repository's own config.
+ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$REPO/config/garage-pxe.yaml" \
+  --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
+  --tftp-root /usr/lib/ipxe --log-level debug >"$RUN/garage-pxe.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "garage-pxe started" "$RUN/garage-pxe.log" && break; sleep 0.1; done
+grep -q "garage-pxe started" "$RUN/garage-pxe.log" || { echo "e2e: garage-pxe did not start:" >&2; cat "$RUN/garage-pxe.log" >&2; exit 1; }
+
+eval "$("$LAB/boot-vm.sh" "$PREFIX" pc1 info)"
+echo "e2e: booting $MODE PC $VM_MAC (limit ${LIMIT}s)"
+start=$(date +%s)
+rc=0
+VM_UNTIL_REGEX='GET /boot.ipxe' VM_UNTIL_FILE="$RUN/http.log" \
+  "$LAB/boot-vm.sh" "$PREFIX" pc1 "$MODE" "$LIMIT" >"$RUN/boot-vm.log" 2>&1 || rc=$?
+elapsed=$(( $(date +%s) - start ))
+
+fail=0
+check() { # check DESCRIPTION COMMAND...
+  local what="$1"; shift
+  if "$@" >/dev/null 2>&1; then echo "e2e: ok   $what"; else echo "e2e: FAIL $what"; fail=1; fi
+}
+mac="$VM_MAC"
+# A garage-pxe log line holding every given fragment, in any order (swift-log sorts
+# metadata keys, so fragments are matched independently).
+logged() {
+  local line
+  while IFS= read -r line; do
+    local all=1 frag
+    for frag in "$@"; do [[ "$line" == *"$frag"* ]] || { all=0; break; }; done
+    [[ $all == 1 ]] && return 0
+  done <"$RUN/garage-pxe.log"
+  return 1
+}
+url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT/boot.ipxe"
+check "the PC reached GET /boot.ipxe within ${LIMIT}s (took ${elapsed}s)" test "$rc" -eq 0
+check "the plain DHCP server leased it an address" grep -qi "DHCPACK.*$mac" "$RUN/isp-dnsmasq.log"
+if [[ "$MODE" == uefi ]]; then
+  check "garage-pxe offered ipxe.efi to the EDK2 client on :67" \
+    logged dhcp.offer arch=efi-bc bootfile=ipxe.efi "mac=$mac" port=67
+  check "the EDK2 client fetched ipxe.efi over TFTP" grep -E "sent /usr/lib/ipxe/ipxe.efi to 10\.77\.0\." "$RUN/tftp.log"
+  check "garage-pxe sent the chainloaded iPXE to the HTTP script (loop broken)" \
+    logged dhcp.offer "bootfile=$url" "mac=$mac" user_class=iPXE
+  # No option 43 in UEFI offers (the default) sends both EDK2 and iPXE to :4011.
+  check "garage-pxe answered the client's boot-server REQUEST on :4011" \
+    logged dhcp.offer "mac=$mac" port=4011 type=REQUEST
+else
+  check "garage-pxe offered the HTTP script to the iPXE ROM" \
+    logged dhcp.offer arch=bios "bootfile=$url" "mac=$mac" port=67
+fi
+check "the PC's HTTP request came from the LAN" grep -E "^10\.77\.0\.[0-9]+ .*GET /boot.ipxe" "$RUN/http.log"
+
+echo "e2e: evidence:"
+grep -E "dhcp.offer" "$RUN/garage-pxe.log" | sed 's/^/  /' | head -10
+grep -E "GET /boot.ipxe" "$RUN/http.log" | sed 's/^/  /' | head -3
+[[ "$MODE" == uefi ]] && grep -E "sent .* to" "$RUN/tftp.log" | sed 's/^/  /' | head -3
+[[ $fail -eq 0 ]] && echo "e2e: $MODE PASS" || echo "e2e: $MODE FAIL"
+exit $fail
