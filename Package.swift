@@ -28,12 +28,13 @@ let package = Package(
         .target(name: "UDP"),
         // DHCP/BOOTP codec and the proxyDHCP policy: bytes and values only, no sockets, no clock.
         .target(name: "DHCP"),
+        // Positioned (file:line:column) reading of the YAML files admins edit.
+        .target(name: "YAMLDiagnostics", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Wiring: configuration, the services on their sockets, sd_notify.
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "CSystemd",
-                .product(name: "Yams", package: "Yams"),
+                "UDP", "DHCP", "CSystemd", "YAMLDiagnostics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -5,7 +5,7 @@
 import DHCP
 import Foundation
 import UDP
-import Yams
+import YAMLDiagnostics
 
 public struct GaragePXEConfig: Sendable, Equatable {
     public struct ProxyDHCP: Sendable, Equatable {

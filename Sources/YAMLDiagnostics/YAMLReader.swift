@@ -1,8 +1,8 @@
-// Reads admin-edited YAML into typed values while keeping every node's position, so that
+// Shared by every file admins edit (config, menus). Reads admin-edited YAML into typed values while keeping every node's position, so that
 // each mistake is reported as `file:line:column: message`, the way compilers do, and all
 // mistakes of a file are reported at once rather than one per attempt.
 
-import Yams
+@_exported import Yams
 
 /// One problem in a file the admins edit.
 public struct SourceDiagnostic: Error, Equatable, Sendable, CustomStringConvertible {
@@ -35,22 +35,22 @@ public struct SourceDiagnostics: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects diagnostics for one file.
-final class YAMLDiagnosticSink {
-    let file: String
-    private(set) var diagnostics: [SourceDiagnostic] = []
+public final class YAMLDiagnosticSink {
+    public let file: String
+    public private(set) var diagnostics: [SourceDiagnostic] = []
 
-    init(file: String) { self.file = file }
+    public init(file: String) { self.file = file }
 
-    func error(_ message: String, at mark: Mark?) {
+    public func error(_ message: String, at mark: Mark?) {
         diagnostics.append(SourceDiagnostic(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
     }
 
-    func commandLineError(_ message: String) {
+    public func commandLineError(_ message: String) {
         diagnostics.append(SourceDiagnostic(file: "command line", line: 0, column: 0, message: message))
     }
 
     /// Parses the text into a node tree, turning a syntax error into a positioned diagnostic.
-    func compose(_ text: String) -> Node? {
+    public func compose(_ text: String) -> Node? {
         do {
             return try Yams.compose(yaml: text)
         } catch let error as YamlError {
@@ -72,15 +72,15 @@ final class YAMLDiagnosticSink {
 
 /// A YAML mapping read key by key. Keys that nobody asked for are reported by `finish()`
 /// as unknown, with the list of keys that are allowed at that level.
-final class YAMLMappingReader {
-    let sink: YAMLDiagnosticSink
-    let path: String
-    let mark: Mark?
+public final class YAMLMappingReader {
+    public let sink: YAMLDiagnosticSink
+    public let path: String
+    public let mark: Mark?
     private var entries: [(key: String, keyMark: Mark?, value: Node)] = []
     private var known: [String] = []
 
     /// nil (after reporting) when `node` is not a mapping.
-    init?(_ node: Node, path: String, sink: YAMLDiagnosticSink) {
+    public init?(_ node: Node, path: String, sink: YAMLDiagnosticSink) {
         self.sink = sink
         self.path = path
         self.mark = node.mark
@@ -102,27 +102,27 @@ final class YAMLMappingReader {
         }
     }
 
-    func qualified(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    public func qualified(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// The raw node for `key`, marking the key as known.
-    func node(_ key: String) -> Node? {
+    public func node(_ key: String) -> Node? {
         known.append(key)
         return entries.first { $0.key == key }?.value
     }
 
-    func finish() {
+    public func finish() {
         for entry in entries where !known.contains(entry.key) {
             let allowed = known.joined(separator: ", ")
             sink.error("unknown key '\(qualified(entry.key))' (expected one of: \(allowed))", at: entry.keyMark)
         }
     }
 
-    func mapping(_ key: String) -> YAMLMappingReader? {
+    public func mapping(_ key: String) -> YAMLMappingReader? {
         guard let n = node(key), !isNull(n) else { return nil }
         return YAMLMappingReader(n, path: qualified(key), sink: sink)
     }
 
-    func string(_ key: String) -> String? {
+    public func string(_ key: String) -> String? {
         guard let n = node(key), !isNull(n) else { return nil }
         guard case .scalar(let s) = n else {
             sink.error("'\(qualified(key))' must be a text value, found \(describe(n))", at: n.mark)
@@ -133,7 +133,7 @@ final class YAMLMappingReader {
 
     /// A string where `none`, `null` or an empty value mean "not set". Returns
     /// `.some(nil)` for an explicit none, nil when the key is absent.
-    func optionalString(_ key: String) -> String?? {
+    public func optionalString(_ key: String) -> String?? {
         guard let n = node(key) else { return nil }
         if isNull(n) { return .some(nil) }
         guard case .scalar(let s) = n else {
@@ -143,7 +143,7 @@ final class YAMLMappingReader {
         return s.string == "none" ? .some(nil) : .some(s.string)
     }
 
-    func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
+    public func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let n = node(key), !isNull(n) else { return nil }
         guard case .scalar(let s) = n, let v = Int(s.string) else {
             sink.error("'\(qualified(key))' must be a whole number, found \(describe(n))", at: n.mark)
@@ -157,7 +157,7 @@ final class YAMLMappingReader {
     }
 
     /// A number in range, or `none` for "not set" (`.some(nil)`).
-    func optionalInt(_ key: String, in range: ClosedRange<Int>) -> Int?? {
+    public func optionalInt(_ key: String, in range: ClosedRange<Int>) -> Int?? {
         guard let n = node(key) else { return nil }
         if isNull(n) || n.scalar?.string == "none" { return .some(nil) }
         guard case .scalar(let s) = n, let v = Int(s.string) else {
@@ -171,7 +171,7 @@ final class YAMLMappingReader {
         return .some(v)
     }
 
-    func bool(_ key: String) -> Bool? {
+    public func bool(_ key: String) -> Bool? {
         guard let n = node(key), !isNull(n) else { return nil }
         guard case .scalar(let s) = n, let v = parseBool(s.string) else {
             sink.error("'\(qualified(key))' must be true or false, found \(describe(n))", at: n.mark)
@@ -181,7 +181,7 @@ final class YAMLMappingReader {
     }
 
     /// A list of text values, each with its position (for per-item validation).
-    func stringList(_ key: String) -> [(value: String, mark: Mark?)]? {
+    public func stringList(_ key: String) -> [(value: String, mark: Mark?)]? {
         guard let n = node(key), !isNull(n) else { return nil }
         guard case .sequence(let seq) = n else {
             sink.error("'\(qualified(key))' must be a list, found \(describe(n))", at: n.mark)
@@ -199,7 +199,7 @@ final class YAMLMappingReader {
     }
 
     /// Position of a key's value, for errors found after reading (e.g. a bad address).
-    func markOf(_ key: String) -> Mark? { entries.first { $0.key == key }?.value.mark }
+    public func markOf(_ key: String) -> Mark? { entries.first { $0.key == key }?.value.mark }
 }
 
 private func isNull(_ n: Node) -> Bool {
@@ -215,7 +215,7 @@ private func parseBool(_ s: String) -> Bool? {
     }
 }
 
-func describe(_ n: Node) -> String {
+public func describe(_ n: Node) -> String {
     switch n {
     case .scalar(let s): "'\(s.string)'"
     case .mapping: "a mapping"
