@@ -50,6 +50,10 @@ let package = Package(
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+        // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The daemon under systemd's eyes: unit checks, sd_notify, privilege drop.
+        .testTarget(name: "ServiceTests", dependencies: ["garage-pxe", "TestSupport"]),
         // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
         .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),
     ],
