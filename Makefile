@@ -3,7 +3,11 @@ SWIFT ?= swift
 CONFIG ?= config/garage-pxe.yaml
 SERVE_FLAGS ?=
 
-.PHONY: all build release serve test check clean deps-build deps-serve deps-test
+PREFIX ?= /usr
+DESTDIR ?=
+MANPAGE = build/man/garage-pxe.8
+
+.PHONY: all build release serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb
 
 all: build
 
@@ -13,12 +17,46 @@ deps-serve:
 	bash scripts/install-deps.sh serve
 deps-test:
 	bash scripts/install-deps.sh test
+deps-deb:
+	bash scripts/install-deps.sh deb
 
 build: deps-build
 	$(SWIFT) build
 
+# The Swift runtime is linked in, so the binary needs only libc, libstdc++ and libsystemd.
 release: deps-build
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
+
+# Man page generated from the command-line definitions by swift-argument-parser's
+# generate-manual, run on the release binary (its package plugin would rebuild that
+# binary without the static runtime).
+man: release
+	$(SWIFT) build --product generate-manual
+	mkdir -p $(dir $(MANPAGE))
+	.build/debug/generate-manual .build/release/garage-pxe --output-directory $(dir $(MANPAGE)) \
+	  --section 8 --authors "garage-pxe developers"
+
+# Binary, unit, sysusers/tmpfiles, config in /etc/garage-pxe (an edited file is kept;
+# the new default lands next to it as .dist), menus, man page, bash completion.
+install: man
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" MANPAGE="$(MANPAGE)" bash scripts/install-tree.sh
+
+# Removes what install put in place, except /etc/garage-pxe and /var/lib/garage-pxe,
+# which hold the workshop's own menus and images.
+uninstall:
+	-[ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && systemctl disable --now garage-pxe.service
+	rm -f $(DESTDIR)$(PREFIX)/bin/garage-pxe \
+	  $(DESTDIR)/usr/lib/systemd/system/garage-pxe.service \
+	  $(DESTDIR)/usr/lib/sysusers.d/garage-pxe.conf $(DESTDIR)/usr/lib/tmpfiles.d/garage-pxe.conf \
+	  $(DESTDIR)/usr/lib/systemd/catalog/garage-pxe.catalog \
+	  $(DESTDIR)$(PREFIX)/share/man/man8/garage-pxe.8.gz \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/garage-pxe
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/garage-pxe
+	-[ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && systemctl daemon-reload
+
+# build/garage-pxe_VERSION_amd64.deb, checked with lintian.
+deb: deps-deb man
+	MANPAGE="$(MANPAGE)" bash scripts/build-deb.sh
 
 # Runs the daemon in the foreground with the repository's config. Needs root (ports 67,
 # 69, 4011) and answers PXE clients on the configured interface: run it on the server
@@ -30,11 +68,14 @@ serve: deps-serve release
 check: build
 	.build/debug/garage-pxe check --config $(CONFIG)
 
-# Every test: unit tests on captured packets, and real clients (QEMU's iPXE ROM, OVMF,
-# busybox udhcpc) in network namespaces the tests create and delete.
+# Every test: unit tests on captured packets, real clients (QEMU's iPXE ROM, OVMF, TFTP
+# clients, curl) in network namespaces the tests create and delete, the systemd unit,
+# then the Debian package and `make install`, checked in scratch roots.
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) deb
+	bash scripts/check-packaging.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build build

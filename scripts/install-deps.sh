@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a profile needs, and only those that are missing, so
 # `make serve` and `make test` work on a fresh Debian 12 machine that has only the Swift
-# toolchain. Profiles: build (compile), serve (run the daemon), test (everything the
-# test suite drives: real PXE clients, real peers, real TFTP clients).
+# toolchain. Profiles: build (compile), serve (run the daemon), deb (package it), test
+# (everything the test suite drives: real PXE clients, real peers, real TFTP clients).
 set -euo pipefail
 
 profile=${1:-build}
 build=(libsystemd-dev pkg-config zlib1g-dev)
 serve=("${build[@]}" ipxe debian-installer-12-netboot-amd64)
-test=("${serve[@]}" iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3)
+deb=("${build[@]}" dpkg-dev lintian chrpath)
+test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;
   serve) wanted=("${serve[@]}") ;;
   test) wanted=("${test[@]}") ;;
-  *) echo "usage: $0 build|serve|test" >&2; exit 2 ;;
+  deb) wanted=("${deb[@]}") ;;
+  *) echo "usage: $0 build|serve|test|deb" >&2; exit 2 ;;
 esac
 
 missing=()
