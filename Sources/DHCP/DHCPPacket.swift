@@ -165,10 +165,16 @@ public struct DHCPPacket: Equatable, Sendable {
     /// 16 bytes; the hardware address is the first `hlen` of them.
     public var chaddr: [UInt8]
     /// 64 bytes.
-    public var sname: [UInt8]
+    public var sname: [UInt8] { didSet { options = Self.mergedOptions(optionArea, file: file, sname: sname) } }
     /// 128 bytes.
-    public var file: [UInt8]
-    public var optionArea: DHCPOptionArea
+    public var file: [UInt8] { didSet { options = Self.mergedOptions(optionArea, file: file, sname: sname) } }
+    public var optionArea: DHCPOptionArea { didSet { options = Self.mergedOptions(optionArea, file: file, sname: sname) } }
+
+    /// Every option of the message, overloaded fields included, with repeated instances of
+    /// one code concatenated into one (RFC 3396), in first-appearance order. Kept up to
+    /// date when the areas change, so the many typed reads of one decision cost a search
+    /// of a short array, not a re-parse.
+    public private(set) var options: [DHCPOption]
 
     public init(
         op: BOOTPOperation, htype: UInt8 = 1, hlen: UInt8 = 6, hops: UInt8 = 0, xid: UInt32,
@@ -191,6 +197,7 @@ public struct DHCPPacket: Equatable, Sendable {
         self.sname = Self.fixed(Array(sname.utf8), 64)
         self.file = Self.fixed(Array(file.utf8), 128)
         self.optionArea = DHCPOptionArea(options: options)
+        self.options = Self.mergedOptions(optionArea, file: self.file, sname: self.sname)
     }
 
     private static func fixed(_ bytes: [UInt8], _ size: Int) -> [UInt8] {
@@ -213,9 +220,10 @@ public struct DHCPPacket: Equatable, Sendable {
         sname = Array(b[44..<108])
         file = Array(b[108..<236])
         guard Array(b[236..<240]) == Self.magicCookie else { throw .missingMagicCookie }
-        optionArea = try DHCPOptionArea.parse(b[240...], name: .options, requireEnd: false)
+        let area = try DHCPOptionArea.parse(b[240...], name: .options, requireEnd: false)
+        optionArea = area
         // Validate overloaded fields now, so that a packet that parses is fully readable.
-        _ = try overloadedAreas()
+        options = Self.merge(try Self.overloadedAreas(area, file: file, sname: sname))
     }
 
     public func serialize() -> [UInt8] {
@@ -244,7 +252,7 @@ public struct DHCPPacket: Equatable, Sendable {
     /// The option areas in the order RFC 3396 reads them: main area, then `file`, then
     /// `sname`, as selected by option 52 of the main area. An option 52 inside an
     /// overloaded field is ignored, which also makes overload loops impossible.
-    func overloadedAreas() throws(DHCPParseError) -> [DHCPOptionArea] {
+    static func overloadedAreas(_ optionArea: DHCPOptionArea, file: [UInt8], sname: [UInt8]) throws(DHCPParseError) -> [DHCPOptionArea] {
         var areas = [optionArea]
         guard let overload = optionArea.options.first(where: { $0.code == DHCPOptionCode.overload.rawValue }) else {
             return areas
@@ -258,10 +266,13 @@ public struct DHCPPacket: Equatable, Sendable {
         return areas
     }
 
-    /// Every option of the message, overloaded fields included, with repeated instances of
-    /// one code concatenated into one (RFC 3396), in first-appearance order.
-    public var options: [DHCPOption] {
-        let areas = (try? overloadedAreas()) ?? [optionArea]
+    /// A built or edited packet may carry overloaded fields that do not parse; its
+    /// options are then those of the main area.
+    static func mergedOptions(_ optionArea: DHCPOptionArea, file: [UInt8], sname: [UInt8]) -> [DHCPOption] {
+        merge((try? overloadedAreas(optionArea, file: file, sname: sname)) ?? [optionArea])
+    }
+
+    static func merge(_ areas: [DHCPOptionArea]) -> [DHCPOption] {
         var order: [UInt8] = []
         var data: [UInt8: [UInt8]] = [:]
         for (index, area) in areas.enumerated() {

@@ -60,7 +60,7 @@ struct ConfigTests {
                 "/etc/garage-pxe/garage-pxe.yaml:11:12: error: 'proxy_dhcp.snponly.macs' item 'zz' is not a MAC address such as 52:54:00:12:34:56",
                 "/etc/garage-pxe/garage-pxe.yaml:12:15: error: 'proxy_dhcp.snponly.vendors' item '00:e0' is not a MAC prefix of three octets such as 00:e0:4c",
                 "/etc/garage-pxe/garage-pxe.yaml:13:29: error: 'proxy_dhcp.discovery_control.bios' must be between 0 and 15, found 99",
-                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, network, http, tftp, paths, bootfiles, proxy_dhcp, limits)",
+                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, user, network, http, tftp, paths, bootfiles, proxy_dhcp, limits)",
             ]
         }
     }
