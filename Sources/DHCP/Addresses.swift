@@ -76,7 +76,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Comparabl
         self.bytes = out
     }
 
-    public var description: String { bytes.map { hex2($0) }.joined(separator: ":") }
+    public var description: String { hexText(bytes, separator: UInt8(ascii: ":")) }
 
     /// The first three octets: the vendor's OUI, used for per-vendor overrides.
     public var oui: [UInt8] { Array(bytes.prefix(3)) }
@@ -84,10 +84,23 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Comparabl
     public static func < (l: MACAddress, r: MACAddress) -> Bool { l.bytes.lexicographicallyPrecedes(r.bytes) }
 }
 
+let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
 @inline(__always) func hex2(_ b: UInt8) -> String {
-    let digits: [Character] = Array("0123456789abcdef")
-    return String([digits[Int(b >> 4)], digits[Int(b & 0xf)]])
+    String(decoding: [hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xf)]], as: UTF8.self)
+}
+
+/// Lower-case hex of `bytes` with `separator` between bytes, built as one UTF-8 buffer.
+func hexText(_ bytes: some Collection<UInt8>, separator: UInt8? = nil) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 3)
+    for (i, b) in bytes.enumerated() {
+        if i > 0, let separator { out.append(separator) }
+        out.append(hexDigits[Int(b >> 4)])
+        out.append(hexDigits[Int(b & 0xf)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// Lower-case hex without separators, for logs and fixtures.
-public func hexString(_ bytes: some Sequence<UInt8>) -> String { bytes.map(hex2).joined() }
+public func hexString(_ bytes: some Collection<UInt8>) -> String { hexText(bytes) }

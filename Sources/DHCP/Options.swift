@@ -175,7 +175,12 @@ func encodeEncapsulated(_ options: [DHCPOption]) -> [UInt8] {
 func formatSMBIOSUUID(_ g: [UInt8]) -> String {
     precondition(g.count == 16)
     let ordered = [g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6]] + Array(g[8...])
-    let h = ordered.map(hex2)
-    return h[0..<4].joined() + "-" + h[4..<6].joined() + "-" + h[6..<8].joined() + "-"
-        + h[8..<10].joined() + "-" + h[10..<16].joined()
+    var out: [UInt8] = []
+    out.reserveCapacity(36)
+    for (i, b) in ordered.enumerated() {
+        if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+        out.append(hexDigits[Int(b >> 4)])
+        out.append(hexDigits[Int(b & 0xf)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -155,10 +155,11 @@ public final class UDPSocket: @unchecked Sendable {
                                handler: @escaping @Sendable (Datagram) -> Void) {
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         let fd = self.fd
+        // One receive buffer per socket, reused: the handler only ever runs on `queue`.
+        let buffer = ReceiveBuffer(size: bufferSize)
         source.setEventHandler {
-            var buffer = [UInt8](repeating: 0, count: bufferSize)
             for _ in 0..<batch {
-                guard let datagram = Self.receive(fd: fd, buffer: &buffer) else { break }
+                guard let datagram = Self.receive(fd: fd, buffer: &buffer.bytes) else { break }
                 handler(datagram)
             }
         }
@@ -272,6 +273,12 @@ public final class UDPSocket: @unchecked Sendable {
         }
         if let source { source.cancel() } else { Glibc.close(fd) }
     }
+}
+
+/// Storage reused across reads of one socket; touched only on that socket's queue.
+private final class ReceiveBuffer: @unchecked Sendable {
+    var bytes: [UInt8]
+    init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
 }
 
 private let cmsgHeaderLength = (MemoryLayout<cmsghdr>.size + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
