@@ -121,7 +121,7 @@ struct ConfigTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-cfg-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        FileManager.default.createFile(atPath: dir.path + "/undionly.kpxe", contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: dir.path + "/undionly.kpxe", contents: Data([1]))
         let c = try GaragePXEConfig.parse("tftp: {root: \(dir.path)}\n", file: "f")
         let problems = c.environmentProblems()
         #expect(problems.errors == [
