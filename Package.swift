@@ -11,6 +11,7 @@ let package = Package(
         // Libraries exported for the benchmark package under Benchmarks/.
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
+        .library(name: "TFTP", targets: ["TFTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,13 +29,16 @@ let package = Package(
         .target(name: "UDP"),
         // DHCP/BOOTP codec and the proxyDHCP policy: bytes and values only, no sockets, no clock.
         .target(name: "DHCP"),
+        // TFTP codec, option negotiation, one transfer as a pure state machine, the root jail,
+        // and the server that runs transfers on UDP sockets.
+        .target(name: "TFTP", dependencies: ["UDP"]),
         // Positioned (file:line:column) reading of the YAML files admins edit.
         .target(name: "YAMLDiagnostics", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Wiring: configuration, the services on their sockets, sd_notify.
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "CSystemd", "YAMLDiagnostics",
+                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -49,6 +53,10 @@ let package = Package(
         ),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
+        // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
+        // across a lossy link between network namespaces the tests create.
+        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
         // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
         .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),

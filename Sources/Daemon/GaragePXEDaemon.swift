@@ -5,6 +5,7 @@ import DHCP
 import Dispatch
 import Foundation
 import Logging
+import TFTP
 import UDP
 
 public final class GaragePXEDaemon: @unchecked Sendable {
@@ -14,9 +15,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     // Touched only on `mainQueue`.
     private let mainQueue = DispatchQueue(label: "garage-pxe.main")
     private let proxyQueue = DispatchQueue(label: "garage-pxe.proxy-dhcp")
+    private let tftpQueue = DispatchQueue(label: "garage-pxe.tftp")
     private var config: GaragePXEConfig
     private var serverAddress: IPv4Address
     private var proxy: ProxyDHCPService?
+    private var tftp: TFTPServer?
     private var signalSources: [DispatchSourceSignal] = []
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger) throws(ConfigRuntimeError) {
@@ -48,13 +51,30 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             throw ConfigRuntimeError("cannot listen for PXE clients on \(nic.name): \(error) (ports 67 and 4011 need root or CAP_NET_BIND_SERVICE; is another PXE server running?)")
         }
         proxy = service
+        // Bound to the bench interface like the proxy; each transfer answers from the
+        // address its request was sent to.
+        let tftpServer = TFTPServer(
+            settings: config.tftpServerSettings,
+            listen: TFTPListenSettings(device: nic.name, port: config.tftp.port,
+                                       receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024)),
+            queue: tftpQueue) { report in
+            TFTPEventLog.log(report, to: logger)
+        }
+        do {
+            try tftpServer.start()
+        } catch {
+            service.stop()
+            throw ConfigRuntimeError("cannot serve TFTP on \(nic.name) port \(config.tftp.port): \(error) (is another TFTP server running?)")
+        }
+        tftp = tftpServer
         let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
         logger.notice("garage-pxe started", metadata: [
             "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
-            "proxy_ports": "\(ports)", "config": "\(configPath)",
+            "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
+            "config": "\(configPath)",
         ])
         installSignalHandlers()
-        SystemdNotify.ready(status: "proxyDHCP on \(nic.name) \(address) \(ports)")
+        SystemdNotify.ready(status: "proxyDHCP on \(nic.name) \(address) \(ports), TFTP :\(config.tftp.port)")
     }
 
     /// Runs until SIGTERM/SIGINT.
@@ -84,11 +104,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         do {
             let fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort
-                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort {
+                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort || fresh.tftp.port != config.tftp.port {
                 logger.warning("configuration reload: interface and listening ports change only on restart")
             }
             let address = fresh.address ?? serverAddress
             proxy?.replacePolicy(ProxyPolicy(settings: fresh.proxySettings(serverAddress: address)))
+            tftp?.update(fresh.tftpServerSettings)
             config = fresh
             serverAddress = address
             logger.notice("configuration reloaded", metadata: ["config": "\(configPath)"])
@@ -101,6 +122,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         SystemdNotify.stopping()
         let stats = proxy?.statistics
         proxy?.stop()
+        tftp?.stop()
         logger.notice("garage-pxe stopping", metadata: [
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
