@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
-        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP"]),
+        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
         // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
         .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),
