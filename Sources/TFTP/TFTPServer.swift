@@ -325,8 +325,9 @@ final class TransferSession: @unchecked Sendable {
         }
         timer.resume()
         // ACKs are 4 bytes and errors short; a larger datagram is someone else's and is
-        // answered (error 5) from what fits.
-        socket.startReceiving(on: queue, bufferSize: 1500, batch: 32) { [self] datagram in
+        // answered (error 5) from what fits. One datagram per wake-up: a transfer has one
+        // ACK in flight at a time, and trying for a second costs a recvmsg on every packet.
+        socket.startReceiving(on: queue, bufferSize: 1500, batch: 1) { [self] datagram in
             perform(machine.handle(datagram.bytes, from: datagram.source, now: clock()))
         }
         queue.async { [self] in perform(machine.start(now: clock())) }

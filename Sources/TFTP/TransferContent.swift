@@ -69,6 +69,11 @@ struct BlockReader: Sendable {
     private var sourceOffset = 0
     /// netascii: the second byte of a CR LF or CR NUL pair that did not fit the last block.
     private var carried: UInt8?
+    /// octet: bytes read ahead of the blocks sent, so a small blksize costs one pread per
+    /// 32 KiB rather than one per block.
+    private var readAhead: [UInt8] = []
+    private var readAheadStart = 0
+    static let readAheadBytes = 32 * 1024
 
     init(content: any TFTPContent, mode: TFTPMode) {
         self.content = content
@@ -84,13 +89,34 @@ struct BlockReader: Sendable {
         let filled: Int
         switch mode {
         case .octet:
-            filled = try content.read(into: &packet, from: 4, at: sourceOffset)
+            filled = try copyAhead(into: &packet, blockSize: blockSize)
             sourceOffset += filled
         case .netascii:
             filled = try translateNetascii(into: &packet, blockSize: blockSize)
         }
         packet.removeLast(blockSize - filled)
         return packet
+    }
+
+    private mutating func copyAhead(into packet: inout [UInt8], blockSize: Int) throws(TFTPReadError) -> Int {
+        var available = readAheadStart + readAhead.count - sourceOffset
+        if available < blockSize {
+            let remaining = max(0, content.size - sourceOffset)
+            readAhead = [UInt8](repeating: 0, count: max(blockSize, min(Self.readAheadBytes, remaining)))
+            let n = try content.read(into: &readAhead, at: sourceOffset)
+            readAhead.removeLast(readAhead.count - n)
+            readAheadStart = sourceOffset
+            available = n
+        }
+        let count = min(blockSize, available)
+        guard count > 0 else { return 0 }
+        let from = sourceOffset - readAheadStart
+        packet.withUnsafeMutableBytes { out in
+            readAhead.withUnsafeBytes { src in
+                out.baseAddress!.advanced(by: 4).copyMemory(from: src.baseAddress!.advanced(by: from), byteCount: count)
+            }
+        }
+        return count
     }
 
     private mutating func translateNetascii(into packet: inout [UInt8], blockSize: Int) throws(TFTPReadError) -> Int {
