@@ -25,8 +25,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // <sys/epoll.h>, which Swift's Glibc module leaves out.
+        .systemLibrary(name: "CEpoll"),
         // BSD sockets on Dispatch: binding, IP_PKTINFO, broadcast, interface discovery.
-        .target(name: "UDP"),
+        .target(name: "UDP", dependencies: ["CEpoll"]),
         // DHCP/BOOTP codec and the proxyDHCP policy: bytes and values only, no sockets, no clock.
         .target(name: "DHCP"),
         // TFTP codec, option negotiation, one transfer as a pure state machine, the root jail,

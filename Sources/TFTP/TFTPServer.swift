@@ -106,8 +106,10 @@ public final class TFTPServer: @unchecked Sendable {
 
     // Everything mutable below is touched only on `queue`.
     private let queue: DispatchQueue
-    private let transferQueues: [DispatchQueue]
-    private var nextTransferQueue = 0
+    private let transferQueueCount: Int
+    /// One per transfer queue: the transfers' sockets, read through one source each.
+    private var transferGroups: [UDPSocketGroup] = []
+    private var nextTransferGroup = 0
     private let listen: TFTPListenSettings
     private var settings: TFTPServerSettings
     private var jail: TFTPPathJail?
@@ -133,8 +135,7 @@ public final class TFTPServer: @unchecked Sendable {
         self.settings = settings
         self.listen = listen
         self.queue = queue
-        let count = transferQueueCount ?? min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        transferQueues = (0..<max(1, count)).map { DispatchQueue(label: "garage-pxe.tftp.transfers.\($0)") }
+        self.transferQueueCount = max(1, transferQueueCount ?? min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
         self.clock = clock
         self.neighbours = neighbours
         self.onReport = onReport
@@ -142,10 +143,17 @@ public final class TFTPServer: @unchecked Sendable {
     }
 
     public func start() throws(UDPError) {
+        var groups: [UDPSocketGroup] = []
+        for i in 0..<transferQueueCount {
+            groups.append(try UDPSocketGroup(queue: DispatchQueue(label: "garage-pxe.tftp.transfers.\(i)")))
+        }
         let socket = try UDPSocket(UDPSocketOptions(
             bindAddress: listen.bindAddress, port: listen.port, device: listen.device, reuseAddress: true,
             packetInfo: true, receiveBufferBytes: listen.receiveBufferBytes))
-        queue.sync { listener = socket }
+        queue.sync {
+            listener = socket
+            transferGroups = groups
+        }
         socket.startReceiving(on: queue, bufferSize: 2048) { [weak self] datagram in
             self?.handleRequest(datagram)
         }
@@ -249,9 +257,9 @@ public final class TFTPServer: @unchecked Sendable {
         }
         let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
                                    retransmit: settings.retransmit, now: clock())
-        let transferQueue = transferQueues[nextTransferQueue % transferQueues.count]
-        nextTransferQueue &+= 1
-        let session = TransferSession(machine: machine, socket: socket, queue: transferQueue, clock: clock) { [weak self] session, outcome in
+        let group = transferGroups[nextTransferGroup % transferGroups.count]
+        nextTransferGroup &+= 1
+        let session = TransferSession(machine: machine, socket: socket, group: group, clock: clock) { [weak self] session, outcome in
             guard let self else { return }
             let stats = session.machine.statistics
             onReport(TFTPTransferReport(
@@ -297,10 +305,11 @@ public final class TFTPServer: @unchecked Sendable {
     }
 }
 
-/// One transfer on its socket and timer. Everything runs on `queue`.
+/// One transfer on its socket and timer. Everything runs on its group's queue.
 final class TransferSession: @unchecked Sendable {
     private(set) var machine: TFTPTransfer
     private let socket: UDPSocket
+    private let group: UDPSocketGroup
     private let queue: DispatchQueue
     private let timer: DispatchSourceTimer
     private var armedFor: TFTPInstant?
@@ -308,11 +317,12 @@ final class TransferSession: @unchecked Sendable {
     private let onFinish: @Sendable (TransferSession, TFTPTransferOutcome) -> Void
     private var closed = false
 
-    init(machine: TFTPTransfer, socket: UDPSocket, queue: DispatchQueue, clock: @escaping @Sendable () -> TFTPInstant,
+    init(machine: TFTPTransfer, socket: UDPSocket, group: UDPSocketGroup, clock: @escaping @Sendable () -> TFTPInstant,
          onFinish: @escaping @Sendable (TransferSession, TFTPTransferOutcome) -> Void) {
         self.machine = machine
         self.socket = socket
-        self.queue = queue
+        self.group = group
+        self.queue = group.queue
         self.clock = clock
         self.onFinish = onFinish
         timer = DispatchSource.makeTimerSource(queue: queue)
@@ -324,13 +334,17 @@ final class TransferSession: @unchecked Sendable {
             perform(machine.timeout(now: clock()))
         }
         timer.resume()
-        // ACKs are 4 bytes and errors short; a larger datagram is someone else's and is
-        // answered (error 5) from what fits. One datagram per wake-up: a transfer has one
-        // ACK in flight at a time, and trying for a second costs a recvmsg on every packet.
-        socket.startReceiving(on: queue, bufferSize: 1500, batch: 1) { [self] datagram in
-            perform(machine.handle(datagram.bytes, from: datagram.source, now: clock()))
+        queue.async { [self] in
+            do {
+                try group.add(socket) { [self] datagram in
+                    perform(machine.handle(datagram.bytes, from: datagram.source, now: clock()))
+                }
+            } catch {
+                perform([.finish(.failed("cannot watch the transfer socket: \(error)"))])
+                return
+            }
+            perform(machine.start(now: clock()))
         }
-        queue.async { [self] in perform(machine.start(now: clock())) }
     }
 
     func cancel() {
@@ -361,6 +375,7 @@ final class TransferSession: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         timer.cancel()
+        group.remove(socket)
         socket.close()
     }
 }
