@@ -35,6 +35,7 @@ INITRD=$(dpkg -L debian-installer-12-netboot-amd64 | grep '/text/debian-installe
 GPX="$REPO/.build/release/garage-pxe"
 LOAD="$BENCH/.build/release/tftp-load"
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN=$(mktemp -d /tmp/garage-pxe-tftp-bench.XXXXXX)
 ROOT="$RUN/root"
 mkdir -p "$ROOT"
@@ -199,6 +200,11 @@ for loss in 0.02 0.05; do
 done
 
 mkdir -p "$(dirname "$OUT")"
-python3 "$BENCH/table.py" "$RESULTS" >"$OUT"
+{
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "garage-pxe $(git -C "$REPO" rev-parse --short HEAD), tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa), dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base)."
+  echo
+  python3 "$BENCH/table.py" "$RESULTS"
+} >"$OUT"
 cp "$RESULTS" "${OUT%.md}.txt"
 cat "$OUT"

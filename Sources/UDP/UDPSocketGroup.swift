@@ -49,20 +49,20 @@ public final class UDPSocketGroup: @unchecked Sendable {
 
     public var count: Int { members.count }
 
-    /// Up to `perSocket` datagrams from each ready socket, a few rounds at most: the set is
-    /// level-triggered, so whatever is left wakes the source again.
-    private func drain(rounds: Int = 4, perSocket: Int = 4) {
-        for _ in 0..<rounds {
+    /// One datagram from each ready socket: a TFTP transfer has one ACK in flight, so a
+    /// second read would mostly cost an empty recvmsg. The set is level-triggered, so
+    /// whatever is left wakes the source again; only a full batch is worth asking again
+    /// at once.
+    private func drain() {
+        for _ in 0..<8 {
             let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epollFD, $0.baseAddress, Int32($0.count), 0) }
             guard ready > 0 else { return }
             for i in 0..<Int(ready) {
-                let fd = events[i].data.fd
-                for _ in 0..<perSocket {
-                    // A handler may have removed its own socket.
-                    guard let member = members[fd], let datagram = member.socket.receiveNow(bufferSize: 2048) else { break }
-                    member.handler(datagram)
-                }
+                // A handler may have removed a socket that is later in this batch.
+                guard let member = members[events[i].data.fd], let datagram = member.socket.receiveNow(bufferSize: 2048) else { continue }
+                member.handler(datagram)
             }
+            if Int(ready) < events.count { return }
         }
     }
 }
