@@ -11,6 +11,7 @@ let package = Package(
         // Libraries exported for the benchmark package under Benchmarks/.
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
+        .library(name: "TFTP", targets: ["TFTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,17 +25,22 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // <sys/epoll.h>, which Swift's Glibc module leaves out.
+        .systemLibrary(name: "CEpoll"),
         // BSD sockets on Dispatch: binding, IP_PKTINFO, broadcast, interface discovery.
-        .target(name: "UDP"),
+        .target(name: "UDP", dependencies: ["CEpoll"]),
         // DHCP/BOOTP codec and the proxyDHCP policy: bytes and values only, no sockets, no clock.
         .target(name: "DHCP"),
+        // TFTP codec, option negotiation, one transfer as a pure state machine, the root jail,
+        // and the server that runs transfers on UDP sockets.
+        .target(name: "TFTP", dependencies: ["UDP"]),
         // Positioned (file:line:column) reading of the YAML files admins edit.
         .target(name: "YAMLDiagnostics", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Wiring: configuration, the services on their sockets, sd_notify.
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "CSystemd", "YAMLDiagnostics",
+                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -49,6 +55,10 @@ let package = Package(
         ),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
+        // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
+        // across a lossy link between network namespaces the tests create.
+        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -4,6 +4,7 @@
 
 import DHCP
 import Foundation
+import TFTP
 import UDP
 import YAMLDiagnostics
 
@@ -25,6 +26,17 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var arm64: String? = nil
     }
 
+    public struct TFTP: Sendable, Equatable {
+        public var port: UInt16 = 69
+        /// Folders outside the root that symlinks inside it may point into.
+        public var trustedLinkTargets: [String] = []
+        /// Longest wait for an ACK before sending again.
+        public var timeoutMilliseconds = 1000
+        /// Silences in a row before a transfer is abandoned.
+        public var retries = 10
+        public var refuseOptions: [TFTPOptionRefusal] = []
+    }
+
     public struct Limits: Sendable, Equatable {
         public var maxTFTPTransfers = 64
         public var tftpMaxBlockSize = 1468
@@ -43,6 +55,7 @@ public struct GaragePXEConfig: Sendable, Equatable {
     public var address: IPv4Address?
     public var httpPort: UInt16 = 80
     public var tftpRoot = "/var/lib/garage-pxe/tftp"
+    public var tftp = TFTP()
     public var menusDirectory = "/etc/garage-pxe/pxe-menus"
     public var imagesDirectory = "/var/lib/garage-pxe/images"
     public var proxyDHCP = ProxyDHCP()
@@ -150,6 +163,11 @@ extension GaragePXEConfig {
         }
         if let tftp = top.mapping("tftp") {
             if let v = tftp.string("root") { c.tftpRoot = resolve(v) }
+            if let v = tftp.int("port", in: 1...65535) { c.tftp.port = UInt16(v) }
+            if let v = tftp.stringList("trusted_link_targets") { c.tftp.trustedLinkTargets = v.map { resolve($0.value) } }
+            if let v = tftp.int("timeout_ms", in: 20...60000) { c.tftp.timeoutMilliseconds = v }
+            if let v = tftp.int("retries", in: 1...100) { c.tftp.retries = v }
+            if let rules = readOptionRefusals(tftp) { c.tftp.refuseOptions = rules }
             tftp.finish()
         }
         if let paths = top.mapping("paths") {
@@ -201,6 +219,53 @@ extension GaragePXEConfig {
         }
     }
 
+    /// `tftp.refuse_options`: a list of {mac | vendor, options}.
+    private static func readOptionRefusals(_ tftp: YAMLMappingReader) -> [TFTPOptionRefusal]? {
+        let key = "refuse_options"
+        guard let node = tftp.node(key), node.scalar.map({ !["", "~", "null"].contains($0.string) }) ?? true else { return nil }
+        let sink = tftp.sink
+        guard case .sequence(let items) = node else {
+            sink.error("'\(tftp.qualified(key))' must be a list, found \(describe(node))", at: node.mark)
+            return nil
+        }
+        let optionNames = TFTPOption.allCases.map(\.rawValue).joined(separator: ", ")
+        var rules: [TFTPOptionRefusal] = []
+        for (index, item) in items.enumerated() {
+            guard let rule = YAMLMappingReader(item, path: "\(tftp.qualified(key))[\(index)]", sink: sink) else { continue }
+            var client: TFTPOptionRefusal.Client?
+            let mac = rule.string("mac")
+            let vendor = rule.string("vendor")
+            if let mac {
+                if let m = MACAddress(mac) { client = .mac(m.bytes) } else {
+                    sink.error("'\(rule.qualified("mac"))' must be a MAC address such as 52:54:00:12:34:56, found '\(mac)'", at: rule.markOf("mac"))
+                }
+            }
+            if let vendor {
+                if let oui = parseOUI(vendor) { client = .vendor(oui) } else {
+                    sink.error("'\(rule.qualified("vendor"))' must be a MAC prefix of three octets such as 00:e0:4c, found '\(vendor)'", at: rule.markOf("vendor"))
+                }
+            }
+            if mac != nil && vendor != nil {
+                sink.error("'\(rule.path)' must name either a mac or a vendor, not both", at: rule.mark)
+            } else if mac == nil && vendor == nil {
+                sink.error("'\(rule.path)' must name a mac or a vendor", at: rule.mark)
+            }
+            var options: Set<TFTPOption> = []
+            if let names = rule.stringList("options") {
+                for name in names {
+                    if let option = TFTPOption(rawValue: name.value.lowercased()) { options.insert(option) } else {
+                        sink.error("'\(rule.qualified("options"))' item '\(name.value)' is not a TFTP option (expected one of: \(optionNames))", at: name.mark)
+                    }
+                }
+            } else {
+                sink.error("'\(rule.path)' must list the options to refuse (\(optionNames))", at: rule.mark)
+            }
+            rule.finish()
+            if let client, mac == nil || vendor == nil { rules.append(TFTPOptionRefusal(client: client, options: options)) }
+        }
+        return rules
+    }
+
     private static func apply(_ o: ConfigOverrides, to c: inout GaragePXEConfig, sink: YAMLDiagnosticSink) {
         let cwd = FileManager.default.currentDirectoryPath
         func resolve(_ p: String) -> String {
@@ -234,6 +299,12 @@ extension GaragePXEConfig {
             for (key, name) in [("bios", bootfiles.bios), ("efi", bootfiles.efi), ("efi_snponly", bootfiles.efiSNPOnly)] + (bootfiles.arm64.map { [("arm64", $0)] } ?? []) {
                 if !fileManager.fileExists(atPath: tftpRoot + "/" + name) {
                     errors.append("boot file bootfiles.\(key) '\(name)' is not in the TFTP root \(tftpRoot)")
+                } else if let jail = TFTPPathJail(root: tftpRoot, trustedLinkTargets: tftp.trustedLinkTargets),
+                          case .success(let relative) = TFTPPathJail.normalize(Array(name.utf8)),
+                          case .failure(let refusal) = jail.resolve(relative) {
+                    // The TFTP server would refuse it: say so now rather than at the first PC.
+                    let target = (try? fileManager.destinationOfSymbolicLink(atPath: tftpRoot + "/" + name)).map { " (a link to \($0))" } ?? ""
+                    errors.append("boot file bootfiles.\(key) '\(name)'\(target) would be refused over TFTP: \(refusal.message); add its folder to tftp.trusted_link_targets")
                 }
             }
         }
@@ -264,6 +335,15 @@ extension GaragePXEConfig {
             throw ConfigRuntimeError("interface '\(nic.name)' has no IPv4 address; set network.address")
         }
         return (nic, IPv4Address(hostOrder: a))
+    }
+
+    /// The TFTP server's settings for this config.
+    public var tftpServerSettings: TFTPServerSettings {
+        TFTPServerSettings(
+            root: tftpRoot, trustedLinkTargets: tftp.trustedLinkTargets, maxTransfers: limits.maxTFTPTransfers,
+            maxBlockSize: limits.tftpMaxBlockSize, maxWindowSize: limits.tftpMaxWindowSize,
+            retransmit: TFTPRetransmitPolicy(ceiling: .milliseconds(tftp.timeoutMilliseconds), maxRetries: tftp.retries),
+            optionRefusals: tftp.refuseOptions)
     }
 
     /// The proxy policy's settings for this config and the resolved address.

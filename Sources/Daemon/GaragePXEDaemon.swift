@@ -5,6 +5,7 @@ import DHCP
 import Dispatch
 import Foundation
 import Logging
+import TFTP
 import UDP
 
 public final class GaragePXEDaemon: @unchecked Sendable {
@@ -14,9 +15,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     // Touched only on `mainQueue`.
     private let mainQueue = DispatchQueue(label: "garage-pxe.main")
     private let proxyQueue = DispatchQueue(label: "garage-pxe.proxy-dhcp")
+    private let tftpQueue = DispatchQueue(label: "garage-pxe.tftp")
     private var config: GaragePXEConfig
     private var serverAddress: IPv4Address
     private var proxy: ProxyDHCPService?
+    private var tftp: TFTPServer?
     private var signalSources: [DispatchSourceSignal] = []
     private var timers: [DispatchSourceTimer] = []
     private var interfaceName = ""
@@ -51,6 +54,22 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         proxy = service
         interfaceName = nic.name
+        // Bound to the bench interface like the proxy; each transfer answers from the
+        // address its request was sent to.
+        let tftpServer = TFTPServer(
+            settings: config.tftpServerSettings,
+            listen: TFTPListenSettings(device: nic.name, port: config.tftp.port,
+                                       receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024)),
+            queue: tftpQueue) { report in
+            TFTPEventLog.log(report, to: logger)
+        }
+        do {
+            try tftpServer.start()
+        } catch {
+            service.stop()
+            throw ConfigRuntimeError("cannot serve TFTP on \(nic.name) port \(config.tftp.port): \(error) (is another TFTP server running?)")
+        }
+        tftp = tftpServer
         let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
 
         // Every socket is open: nothing privileged is needed any more.
@@ -59,6 +78,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             privileges = try Privileges.dropIfRoot(to: config.user)
         } catch {
             service.stop()
+            tftpServer.stop()
             throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
         }
         var runningAs = "uid \(getuid())"
@@ -71,7 +91,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         logger.notice("garage-pxe started", metadata: [
             "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
-            "proxy_ports": "\(ports)", "config": "\(configPath)", "user": "\(runningAs)",
+            "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
+            "config": "\(configPath)", "user": "\(runningAs)",
         ])
         installSignalHandlers()
         SystemdNotify.ready(status: statusLine())
@@ -81,7 +102,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// One line for `systemctl status`: what is served and what has happened so far.
     private func statusLine() -> String {
         let s = proxy?.statistics ?? ProxyStatistics()
-        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed"
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port)"
     }
 
     /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
@@ -131,11 +152,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         do {
             let fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort
-                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort {
+                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort || fresh.tftp.port != config.tftp.port {
                 logger.warning("configuration reload: interface and listening ports change only on restart")
             }
             let address = fresh.address ?? serverAddress
             proxy?.replacePolicy(ProxyPolicy(settings: fresh.proxySettings(serverAddress: address)))
+            tftp?.update(fresh.tftpServerSettings)
             config = fresh
             serverAddress = address
             logger.notice("configuration reloaded", metadata: ["config": "\(configPath)"])
@@ -148,6 +170,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         SystemdNotify.stopping()
         let stats = proxy?.statistics
         proxy?.stop()
+        tftp?.stop()
         logger.notice("garage-pxe stopping", metadata: [
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",

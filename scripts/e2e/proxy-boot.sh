@@ -6,8 +6,8 @@
 #   bios: SeaBIOS + QEMU's iPXE ROM is iPXE already -> GET /boot.ipxe over HTTP
 #   uefi: OVMF's EDK2 PXE -> TFTP ipxe.efi -> iPXE DHCPs again (loop break, :4011)
 #         -> GET /boot.ipxe over HTTP
-# Until garage-pxe serves TFTP and HTTP itself, dnsmasq (TFTP only, no DHCP) and
-# python's http.server stand in for those two; the proxyDHCP under test is garage-pxe.
+# garage-pxe answers proxyDHCP and TFTP; until it serves HTTP itself, python's
+# http.server stands in for that part.
 #
 # Usage: proxy-boot.sh bios|uefi [SECONDS]
 # Environment: GARAGE_PXE_BIN (default .build/debug/garage-pxe), E2E_KEEP_LOGS=1
@@ -48,13 +48,9 @@ RUN="$LAB_RUN_DIR"
 mkdir -p "$RUN/www"
 printf '#!ipxe\necho garage-pxe-e2e: boot.ipxe reached on ${platform}\n' >"$RUN/www/boot.ipxe"
 
-# Stand-ins for the HTTP and TFTP parts (not under test here).
+# Stand-in for the HTTP part (not under test here).
 ip netns exec "$LAB_NS_SRV" python3 -m http.server "$LAB_HTTP_PORT" --bind "$LAB_SRV_ADDR" \
   --directory "$RUN/www" >"$RUN/http.log" 2>&1 &
-PIDS+=($!)
-ip netns exec "$LAB_NS_SRV" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
-  --enable-tftp --tftp-root=/usr/lib/ipxe --interface="$LAB_SRV_IF" --bind-interfaces \
-  --pid-file="$RUN/tftp.pid" --log-facility="$RUN/tftp.log" &
 PIDS+=($!)
 
 # The server under test, with the repository's own config.
@@ -96,7 +92,8 @@ check "the plain DHCP server leased it an address" grep -qi "DHCPACK.*$mac" "$RU
 if [[ "$MODE" == uefi ]]; then
   check "garage-pxe offered ipxe.efi to the EDK2 client on :67" \
     logged dhcp.offer arch=efi-bc bootfile=ipxe.efi "mac=$mac" port=67
-  check "the EDK2 client fetched ipxe.efi over TFTP" grep -E "sent /usr/lib/ipxe/ipxe.efi to 10\.77\.0\." "$RUN/tftp.log"
+  check "the EDK2 client fetched ipxe.efi over garage-pxe's TFTP" \
+    logged tftp.sent file=ipxe.efi outcome=completed "client=10.77.0."
   check "garage-pxe sent the chainloaded iPXE to the HTTP script (loop broken)" \
     logged dhcp.offer "bootfile=$url" "mac=$mac" user_class=iPXE
   # No option 43 in UEFI offers (the default) sends both EDK2 and iPXE to :4011.
@@ -111,6 +108,6 @@ check "the PC's HTTP request came from the LAN" grep -E "^10\.77\.0\.[0-9]+ .*GE
 echo "e2e: evidence:"
 grep -E "dhcp.offer" "$RUN/garage-pxe.log" | sed 's/^/  /' | head -10
 grep -E "GET /boot.ipxe" "$RUN/http.log" | sed 's/^/  /' | head -3
-[[ "$MODE" == uefi ]] && grep -E "sent .* to" "$RUN/tftp.log" | sed 's/^/  /' | head -3
+[[ "$MODE" == uefi ]] && grep -E "tftp\.(sent|aborted)" "$RUN/garage-pxe.log" | sed 's/^/  /' | head -3
 [[ $fail -eq 0 ]] && echo "e2e: $MODE PASS" || echo "e2e: $MODE FAIL"
 exit $fail

@@ -1,0 +1,381 @@
+// The TFTP server: requests arrive on one listening socket (port 69), each accepted read
+// becomes a transfer with its own ephemeral socket (its TID), its own retransmit timer
+// and a TFTPTransfer state machine. This file is wiring: every protocol decision is made
+// by the codec, the negotiation, the jail or the state machine.
+//
+// Threads: the listener, the session table, the file cache and the settings live on
+// `queue`. Transfers are spread over a few serial queues so two cores can send at once;
+// each transfer's socket, timer and state machine stay on the queue it was given.
+
+import Dispatch
+import UDP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options not offered to some clients (firmware that asks for blksize and then breaks).
+public struct TFTPOptionRefusal: Sendable, Equatable {
+    public enum Client: Sendable, Equatable {
+        case mac([UInt8])
+        /// The first three octets of the MAC.
+        case vendor([UInt8])
+    }
+
+    public var client: Client
+    public var options: Set<TFTPOption>
+
+    public init(client: Client, options: Set<TFTPOption>) {
+        self.client = client
+        self.options = options
+    }
+
+    func matches(_ mac: [UInt8]?) -> Bool {
+        guard let mac else { return false }
+        switch client {
+        case .mac(let m): return m == mac
+        case .vendor(let prefix): return mac.starts(with: prefix)
+        }
+    }
+}
+
+/// What a reload may change; applies to transfers that start afterwards.
+public struct TFTPServerSettings: Sendable, Equatable {
+    public var root: String
+    /// Folders outside the root that symlinks inside it may point into.
+    public var trustedLinkTargets: [String]
+    public var maxTransfers: Int
+    public var maxBlockSize: Int
+    public var maxWindowSize: Int
+    public var retransmit: TFTPRetransmitPolicy
+    public var optionRefusals: [TFTPOptionRefusal]
+
+    public init(root: String, trustedLinkTargets: [String] = [], maxTransfers: Int = 64, maxBlockSize: Int = 1468,
+                maxWindowSize: Int = 16, retransmit: TFTPRetransmitPolicy = TFTPRetransmitPolicy(),
+                optionRefusals: [TFTPOptionRefusal] = []) {
+        self.root = root
+        self.trustedLinkTargets = trustedLinkTargets
+        self.maxTransfers = maxTransfers
+        self.maxBlockSize = maxBlockSize
+        self.maxWindowSize = maxWindowSize
+        self.retransmit = retransmit
+        self.optionRefusals = optionRefusals
+    }
+}
+
+/// Where to listen; fixed for the server's life.
+public struct TFTPListenSettings: Sendable {
+    /// SO_BINDTODEVICE target; nil in tests on loopback.
+    public var device: String?
+    /// Host order; 0 = every address of the device.
+    public var bindAddress: UInt32
+    public var port: UInt16
+    public var receiveBufferBytes: Int32?
+
+    public init(device: String?, bindAddress: UInt32 = 0, port: UInt16 = 69, receiveBufferBytes: Int32? = nil) {
+        self.device = device
+        self.bindAddress = bindAddress
+        self.port = port
+        self.receiveBufferBytes = receiveBufferBytes
+    }
+}
+
+/// Who asked for a virtual file, so the daemon can render it for that machine.
+public struct TFTPClient: Sendable, Equatable {
+    public var endpoint: IPv4Endpoint
+    public var mac: [UInt8]?
+    /// The requested name, relative to the root ("boot.ipxe").
+    public var file: String
+}
+
+/// One line per request, whatever became of it.
+public struct TFTPTransferReport: Sendable, Equatable {
+    public var file: String
+    public var client: IPv4Endpoint
+    public var mac: [UInt8]?
+    /// Payload bytes the client acknowledged.
+    public var bytes: Int
+    public var blockSize: Int
+    public var windowSize: Int
+    public var duration: Duration
+    public var retransmissions: Int
+    public var outcome: TFTPTransferOutcome
+}
+
+public final class TFTPServer: @unchecked Sendable {
+    public typealias VirtualFile = @Sendable (TFTPClient) -> [UInt8]?
+
+    // Everything mutable below is touched only on `queue`.
+    private let queue: DispatchQueue
+    private let transferQueueCount: Int
+    /// One per transfer queue: the transfers' sockets, read through one source each.
+    private var transferGroups: [UDPSocketGroup] = []
+    private var nextTransferGroup = 0
+    private let listen: TFTPListenSettings
+    private var settings: TFTPServerSettings
+    private var jail: TFTPPathJail?
+    private let cache = TFTPFileCache()
+    private var virtualFiles: [String: VirtualFile] = [:]
+    private var sessions: [IPv4Endpoint: TransferSession] = [:]
+    private var listener: UDPSocket?
+    private var interfaces: [Int32: NetworkInterface] = [:]
+    private let onReport: @Sendable (TFTPTransferReport) -> Void
+    private let clock: @Sendable () -> TFTPInstant
+    private let neighbours: @Sendable (UInt32) -> [UInt8]?
+
+    public static let monotonicClock: @Sendable () -> TFTPInstant = {
+        TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
+    }
+
+    /// `transferQueueCount` defaults to the number of online processors (at most 4).
+    public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
+                transferQueueCount: Int? = nil,
+                clock: @escaping @Sendable () -> TFTPInstant = TFTPServer.monotonicClock,
+                neighbours: @escaping @Sendable (UInt32) -> [UInt8]? = NeighbourTable.hardwareAddress(of:),
+                onReport: @escaping @Sendable (TFTPTransferReport) -> Void) {
+        self.settings = settings
+        self.listen = listen
+        self.queue = queue
+        self.transferQueueCount = max(1, transferQueueCount ?? min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+        self.clock = clock
+        self.neighbours = neighbours
+        self.onReport = onReport
+        jail = TFTPPathJail(root: settings.root, trustedLinkTargets: settings.trustedLinkTargets)
+    }
+
+    public func start() throws(UDPError) {
+        var groups: [UDPSocketGroup] = []
+        for i in 0..<transferQueueCount {
+            groups.append(try UDPSocketGroup(queue: DispatchQueue(label: "garage-pxe.tftp.transfers.\(i)")))
+        }
+        let socket = try UDPSocket(UDPSocketOptions(
+            bindAddress: listen.bindAddress, port: listen.port, device: listen.device, reuseAddress: true,
+            packetInfo: true, receiveBufferBytes: listen.receiveBufferBytes))
+        queue.sync {
+            listener = socket
+            transferGroups = groups
+        }
+        socket.startReceiving(on: queue, bufferSize: 2048) { [weak self] datagram in
+            self?.handleRequest(datagram)
+        }
+    }
+
+    /// Closes the listener and abandons every transfer.
+    public func stop() {
+        queue.sync {
+            listener?.close()
+            listener = nil
+            for session in sessions.values { session.cancel() }
+            sessions = [:]
+            cache.removeAll()
+        }
+    }
+
+    public var boundPort: UInt16? { queue.sync { listener?.localPort } }
+    public var activeTransfers: Int { queue.sync { sessions.count } }
+
+    public func update(_ newSettings: TFTPServerSettings) {
+        queue.async {
+            if newSettings.root != self.settings.root || newSettings.trustedLinkTargets != self.settings.trustedLinkTargets {
+                self.jail = TFTPPathJail(root: newSettings.root, trustedLinkTargets: newSettings.trustedLinkTargets)
+                self.cache.removeAll()
+            }
+            self.settings = newSettings
+        }
+    }
+
+    /// Serves `generate`'s bytes under `name` (e.g. "autoexec.ipxe"), ahead of any file of
+    /// that name in the root. `generate` runs on the server's queue, once per request;
+    /// nil answers "file not found".
+    public func register(virtualFile name: String, _ generate: @escaping VirtualFile) {
+        guard case .success(let key) = TFTPPathJail.normalize(Array(name.utf8)) else { return }
+        queue.sync { virtualFiles[key] = generate }
+    }
+
+    public func unregister(virtualFile name: String) {
+        guard case .success(let key) = TFTPPathJail.normalize(Array(name.utf8)) else { return }
+        queue.sync { virtualFiles[key] = nil }
+    }
+
+    // MARK: requests (on `queue`)
+
+    private func handleRequest(_ datagram: Datagram) {
+        guard !datagram.truncated, let packet = try? TFTPPacket(parsing: datagram.bytes) else { return }
+        switch packet {
+        case .writeRequest(let request):
+            refuse(TFTPRefusal(.accessViolation, "This server is read-only"), file: request.filenameText, datagram)
+        case .readRequest(let request):
+            startTransfer(request, datagram)
+        default:
+            // ACKs or DATA for port 69 belong to nobody: stay silent rather than reflect.
+            return
+        }
+    }
+
+    private func startTransfer(_ request: TFTPRequest, _ datagram: Datagram) {
+        // A client repeating its request: the running transfer's timer already answers it.
+        if sessions[datagram.source] != nil { return }
+        let label = request.filenameText
+        guard let mode = request.mode else {
+            return refuse(TFTPRefusal(.illegalOperation, "Unknown mode '\(request.modeName)'"), file: label, datagram)
+        }
+        guard sessions.count < settings.maxTransfers else {
+            return refuse(TFTPRefusal(.notDefined, "Server busy (\(settings.maxTransfers) transfers), try again"), file: label, datagram)
+        }
+        let relative: String
+        switch TFTPPathJail.normalize(request.filename) {
+        case .failure(let refusal): return refuse(refusal, file: label, datagram)
+        case .success(let path): relative = path
+        }
+        let mac = neighbours(datagram.source.address)
+        let content: any TFTPContent
+        if let generate = virtualFiles[relative] {
+            guard let bytes = generate(TFTPClient(endpoint: datagram.source, mac: mac, file: relative)) else {
+                return refuse(TFTPRefusal(.fileNotFound, "File not found"), file: relative, datagram, mac: mac)
+            }
+            content = TFTPMemoryContent(bytes)
+        } else {
+            guard let jail else { return refuse(TFTPRefusal(.fileNotFound, "No TFTP root"), file: relative, datagram, mac: mac) }
+            switch cache.open(relative, in: jail) {
+            case .failure(let refusal): return refuse(refusal, file: relative, datagram, mac: mac)
+            case .success(let file): content = file
+            }
+        }
+        let limits = TFTPNegotiationLimits(
+            maxBlockSize: settings.maxBlockSize, maxWindowSize: settings.maxWindowSize,
+            pathMTU: datagram.interfaceIndex.flatMap { interface($0)?.mtu },
+            refused: settings.optionRefusals.filter { $0.matches(mac) }.reduce(into: []) { $0.formUnion($1.options) })
+        var transferSize: Int?
+        if request.options.contains(where: { $0.name == TFTPOption.tsize.rawValue }) && !limits.refused.contains(.tsize) {
+            transferSize = try? content.transferSize(mode: mode)
+        }
+        let options = TFTPNegotiation.negotiate(request.options, limits: limits, transferSize: transferSize)
+        let socket: UDPSocket
+        do {
+            socket = try UDPSocket(UDPSocketOptions(bindAddress: replyAddress(datagram), port: 0, device: listen.device))
+        } catch {
+            return refuse(TFTPRefusal(.notDefined, "Server cannot open a transfer socket"), file: relative, datagram, mac: mac)
+        }
+        let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
+                                   retransmit: settings.retransmit, now: clock())
+        let group = transferGroups[nextTransferGroup % transferGroups.count]
+        nextTransferGroup &+= 1
+        let session = TransferSession(machine: machine, socket: socket, group: group, clock: clock) { [weak self] session, outcome in
+            guard let self else { return }
+            let stats = session.machine.statistics
+            onReport(TFTPTransferReport(
+                file: relative, client: session.machine.peer, mac: mac, bytes: stats.bytesAcknowledged,
+                blockSize: options.blockSize, windowSize: options.windowSize,
+                duration: (stats.finishedAt ?? stats.startedAt).duration(since: stats.startedAt),
+                retransmissions: stats.retransmissions, outcome: outcome))
+            queue.async {
+                if self.sessions[session.machine.peer] === session { self.sessions[session.machine.peer] = nil }
+            }
+        }
+        sessions[datagram.source] = session
+        session.begin()
+    }
+
+    /// Answers with an error from port 69 and reports the refusal.
+    private func refuse(_ refusal: TFTPRefusal, file: String, _ datagram: Datagram, mac: [UInt8]? = nil) {
+        let source = replyAddress(datagram)
+        try? listener?.send(TFTPPacket.error(refusal.code, refusal.message).serialize(), to: datagram.source,
+                            sourceAddress: source == 0 ? nil : source)
+        onReport(TFTPTransferReport(
+            file: file, client: datagram.source, mac: mac, bytes: 0, blockSize: 512, windowSize: 1, duration: .zero,
+            retransmissions: 0, outcome: .refused(refusal.code, refusal.message)))
+    }
+
+    /// The address the request was sent to, so the reply comes from the address the
+    /// client expects; for a broadcast request, the address of the interface it came in on.
+    private func replyAddress(_ datagram: Datagram) -> UInt32 {
+        guard let destination = datagram.destinationAddress, destination != IPv4Endpoint.broadcastAddress,
+              destination >> 28 != 0xe else { return listen.bindAddress }
+        if let index = datagram.interfaceIndex, let nic = interface(index), let address = nic.address,
+           let mask = nic.netmask, mask != 0xffff_ffff, destination == address | ~mask {
+            return address
+        }
+        return destination
+    }
+
+    private func interface(_ index: Int32) -> NetworkInterface? {
+        if let known = interfaces[index] { return known }
+        let found = NetworkInterface.withIndex(index)
+        if let found { interfaces[index] = found }
+        return found
+    }
+}
+
+/// One transfer on its socket and timer. Everything runs on its group's queue.
+final class TransferSession: @unchecked Sendable {
+    private(set) var machine: TFTPTransfer
+    private let socket: UDPSocket
+    private let group: UDPSocketGroup
+    private let queue: DispatchQueue
+    private let timer: DispatchSourceTimer
+    private var armedFor: TFTPInstant?
+    private let clock: @Sendable () -> TFTPInstant
+    private let onFinish: @Sendable (TransferSession, TFTPTransferOutcome) -> Void
+    private var closed = false
+
+    init(machine: TFTPTransfer, socket: UDPSocket, group: UDPSocketGroup, clock: @escaping @Sendable () -> TFTPInstant,
+         onFinish: @escaping @Sendable (TransferSession, TFTPTransferOutcome) -> Void) {
+        self.machine = machine
+        self.socket = socket
+        self.group = group
+        self.queue = group.queue
+        self.clock = clock
+        self.onFinish = onFinish
+        timer = DispatchSource.makeTimerSource(queue: queue)
+    }
+
+    func begin() {
+        timer.setEventHandler { [self] in
+            armedFor = nil
+            perform(machine.timeout(now: clock()))
+        }
+        timer.resume()
+        queue.async { [self] in
+            do {
+                try group.add(socket) { [self] datagram in
+                    perform(machine.handle(datagram.bytes, from: datagram.source, now: clock()))
+                }
+            } catch {
+                perform([.finish(.failed("cannot watch the transfer socket: \(error)"))])
+                return
+            }
+            perform(machine.start(now: clock()))
+        }
+    }
+
+    func cancel() {
+        queue.async { [self] in close() }
+    }
+
+    private func perform(_ actions: [TFTPTransfer.Action]) {
+        guard !closed else { return }
+        for action in actions {
+            switch action {
+            case .send(let bytes, let destination):
+                // A full socket buffer is a lost packet like any other: the timer resends.
+                try? socket.send(bytes, to: destination)
+            case .wake(let instant):
+                // The timer is moved only earlier; firing early costs one call that re-arms.
+                if armedFor == nil || instant < armedFor! {
+                    armedFor = instant
+                    timer.schedule(deadline: DispatchTime(uptimeNanoseconds: instant.nanoseconds), leeway: .milliseconds(1))
+                }
+            case .finish(let outcome):
+                close()
+                onFinish(self, outcome)
+            }
+        }
+    }
+
+    private func close() {
+        guard !closed else { return }
+        closed = true
+        timer.cancel()
+        group.remove(socket)
+        socket.close()
+    }
+}
