@@ -11,11 +11,17 @@ let package = Package(
         // Libraries exported for the benchmark package under Benchmarks/.
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
+        .library(name: "BootMenus", targets: ["BootMenus"]),
+        .library(name: "BootHTTP", targets: ["BootHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libsystemd through pkg-config; only the non-variadic (…v) entry points are usable from Swift.
@@ -30,11 +36,39 @@ let package = Package(
         .target(name: "DHCP"),
         // Positioned (file:line:column) reading of the YAML files admins edit.
         .target(name: "YAMLDiagnostics", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // zlib through pkg-config, for streaming netboot.tar.gz without unpacking it to memory.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // menu.yaml model, validation, choosing entries, rendering iPXE scripts and preseeds.
+        .target(
+            name: "BootMenus",
+            dependencies: ["YAMLDiagnostics", .product(name: "Mustache", package: "swift-mustache")]
+        ),
+        // Netboot image catalogue and the Debian import (package tree or netboot.tar.gz).
+        .target(
+            name: "Images",
+            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The HTTP side: boot scripts, images, preseeds, progress callbacks.
+        .target(
+            name: "BootHTTP",
+            dependencies: [
+                "BootMenus", "Images",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Wiring: configuration, the services on their sockets, sd_notify.
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "CSystemd", "YAMLDiagnostics",
+                "UDP", "DHCP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -42,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "garage-pxe",
             dependencies: [
-                "Daemon", "DHCP",
+                "Daemon", "DHCP", "BootMenus", "Images", "BootHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -50,6 +84,10 @@ let package = Package(
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        // Real HTTP clients (curl) against the real server and the real daemon binary.
+        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe"]),
         // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
         .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),
     ],

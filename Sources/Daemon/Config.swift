@@ -25,6 +25,15 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var arm64: String? = nil
     }
 
+    /// What the Debian installer is told (preseeds, kernel arguments).
+    public struct Installer: Sendable, Equatable {
+        public var mirror = "http://deb.debian.org/debian"
+        /// HTTP proxy for the installer's downloads; nil for none.
+        public var proxy: String? = nil
+        /// UDP port the installer sends its syslog to (log_port), on this server.
+        public var syslogPort = 514
+    }
+
     public struct Limits: Sendable, Equatable {
         public var maxTFTPTransfers = 64
         public var tftpMaxBlockSize = 1468
@@ -45,6 +54,7 @@ public struct GaragePXEConfig: Sendable, Equatable {
     public var imagesDirectory = "/var/lib/garage-pxe/images"
     public var proxyDHCP = ProxyDHCP()
     public var bootfiles = Bootfiles()
+    public var installer = Installer()
     public var limits = Limits()
 
     public init() {}
@@ -187,6 +197,22 @@ extension GaragePXEConfig {
             if let classes = p.stringList("ipxe_user_classes") { c.proxyDHCP.ipxeUserClasses = classes.map(\.value) }
             p.finish()
         }
+        if let i = top.mapping("installer") {
+            if let v = i.string("mirror") {
+                if isHTTPURL(v) { c.installer.mirror = v } else {
+                    sink.error("'installer.mirror' must be an http:// or https:// URL such as http://deb.debian.org/debian, found '\(v)'", at: i.markOf("mirror"))
+                }
+            }
+            if let v = i.optionalString("proxy") {
+                if let v, !isHTTPURL(v) {
+                    sink.error("'installer.proxy' must be an http:// URL or none, found '\(v)'", at: i.markOf("proxy"))
+                } else {
+                    c.installer.proxy = v
+                }
+            }
+            if let v = i.int("syslog_port", in: 1...65535) { c.installer.syslogPort = v }
+            i.finish()
+        }
         if let l = top.mapping("limits") {
             if let v = l.int("max_tftp_transfers", in: 1...10000) { c.limits.maxTFTPTransfers = v }
             if let v = l.int("tftp_max_blksize", in: 512...65464) { c.limits.tftpMaxBlockSize = v }
@@ -261,8 +287,13 @@ extension GaragePXEConfig {
     }
 
     /// The proxy policy's settings for this config and the resolved address.
+    /// `http://ADDRESS[:PORT]`: where clients reach the HTTP side.
+    public func httpBaseURL(serverAddress: IPv4Address) -> String {
+        httpPort == 80 ? "http://\(serverAddress)" : "http://\(serverAddress):\(httpPort)"
+    }
+
     public func proxySettings(serverAddress: IPv4Address) -> ProxySettings {
-        let httpBase = httpPort == 80 ? "http://\(serverAddress)" : "http://\(serverAddress):\(httpPort)"
+        let httpBase = httpBaseURL(serverAddress: serverAddress)
         return ProxySettings(
             serverAddress: serverAddress, httpBaseURL: httpBase,
             biosBootfile: bootfiles.bios, efiBootfile: bootfiles.efi, efiSNPOnlyBootfile: bootfiles.efiSNPOnly,
@@ -276,6 +307,10 @@ extension GaragePXEConfig {
 public struct ConfigRuntimeError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+func isHTTPURL(_ s: String) -> Bool {
+    (s.hasPrefix("http://") || s.hasPrefix("https://")) && s.count > 8 && !s.contains(where: \.isWhitespace)
 }
 
 func parseOUI(_ text: String) -> [UInt8]? {
