@@ -87,7 +87,11 @@ let package = Package(
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // Real HTTP clients (curl) against the real server and the real daemon binary.
-        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe"]),
+        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe", "TestSupport"]),
+        // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The daemon under systemd's eyes: unit checks, sd_notify, privilege drop.
+        .testTarget(name: "ServiceTests", dependencies: ["garage-pxe", "TestSupport"]),
         // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
         .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),
     ],

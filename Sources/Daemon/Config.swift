@@ -44,6 +44,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
     /// The file this was read from (nil: built-in defaults only).
     public var sourceFile: String?
     public var site = "garage-pxe"
+    /// Unprivileged user the daemon becomes after binding its ports when started as root.
+    public var user = "garage-pxe"
     /// Interface name, or "auto".
     public var interface = "auto"
     /// Server address given to clients; nil derives it from the interface.
@@ -68,9 +70,11 @@ public struct ConfigOverrides: Sendable, Equatable {
     public var tftpRoot: String?
     public var menusDirectory: String?
     public var imagesDirectory: String?
+    public var user: String?
 
     public init(interface: String? = nil, address: String? = nil, httpPort: Int? = nil, tftpRoot: String? = nil,
-                menusDirectory: String? = nil, imagesDirectory: String? = nil) {
+                menusDirectory: String? = nil, imagesDirectory: String? = nil, user: String? = nil) {
+        self.user = user
         self.interface = interface
         self.address = address
         self.httpPort = httpPort
@@ -136,6 +140,7 @@ extension GaragePXEConfig {
     private static func read(_ top: YAMLMappingReader, into c: inout GaragePXEConfig, resolve: (String) -> String) {
         let sink = top.sink
         if let v = top.string("site") { c.site = v }
+        if let v = top.string("user") { c.user = v }
         if let network = top.mapping("network") {
             if let v = network.string("interface") { c.interface = v }
             if let v = network.string("address") {
@@ -229,6 +234,7 @@ extension GaragePXEConfig {
         }
         func flagError(_ message: String) { sink.commandLineError(message) }
         if let v = o.interface { c.interface = v }
+        if let v = o.user { c.user = v }
         if let v = o.address {
             if v == "auto" { c.address = nil } else if let ip = IPv4Address(v) { c.address = ip } else {
                 flagError("--address must be an IPv4 address or auto, found '\(v)'")

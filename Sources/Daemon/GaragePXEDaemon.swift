@@ -18,6 +18,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var serverAddress: IPv4Address
     private var proxy: ProxyDHCPService?
     private var signalSources: [DispatchSourceSignal] = []
+    private var timers: [DispatchSourceTimer] = []
+    private var interfaceName = ""
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger) throws(ConfigRuntimeError) {
         self.configPath = configPath
@@ -48,13 +50,58 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             throw ConfigRuntimeError("cannot listen for PXE clients on \(nic.name): \(error) (ports 67 and 4011 need root or CAP_NET_BIND_SERVICE; is another PXE server running?)")
         }
         proxy = service
+        interfaceName = nic.name
         let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
+
+        // Every socket is open: nothing privileged is needed any more.
+        let privileges: Privileges.Outcome
+        do {
+            privileges = try Privileges.dropIfRoot(to: config.user)
+        } catch {
+            service.stop()
+            throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
+        }
+        var runningAs = "uid \(getuid())"
+        switch privileges {
+        case .dropped(let user, _, _): runningAs = user
+        case .userMissing(let user):
+            logger.warning("user '\(user)' does not exist, so the daemon keeps running as root; create it with systemd-sysusers (make install does)")
+            runningAs = "root"
+        case .notRoot: break
+        }
         logger.notice("garage-pxe started", metadata: [
             "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
-            "proxy_ports": "\(ports)", "config": "\(configPath)",
+            "proxy_ports": "\(ports)", "config": "\(configPath)", "user": "\(runningAs)",
         ])
         installSignalHandlers()
-        SystemdNotify.ready(status: "proxyDHCP on \(nic.name) \(address) \(ports)")
+        SystemdNotify.ready(status: statusLine())
+        startWatchdogAndStatus()
+    }
+
+    /// One line for `systemctl status`: what is served and what has happened so far.
+    private func statusLine() -> String {
+        let s = proxy?.statistics ?? ProxyStatistics()
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed"
+    }
+
+    /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
+    /// queue ever wedges, the pings stop and systemd restarts us. STATUS every 10 s.
+    private func startWatchdogAndStatus() {
+        if let usec = SystemdNotify.watchdogIntervalMicroseconds() {
+            let timer = DispatchSource.makeTimerSource(queue: mainQueue)
+            timer.schedule(deadline: .now(), repeating: .microseconds(max(usec / 2, 10_000)))
+            timer.setEventHandler { SystemdNotify.send("WATCHDOG=1") }
+            timer.resume()
+            timers.append(timer)
+        }
+        let status = DispatchSource.makeTimerSource(queue: mainQueue)
+        status.schedule(deadline: .now() + 10, repeating: 10)
+        status.setEventHandler { [weak self] in
+            guard let self else { return }
+            SystemdNotify.status(self.statusLine())
+        }
+        status.resume()
+        timers.append(status)
     }
 
     /// Runs until SIGTERM/SIGINT.
@@ -79,8 +126,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// Re-reads the configuration. A file with errors is refused and the running
     /// configuration stays; settings that need new sockets (interface, ports) take a restart.
     private func reload() {
-        SystemdNotify.send("RELOADING=1")
-        defer { SystemdNotify.send("READY=1") }
+        SystemdNotify.reloading()
+        defer { SystemdNotify.ready(status: statusLine()) }
         do {
             let fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort

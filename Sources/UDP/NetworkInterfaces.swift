@@ -58,9 +58,11 @@ public struct NetworkInterface: Sendable, Equatable {
         return candidates.first
     }
 
-    /// Reads /proc/net/route for the interface of the IPv4 default route.
+    /// Reads the kernel's IPv4 routing table for the interface of the default route.
+    /// /proc/self/net rather than /proc/net: the systemd unit's ProcSubset=pid hides
+    /// the latter.
     static func defaultRouteInterfaceName() -> String? {
-        guard let file = fopen("/proc/net/route", "r") else { return nil }
+        guard let file = fopen("/proc/self/net/route", "r") else { return nil }
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 512)
         var isHeader = true

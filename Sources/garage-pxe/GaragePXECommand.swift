@@ -41,9 +41,12 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Folder of the netboot images.")
     var images: String?
 
+    @Option(name: .long, help: "User to run as after binding the ports, when started as root.")
+    var user: String?
+
     var overrides: ConfigOverrides {
         ConfigOverrides(interface: interface, address: address, httpPort: httpPort, tftpRoot: tftpRoot,
-                        menusDirectory: menus, imagesDirectory: images)
+                        menusDirectory: menus, imagesDirectory: images, user: user)
     }
 
     var path: String { config ?? GaragePXEConfig.defaultPath() }

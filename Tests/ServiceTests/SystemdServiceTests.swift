@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The daemon as systemd sees it: the unit file checked by systemd's own tools, the
+/// sd_notify protocol observed on a socket the test owns, and the privilege drop read
+/// from /proc. The daemon runs inside a network namespace the test creates.
+@Suite("systemd service", .serialized)
+struct SystemdServiceTests {
+    static let unit = Repo.path("systemd/garage-pxe.service")
+
+    @Test("systemd-analyze security rates the unit 2.0 or lower")
+    func securityExposure() throws {
+        let out = try run("/usr/bin/systemd-analyze", ["security", "--offline=yes", Self.unit]).output
+        let line = try #require(out.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        let number = try #require(line.split(separator: " ").compactMap { Double($0) }.first)
+        #expect(number <= 2.0, "\(line)")
+    }
+
+    @Test("systemd-analyze verify accepts the unit (with the built binary in place of /usr/bin)")
+    func verify() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-unit-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
+            .replacingOccurrences(of: "/usr/bin/garage-pxe", with: Repo.binary)
+        let copy = dir.appendingPathComponent("garage-pxe.service")
+        try text.write(to: copy, atomically: true, encoding: .utf8)
+        let result = try run("/usr/bin/systemd-analyze", ["verify", "--man=no", copy.path], allowFailure: true)
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("the sysusers snippet creates the garage-pxe system user (in a scratch root)")
+    func sysusers() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-sysroot-\(getpid())")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try run("/usr/bin/systemd-sysusers", ["--root=\(root.path)", Repo.path("systemd/garage-pxe.sysusers")])
+        let passwd = try String(contentsOfFile: root.appendingPathComponent("etc/passwd").path, encoding: .utf8)
+        let entry = try #require(passwd.split(separator: "\n").first { $0.hasPrefix("garage-pxe:") })
+        let uid = try #require(Int(entry.split(separator: ":")[2]))
+        #expect(uid > 0 && uid < 1000, "a system user: \(entry)")
+        #expect(entry.hasSuffix("/usr/sbin/nologin"))
+    }
+
+    func startDaemon(in ns: NetworkNamespace, notify: NotifySocket?, extra: [String] = [], environment: [String: String] = [:],
+                     log: URL) throws -> Process {
+        var env = environment
+        if let notify { env["NOTIFY_SOCKET"] = notify.path }
+        return try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
+                             "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--user", "nobody"] + extra,
+                            environment: env, output: log)
+    }
+
+    @Test("READY once bound, then WATCHDOG pings, RELOADING/READY around SIGHUP, STOPPING on SIGTERM")
+    func notifyProtocol() throws {
+        let ns = try NetworkNamespace(prefix: "gpxsd")
+        defer { ns.remove() }
+        let notify = try NotifySocket()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let daemon = try startDaemon(in: ns, notify: notify, environment: ["WATCHDOG_USEC": "200000"], log: log)
+        defer { stop(daemon) }
+
+        let startup = notify.messages(until: { $0.contains("READY=1") }, within: 20)
+        let ready = try #require(startup.last, "no READY=1; log:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        #expect(ready.contains("READY=1"))
+        #expect(ready.contains("STATUS=proxyDHCP on eth0 10.99.0.1"))
+        #expect(!startup.dropLast().contains { $0.contains("WATCHDOG=1") }, "no watchdog ping before READY")
+
+        // WATCHDOG_USEC=200 ms: pings every 100 ms.
+        let pings = notify.messages(until: { _ in false }, within: 1).filter { $0 == "WATCHDOG=1" }
+        #expect(pings.count >= 3)
+
+        kill(daemon.processIdentifier, SIGHUP)
+        let reload = notify.messages(until: { $0.contains("READY=1") }, within: 10).filter { $0 != "WATCHDOG=1" }
+        #expect(reload.count == 2, "\(reload)")
+        #expect(reload.first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true)
+        #expect(reload.last?.contains("READY=1") == true)
+
+        kill(daemon.processIdentifier, SIGTERM)
+        let stopping = notify.messages(until: { $0.contains("STOPPING=1") }, within: 10)
+        #expect(stopping.last == "STOPPING=1")
+        #expect(waitUntil(10) { !daemon.isRunning })
+        #expect(daemon.terminationStatus == 0)
+    }
+
+    @Test("a daemon that cannot bind its port sends no READY and exits non-zero, saying why")
+    func bindFailure() throws {
+        let ns = try NetworkNamespace(prefix: "gpxbf")
+        defer { ns.remove() }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        // Another PXE server holds :4011 without SO_REUSEADDR.
+        let holder = try ns.spawn(["/usr/bin/python3", "-c",
+            "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',4011)); print('bound',flush=True); time.sleep(60)"],
+            output: log.appendingPathExtension("holder"))
+        defer { stop(holder) }
+        #expect(waitUntil(10) { ((try? String(contentsOf: log.appendingPathExtension("holder"), encoding: .utf8)) ?? "").contains("bound") })
+
+        let notify = try NotifySocket()
+        let daemon = try startDaemon(in: ns, notify: notify, log: log)
+        defer { stop(daemon) }
+        #expect(waitUntil(20) { !daemon.isRunning })
+        #expect(daemon.terminationStatus != 0)
+        #expect(notify.receive(within: 0.5) == nil, "nothing, READY above all, was sent")
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("cannot listen for PXE clients on eth0"), "\(output)")
+        #expect(output.contains("4011"))
+    }
+
+    @Test("started as root it binds, then runs as the configured user with no capabilities")
+    func privilegeDrop() throws {
+        let ns = try NetworkNamespace(prefix: "gpxpd")
+        defer { ns.remove() }
+        let notify = try NotifySocket()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let daemon = try startDaemon(in: ns, notify: notify, log: log)
+        defer { stop(daemon) }
+        _ = notify.messages(until: { $0.contains("READY=1") }, within: 20)
+        let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
+        func field(_ name: String) -> String {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) } ?? ""
+        }
+        #expect(field("Name") == "garage-pxe")
+        let nobody = "65534"
+        #expect(field("Uid").split(separator: "\t").allSatisfy { $0 == nobody }, "Uid: \(field("Uid"))")
+        #expect(field("Gid").split(separator: "\t").allSatisfy { $0 == nobody }, "Gid: \(field("Gid"))")
+        #expect(field("Groups").isEmpty)
+        for caps in ["CapEff", "CapPrm", "CapAmb"] {
+            #expect(field(caps) == "0000000000000000", "\(caps): \(field(caps))")
+        }
+        // And it still answers: the sockets bound as root stay usable.
+        #expect(daemon.isRunning)
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("user=nobody"), "\(output)")
+    }
+}

@@ -1,0 +1,120 @@
+// Helpers for tests that run the real daemon: a private network namespace (so nothing
+// it binds touches the host's network), child processes with bounded waits, and the
+// repository's paths. Test-only code.
+
+import Foundation
+
+public enum Repo {
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    /// The built daemon: $GARAGE_PXE_BIN, else the debug build of this checkout.
+    public static var binary: String {
+        ProcessInfo.processInfo.environment["GARAGE_PXE_BIN"] ?? path(".build/debug/garage-pxe")
+    }
+}
+
+public struct CommandFailed: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs a command to completion (bounded by `limit` seconds) and returns its output.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], limit: Double = 60,
+               environment: [String: String]? = nil, allowFailure: Bool = false) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let deadline = Date().addingTimeInterval(limit)
+    let reader = DispatchQueue(label: "run-reader")
+    let box = OutputBox()
+    let done = DispatchSemaphore(value: 0)
+    reader.async {
+        box.data = pipe.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    _ = done.wait(timeout: .now() + 5)
+    let output = String(decoding: box.data, as: UTF8.self)
+    if !allowFailure && process.terminationStatus != 0 {
+        throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(output)")
+    }
+    return (process.terminationStatus, output)
+}
+
+final class OutputBox: @unchecked Sendable { var data = Data() }
+
+/// A network namespace with loopback and an interface `eth0` (one end of a veth pair whose
+/// other end, `eth1`, stays inside) carrying
+/// `address/24`; deleted by `remove()` (call it in a defer).
+public final class NetworkNamespace: @unchecked Sendable {
+    public let name: String
+    public let address: String
+
+    public init(prefix: String, address: String = "10.99.0.1") throws {
+        name = "\(prefix)\(UInt32.random(in: 0..<1_000_000))"
+        self.address = address
+        try run("/usr/sbin/ip", ["netns", "add", name])
+        do {
+            try run("/usr/sbin/ip", ["-n", name, "link", "set", "lo", "up"])
+            // A veth pair kept inside the namespace (this kernel has no dummy driver).
+            try run("/usr/sbin/ip", ["-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"])
+            try run("/usr/sbin/ip", ["-n", name, "link", "set", "eth1", "up"])
+            try run("/usr/sbin/ip", ["-n", name, "addr", "add", "\(address)/24", "brd", "+", "dev", "eth0"])
+            try run("/usr/sbin/ip", ["-n", name, "link", "set", "eth0", "up"])
+        } catch {
+            remove()
+            throw error
+        }
+    }
+
+    public func remove() {
+        _ = try? run("/usr/sbin/ip", ["netns", "delete", name], allowFailure: true)
+    }
+
+    /// Starts `arguments` inside the namespace. `ip netns exec` execs in place, so the
+    /// returned process's PID is the command's own.
+    public func spawn(_ arguments: [String], environment: [String: String] = [:], output: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", name] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+}
+
+/// Waits (bounded) until `condition` holds; returns whether it did.
+public func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
+
+/// Stops a child we started: SIGTERM, bounded wait, then SIGKILL.
+public func stop(_ process: Process, signal: Int32 = SIGTERM, within seconds: Double = 10) {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, signal)
+    if !waitUntil(seconds, { !process.isRunning }) {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
