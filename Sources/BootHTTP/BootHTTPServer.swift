@@ -18,14 +18,19 @@ public struct BootHTTPConfiguration: Sendable {
     public var imagesDirectory: String
     /// Boot loaders for UEFI HTTP boot, served read-only under /tftp/.
     public var tftpRoot: String
+    /// Folders outside the TFTP root that its symlinks may lead into (the TFTP server's
+    /// own jail rule, so both protocols serve the same files).
+    public var tftpTrustedLinkTargets: [String]
     /// Bytes read from disk per write when streaming a file.
     public var fileChunkBytes: Int
 
-    public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, fileChunkBytes: Int = 256 * 1024) {
+    public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
+                fileChunkBytes: Int = 256 * 1024) {
         self.host = host
         self.port = port
         self.imagesDirectory = imagesDirectory
         self.tftpRoot = tftpRoot
+        self.tftpTrustedLinkTargets = tftpTrustedLinkTargets
         self.fileChunkBytes = fileChunkBytes
     }
 }
@@ -73,10 +78,12 @@ struct BootRoutes: Sendable {
         router.get("postinstall/:file") { request, context in self.postinstall(request, context) }
         for method in [HTTPRequest.Method.get, .head] {
             router.on("images/**", method: method) { request, context in
-                self.file(request, context, prefix: "/images/", root: self.configuration.imagesDirectory, contentType: "application/octet-stream")
+                self.file(request, context, prefix: "/images/", root: self.configuration.imagesDirectory, trusted: [],
+                          contentType: "application/octet-stream")
             }
             router.on("tftp/**", method: method) { request, context in
-                self.file(request, context, prefix: "/tftp/", root: self.configuration.tftpRoot, contentType: "application/efi")
+                self.file(request, context, prefix: "/tftp/", root: self.configuration.tftpRoot,
+                          trusted: self.configuration.tftpTrustedLinkTargets, contentType: "application/efi")
             }
         }
     }
@@ -162,7 +169,7 @@ struct BootRoutes: Sendable {
 
     // MARK: Files
 
-    func file(_ request: Request, _ context: BootRequestContext, prefix: String, root: String, contentType: String) -> Response {
+    func file(_ request: Request, _ context: BootRequestContext, prefix: String, root: String, trusted: [String], contentType: String) -> Response {
         // The raw path, decoded one component at a time: "%2F" must not become a separator.
         let raw = request.uri.path
         guard raw.hasPrefix(prefix) else { return refuse(request, context, .notFound, "no such file") }
@@ -171,7 +178,7 @@ struct BootRoutes: Sendable {
         guard components.allSatisfy({ $0 != nil }) else { return refuse(request, context, .badRequest, "bad percent-encoding") }
         let opened: ContainedFile
         do throws(ContainedFileRefusal) {
-            opened = try ContainedFile(root: root, components: components.map { $0! })
+            opened = try ContainedFile(root: root, components: components.map { $0! }, trustedLinkTargets: trusted)
         } catch {
             let status: HTTPResponse.Status = error == .badPath || error == .outsideRoot ? .forbidden : .notFound
             return refuse(request, context, status, error.description)

@@ -49,9 +49,14 @@ public struct MenuSet: Sendable {
                 library.register(try MustacheTemplate(string: textPragma + text), named: name)
                 sources[name] = TemplateSource(name: name, path: path, text: text)
             } catch let error as MustacheTemplate.ParserError {
-                let line = error.context.lineNumber
-                let column = error.context.columnNumber + 1 - (line == 1 ? textPragma.count : 0)
-                diagnostics.append(SourceDiagnostic(file: path, line: line, column: max(1, column), message: "template syntax: \(describe(error.error))"))
+                if let unbalanced = SectionBalance.firstProblem(in: text) {
+                    // Point at the section tag at fault, not at where the parser gave up.
+                    diagnostics.append(SourceDiagnostic(file: path, line: unbalanced.line, column: unbalanced.column, message: "template syntax: \(unbalanced.message)"))
+                } else {
+                    let line = error.context.lineNumber
+                    let column = error.context.columnNumber + 1 - (line == 1 ? textPragma.count : 0)
+                    diagnostics.append(SourceDiagnostic(file: path, line: line, column: max(1, column), message: "template syntax: \(describe(error.error))"))
+                }
             } catch {
                 diagnostics.append(SourceDiagnostic(file: path, line: 1, column: 1, message: "template syntax: \(error)"))
             }

@@ -73,6 +73,32 @@ enum TemplateScanner {
     }
 }
 
+/// Sections opened and closed out of order, found from the tags with their positions.
+enum SectionBalance {
+    static func firstProblem(in text: String) -> (line: Int, column: Int, message: String)? {
+        var open: [TemplateTag] = []
+        for tag in TemplateScanner.tags(text) {
+            switch tag.kind {
+            case .section, .invertedSection, .parent, .block:
+                open.append(tag)
+            case .close:
+                guard let last = open.popLast() else {
+                    return (tag.line, tag.column, "'{{/\(tag.name)}}' closes a section that was never opened")
+                }
+                if last.name != tag.name {
+                    return (tag.line, tag.column, "'{{/\(tag.name)}}' does not close the open section '\(last.name)' (line \(last.line))")
+                }
+            default:
+                continue
+            }
+        }
+        if let unclosed = open.last {
+            return (unclosed.line, unclosed.column, "section '\(unclosed.name)' is never closed (missing '{{/\(unclosed.name)}}')")
+        }
+        return nil
+    }
+}
+
 extension String {
     fileprivate var trimmingSpaces: String {
         var s = Substring(self)

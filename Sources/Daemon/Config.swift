@@ -51,6 +51,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
     /// Server address given to clients; nil derives it from the interface.
     public var address: IPv4Address?
     public var httpPort: UInt16 = 80
+    /// Address the HTTP server listens on; 0.0.0.0 is every interface.
+    public var httpListenAddress = "0.0.0.0"
     public var tftpRoot = "/var/lib/garage-pxe/tftp"
     public var menusDirectory = "/etc/garage-pxe/pxe-menus"
     public var imagesDirectory = "/var/lib/garage-pxe/images"
@@ -156,6 +158,11 @@ extension GaragePXEConfig {
         }
         if let http = top.mapping("http") {
             if let v = http.int("port", in: 1...65535) { c.httpPort = UInt16(v) }
+            if let v = http.string("listen") {
+                if v == "0.0.0.0" || IPv4Address(v) != nil { c.httpListenAddress = v } else {
+                    sink.error("'http.listen' must be an IPv4 address such as 0.0.0.0 or 127.0.0.1, found '\(v)'", at: http.markOf("listen"))
+                }
+            }
             http.finish()
         }
         if let tftp = top.mapping("tftp") {

@@ -32,18 +32,31 @@ public final class ContainedFile: @unchecked Sendable {
     public let identity: (device: UInt64, inode: UInt64)
     public let resolvedPath: String
 
-    /// Opens `components` (already percent-decoded, split on "/") under `root`.
-    public init(root: String, components: [String]) throws(ContainedFileRefusal) {
+    /// Opens `components` (already percent-decoded, split on "/") under `root`. Symlinks
+    /// may lead into `trustedLinkTargets` (Debian's ipxe package links
+    /// /usr/lib/ipxe/ipxe.efi to /boot/ipxe.efi), nowhere else outside the root.
+    public init(root: String, components: [String], trustedLinkTargets: [String] = []) throws(ContainedFileRefusal) {
         guard !components.isEmpty, components.allSatisfy(Self.isAcceptableComponent) else { throw .badPath }
         guard let realRoot = Self.realPath(root) else { throw .notFound }
+        let allowed = [realRoot] + trustedLinkTargets.compactMap(Self.realPath)
+        func isInside(_ path: String) -> Bool {
+            allowed.contains { base in path.hasPrefix(base == "/" ? "/" : base + "/") }
+        }
         guard let real = Self.realPath(root + "/" + components.joined(separator: "/")) else { throw .notFound }
-        guard real.hasPrefix(realRoot == "/" ? "/" : realRoot + "/") else { throw .outsideRoot }
-        let fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard isInside(real) else { throw .outsideRoot }
+        // O_NONBLOCK: a FIFO planted in the folder must not hang the server.
+        let fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { throw .notFound }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
             throw .notARegularFile
+        }
+        // A folder on the way swapped for a symlink after realpath() is caught here: what
+        // was opened is checked, not what was resolved.
+        guard let opened = Self.pathOfDescriptor(fd), isInside(opened) else {
+            close(fd)
+            throw .outsideRoot
         }
         descriptor = fd
         size = Int64(info.st_size)
@@ -68,6 +81,13 @@ public final class ContainedFile: @unchecked Sendable {
 
     static func isAcceptableComponent(_ c: String) -> Bool {
         !c.isEmpty && !c.hasPrefix(".") && !c.contains("/") && !c.contains("\0") && !c.contains("\\")
+    }
+
+    private static func pathOfDescriptor(_ fd: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func realPath(_ path: String) -> String? {
