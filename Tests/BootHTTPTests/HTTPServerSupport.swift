@@ -102,8 +102,13 @@ final class RunningBootServer: @unchecked Sendable {
 /// Runs curl and waits for its exit through the termination handler (curl's own
 /// --max-time bounds the wait).
 func runCurl(_ arguments: [String]) async throws -> Int32 {
+    try await runWithoutBlocking("/usr/bin/curl", arguments)
+}
+
+/// Runs a command whose own options bound its time; output discarded.
+func runWithoutBlocking(_ executable: String, _ arguments: [String]) async throws -> Int32 {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
