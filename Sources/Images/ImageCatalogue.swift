@@ -110,7 +110,7 @@ public enum ImageCatalogue {
 
     static func encode(_ metadata: ImageMetadata) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(metadata)
     }
 }

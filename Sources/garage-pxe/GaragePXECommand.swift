@@ -14,7 +14,7 @@ struct GaragePXECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
-        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self],
+        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self],
         defaultSubcommand: nil)
 }
 
@@ -219,5 +219,40 @@ struct ImagesCommand: ParsableCommand {
             print("\(image.name)\t\(m.distribution) \(m.release) \(m.architecture)\(build)\t\(m.kernel) + \(m.initrd)\t\(size / 1_048_576) MiB\(verified)")
         }
         for p in problems { FileHandle.standardError.write(Data("warning: \(p)\n".utf8)) }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a netboot image to the images folder.", subcommands: [ImportDebian.self])
+}
+
+struct ImportDebian: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "debian",
+        abstract: "Import Debian's netboot installer: the debian-installer-12-netboot-amd64 package tree or a netboot.tar.gz.",
+        discussion: "Example: garage-pxe import debian /usr/lib/debian-installer/images/12/amd64/text")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The package's image folder (…/images/12/amd64/text) or a netboot.tar.gz.")
+    var source: String
+
+    @Option(help: "Image folder name (default: debian-RELEASE-ARCH).")
+    var name: String?
+
+    @Option(name: .customLong("sha256sums"), help: "A SHA256SUMS file to check the files (or the archive) against.")
+    var sha256sums: String?
+
+    func run() throws {
+        let config = try options.load()
+        do {
+            let image = try DebianImport(source: source, imagesDirectory: config.imagesDirectory, name: name, sha256sumsFile: sha256sums).run()
+            let m = image.metadata
+            print("imported \(image.name): debian \(m.release) \(m.architecture)\(m.installerBuild.map { " (build \($0))" } ?? "") into \(image.directory)\(m.verifiedAgainstSHA256SUMS ? ", checksums verified" : "")")
+        } catch {
+            FileHandle.standardError.write(Data("garage-pxe: import failed: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }
