@@ -101,16 +101,7 @@ func isUUID(_ s: String) -> Bool {
 /// length. nil when the text carries control characters (no log injection).
 func cleanDMIText(_ s: String) -> String? {
     guard s.count <= 64, !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
-    return s.trimmingCharacters(in: " ")
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var sub = Substring(self)
-        while sub.first == set { sub.removeFirst() }
-        while sub.last == set { sub.removeLast() }
-        return String(sub)
-    }
+    return s.trimmingCharacters(in: .whitespaces)
 }
 
 /// RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes.

@@ -2,6 +2,8 @@
 // time from a stream: the caller sees each entry's header, then pulls or skips its data.
 // Only what an installer archive needs; nothing is extracted unless asked for.
 
+import Foundation
+
 struct TarError: Error, Equatable, CustomStringConvertible {
     var description: String
 }
@@ -113,7 +115,7 @@ struct TarReader<Source: ByteSource> {
         if let first = field.first, first & 0x80 != 0 {
             return field.dropFirst().reduce(Int64(first & 0x7f)) { ($0 << 8) | Int64($1) }
         }
-        let text = String(decoding: field.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: " ")
+        let text = String(decoding: field.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         if text.isEmpty { return 0 }
         guard let value = Int64(text, radix: 8) else { throw TarError(description: "bad number '\(text)' in a tar header") }
         return value
@@ -136,14 +138,5 @@ struct TarReader<Source: ByteSource> {
             rest = rest[(rest.startIndex + length)...]
         }
         return nil
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in character: Character) -> String {
-        var s = Substring(self)
-        while s.first == character { s.removeFirst() }
-        while s.last == character { s.removeLast() }
-        return String(s)
     }
 }
