@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= config/garage-pxe.yaml
 SERVE_FLAGS ?=
 
-.PHONY: all build release serve test check clean deps-build deps-serve deps-test
+.PHONY: all build release serve test check clean deps-build deps-serve deps-test bench-http
 
 all: build
 
@@ -35,6 +35,11 @@ check: build
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# garage-pxe against nginx serving the Debian initrd, in a private network namespace
+# (needs root; installs nginx and wrk without starting nginx on the host).
+bench-http: release
+	bash Benchmarks/http/run.sh
 
 clean:
 	rm -rf .build

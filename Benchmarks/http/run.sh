@@ -40,6 +40,7 @@ fi
 
 NS="gpxbench$((RANDOM % 10000))"
 RUN="$(mktemp -d /tmp/gpxbench.XXXXXX)"
+chmod 755 "$RUN"  # nginx workers run as www-data
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -35,14 +35,17 @@ public struct BootHTTPConfiguration: Sendable {
     }
 }
 
-/// A request context that knows the client's address, for the events.
+/// A request context that knows the client's address (for the events) and the
+/// connection's event loop (to pace file streaming).
 public struct BootRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remote: String
+    let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remote = source.channel.remoteAddress?.ipAddress ?? "-"
+        eventLoop = source.channel.eventLoop
     }
 }
 
@@ -186,7 +189,7 @@ struct BootRoutes: Sendable {
         let path = raw
         let remote = context.remote
         let onEvent = onEvent
-        return files.respond(to: request, file: opened, contentType: contentType) { bytes, range in
+        return files.respond(to: request, file: opened, contentType: contentType, eventLoop: context.eventLoop) { bytes, range in
             onEvent(.fileSent(path: path, bytes: bytes, range: range, remote: remote))
         }
     }
