@@ -7,7 +7,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 MANPAGE = build/man/garage-pxe.8
 
-.PHONY: all build release serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb
+.PHONY: all build release serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb bench-http
 
 all: build
 
@@ -76,6 +76,11 @@ test: deps-test
 	$(SWIFT) test --skip-build
 	$(MAKE) deb
 	bash scripts/check-packaging.sh
+
+# garage-pxe against nginx serving the Debian initrd, in a private network namespace
+# (needs root; installs nginx and wrk without starting nginx on the host).
+bench-http: release
+	bash Benchmarks/http/run.sh
 
 clean:
 	rm -rf .build build

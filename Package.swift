@@ -12,11 +12,17 @@ let package = Package(
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
         .library(name: "TFTP", targets: ["TFTP"]),
+        .library(name: "BootMenus", targets: ["BootMenus"]),
+        .library(name: "BootHTTP", targets: ["BootHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libsystemd through pkg-config; only the non-variadic (…v) entry points are usable from Swift.
@@ -36,11 +42,39 @@ let package = Package(
         .target(name: "TFTP", dependencies: ["UDP"]),
         // Positioned (file:line:column) reading of the YAML files admins edit.
         .target(name: "YAMLDiagnostics", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // zlib through pkg-config, for streaming netboot.tar.gz without unpacking it to memory.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // menu.yaml model, validation, choosing entries, rendering iPXE scripts and preseeds.
+        .target(
+            name: "BootMenus",
+            dependencies: ["YAMLDiagnostics", .product(name: "Mustache", package: "swift-mustache")]
+        ),
+        // Netboot image catalogue and the Debian import (package tree or netboot.tar.gz).
+        .target(
+            name: "Images",
+            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The HTTP side: boot scripts, images, preseeds, progress callbacks.
+        .target(
+            name: "BootHTTP",
+            dependencies: [
+                "BootMenus", "Images",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Wiring: configuration, the services on their sockets, sd_notify.
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics",
+                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -48,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "garage-pxe",
             dependencies: [
-                "Daemon", "DHCP",
+                "Daemon", "DHCP", "BootMenus", "Images", "BootHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,8 +92,12 @@ let package = Package(
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
-        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe"]),
+        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        // Real HTTP clients (curl) against the real server and the real daemon binary.
+        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe", "TestSupport"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The daemon under systemd's eyes: unit checks, sd_notify, privilege drop.

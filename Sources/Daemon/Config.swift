@@ -37,6 +37,15 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var refuseOptions: [TFTPOptionRefusal] = []
     }
 
+    /// What the Debian installer is told (preseeds, kernel arguments).
+    public struct Installer: Sendable, Equatable {
+        public var mirror = "http://deb.debian.org/debian"
+        /// HTTP proxy for the installer's downloads; nil for none.
+        public var proxy: String? = nil
+        /// UDP port the installer sends its syslog to (log_port), on this server.
+        public var syslogPort = 514
+    }
+
     public struct Limits: Sendable, Equatable {
         public var maxTFTPTransfers = 64
         public var tftpMaxBlockSize = 1468
@@ -54,12 +63,15 @@ public struct GaragePXEConfig: Sendable, Equatable {
     /// Server address given to clients; nil derives it from the interface.
     public var address: IPv4Address?
     public var httpPort: UInt16 = 80
+    /// Address the HTTP server listens on; 0.0.0.0 is every interface.
+    public var httpListenAddress = "0.0.0.0"
     public var tftpRoot = "/var/lib/garage-pxe/tftp"
     public var tftp = TFTP()
     public var menusDirectory = "/etc/garage-pxe/pxe-menus"
     public var imagesDirectory = "/var/lib/garage-pxe/images"
     public var proxyDHCP = ProxyDHCP()
     public var bootfiles = Bootfiles()
+    public var installer = Installer()
     public var limits = Limits()
 
     public init() {}
@@ -122,7 +134,10 @@ extension GaragePXEConfig {
         let sink = YAMLDiagnosticSink(file: file)
         var config = GaragePXEConfig()
         config.sourceFile = file
-        let base = URL(fileURLWithPath: file).deletingLastPathComponent()
+        // Made absolute first: a relative file's folder would otherwise standardize
+        // "../x" against the filesystem root.
+        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        let base = URL(fileURLWithPath: absolute).deletingLastPathComponent()
         func resolve(_ p: String) -> String {
             p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path
         }
@@ -159,6 +174,11 @@ extension GaragePXEConfig {
         }
         if let http = top.mapping("http") {
             if let v = http.int("port", in: 1...65535) { c.httpPort = UInt16(v) }
+            if let v = http.string("listen") {
+                if v == "0.0.0.0" || IPv4Address(v) != nil { c.httpListenAddress = v } else {
+                    sink.error("'http.listen' must be an IPv4 address such as 0.0.0.0 or 127.0.0.1, found '\(v)'", at: http.markOf("listen"))
+                }
+            }
             http.finish()
         }
         if let tftp = top.mapping("tftp") {
@@ -209,6 +229,22 @@ extension GaragePXEConfig {
             }
             if let classes = p.stringList("ipxe_user_classes") { c.proxyDHCP.ipxeUserClasses = classes.map(\.value) }
             p.finish()
+        }
+        if let i = top.mapping("installer") {
+            if let v = i.string("mirror") {
+                if isHTTPURL(v) { c.installer.mirror = v } else {
+                    sink.error("'installer.mirror' must be an http:// or https:// URL such as http://deb.debian.org/debian, found '\(v)'", at: i.markOf("mirror"))
+                }
+            }
+            if let v = i.optionalString("proxy") {
+                if let v, !isHTTPURL(v) {
+                    sink.error("'installer.proxy' must be an http:// URL or none, found '\(v)'", at: i.markOf("proxy"))
+                } else {
+                    c.installer.proxy = v
+                }
+            }
+            if let v = i.int("syslog_port", in: 1...65535) { c.installer.syslogPort = v }
+            i.finish()
         }
         if let l = top.mapping("limits") {
             if let v = l.int("max_tftp_transfers", in: 1...10000) { c.limits.maxTFTPTransfers = v }
@@ -347,8 +383,13 @@ extension GaragePXEConfig {
     }
 
     /// The proxy policy's settings for this config and the resolved address.
+    /// `http://ADDRESS[:PORT]`: where clients reach the HTTP side.
+    public func httpBaseURL(serverAddress: IPv4Address) -> String {
+        httpPort == 80 ? "http://\(serverAddress)" : "http://\(serverAddress):\(httpPort)"
+    }
+
     public func proxySettings(serverAddress: IPv4Address) -> ProxySettings {
-        let httpBase = httpPort == 80 ? "http://\(serverAddress)" : "http://\(serverAddress):\(httpPort)"
+        let httpBase = httpBaseURL(serverAddress: serverAddress)
         return ProxySettings(
             serverAddress: serverAddress, httpBaseURL: httpBase,
             biosBootfile: bootfiles.bios, efiBootfile: bootfiles.efi, efiSNPOnlyBootfile: bootfiles.efiSNPOnly,
@@ -362,6 +403,10 @@ extension GaragePXEConfig {
 public struct ConfigRuntimeError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+func isHTTPURL(_ s: String) -> Bool {
+    (s.hasPrefix("http://") || s.hasPrefix("https://")) && s.count > 8 && !s.contains(where: \.isWhitespace)
 }
 
 func parseOUI(_ text: String) -> [UInt8]? {

@@ -1,6 +1,7 @@
 // Wiring only: builds the services from the configuration, starts them, reports to
 // systemd, reloads on SIGHUP keeping the last good configuration, stops on SIGTERM.
 
+import BootHTTP
 import DHCP
 import Dispatch
 import Foundation
@@ -23,6 +24,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private var timers: [DispatchSourceTimer] = []
     private var interfaceName = ""
+    private var bootContent: BootContentStore?
+    private var httpTask: Task<Void, Never>?
+    private var httpPort = 0
+    private var watcher: FolderWatcher?
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger) throws(ConfigRuntimeError) {
         self.configPath = configPath
@@ -71,6 +76,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         tftp = tftpServer
         let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
+        do {
+            try startHTTP(address: address)
+        } catch {
+            service.stop()
+            throw error
+        }
 
         // Every socket is open: nothing privileged is needed any more.
         let privileges: Privileges.Outcome
@@ -92,11 +103,80 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         logger.notice("garage-pxe started", metadata: [
             "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
             "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
-            "config": "\(configPath)", "user": "\(runningAs)",
+            "http_port": "\(httpPort)", "config": "\(configPath)", "user": "\(runningAs)",
         ])
         installSignalHandlers()
+        startWatchingMenus()
         SystemdNotify.ready(status: statusLine())
         startWatchdogAndStatus()
+    }
+
+    /// Loads the menus and images, then binds the HTTP port and waits (bounded) until it
+    /// listens, so READY is never sent for a server that cannot answer. Invalid menus at
+    /// start stop the daemon: there is no last good version to fall back on yet.
+    private func startHTTP(address: IPv4Address) throws {
+        let snapshot: BootSnapshot
+        do {
+            let (loaded, imageProblems) = try BootContentLoader.snapshot(config, address: address)
+            for problem in imageProblems { logger.warning("image skipped: \(problem)") }
+            snapshot = loaded
+        } catch {
+            throw ConfigRuntimeError("the menus have errors, not starting:\n\(error)")
+        }
+        let store = BootContentStore(snapshot)
+        let logger = self.logger
+        let started = StartupOutcome()
+        let app = BootHTTPServer.application(
+            configuration: BootHTTPConfiguration(
+                host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
+                tftpRoot: config.tftpRoot),
+            content: store, logger: logger,
+            onEvent: { BootHTTPEventLog.log($0, to: logger) },
+            onRunning: { port in started.finish(.success(port)) })
+        httpTask = Task {
+            do {
+                try await app.run()
+            } catch {
+                started.finish(.failure(error))
+                logger.critical("HTTP server stopped: \(error)")
+            }
+        }
+        switch started.wait(seconds: 30) {
+        case .success(let port)?:
+            httpPort = port
+            bootContent = store
+        case .failure(let error)?:
+            throw ConfigRuntimeError("cannot serve HTTP on \(config.httpListenAddress):\(config.httpPort): \(error) (port 80 needs root or CAP_NET_BIND_SERVICE; is another web server using it?)")
+        case nil:
+            httpTask?.cancel()
+            throw ConfigRuntimeError("the HTTP server did not start within 30 s")
+        }
+    }
+
+    /// Menu files saved, or an image imported: reload the boot content.
+    private func startWatchingMenus() {
+        let menus = config.menusDirectory
+        let folders = [menus, menus + "/templates", menus + "/postinstall", config.imagesDirectory]
+        watcher = FolderWatcher(folders: folders, queue: mainQueue) { [weak self] in
+            self?.reloadBootContent(reason: "files changed")
+        }
+        watcher?.start()
+    }
+
+    /// Re-reads menus, templates and images; on any error the served version stays and
+    /// the errors are logged, each with its file:line:column.
+    private func reloadBootContent(reason: String) {
+        guard let bootContent else { return }
+        do {
+            let (snapshot, imageProblems) = try BootContentLoader.snapshot(config, address: serverAddress)
+            for problem in imageProblems { logger.warning("image skipped: \(problem)") }
+            bootContent.replace(with: snapshot)
+            logger.notice("menus reloaded", metadata: [
+                "reason": "\(reason)", "entries": "\(snapshot.menus.menu.entries.count)", "images": "\(snapshot.menus.images.count)",
+            ])
+        } catch {
+            logger.error("menus reload refused, still serving the previous menus (\(reason)):\n\(error)")
+        }
     }
 
     /// One line for `systemctl status`: what is served and what has happened so far.
@@ -150,11 +230,15 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         SystemdNotify.reloading()
         defer { SystemdNotify.ready(status: statusLine()) }
         do {
-            let fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
+            var fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort
-                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort || fresh.tftp.port != config.tftp.port {
+                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort || fresh.tftp.port != config.tftp.port
+                || fresh.httpPort != config.httpPort || fresh.httpListenAddress != config.httpListenAddress {
                 logger.warning("configuration reload: interface and listening ports change only on restart")
             }
+            // URLs handed to clients must name the port actually listened on.
+            fresh.httpPort = config.httpPort
+            fresh.httpListenAddress = config.httpListenAddress
             let address = fresh.address ?? serverAddress
             proxy?.replacePolicy(ProxyPolicy(settings: fresh.proxySettings(serverAddress: address)))
             tftp?.update(fresh.tftpServerSettings)
@@ -164,6 +248,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         } catch {
             logger.error("configuration reload refused, keeping the running configuration:\n\(error)")
         }
+        // The menus have their own last-good copy: reload them whatever the config did.
+        reloadBootContent(reason: "SIGHUP")
     }
 
     private func shutdown(signal sig: Int32) {
@@ -218,6 +304,53 @@ public enum ProxyEventLog {
             var m = metadata(s, interface: nil)
             m["error"] = "\(error)"
             logger.error("dhcp.send-failed", metadata: m)
+        }
+    }
+}
+
+/// The HTTP server's start, reported from its task to the thread waiting in `start()`.
+private final class StartupOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Int, Error>?
+
+    func finish(_ outcome: Result<Int, Error>) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard result == nil else { return }
+        result = outcome
+        done.signal()
+    }
+
+    func wait(seconds: Int) -> Result<Int, Error>? {
+        _ = done.wait(timeout: .now() + .seconds(seconds))
+        lock.lock()
+        defer { lock.unlock() }
+        return result
+    }
+}
+
+/// Turns HTTP events into log lines with stable keys (the journal issue maps them to
+/// journal events: menu.shown, menu.chosen, image.sent, installer.started, progress).
+public enum BootHTTPEventLog {
+    public static func log(_ event: BootHTTPEvent, to logger: Logger) {
+        switch event {
+        case .bootstrapSent(let remote):
+            logger.info("http.bootstrap", metadata: ["remote": "\(remote)"])
+        case .menuShown(let mac, let platform, let entry, let remote):
+            logger.info("menu.shown", metadata: ["mac": "\(mac)", "platform": "\(platform)", "default_entry": "\(entry ?? "-")", "remote": "\(remote)"])
+        case .entryChosen(let mac, let entry, let remote):
+            logger.info("menu.chosen", metadata: ["mac": "\(mac)", "entry": "\(entry)", "remote": "\(remote)"])
+        case .fileSent(let path, let bytes, let range, let remote):
+            var m: Logger.Metadata = ["path": "\(path)", "bytes": "\(bytes)", "remote": "\(remote)"]
+            if let range { m["range"] = "\(range)" }
+            logger.info("image.sent", metadata: m)
+        case .preseedSent(let mac, let entry, let remote):
+            logger.info("installer.started", metadata: ["mac": "\(mac)", "entry": "\(entry)", "remote": "\(remote)"])
+        case .progress(let mac, let stage, let remote):
+            logger.notice("installer.progress", metadata: ["mac": "\(mac)", "stage": "\(stage)", "remote": "\(remote)"])
+        case .refused(let path, let status, let reason, let remote):
+            logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
         }
     }
 }

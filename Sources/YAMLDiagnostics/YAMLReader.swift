@@ -200,6 +200,30 @@ public final class YAMLMappingReader {
 
     /// Position of a key's value, for errors found after reading (e.g. a bad address).
     public func markOf(_ key: String) -> Mark? { entries.first { $0.key == key }?.value.mark }
+
+    /// A list whose items are mappings, each read by its own reader (items that are not
+    /// mappings are reported and skipped).
+    public func mappingList(_ key: String) -> [YAMLMappingReader]? {
+        guard let n = node(key), !isNull(n) else { return nil }
+        guard case .sequence(let seq) = n else {
+            sink.error("'\(qualified(key))' must be a list, found \(describe(n))", at: n.mark)
+            return nil
+        }
+        return seq.enumerated().compactMap { index, item in
+            YAMLMappingReader(item, path: "\(qualified(key))[\(index + 1)]", sink: sink)
+        }
+    }
+
+    /// A mapping whose keys are data (e.g. MAC addresses) and whose values are mappings.
+    public func keyedMappings(_ key: String) -> [(key: String, keyMark: Mark?, reader: YAMLMappingReader)]? {
+        guard let child = mapping(key) else { return nil }
+        let items = child.entries.compactMap { entry -> (String, Mark?, YAMLMappingReader)? in
+            _ = child.node(entry.key)
+            guard let reader = YAMLMappingReader(entry.value, path: child.qualified(entry.key), sink: sink) else { return nil }
+            return (entry.key, entry.keyMark, reader)
+        }
+        return items.map { (key: $0.0, keyMark: $0.1, reader: $0.2) }
+    }
 }
 
 private func isNull(_ n: Node) -> Bool {

@@ -1,7 +1,11 @@
 // The command line. Thin on purpose: parse flags, call into Daemon, print, exit.
 
 import ArgumentParser
+import BootHTTP
+import BootMenus
+import DHCP
 import Daemon
+import Images
 import Foundation
 import Logging
 
@@ -10,7 +14,7 @@ struct GaragePXECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
-        subcommands: [Serve.self, Check.self],
+        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self],
         defaultSubcommand: nil)
 }
 
@@ -98,11 +102,153 @@ struct Check: ParsableCommand {
         let problems = config.environmentProblems()
         for w in problems.warnings { print("\(options.path): warning: \(w)") }
         for e in problems.errors { FileHandle.standardError.write(Data("\(options.path): error: \(e)\n".utf8)) }
-        if !problems.errors.isEmpty { throw ExitCode(1) }
+        let (images, imageProblems) = BootContentLoader.images(config)
+        for p in imageProblems { print("warning: \(p)") }
+        var menus: MenuSet?
+        do {
+            menus = try BootContentLoader.menus(config, images: images)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+        }
+        if !problems.errors.isEmpty || menus == nil { throw ExitCode(1) }
         var network = "interface \(config.interface)"
         if let resolved = try? config.resolveNetwork() {
             network = "interface \(resolved.interface.name), address \(resolved.address)"
         }
         print("\(options.path): OK (\(network), http port \(config.httpPort), tftp root \(config.tftpRoot))")
+        if let menus {
+            print("\(menus.menuFile): OK (\(menus.menu.entries.count) entries, \(menus.menu.groups.count) groups, \(menus.menu.machines.count) machines, \(images.count) images)")
+        }
+    }
+}
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print exactly what one machine gets: its menu, an entry's script, or an entry's preseed.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "The machine's MAC address.")
+    var mac: String
+
+    @Option(help: "Firmware: bios (pcbios) or efi.")
+    var platform: String = "bios"
+
+    @Option(help: "Render this entry's script instead of the menu.")
+    var entry: String?
+
+    @Flag(help: "With --entry: render the entry's preseed instead of its script.")
+    var preseed = false
+
+    @Option(help: "DMI manufacturer, as iPXE would report it (for group matching).")
+    var manufacturer: String?
+    @Option(help: "DMI product name.")
+    var product: String?
+    @Option(help: "DMI serial number.")
+    var serial: String?
+    @Option(help: "SMBIOS UUID.")
+    var uuid: String?
+    @Option(help: "The machine's IPv4 address.")
+    var ip: String?
+    @Option(help: "iPXE build architecture (x86_64, i386, arm64).")
+    var buildarch: String?
+
+    func run() throws {
+        let config = try options.load()
+        var query = ["mac": mac, "platform": platform]
+        for (key, value) in [("manufacturer", manufacturer), ("product", product), ("serial", serial), ("uuid", uuid), ("ip", ip), ("buildarch", buildarch)] {
+            if let value { query[key] = value }
+        }
+        let machine: MachineIdentity
+        do {
+            machine = try MachineIdentity(query: query)
+        } catch {
+            throw ValidationError("\(error)".replacingOccurrences(of: "query parameter", with: "option"))
+        }
+        if preseed && entry == nil { throw ValidationError("--preseed needs --entry") }
+        let address: IPv4Address
+        if let a = config.address {
+            address = a
+        } else {
+            do {
+                address = try config.resolveNetwork().address
+            } catch {
+                FileHandle.standardError.write(Data("garage-pxe: \(error); give the server address with --address\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let snapshot: BootSnapshot
+        do {
+            snapshot = try BootContentLoader.snapshot(config, address: address).0
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        do {
+            if let entry {
+                print(preseed ? try snapshot.menus.renderPreseed(entry, for: machine, server: snapshot.server)
+                              : try snapshot.menus.renderEntry(entry, for: machine, server: snapshot.server), terminator: "")
+            } else {
+                print(snapshot.menus.renderMenu(for: machine, server: snapshot.server), terminator: "")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ImagesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "List the netboot images.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try options.load()
+        let (images, problems) = BootContentLoader.images(config)
+        if images.isEmpty { print("no images in \(config.imagesDirectory) (import one with: garage-pxe import debian SRC)") }
+        for image in images {
+            let m = image.metadata
+            let size = m.files.values.reduce(0) { $0 + $1.size }
+            let build = m.installerBuild.map { " build \($0)" } ?? ""
+            let verified = m.verifiedAgainstSHA256SUMS ? ", checked against SHA256SUMS" : ""
+            print("\(image.name)\t\(m.distribution) \(m.release) \(m.architecture)\(build)\t\(m.kernel) + \(m.initrd)\t\(size / 1_048_576) MiB\(verified)")
+        }
+        for p in problems { FileHandle.standardError.write(Data("warning: \(p)\n".utf8)) }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a netboot image to the images folder.", subcommands: [ImportDebian.self])
+}
+
+struct ImportDebian: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "debian",
+        abstract: "Import Debian's netboot installer: the debian-installer-12-netboot-amd64 package tree or a netboot.tar.gz.",
+        discussion: "Example: garage-pxe import debian /usr/lib/debian-installer/images/12/amd64/text")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The package's image folder (…/images/12/amd64/text) or a netboot.tar.gz.")
+    var source: String
+
+    @Option(help: "Image folder name (default: debian-RELEASE-ARCH).")
+    var name: String?
+
+    @Option(name: .customLong("sha256sums"), help: "A SHA256SUMS file to check the files (or the archive) against.")
+    var sha256sums: String?
+
+    func run() throws {
+        let config = try options.load()
+        do {
+            let image = try DebianImport(source: source, imagesDirectory: config.imagesDirectory, name: name, sha256sumsFile: sha256sums).run()
+            let m = image.metadata
+            print("imported \(image.name): debian \(m.release) \(m.architecture)\(m.installerBuild.map { " (build \($0))" } ?? "") into \(image.directory)\(m.verifiedAgainstSHA256SUMS ? ", checksums verified" : "")")
+        } catch {
+            FileHandle.standardError.write(Data("garage-pxe: import failed: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

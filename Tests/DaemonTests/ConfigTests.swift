@@ -60,7 +60,7 @@ struct ConfigTests {
                 "/etc/garage-pxe/garage-pxe.yaml:11:12: error: 'proxy_dhcp.snponly.macs' item 'zz' is not a MAC address such as 52:54:00:12:34:56",
                 "/etc/garage-pxe/garage-pxe.yaml:12:15: error: 'proxy_dhcp.snponly.vendors' item '00:e0' is not a MAC prefix of three octets such as 00:e0:4c",
                 "/etc/garage-pxe/garage-pxe.yaml:13:29: error: 'proxy_dhcp.discovery_control.bios' must be between 0 and 15, found 99",
-                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, user, network, http, tftp, paths, bootfiles, proxy_dhcp, limits)",
+                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, user, network, http, tftp, paths, bootfiles, proxy_dhcp, installer, limits)",
             ]
         }
     }
@@ -79,6 +79,30 @@ struct ConfigTests {
         }
         #expect { try GaragePXEConfig.parse("- a\n- b\n", file: "f.yaml") } throws: {
             "\($0)".hasPrefix("f.yaml:1:1: error: the document must be a mapping")
+        }
+    }
+
+    @Test("installer and HTTP listen keys: values, defaults, positioned mistakes")
+    func installerKeys() throws {
+        let c = try GaragePXEConfig.parse("""
+            http: {listen: 127.0.0.1}
+            installer: {mirror: "http://192.168.1.10:3142/deb.debian.org/debian", proxy: "http://10.0.0.1:3128", syslog_port: 5514}
+            """, file: "f")
+        #expect(c.httpListenAddress == "127.0.0.1")
+        #expect(c.installer.mirror == "http://192.168.1.10:3142/deb.debian.org/debian")
+        #expect(c.installer.proxy == "http://10.0.0.1:3128")
+        #expect(c.installer.syslogPort == 5514)
+        let defaults = try GaragePXEConfig.parse("installer: {proxy: none}\n", file: "f")
+        #expect(defaults.installer == GaragePXEConfig.Installer())
+        #expect(defaults.httpListenAddress == "0.0.0.0")
+        #expect {
+            try GaragePXEConfig.parse("http:\n  listen: everywhere\ninstaller:\n  mirror: deb.debian.org\n  syslog_port: 0\n", file: "f")
+        } throws: { error in
+            "\(error)".split(separator: "\n") == [
+                "f:2:11: error: 'http.listen' must be an IPv4 address such as 0.0.0.0 or 127.0.0.1, found 'everywhere'",
+                "f:4:11: error: 'installer.mirror' must be an http:// or https:// URL such as http://deb.debian.org/debian, found 'deb.debian.org'",
+                "f:5:16: error: 'installer.syslog_port' must be between 1 and 65535, found 0",
+            ]
         }
     }
 

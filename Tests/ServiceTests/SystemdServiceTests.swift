@@ -47,8 +47,11 @@ struct SystemdServiceTests {
                      log: URL) throws -> Process {
         var env = environment
         if let notify { env["NOTIFY_SOCKET"] = notify.path }
+        let images = log.deletingPathExtension().appendingPathExtension("images")
+        try TestImages.create(in: images)
         return try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
-                             "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--user", "nobody"] + extra,
+                             "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--images", images.path,
+                             "--http-port", "8080", "--user", "nobody"] + extra,
                             environment: env, output: log)
     }
 

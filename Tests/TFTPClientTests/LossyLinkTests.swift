@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TFTP
 
 /// Two network namespaces made for the test, joined by a userspace link (the kernel has
@@ -35,9 +36,11 @@ final class LossyLab {
             network: {interface: lossy0, address: \(serverAddress)}
             tftp: {root: \(Fixtures.root), timeout_ms: 1000}
             bootfiles: {bios: one, efi: exact512, efi_snponly: empty}
-            paths: {menus: \(dir), images: \(dir)}
+            paths: {menus: \(Self.repo.appendingPathComponent("pxe-menus").path), images: \(dir)/images}
             """
         try config.write(toFile: dir + "/garage-pxe.yaml", atomically: true, encoding: .utf8)
+        // The daemon serves the shipped menus, which need their image to exist.
+        try TestImages.create(in: URL(fileURLWithPath: dir + "/images"))
         let binary = ProcessInfo.processInfo.environment["GARAGE_PXE_BIN"]
             ?? Self.repo.appendingPathComponent(".build/debug/garage-pxe").path
         try start("/usr/sbin/ip", ["netns", "exec", serverNS, binary, "serve", "--config", dir + "/garage-pxe.yaml"],

@@ -118,3 +118,18 @@ public func stop(_ process: Process, signal: Int32 = SIGTERM, within seconds: Do
         process.waitUntilExit()
     }
 }
+
+/// The shipped menus need an image named `debian-12-amd64` before the daemon starts;
+/// tests that are not about images get this small stand-in (real files, tiny content).
+public enum TestImages {
+    public static func create(in directory: URL) throws {
+        let image = directory.appendingPathComponent("debian-12-amd64")
+        try FileManager.default.createDirectory(at: image, withIntermediateDirectories: true)
+        try Data("kernel".utf8).write(to: image.appendingPathComponent("linux"))
+        try Data("initrd".utf8).write(to: image.appendingPathComponent("initrd.gz"))
+        try Data("""
+        {"distribution": "debian", "release": "12", "architecture": "amd64", "kernel": "linux", "initrd": "initrd.gz",
+         "files": {}, "verified_against_sha256sums": false}
+        """.utf8).write(to: image.appendingPathComponent("image.json"))
+    }
+}

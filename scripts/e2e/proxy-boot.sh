@@ -6,8 +6,8 @@
 #   bios: SeaBIOS + QEMU's iPXE ROM is iPXE already -> GET /boot.ipxe over HTTP
 #   uefi: OVMF's EDK2 PXE -> TFTP ipxe.efi -> iPXE DHCPs again (loop break, :4011)
 #         -> GET /boot.ipxe over HTTP
-# garage-pxe answers proxyDHCP and TFTP; until it serves HTTP itself, python's
-# http.server stands in for that part.
+# and iPXE ran garage-pxe's first script, which came back for the PC's own menu
+# (GET /boot.ipxe?mac=…: event menu.shown). proxyDHCP, TFTP and HTTP are all garage-pxe's.
 #
 # Usage: proxy-boot.sh bios|uefi [SECONDS]
 # Environment: GARAGE_PXE_BIN (default .build/debug/garage-pxe), E2E_KEEP_LOGS=1
@@ -45,18 +45,14 @@ trap cleanup EXIT INT TERM
 
 "$LAB/lab.sh" up "$PREFIX" >/dev/null
 RUN="$LAB_RUN_DIR"
-mkdir -p "$RUN/www"
-printf '#!ipxe\necho garage-pxe-e2e: boot.ipxe reached on ${platform}\n' >"$RUN/www/boot.ipxe"
-
-# Stand-in for the HTTP part (not under test here).
-ip netns exec "$LAB_NS_SRV" python3 -m http.server "$LAB_HTTP_PORT" --bind "$LAB_SRV_ADDR" \
-  --directory "$RUN/www" >"$RUN/http.log" 2>&1 &
-PIDS+=($!)
+# The shipped menu boots the Debian installer: import it the way an admin would.
+"$BIN" import debian /usr/lib/debian-installer/images/12/amd64/text --config "$REPO/config/garage-pxe.yaml" \
+  --images "$RUN/images" >"$RUN/import.log" 2>&1 || { cat "$RUN/import.log" >&2; exit 1; }
 
 # The server under test, with the repository's own config.
 ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$REPO/config/garage-pxe.yaml" \
   --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
-  --tftp-root /usr/lib/ipxe --log-level debug >"$RUN/garage-pxe.log" 2>&1 &
+  --images "$RUN/images" --tftp-root /usr/lib/ipxe --log-level debug >"$RUN/garage-pxe.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "garage-pxe started" "$RUN/garage-pxe.log" && break; sleep 0.1; done
 grep -q "garage-pxe started" "$RUN/garage-pxe.log" || { echo "e2e: garage-pxe did not start:" >&2; cat "$RUN/garage-pxe.log" >&2; exit 1; }
@@ -65,7 +61,7 @@ eval "$("$LAB/boot-vm.sh" "$PREFIX" pc1 info)"
 echo "e2e: booting $MODE PC $VM_MAC (limit ${LIMIT}s)"
 start=$(date +%s)
 rc=0
-VM_UNTIL_REGEX='GET /boot.ipxe' VM_UNTIL_FILE="$RUN/http.log" \
+VM_UNTIL_REGEX='menu\.shown' VM_UNTIL_FILE="$RUN/garage-pxe.log" \
   "$LAB/boot-vm.sh" "$PREFIX" pc1 "$MODE" "$LIMIT" >"$RUN/boot-vm.log" 2>&1 || rc=$?
 elapsed=$(( $(date +%s) - start ))
 
@@ -87,7 +83,7 @@ logged() {
   return 1
 }
 url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT/boot.ipxe"
-check "the PC reached GET /boot.ipxe within ${LIMIT}s (took ${elapsed}s)" test "$rc" -eq 0
+check "the PC fetched its own menu within ${LIMIT}s (took ${elapsed}s)" test "$rc" -eq 0
 check "the plain DHCP server leased it an address" grep -qi "DHCPACK.*$mac" "$RUN/isp-dnsmasq.log"
 if [[ "$MODE" == uefi ]]; then
   check "garage-pxe offered ipxe.efi to the EDK2 client on :67" \
@@ -103,11 +99,12 @@ else
   check "garage-pxe offered the HTTP script to the iPXE ROM" \
     logged dhcp.offer arch=bios "bootfile=$url" "mac=$mac" port=67
 fi
-check "the PC's HTTP request came from the LAN" grep -E "^10\.77\.0\.[0-9]+ .*GET /boot.ipxe" "$RUN/http.log"
+check "iPXE ran the first script (GET /boot.ipxe from the LAN)" logged http.bootstrap remote=10.77.0.
+check "the first script came back with the PC's MAC for its menu" logged menu.shown "mac=$mac" remote=10.77.0.
 
 echo "e2e: evidence:"
 grep -E "dhcp.offer" "$RUN/garage-pxe.log" | sed 's/^/  /' | head -10
-grep -E "GET /boot.ipxe" "$RUN/http.log" | sed 's/^/  /' | head -3
+grep -E "http.bootstrap|menu.shown" "$RUN/garage-pxe.log" | sed 's/^/  /' | head -3
 [[ "$MODE" == uefi ]] && grep -E "tftp\.(sent|aborted)" "$RUN/garage-pxe.log" | sed 's/^/  /' | head -3
 [[ $fail -eq 0 ]] && echo "e2e: $MODE PASS" || echo "e2e: $MODE FAIL"
 exit $fail

@@ -1,0 +1,39 @@
+// What the HTTP side serves from, swapped whole on reload: a request takes one snapshot
+// at its start and renders everything from it, so no request ever mixes an old menu with
+// a new template, or sees a half-loaded menus folder.
+
+import BootMenus
+import NIOConcurrencyHelpers
+
+public struct BootSnapshot: Sendable {
+    public var menus: MenuSet
+    public var server: ServerSettings
+
+    public init(menus: MenuSet, server: ServerSettings) {
+        self.menus = menus
+        self.server = server
+    }
+}
+
+public final class BootContentStore: Sendable {
+    private let current: NIOLockedValueBox<BootSnapshot>
+
+    public init(_ initial: BootSnapshot) { current = NIOLockedValueBox(initial) }
+
+    public var snapshot: BootSnapshot { current.withLockedValue { $0 } }
+
+    public func replace(with snapshot: BootSnapshot) { current.withLockedValue { $0 = snapshot } }
+}
+
+/// What the HTTP side reports; the daemon turns these into log lines (and journal events).
+public enum BootHTTPEvent: Sendable, Equatable {
+    /// /boot.ipxe without a MAC: a machine is about to identify itself.
+    case bootstrapSent(remote: String)
+    case menuShown(mac: String, platform: String, entry: String?, remote: String)
+    case entryChosen(mac: String, entry: String, remote: String)
+    /// A file (image or boot loader) was sent to the end; `range` is set for partial requests.
+    case fileSent(path: String, bytes: Int64, range: String?, remote: String)
+    case preseedSent(mac: String, entry: String, remote: String)
+    case progress(mac: String, stage: String, remote: String)
+    case refused(path: String, status: Int, reason: String, remote: String)
+}

@@ -1,0 +1,222 @@
+// The HTTP side of a boot: the scripts iPXE runs, the files it downloads, the preseed the
+// Debian installer reads, and the progress calls it makes. Only these routes exist;
+// anything else is 404. Every value from a URL is validated before it reaches a template,
+// a file path or an event.
+
+import BootMenus
+import Foundation
+import Hummingbird
+import Images
+import Logging
+import NIOCore
+
+public struct BootHTTPConfiguration: Sendable {
+    /// Address to listen on ("0.0.0.0": every interface).
+    public var host: String
+    /// 0 picks a free port (tests); the bound one is passed to `onRunning`.
+    public var port: Int
+    public var imagesDirectory: String
+    /// Boot loaders for UEFI HTTP boot, served read-only under /tftp/.
+    public var tftpRoot: String
+    /// Folders outside the TFTP root that its symlinks may lead into (the TFTP server's
+    /// own jail rule, so both protocols serve the same files).
+    public var tftpTrustedLinkTargets: [String]
+    /// Bytes read from disk per write when streaming a file.
+    public var fileChunkBytes: Int
+
+    public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
+                fileChunkBytes: Int = 256 * 1024) {
+        self.host = host
+        self.port = port
+        self.imagesDirectory = imagesDirectory
+        self.tftpRoot = tftpRoot
+        self.tftpTrustedLinkTargets = tftpTrustedLinkTargets
+        self.fileChunkBytes = fileChunkBytes
+    }
+}
+
+/// A request context that knows the client's address (for the events) and the
+/// connection's event loop (to pace file streaming).
+public struct BootRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remote: String
+    let eventLoop: any EventLoop
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remote = source.channel.remoteAddress?.ipAddress ?? "-"
+        eventLoop = source.channel.eventLoop
+    }
+}
+
+public enum BootHTTPServer {
+    /// The application; run it with `run()` (it stops when its task is cancelled).
+    public static func application(
+        configuration: BootHTTPConfiguration, content: BootContentStore, logger: Logger,
+        onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
+        onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: BootRequestContext.self)
+        let routes = BootRoutes(configuration: configuration, content: content, onEvent: onEvent)
+        routes.register(on: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}
+
+struct BootRoutes: Sendable {
+    let configuration: BootHTTPConfiguration
+    let content: BootContentStore
+    let onEvent: @Sendable (BootHTTPEvent) -> Void
+    var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes) }
+
+    func register(on router: Router<BootRequestContext>) {
+        router.get("boot.ipxe") { request, context in self.bootScript(request, context) }
+        router.get("boot/:script") { request, context in self.entryScript(request, context) }
+        router.get("preseed/:file") { request, context in self.preseed(request, context) }
+        router.get("progress") { request, context in self.progress(request, context) }
+        router.get("postinstall/:file") { request, context in self.postinstall(request, context) }
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("images/**", method: method) { request, context in
+                self.file(request, context, prefix: "/images/", root: self.configuration.imagesDirectory, trusted: [],
+                          contentType: "application/octet-stream")
+            }
+            router.on("tftp/**", method: method) { request, context in
+                self.file(request, context, prefix: "/tftp/", root: self.configuration.tftpRoot,
+                          trusted: self.configuration.tftpTrustedLinkTargets, contentType: "application/efi")
+            }
+        }
+    }
+
+    // MARK: Scripts
+
+    func bootScript(_ request: Request, _ context: BootRequestContext) -> Response {
+        let snapshot = content.snapshot
+        let query = firstValues(request)
+        guard query["mac"] != nil else {
+            onEvent(.bootstrapSent(remote: context.remote))
+            return text(snapshot.menus.renderBootstrap(server: snapshot.server))
+        }
+        let machine: MachineIdentity
+        do throws(MachineQueryError) {
+            machine = try MachineIdentity(query: query)
+        } catch {
+            return refuse(request, context, .badRequest, error.description)
+        }
+        let choice = snapshot.menus.menu.choice(for: machine)
+        onEvent(.menuShown(mac: machine.mac.description, platform: machine.platform.rawValue, entry: choice.defaultEntry?.id, remote: context.remote))
+        return text(snapshot.menus.renderMenu(for: machine, server: snapshot.server))
+    }
+
+    func entryScript(_ request: Request, _ context: BootRequestContext) -> Response {
+        machineDocument(request, context, parameter: "script", suffix: ".ipxe") { (menus, id, machine, server) throws(MenuRenderError) in
+            let script = try menus.renderEntry(id, for: machine, server: server)
+            onEvent(.entryChosen(mac: machine.mac.description, entry: id, remote: context.remote))
+            return script
+        }
+    }
+
+    func preseed(_ request: Request, _ context: BootRequestContext) -> Response {
+        machineDocument(request, context, parameter: "file", suffix: ".cfg") { (menus, id, machine, server) throws(MenuRenderError) in
+            let preseed = try menus.renderPreseed(id, for: machine, server: server)
+            onEvent(.preseedSent(mac: machine.mac.description, entry: id, remote: context.remote))
+            return preseed
+        }
+    }
+
+    /// `/boot/ENTRY.ipxe` and `/preseed/ENTRY.cfg`: an entry id from the path, the machine
+    /// from the query, rendered from one snapshot.
+    private func machineDocument(_ request: Request, _ context: BootRequestContext, parameter: String, suffix: String,
+                                 render: (MenuSet, String, MachineIdentity, ServerSettings) throws(MenuRenderError) -> String) -> Response {
+        guard let name = context.parameters.get(parameter), name.hasSuffix(suffix), name.count > suffix.count else {
+            return refuse(request, context, .notFound, "no such document")
+        }
+        let id = String(name.dropLast(suffix.count))
+        let snapshot = content.snapshot
+        let machine: MachineIdentity
+        do throws(MachineQueryError) {
+            machine = try MachineIdentity(query: firstValues(request))
+        } catch {
+            return refuse(request, context, .badRequest, error.description)
+        }
+        do throws(MenuRenderError) {
+            return text(try render(snapshot.menus, id, machine, snapshot.server))
+        } catch {
+            return refuse(request, context, .notFound, error.description)
+        }
+    }
+
+    func progress(_ request: Request, _ context: BootRequestContext) -> Response {
+        let query = firstValues(request)
+        guard let macText = query["mac"], let mac = HardwareAddress(macText) else {
+            return refuse(request, context, .badRequest, "query parameter 'mac' must be a MAC address such as 52:54:00:12:34:56")
+        }
+        guard let stage = query["stage"], isValidStage(stage) else {
+            return refuse(request, context, .badRequest, "query parameter 'stage' must be 1 to 32 of a-z, 0-9, '-', '_', '.'")
+        }
+        onEvent(.progress(mac: mac.description, stage: stage, remote: context.remote))
+        return text("ok\n")
+    }
+
+    func postinstall(_ request: Request, _ context: BootRequestContext) -> Response {
+        let snapshot = content.snapshot
+        guard let name = context.parameters.get("file"), let path = snapshot.menus.postinstallScriptPath(name),
+              let data = FileManager.default.contents(atPath: path) else {
+            return refuse(request, context, .notFound, "no such post-install script")
+        }
+        return Response(status: .ok, headers: [.contentType: "text/x-shellscript"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: Files
+
+    func file(_ request: Request, _ context: BootRequestContext, prefix: String, root: String, trusted: [String], contentType: String) -> Response {
+        // The raw path, decoded one component at a time: "%2F" must not become a separator.
+        let raw = request.uri.path
+        guard raw.hasPrefix(prefix) else { return refuse(request, context, .notFound, "no such file") }
+        let encoded = raw.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        let components = encoded.map { String($0).removingPercentEncoding }
+        guard components.allSatisfy({ $0 != nil }) else { return refuse(request, context, .badRequest, "bad percent-encoding") }
+        let opened: ContainedFile
+        do throws(ContainedFileRefusal) {
+            opened = try ContainedFile(root: root, components: components.map { $0! }, trustedLinkTargets: trusted)
+        } catch {
+            let status: HTTPResponse.Status = error == .badPath || error == .outsideRoot ? .forbidden : .notFound
+            return refuse(request, context, status, error.description)
+        }
+        let path = raw
+        let remote = context.remote
+        let onEvent = onEvent
+        return files.respond(to: request, file: opened, contentType: contentType, eventLoop: context.eventLoop) { bytes, range in
+            onEvent(.fileSent(path: path, bytes: bytes, range: range, remote: remote))
+        }
+    }
+
+    // MARK: Helpers
+
+    private func text(_ body: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+        // The path is logged as received (still percent-encoded), so it cannot break a log line.
+        onEvent(.refused(path: String(request.uri.path.prefix(256)), status: status.code, reason: reason, remote: context.remote))
+        return Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: "garage-pxe: \(reason)\n")))
+    }
+
+    /// Query parameters, percent-decoded, the first of each name winning.
+    private func firstValues(_ request: Request) -> [String: String] {
+        var values: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters where values[String(key)] == nil {
+            values[String(key)] = String(value)
+        }
+        return values
+    }
+}
+
+func isValidStage(_ s: String) -> Bool {
+    (1...32).contains(s.count) && s.unicodeScalars.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || "-_.".unicodeScalars.contains($0) }
+}

@@ -1,0 +1,174 @@
+// The menus admins keep in `pxe-menus/menu.yaml`, as values. Loading and validation
+// live in MenuFile.swift; choosing what a machine sees lives in MenuSelection.swift.
+
+/// Firmware family, named the way iPXE's `${platform}` names it.
+public enum BootPlatform: String, Sendable, CaseIterable, Hashable {
+    case bios = "pcbios"
+    case efi = "efi"
+
+    /// Accepts iPXE's names (`pcbios`, `efi`) and the menu file's (`bios`, `efi`).
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "pcbios", "bios": self = .bios
+        case "efi", "uefi": self = .efi
+        default: return nil
+        }
+    }
+
+    /// The word used in menu.yaml's `platforms` lists.
+    public var menuName: String { self == .bios ? "bios" : "efi" }
+}
+
+/// What an entry does when chosen; each kind has its own block in the entry template.
+public enum EntryKind: String, Sendable, CaseIterable, Hashable {
+    case debianInstaller = "debian-installer"
+    case ipxeScript = "ipxe-script"
+    case localDisk = "local-disk"
+    case chainURL = "chain-url"
+    case ipxeShell = "ipxe-shell"
+}
+
+public struct MenuEntry: Sendable, Equatable {
+    public var id: String
+    /// As written (UTF-8, usually French); iPXE output gets an ASCII transliteration.
+    public var label: String
+    public var kind: EntryKind
+    /// Image folder name under the images root (debian-installer entries).
+    public var image: String?
+    /// Extra kernel arguments, appended after the ones garage-pxe adds.
+    public var kernelArguments: String
+    /// Preseed template name under templates/ (without `.mustache`); nil: no automatic install.
+    public var preseedTemplate: String?
+    /// Script under pxe-menus/postinstall/ run at the end of the install.
+    public var postinstallScript: String?
+    /// Entry script template (without `.mustache`); nil: the shared `entry.ipxe`.
+    public var scriptTemplate: String?
+    /// Target of a chain-url entry.
+    public var chainURL: String?
+    public var platforms: Set<BootPlatform>
+
+    public init(id: String, label: String, kind: EntryKind, image: String? = nil, kernelArguments: String = "",
+                preseedTemplate: String? = nil, postinstallScript: String? = nil, scriptTemplate: String? = nil,
+                chainURL: String? = nil, platforms: Set<BootPlatform> = Set(BootPlatform.allCases)) {
+        self.id = id
+        self.label = label
+        self.kind = kind
+        self.image = image
+        self.kernelArguments = kernelArguments
+        self.preseedTemplate = preseedTemplate
+        self.postinstallScript = postinstallScript
+        self.scriptTemplate = scriptTemplate
+        self.chainURL = chainURL
+        self.platforms = platforms
+    }
+}
+
+/// Which machines a group takes: any listed MAC, any MAC prefix, or the DMI strings.
+public struct GroupMatch: Sendable, Equatable {
+    public var macs: Set<HardwareAddress> = []
+    /// Normalised lower-case hex prefixes without separators ("00e04c").
+    public var macPrefixes: [String] = []
+    /// Case-insensitive patterns where `*` stands for any text; all given must match.
+    public var manufacturer: String?
+    public var product: String?
+
+    public init(macs: Set<HardwareAddress> = [], macPrefixes: [String] = [], manufacturer: String? = nil, product: String? = nil) {
+        self.macs = macs
+        self.macPrefixes = macPrefixes
+        self.manufacturer = manufacturer
+        self.product = product
+    }
+}
+
+public struct MachineGroup: Sendable, Equatable {
+    public var id: String
+    public var match: GroupMatch
+    public var defaultEntry: String?
+    public var timeoutSeconds: Int?
+    /// Entries shown to the group, in menu order; nil shows them all.
+    public var entries: [String]?
+    /// Appended to every Linux entry's kernel arguments (e.g. `nomodeset` for a GPU).
+    public var kernelArguments: String
+
+    public init(id: String, match: GroupMatch = GroupMatch(), defaultEntry: String? = nil, timeoutSeconds: Int? = nil,
+                entries: [String]? = nil, kernelArguments: String = "") {
+        self.id = id
+        self.match = match
+        self.defaultEntry = defaultEntry
+        self.timeoutSeconds = timeoutSeconds
+        self.entries = entries
+        self.kernelArguments = kernelArguments
+    }
+}
+
+/// One known machine, by MAC.
+public struct MachineOverride: Sendable, Equatable {
+    public var group: String?
+    public var defaultEntry: String?
+    public var hostname: String?
+    public var note: String?
+
+    public init(group: String? = nil, defaultEntry: String? = nil, hostname: String? = nil, note: String? = nil) {
+        self.group = group
+        self.defaultEntry = defaultEntry
+        self.hostname = hostname
+        self.note = note
+    }
+}
+
+public struct BootMenu: Sendable, Equatable {
+    public var title: String
+    /// 0 waits for a keypress forever.
+    public var timeoutSeconds: Int
+    public var defaultEntry: String
+    public var entries: [MenuEntry]
+    public var groups: [MachineGroup]
+    public var machines: [HardwareAddress: MachineOverride]
+
+    public init(title: String, timeoutSeconds: Int, defaultEntry: String, entries: [MenuEntry],
+                groups: [MachineGroup] = [], machines: [HardwareAddress: MachineOverride] = [:]) {
+        self.title = title
+        self.timeoutSeconds = timeoutSeconds
+        self.defaultEntry = defaultEntry
+        self.entries = entries
+        self.groups = groups
+        self.machines = machines
+    }
+
+    public func entry(_ id: String) -> MenuEntry? { entries.first { $0.id == id } }
+}
+
+/// An Ethernet MAC address. Parsed from admin files and from query strings alike, so
+/// anything that is not exactly six octets never reaches a template or a log line.
+public struct HardwareAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// Twelve lower-case hex digits.
+    public let hex: String
+
+    /// Accepts `52:54:00:12:34:56`, `52-54-00-12-34-56` and `525400123456`, any case.
+    public init?(_ text: String) {
+        let separators = text.filter { $0 == ":" || $0 == "-" }
+        let digits = text.filter { $0 != ":" && $0 != "-" }
+        guard digits.count == 12, digits.allSatisfy(\.isHexDigit), digits.allSatisfy(\.isASCII) else { return nil }
+        if !separators.isEmpty {
+            // Separators must sit between every pair, all the same.
+            guard text.count == 17, Set(separators).count == 1 else { return nil }
+            let positions = text.indices.filter { text[$0] == ":" || text[$0] == "-" }.map { text.distance(from: text.startIndex, to: $0) }
+            guard positions == [2, 5, 8, 11, 14] else { return nil }
+        }
+        hex = digits.lowercased()
+    }
+
+    private func joined(_ separator: String) -> String {
+        stride(from: 0, to: 12, by: 2).map { i -> String in
+            let start = hex.index(hex.startIndex, offsetBy: i)
+            return String(hex[start..<hex.index(start, offsetBy: 2)])
+        }.joined(separator: separator)
+    }
+
+    /// `52:54:00:12:34:56`
+    public var description: String { joined(":") }
+    /// `52-54-00-12-34-56`, the form of Debian's BOOTIF and of iPXE's `hexhyp`.
+    public var hyphenated: String { joined("-") }
+
+    public static func < (a: HardwareAddress, b: HardwareAddress) -> Bool { a.hex < b.hex }
+}

@@ -1,0 +1,152 @@
+// The values templates see. Every key is always present (empty text when unknown), so the
+// set of names a template may use does not depend on the machine: the checker builds one
+// sample context with these same functions and rejects any name it does not contain.
+
+import Mustache
+
+/// What the server tells templates about itself; filled from the daemon's configuration.
+public struct ServerSettings: Sendable, Equatable {
+    /// `http://ADDRESS[:PORT]`, no trailing slash.
+    public var baseURL: String
+    /// The address clients reach this server at (log_host for the installer).
+    public var address: String
+    public var site: String
+    /// UDP port of the installer-syslog receiver (log_port).
+    public var syslogPort: Int
+    /// Debian mirror URL, e.g. http://deb.debian.org/debian.
+    public var mirrorURL: String
+    /// HTTP proxy for the installer's downloads; empty for none.
+    public var proxyURL: String
+
+    public init(baseURL: String, address: String, site: String, syslogPort: Int = 514,
+                mirrorURL: String = "http://deb.debian.org/debian", proxyURL: String = "") {
+        self.baseURL = baseURL
+        self.address = address
+        self.site = site
+        self.syslogPort = syslogPort
+        self.mirrorURL = mirrorURL
+        self.proxyURL = proxyURL
+    }
+
+    /// Protocol, host[:port] and directory of the mirror, the three parts d-i asks for.
+    var mirrorParts: (scheme: String, host: String, directory: String) {
+        var rest = Substring(mirrorURL)
+        var scheme = "http"
+        if let r = rest.range(of: "://") {
+            scheme = String(rest[..<r.lowerBound])
+            rest = rest[r.upperBound...]
+        }
+        guard let slash = rest.firstIndex(of: "/") else { return (scheme, String(rest), "/") }
+        var directory = String(rest[slash...])
+        while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
+        return (scheme, String(rest[..<slash]), directory)
+    }
+}
+
+/// The output a context is built for: iPXE scripts get ASCII display text; preseeds keep UTF-8.
+enum TextStyle {
+    case ipxe
+    case utf8
+
+    func display(_ s: String) -> String { self == .ipxe ? ASCIIText.transliterate(s) : s }
+    /// Text a machine reported (DMI): in iPXE, `${` would be expanded by iPXE itself.
+    func reported(_ s: String?) -> String {
+        guard let s else { return "" }
+        return self == .ipxe ? display(s).replacingOccurrences(of: "${", with: "$ {") : s
+    }
+}
+
+/// Which context a template is rendered with.
+public enum TemplateRole: String, Sendable, CaseIterable {
+    /// /boot.ipxe without a MAC: the first script, before the machine is known.
+    case bootstrap
+    /// /boot.ipxe?mac=…: the menu.
+    case menu
+    /// /boot/ENTRY.ipxe: what one entry does.
+    case entry
+    /// /preseed/ENTRY.cfg: the Debian installer's answers.
+    case preseed
+
+    var style: TextStyle { self == .preseed ? .utf8 : .ipxe }
+}
+
+/// An empty text value: renders as nothing and counts as false in a section, so
+/// `{{#machine.serial}}…{{/machine.serial}}` shows only when the serial is known (plain
+/// Mustache would treat "" as true).
+struct EmptyText: MustacheCustomRenderable {
+    var renderText: String { "" }
+    var isNull: Bool { true }
+}
+
+/// Replaces empty strings by `EmptyText`, keeping every key.
+func withEmptyTextFalse(_ values: [String: Any]) -> [String: Any] {
+    values.mapValues { value in
+        if let s = value as? String, s.isEmpty { return EmptyText() }
+        return value
+    }
+}
+
+enum TemplateContext {
+    static func server(_ s: ServerSettings, style: TextStyle) -> [String: Any] {
+        let mirror = s.mirrorParts
+        return withEmptyTextFalse([
+            "base_url": s.baseURL, "address": s.address, "site": style.display(s.site),
+            "syslog_port": String(s.syslogPort), "mirror_url": s.mirrorURL, "mirror_protocol": mirror.scheme,
+            "mirror_host": mirror.host, "mirror_directory": mirror.directory, "proxy_url": s.proxyURL,
+            "has_proxy": !s.proxyURL.isEmpty,
+        ])
+    }
+
+    static func machine(_ m: MachineIdentity, choice: MachineChoice, server: ServerSettings, style: TextStyle) -> [String: Any] {
+        withEmptyTextFalse([
+            "mac": m.mac.description, "mac_hyphen": m.mac.hyphenated, "mac_hex": m.mac.hex,
+            "platform": m.platform.rawValue, "is_efi": m.platform == .efi, "is_bios": m.platform == .bios,
+            "buildarch": m.buildArchitecture ?? "", "ip": m.ip ?? "", "uuid": m.uuid ?? "",
+            "manufacturer": style.reported(m.manufacturer), "product": style.reported(m.product),
+            "serial": style.reported(m.serial),
+            "hostname": choice.hostname, "note": style.display(choice.override?.note ?? ""),
+            "group": choice.group?.id ?? "", "is_known": choice.override != nil,
+            "query": m.queryString,
+            "menu_url": "\(server.baseURL)/boot.ipxe?\(m.queryString)",
+        ])
+    }
+
+    static func entry(_ e: MenuEntry, machine m: MachineIdentity, choice: MachineChoice, images: [String: BootImageFiles],
+                      server: ServerSettings, style: TextStyle) -> [String: Any] {
+        let base = server.baseURL
+        let image = e.image.flatMap { images[$0] }
+        let imageURL = e.image.map { "\(base)/images/\(percentEncodeQueryValue($0))" } ?? ""
+        let macQuery = "mac=\(m.mac.description)"
+        let kernelArguments = [e.kernelArguments, choice.extraKernelArguments].filter { !$0.isEmpty }.joined(separator: " ")
+        return withEmptyTextFalse([
+            "id": e.id, "label": style.display(e.label), "kind": e.kind.rawValue,
+            "is_debian_installer": e.kind == .debianInstaller, "is_ipxe_script": e.kind == .ipxeScript,
+            "is_local_disk": e.kind == .localDisk, "is_chain_url": e.kind == .chainURL, "is_ipxe_shell": e.kind == .ipxeShell,
+            "is_default": choice.defaultEntry?.id == e.id,
+            "image": e.image ?? "",
+            "kernel_url": image.map { "\(imageURL)/\($0.kernel)" } ?? "",
+            "initrd_url": image.map { "\(imageURL)/\($0.initrd)" } ?? "",
+            "kernel_file": image?.kernel ?? "", "initrd_file": image?.initrd ?? "",
+            "kernel_args": kernelArguments,
+            "has_preseed": e.preseedTemplate != nil,
+            "preseed_url": e.preseedTemplate != nil ? "\(base)/preseed/\(e.id).cfg?\(macQuery)" : "",
+            "has_postinstall": e.postinstallScript != nil,
+            "postinstall_url": e.postinstallScript.map { "\(base)/postinstall/\(percentEncodeQueryValue($0))" } ?? "",
+            "chain_url": e.chainURL ?? "",
+            "script_url": "\(base)/boot/\(e.id).ipxe?\(m.queryString)",
+            "progress_url": "\(base)/progress?\(macQuery)",
+        ])
+    }
+
+    static func menu(_ menu: BootMenu, machine m: MachineIdentity, choice: MachineChoice, images: [String: BootImageFiles],
+                     server: ServerSettings, style: TextStyle) -> [String: Any] {
+        withEmptyTextFalse([
+            "title": style.display(menu.title),
+            "timeout_seconds": String(choice.timeoutSeconds), "timeout_ms": String(choice.timeoutSeconds * 1000),
+            "has_timeout": choice.timeoutSeconds > 0,
+            "default": choice.defaultEntry?.id ?? "",
+            "entries": choice.entries.map { entry($0, machine: m, choice: choice, images: images, server: server, style: style) },
+            "has_entries": !choice.entries.isEmpty,
+        ])
+    }
+}

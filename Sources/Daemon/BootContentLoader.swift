@@ -1,0 +1,33 @@
+// Loads what the HTTP side serves from the configuration's folders: the image catalogue,
+// then the menus checked against it. Shared by `serve` (start and reload), `check` and
+// `render`, so all three judge a menus folder the same way.
+
+import BootHTTP
+import BootMenus
+import DHCP
+import Images
+import YAMLDiagnostics
+
+public enum BootContentLoader {
+    public static func images(_ config: GaragePXEConfig) -> (images: [ImageRecord], problems: [String]) {
+        ImageCatalogue.load(directory: config.imagesDirectory)
+    }
+
+    public static func menus(_ config: GaragePXEConfig, images: [ImageRecord]) throws(SourceDiagnostics) -> MenuSet {
+        let files = Dictionary(uniqueKeysWithValues: images.map { ($0.name, BootImageFiles(kernel: $0.metadata.kernel, initrd: $0.metadata.initrd)) })
+        return try MenuSet.load(directory: config.menusDirectory, images: files, imagesDirectory: config.imagesDirectory)
+    }
+
+    public static func serverSettings(_ config: GaragePXEConfig, address: IPv4Address) -> ServerSettings {
+        ServerSettings(baseURL: config.httpBaseURL(serverAddress: address), address: address.description, site: config.site,
+                       syslogPort: config.installer.syslogPort, mirrorURL: config.installer.mirror,
+                       proxyURL: config.installer.proxy ?? "")
+    }
+
+    /// Everything at once, as served: images, menus, server settings.
+    public static func snapshot(_ config: GaragePXEConfig, address: IPv4Address) throws(SourceDiagnostics) -> (BootSnapshot, imageProblems: [String]) {
+        let (images, problems) = images(config)
+        let menus = try menus(config, images: images)
+        return (BootSnapshot(menus: menus, server: serverSettings(config, address: address)), problems)
+    }
+}

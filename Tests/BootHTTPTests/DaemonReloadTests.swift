@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The real daemon binary in a network namespace of its own (its proxyDHCP binds :67 and
+/// :4011 there, never on the host), asked over HTTP with curl from inside the namespace.
+@Suite("running daemon: menus reload", .serialized)
+struct DaemonReloadTests {
+    /// A folder with a config, a copy of the shipped menus and one small image.
+    struct Setup {
+        let dir: URL
+        let port = Int.random(in: 20000...40000)
+        var menuFile: URL { dir.appendingPathComponent("menus/menu.yaml") }
+        var config: URL { dir.appendingPathComponent("garage-pxe.yaml") }
+        var log: URL { dir.appendingPathComponent("daemon.log") }
+
+        init() throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-daemon-\(UUID().uuidString)")
+            let fm = FileManager.default
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            try fm.copyItem(atPath: Repo.path("pxe-menus"), toPath: dir.appendingPathComponent("menus").path)
+            try TestImages.create(in: dir.appendingPathComponent("images"))
+            try """
+            site: "Atelier Garage"
+            http: {port: \(port)}
+            tftp: {root: /usr/lib/ipxe, trusted_link_targets: [/boot]}
+            paths: {menus: menus, images: images}
+            """.write(to: config, atomically: true, encoding: .utf8)
+        }
+
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        func remove() { try? FileManager.default.removeItem(at: dir) }
+    }
+
+    /// GET inside the namespace; the body, or nil on any failure.
+    static func get(_ ns: NetworkNamespace, _ url: String, into file: URL) async throws -> String? {
+        try? FileManager.default.removeItem(at: file)
+        let status = try await runWithoutBlocking("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl", "-s", "-f", "--max-time", "10", "-o", file.path, url])
+        return status == 0 ? try String(contentsOf: file, encoding: .utf8) : nil
+    }
+
+    /// Polls (bounded) until `condition` holds, without blocking a thread.
+    static func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    @Test("a bad menu.yaml fed by SIGHUP (or saved) is refused and the previous menu keeps being served; a good one is taken")
+    func reload() async throws {
+        guard getuid() == 0 else { return }  // network namespaces need root
+        let setup = try Setup()
+        defer { setup.remove() }
+        let ns = try NetworkNamespace(prefix: "gpxhttp")
+        defer { ns.remove() }
+        let daemon = try ns.spawn([Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address,
+                                   "--log-level", "info"], output: setup.log)
+        defer { stop(daemon) }
+        let started = await Self.eventually(30) { setup.logText().contains("garage-pxe started") }
+        try #require(started, "daemon did not start:\n\(setup.logText())")
+
+        let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi"
+        let scratch = setup.dir.appendingPathComponent("body")
+        let before = try #require(try await Self.get(ns, url, into: scratch))
+        #expect(before.contains("menu Atelier Garage - installation reseau"))
+        #expect(before.contains("http://\(ns.address):\(setup.port)/boot/${selected}.ipxe"))
+
+        // An unknown key: refused, at its line and column; the old menu stays.
+        let good = try String(contentsOf: setup.menuFile, encoding: .utf8)
+        try good.replacingOccurrences(of: "timeout: 15", with: "timeout: 15\ncolour: blue").write(to: setup.menuFile, atomically: true, encoding: .utf8)
+        kill(daemon.processIdentifier, SIGHUP)
+        let refused = await Self.eventually(15) { setup.logText().contains("menu.yaml:11:1: error: unknown key 'colour'") }
+        #expect(refused, "no refusal logged:\n\(setup.logText())")
+        #expect(setup.logText().contains("menus reload refused, still serving the previous menus"))
+        #expect(try await Self.get(ns, url, into: scratch) == before)
+
+        // Fixed, with a new title, and signalled: the new menu is served.
+        try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier du samedi\"")
+            .write(to: setup.menuFile, atomically: true, encoding: .utf8)
+        kill(daemon.processIdentifier, SIGHUP)
+        let renamed = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du samedi") == true }
+        #expect(renamed, "new menu not served:\n\(setup.logText())")
+
+        // Saved without a signal: the folder watch reloads it.
+        try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier du dimanche\"")
+            .write(to: setup.menuFile, atomically: true, encoding: .utf8)
+        let watched = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true }
+        #expect(watched, "file change not picked up:\n\(setup.logText())")
+
+        // A broken template saved without a signal: refused too, last good menu stays.
+        let template = setup.dir.appendingPathComponent("menus/templates/menu.ipxe.mustache")
+        try "#!ipxe\n{{#menu.entries}}\n".write(to: template, atomically: true, encoding: .utf8)
+        let templateRefused = await Self.eventually(15) { setup.logText().contains("menu.ipxe.mustache:2:1: error: template syntax") }
+        #expect(templateRefused, "template error not logged:\n\(setup.logText())")
+        #expect(try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true)
+        #expect(daemon.isRunning)
+    }
+}

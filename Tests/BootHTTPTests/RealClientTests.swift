@@ -1,0 +1,168 @@
+import BootHTTP
+import BootMenus
+import Foundation
+import Testing
+import TestSupport
+
+/// curl against the real server on 127.0.0.1: every route, files with Range, HEAD and
+/// conditionals, and the ways a path can try to leave a folder.
+@Suite("HTTP boot routes, with curl")
+struct RealClientTests {
+    @Test("boot.ipxe: bootstrap without a MAC, the machine's menu with one, 400 for junk")
+    func bootScripts() async throws {
+        let server = try await RunningBootServer()
+        defer { server.stop() }
+        let bootstrap = try await server.curl(["\(server.base)/boot.ipxe"])
+        #expect(bootstrap.status == 200)
+        #expect(bootstrap.headers["content-type"] == "text/plain; charset=utf-8")
+        #expect(String(decoding: bootstrap.body, as: UTF8.self).contains("chain --replace --autofree http://10.99.0.1:8080/boot.ipxe?mac=${netX/mac}&platform=${platform}"))
+
+        // What iPXE sends for a BIOS PC with empty DMI strings, percent-encoded.
+        let menu = try await server.curl(["\(server.base)/boot.ipxe?mac=52:54:00:00:00:99&platform=efi&buildarch=x86_64&serial=PF0ABCDE&manufacturer=LENOVO&product=ThinkCentre%20M720q&uuid="])
+        let text = String(decoding: menu.body, as: UTF8.self)
+        #expect(menu.status == 200)
+        #expect(text.contains("choose --timeout 5000 --default disque-local selected"))
+        #expect(text.contains("LENOVO ThinkCentre M720q - s/n PF0ABCDE"))
+
+        for bad in ["mac=52:54:00:12:34", "mac=52:54:00:12:34:56&platform=amiga", "mac=52:54:00:12:34:56&serial=a%0Ab"] {
+            let r = try await server.curl(["\(server.base)/boot.ipxe?\(bad)"])
+            #expect(r.status == 400, "\(bad)")
+        }
+        #expect(server.events.contains(.menuShown(mac: "52:54:00:00:00:99", platform: "efi", entry: "disque-local", remote: "127.0.0.1")))
+    }
+
+    @Test("entry scripts, preseeds, post-install scripts and progress calls")
+    func entryPreseedProgress() async throws {
+        let server = try await RunningBootServer()
+        defer { server.stop() }
+        let entry = try await server.curl(["\(server.base)/boot/debian-12-auto.ipxe?mac=52:54:00:12:34:56&platform=pcbios"])
+        #expect(entry.status == 200)
+        #expect(String(decoding: entry.body, as: UTF8.self).contains(
+            "auto=true priority=critical url=http://10.99.0.1:8080/preseed/debian-12-auto.cfg?mac=52:54:00:12:34:56 log_host=10.99.0.1 log_port=514"))
+        #expect(try await server.curl(["\(server.base)/boot/nope.ipxe?mac=52:54:00:12:34:56"]).status == 404)
+        #expect(try await server.curl(["\(server.base)/boot/debian-12-auto.ipxe"]).status == 400)
+
+        let preseed = try await server.curl(["\(server.base)/preseed/debian-12-auto.cfg?mac=52-54-00-12-34-56"])
+        let preseedText = String(decoding: preseed.body, as: UTF8.self)
+        #expect(preseed.status == 200)
+        #expect(preseedText.contains("d-i netcfg/get_hostname string pc-525400123456"))
+        #expect(preseedText.contains("wget -q -O /dev/null \"http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56&stage=finished\""))
+        #expect(try await server.curl(["\(server.base)/preseed/shell.cfg?mac=52:54:00:12:34:56"]).status == 404)
+
+        let script = try await server.curl(["\(server.base)/postinstall/atelier.sh"])
+        #expect(script.status == 200)
+        #expect(script.body == (try Data(contentsOf: URL(fileURLWithPath: Repo.path("pxe-menus/postinstall/atelier.sh")))))
+        #expect(try await server.curl(["--path-as-is", "\(server.base)/postinstall/../menu.yaml"]).status == 404)
+
+        #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=finished"]).status == 200)
+        #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=rm%20-rf"]).status == 400)
+        #expect(try await server.curl(["\(server.base)/progress?stage=finished"]).status == 400)
+        let events = server.events
+        #expect(events.contains(.entryChosen(mac: "52:54:00:12:34:56", entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.preseedSent(mac: "52:54:00:12:34:56", entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.progress(mac: "52:54:00:12:34:56", stage: "finished", remote: "127.0.0.1")))
+        #expect(!events.contains { if case .progress(_, let stage, _) = $0 { stage != "finished" } else { false } })
+    }
+
+    @Test("files: whole, Content-Length, HEAD, ranges, 416, ETag and Last-Modified conditionals")
+    func files() async throws {
+        let size = 3 * 1024 * 1024 + 7
+        let server = try await RunningBootServer(initrdBytes: size)
+        defer { server.stop() }
+        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let expected = RunningBootServer.pattern(size)
+
+        let whole = try await server.curl([url])
+        #expect(whole.status == 200)
+        #expect(whole.headers["content-length"] == String(size))
+        #expect(whole.headers["accept-ranges"] == "bytes")
+        #expect(whole.body == expected)
+        let etag = try #require(whole.headers["etag"])
+        let lastModified = try #require(whole.headers["last-modified"])
+
+        let head = try await server.curl(["-I", url])
+        #expect(head.status == 200)
+        #expect(head.headers["content-length"] == String(size))
+        #expect(head.headers["etag"] == etag)
+        // curl -I writes the headers as its output; no byte of the file follows them.
+        #expect(String(decoding: head.body, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        #expect(head.body.count < 1024)
+
+        let cases: [(String, Int, ClosedRange<Int>?)] = [
+            ("0-99", 206, 0...99), ("100-", 206, 100...(size - 1)), ("-500", 206, (size - 500)...(size - 1)),
+            ("1048570-1048580", 206, 1_048_570...1_048_580), ("\(size - 1)-\(size + 100)", 206, (size - 1)...(size - 1)),
+            ("\(size)-", 416, nil), ("0-1,5-6", 200, 0...(size - 1)), ("abc", 200, 0...(size - 1)),
+        ]
+        for (range, status, bytes) in cases {
+            let r = try await server.curl(["-H", "Range: bytes=\(range)", url].map { $0 == "Range: bytes=abc" ? "Range: abc" : $0 })
+            #expect(r.status == status, "Range \(range)")
+            if let bytes {
+                #expect(r.body == expected.subdata(in: bytes.lowerBound..<(bytes.upperBound + 1)), "Range \(range)")
+                #expect(r.headers["content-length"] == String(bytes.count), "Range \(range)")
+                if status == 206 { #expect(r.headers["content-range"] == "bytes \(bytes.lowerBound)-\(bytes.upperBound)/\(size)") }
+            } else {
+                #expect(r.headers["content-range"] == "bytes */\(size)")
+            }
+        }
+        // curl's own resume (-C) is a Range request too.
+        let partial = server.root.appendingPathComponent("resume")
+        try expected.prefix(1_000_000).write(to: partial)
+        #expect(try await runCurl(["-s", "--max-time", "20", "-C", "-", "-o", partial.path, url]) == 0)
+        #expect(try Data(contentsOf: partial) == expected)
+
+        #expect(try await server.curl(["-H", "If-None-Match: \(etag)", url]).status == 304)
+        #expect(try await server.curl(["-H", "If-Modified-Since: \(lastModified)", url]).status == 304)
+        #expect(try await server.curl(["-H", "If-None-Match: \"other\"", url]).status == 200)
+        // A range against a changed file (If-Range mismatch) gets the whole file.
+        let ifRange = try await server.curl(["-H", "Range: bytes=0-9", "-H", "If-Range: \"old\"", url])
+        #expect(ifRange.status == 200)
+        #expect(ifRange.body.count == size)
+
+        #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: Int64(size), range: nil, remote: "127.0.0.1")))
+        #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: 100, range: "bytes 0-99/\(size)", remote: "127.0.0.1")))
+    }
+
+    @Test("traversal, encoded traversal, hidden files and symlinks out are refused; other paths are 404", arguments: [
+        ("/images/../outside/secret.txt", 403), ("/images/%2e%2e/outside/secret.txt", 403), ("/images/..%2foutside%2fsecret.txt", 403),
+        ("/images/debian-12-amd64%2f..%2f..%2foutside%2fsecret.txt", 403), ("/images/debian-12-amd64/escape", 403),
+        ("/images/debian-12-amd64/.hidden", 403), ("/images/debian-12-amd64/", 403), ("/images/debian-12-amd64", 404),
+        ("/images/debian-12-amd64/nope", 404), ("/images/%zz", 400), ("/images/a%00b", 403),
+        ("/tftp/secret.efi", 403), ("/tftp/../outside/secret.txt", 403), ("/tftp//etc/passwd", 403),
+        ("/etc/passwd", 404), ("/", 404), ("/boot", 404), ("/menu.yaml", 404), ("/templates/menu.ipxe.mustache", 404),
+    ])
+    func refused(path: String, status: Int) async throws {
+        let server = try await RunningBootServer(initrdBytes: 10)
+        defer { server.stop() }
+        let r = try await server.curl(["--path-as-is", "\(server.base)\(path)"])
+        #expect(r.status == status, "\(path)")
+        #expect(!String(decoding: r.body, as: UTF8.self).contains("secret"))
+        #expect(!String(decoding: r.body, as: UTF8.self).contains("root:"))
+    }
+
+    @Test("boot loaders for UEFI HTTP boot, read-only, links inside the root followed")
+    func tftpOverHTTP() async throws {
+        let server = try await RunningBootServer(initrdBytes: 10)
+        defer { server.stop() }
+        for name in ["ipxe.efi", "snponly.efi"] {
+            let r = try await server.curl(["\(server.base)/tftp/\(name)"])
+            #expect(r.status == 200)
+            #expect(r.body == Data("EFI loader\n".utf8))
+            #expect(r.headers["content-length"] == "11")
+        }
+        #expect(try await server.curl(["-X", "PUT", "--data", "x", "\(server.base)/tftp/ipxe.efi"]).status == 404)
+        #expect(try await server.curl(["-X", "DELETE", "\(server.base)/images/debian-12-amd64/linux"]).status == 404)
+    }
+
+    @Test("a reload swaps the whole snapshot: requests see the old menu or the new one")
+    func snapshotSwap() async throws {
+        let server = try await RunningBootServer(initrdBytes: 10)
+        defer { server.stop() }
+        let before = try await server.curl(["\(server.base)/boot.ipxe?mac=52:54:00:12:34:56"])
+        #expect(String(decoding: before.body, as: UTF8.self).contains("http://10.99.0.1:8080/boot/"))
+        var snapshot = server.store.snapshot
+        snapshot.server.baseURL = "http://10.99.0.2"
+        server.store.replace(with: snapshot)
+        let after = try await server.curl(["\(server.base)/boot.ipxe?mac=52:54:00:12:34:56"])
+        #expect(String(decoding: after.body, as: UTF8.self).contains("http://10.99.0.2/boot/"))
+    }
+}
