@@ -40,7 +40,7 @@ def main():
     def cell(r):
         if r is None:
             return "n/a"
-        text = f"{mbps(r):.1f}"
+        text = f"{mbps(r):.1f}" if mbps(r) >= 1 else f"{mbps(r):.2f}"
         if int(r["failed"]):
             text += f" ({r['failed']} failed)"
         return text
@@ -65,7 +65,7 @@ def main():
             r = by.get((label, server))
             if r is None:
                 continue
-            print(f"| {server} | {label} | {r['runs']} | {mbps(r):.1f} | {r['p50_s']} | {r['p99_s']} | {r['failed']} | "
+            print(f"| {server} | {label} | {r['runs']} | {cell(r)} | {r['p50_s']} | {r['p99_s']} | {r['failed']} | "
                   f"{r['blksize']} / {r['windowsize']} | {r.get('server_peak_rss_MB', '?')} | {r.get('server_cpu_s', '?')} |")
 
 

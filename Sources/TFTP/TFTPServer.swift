@@ -4,8 +4,9 @@
 // by the codec, the negotiation, the jail or the state machine.
 //
 // Threads: the listener, the session table, the file cache and the settings live on
-// `queue`. Transfers are spread over a few serial queues so two cores can send at once;
-// each transfer's socket, timer and state machine stay on the queue it was given.
+// `queue`. Transfers are spread over a few serial queues, each reading its transfers'
+// sockets through one UDPSocketGroup; each transfer's socket, timer and state machine
+// stay on the queue it was given.
 
 import Dispatch
 import UDP
@@ -126,7 +127,9 @@ public final class TFTPServer: @unchecked Sendable {
         TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// `transferQueueCount` defaults to the number of online processors (at most 4).
+    /// `transferQueueCount` defaults to 8: each queue's socket group keeps reading while
+    /// its transfers are busy, so several queues let several threads do that at once, and
+    /// one queue never holds up more than an eighth of the transfers.
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
                 transferQueueCount: Int? = nil,
                 clock: @escaping @Sendable () -> TFTPInstant = TFTPServer.monotonicClock,
@@ -135,7 +138,7 @@ public final class TFTPServer: @unchecked Sendable {
         self.settings = settings
         self.listen = listen
         self.queue = queue
-        self.transferQueueCount = max(1, transferQueueCount ?? min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+        self.transferQueueCount = max(1, transferQueueCount ?? 8)
         self.clock = clock
         self.neighbours = neighbours
         self.onReport = onReport

@@ -50,19 +50,28 @@ public final class UDPSocketGroup: @unchecked Sendable {
     public var count: Int { members.count }
 
     /// One datagram from each ready socket: a TFTP transfer has one ACK in flight, so a
-    /// second read would mostly cost an empty recvmsg. The set is level-triggered, so
-    /// whatever is left wakes the source again; only a full batch is worth asking again
-    /// at once.
-    private func drain() {
-        for _ in 0..<8 {
-            let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epollFD, $0.baseAddress, Int32($0.count), 0) }
+    /// second read would mostly cost an empty recvmsg (the set is level-triggered, so
+    /// whatever is left is reported again).
+    ///
+    /// While traffic keeps coming the handler stays a little (`linger`): it waits in
+    /// epoll_wait for the next datagram instead of returning to libdispatch, whose source
+    /// re-arm hands every event through its event thread and back (two thread switches
+    /// per packet, which halves a lockstep transfer's rate). The thread sleeps in the
+    /// kernel while it waits; after `linger` of silence, or `budget` of work, it returns so
+    /// timers and other work on the queue run.
+    private func drain(linger: Int32 = 1, budget: UInt64 = 2_000_000) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var timeout: Int32 = 0
+        while true {
+            let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout) }
             guard ready > 0 else { return }
             for i in 0..<Int(ready) {
                 // A handler may have removed a socket that is later in this batch.
                 guard let member = members[events[i].data.fd], let datagram = member.socket.receiveNow(bufferSize: 2048) else { continue }
                 member.handler(datagram)
             }
-            if Int(ready) < events.count { return }
+            if DispatchTime.now().uptimeNanoseconds - start > budget { return }
+            timeout = linger
         }
     }
 }

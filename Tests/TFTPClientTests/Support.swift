@@ -10,7 +10,10 @@ enum Fixtures {
     /// root/: empty, one, exact512, big (40 MiB + 77: past 65535 blocks of 512), a link
     /// inside the root, a link out of it, a sub-folder; outside/: a secret.
     static let base: String = {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-tftp-clients-\(getpid())").path
+        // One folder per checkout, emptied at each run, so runs do not pile up 40 MiB
+        // files and two checkouts testing at once do not share one.
+        let checkout = #filePath.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-tftp-clients-\(String(checkout, radix: 36))").path
         let fm = FileManager.default
         try? fm.removeItem(atPath: base)
         try! fm.createDirectory(atPath: base + "/root/sub", withIntermediateDirectories: true)

@@ -333,7 +333,7 @@ func main() {
     }
     let totalBytes = ok.map(\.bytes).reduce(0, +)
     var line = "label=\(options.label) clients=\(options.clients) ok=\(ok.count) failed=\(all.count - ok.count)"
-    line += String(format: " wall_s=%.3f aggregate_MBps=%.1f p50_s=%.3f p99_s=%.3f", wall, Double(totalBytes) / wall / 1e6, percentile(0.5), percentile(0.99))
+    line += String(format: " wall_s=%.3f aggregate_MBps=%.3f p50_s=%.3f p99_s=%.3f", wall, Double(totalBytes) / wall / 1e6, percentile(0.5), percentile(0.99))
     line += " blksize=\(all.first?.blksize ?? 0) windowsize=\(all.first?.windowsize ?? 0)"
     if let pid = options.watchPID {
         line += String(format: " server_peak_rss_MB=%.1f server_cpu_s=%.2f", Double(peak.peak) / 1024, ProcessWatch.treeCPU(pid) - cpuBefore)
