@@ -51,6 +51,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var tftpMaxBlockSize = 1468
         public var tftpMaxWindowSize = 16
         public var receiveBufferKiB = 1024
+        /// On SIGTERM, how long running TFTP transfers may take to finish.
+        public var stopGraceSeconds = 15
     }
 
     /// The file this was read from (nil: built-in defaults only).
@@ -251,6 +253,7 @@ extension GaragePXEConfig {
             if let v = l.int("tftp_max_blksize", in: 512...65464) { c.limits.tftpMaxBlockSize = v }
             if let v = l.int("tftp_max_windowsize", in: 1...256) { c.limits.tftpMaxWindowSize = v }
             if let v = l.int("receive_buffer_kib", in: 64...65536) { c.limits.receiveBufferKiB = v }
+            if let v = l.int("stop_grace_seconds", in: 0...600) { c.limits.stopGraceSeconds = v }
             l.finish()
         }
     }

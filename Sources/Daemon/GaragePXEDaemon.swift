@@ -23,6 +23,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var tftp: TFTPServer?
     private var signalSources: [DispatchSourceSignal] = []
     private var timers: [DispatchSourceTimer] = []
+    private var stopping = false
     private var interfaceName = ""
     private var bootContent: BootContentStore?
     private var httpTask: Task<Void, Never>?
@@ -252,16 +253,39 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         reloadBootContent(reason: "SIGHUP")
     }
 
+    /// Graceful stop: stop answering new clients at once, give running TFTP transfers up
+    /// to `limits.stop_grace_seconds` to finish (a PC halfway through its loader would
+    /// otherwise have to start over), then close everything and exit.
     private func shutdown(signal sig: Int32) {
+        guard !stopping else { return }
+        stopping = true
         SystemdNotify.stopping()
         let stats = proxy?.statistics
         proxy?.stop()
-        tftp?.stop()
+        tftp?.stopAccepting()
+        let running = tftp?.activeTransfers ?? 0
         logger.notice("garage-pxe stopping", metadata: [
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
+            "tftp_transfers_running": "\(running)",
         ])
-        exit(0)
+        let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
+        let waiter = DispatchSource.makeTimerSource(queue: mainQueue)
+        waiter.schedule(deadline: .now(), repeating: .milliseconds(100))
+        waiter.setEventHandler { [weak self] in
+            guard let self else { return }
+            let left = self.tftp?.activeTransfers ?? 0
+            guard left == 0 || DispatchTime.now() >= deadline else { return }
+            waiter.cancel()
+            self.tftp?.stop()
+            self.httpTask?.cancel()
+            self.logger.notice("garage-pxe stopped", metadata: [
+                "tftp_transfers_finished": "\(running - left)", "tftp_transfers_abandoned": "\(left)",
+            ])
+            exit(0)
+        }
+        waiter.resume()
+        timers.append(waiter)
     }
 }
 

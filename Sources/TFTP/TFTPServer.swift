@@ -162,6 +162,15 @@ public final class TFTPServer: @unchecked Sendable {
         }
     }
 
+    /// Closes the listener only: new requests go unanswered while running transfers go on
+    /// (a graceful stop waits for `activeTransfers` to reach zero).
+    public func stopAccepting() {
+        queue.sync {
+            listener?.close()
+            listener = nil
+        }
+    }
+
     /// Closes the listener and abandons every transfer.
     public func stop() {
         queue.sync {

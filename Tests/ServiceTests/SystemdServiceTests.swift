@@ -140,3 +140,51 @@ struct SystemdServiceTests {
         #expect(output.contains("user=nobody"), "\(output)")
     }
 }
+
+/// SIGTERM while a PC is fetching its loader: the daemon stops answering new clients but
+/// lets the running transfer finish, then exits cleanly.
+@Suite("graceful stop")
+struct GracefulStopTests {
+    @Test("a TFTP transfer running at SIGTERM completes with identical bytes; the daemon then exits 0")
+    func tftpTransferFinishes() throws {
+        let ns = try NetworkNamespace(prefix: "gpxgs")
+        defer { ns.remove() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+        let root = dir.appendingPathComponent("tftp")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for loader in ["undionly.kpxe", "ipxe.efi", "snponly.efi"] {
+            try Data(contentsOf: URL(fileURLWithPath: "/usr/lib/ipxe/\(loader)")).write(to: root.appendingPathComponent(loader))
+        }
+        let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
+        let big = try random.read(upToCount: 40 << 20) ?? Data()
+        try random.close()
+        try big.write(to: root.appendingPathComponent("big.bin"))
+        try TestImages.create(in: dir.appendingPathComponent("images"))
+
+        let log = dir.appendingPathComponent("daemon.log")
+        let notify = try NotifySocket()
+        let daemon = try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"), "--interface", "eth0",
+                                   "--tftp-root", root.path, "--images", dir.appendingPathComponent("images").path,
+                                   "--http-port", "8080", "--user", "nobody"],
+                                  environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        defer { stop(daemon) }
+        #expect(notify.messages(until: { $0.contains("READY=1") }, within: 20).last?.contains("READY=1") == true)
+
+        let output = dir.appendingPathComponent("big.out")
+        let client = try ns.spawn(["/usr/bin/tftp", ns.address, "-m", "binary", "-c", "get", "big.bin", output.path],
+                                  output: dir.appendingPathComponent("client.log"))
+        defer { stop(client) }
+        #expect(waitUntil(20) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
+        kill(daemon.processIdentifier, SIGTERM)
+
+        #expect(waitUntil(60) { !client.isRunning })
+        #expect(waitUntil(30) { !daemon.isRunning })
+        #expect(daemon.terminationStatus == 0)
+        #expect(try Data(contentsOf: output) == big, "the transfer running at SIGTERM completed intact")
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("tftp_transfers_running=1"), "the transfer was running when the stop began:\n\(text)")
+        #expect(text.contains("tftp_transfers_finished=1"))
+        #expect(text.contains("tftp_transfers_abandoned=0"))
+    }
+}
