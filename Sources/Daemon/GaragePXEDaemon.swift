@@ -183,7 +183,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// One line for `systemctl status`: what is served and what has happened so far.
     private func statusLine() -> String {
         let s = proxy?.statistics ?? ProxyStatistics()
-        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port)"
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running"
     }
 
     /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
