@@ -106,6 +106,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let logger = self.logger
         let started = StartupOutcome()
         let app = BootHTTPServer.application(
+            // /tftp/ must follow the TFTP server's jail: when tftp.trusted_link_targets
+            // exists (TFTP branch), pass it as tftpTrustedLinkTargets, or Debian's
+            // /usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi link is refused to UEFI HTTP boot.
             configuration: BootHTTPConfiguration(
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
                 tftpRoot: config.tftpRoot),
