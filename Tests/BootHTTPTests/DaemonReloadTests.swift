@@ -14,12 +14,17 @@ struct DaemonReloadTests {
         var config: URL { dir.appendingPathComponent("garage-pxe.yaml") }
         var log: URL { dir.appendingPathComponent("daemon.log") }
 
-        init() throws {
+        init(withImage: Bool = true) throws {
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-daemon-\(UUID().uuidString)")
             let fm = FileManager.default
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
             try fm.copyItem(atPath: Repo.path("pxe-menus"), toPath: dir.appendingPathComponent("menus").path)
             let image = dir.appendingPathComponent("images/debian-12-amd64")
+            try fm.createDirectory(at: image.deletingLastPathComponent(), withIntermediateDirectories: true)
+            guard withImage else {
+                try writeConfig()
+                return
+            }
             try fm.createDirectory(at: image, withIntermediateDirectories: true)
             try Data("kernel".utf8).write(to: image.appendingPathComponent("linux"))
             try Data("initrd".utf8).write(to: image.appendingPathComponent("initrd.gz"))
@@ -27,6 +32,10 @@ struct DaemonReloadTests {
             {"distribution": "debian", "release": "12", "architecture": "amd64", "kernel": "linux", "initrd": "initrd.gz",
              "files": {}, "verified_against_sha256sums": false}
             """.utf8).write(to: image.appendingPathComponent("image.json"))
+            try writeConfig()
+        }
+
+        private func writeConfig() throws {
             try """
             site: "Atelier Garage"
             http: {port: \(port)}
@@ -43,7 +52,7 @@ struct DaemonReloadTests {
     static func get(_ ns: NetworkNamespace, _ url: String, into file: URL) async throws -> String? {
         try? FileManager.default.removeItem(at: file)
         let status = try await runWithoutBlocking("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl", "-s", "-f", "--max-time", "10", "-o", file.path, url])
-        return status == 0 ? try String(contentsOf: file, encoding: .utf8) : nil
+        return status == 0 ? String(decoding: try Data(contentsOf: file), as: UTF8.self) : nil
     }
 
     /// Polls (bounded) until `condition` holds, without blocking a thread.
@@ -104,5 +113,36 @@ struct DaemonReloadTests {
         #expect(templateRefused, "template error not logged:\n\(setup.logText())")
         #expect(try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true)
         #expect(daemon.isRunning)
+    }
+
+    @Test("started before any image exists, PCs are told the menus have errors; importing the image brings the menu")
+    func startsWithoutImage() async throws {
+        guard getuid() == 0 else { return }
+        let tree = "/usr/lib/debian-installer/images/12/amd64/text"
+        guard FileManager.default.fileExists(atPath: tree) else { return }
+        let setup = try Setup(withImage: false)
+        defer { setup.remove() }
+        let ns = try NetworkNamespace(prefix: "gpxhttp")
+        defer { ns.remove() }
+        let daemon = try ns.spawn([Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address,
+                                   "--log-level", "info"], output: setup.log)
+        defer { stop(daemon) }
+        let started = await Self.eventually(30) { setup.logText().contains("garage-pxe started") }
+        try #require(started, "daemon did not start:\n\(setup.logText())")
+        #expect(setup.logText().contains("menu.yaml:17:12: error: image 'debian-12-amd64' is not in"))
+
+        let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56"
+        let scratch = setup.dir.appendingPathComponent("body")
+        let placeholder = try #require(try await Self.get(ns, url, into: scratch))
+        #expect(placeholder.contains("les menus du serveur contiennent des erreurs"))
+        #expect(placeholder.contains("chain --replace --autofree http://\(ns.address):\(setup.port)/boot.ipxe"))
+
+        // The admin imports the image; the images folder's watch reloads the menus.
+        let status = try await runWithoutBlocking(Repo.binary, ["import", "debian", tree, "--config", setup.config.path])
+        #expect(status == 0)
+        let menu = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier Garage") == true }
+        #expect(menu, "menu not served after the import:\n\(setup.logText())")
+        let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-12-amd64/linux", into: scratch)
+        #expect(kernel != nil)
     }
 }
