@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "garage-pxe",
             dependencies: [
-                "Daemon", "DHCP", "BootMenus", "Images", "BootHTTP",
+                "Daemon", "DHCP", "BootMenus", "Images",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

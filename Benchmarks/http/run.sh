@@ -6,11 +6,15 @@
 # Everything runs inside a network namespace this script creates and deletes: the daemon
 # (which also binds proxyDHCP :67/:4011), nginx and wrk. Nothing touches the host network.
 #
+# Each (server, clients) pair runs ROUNDS times, the two servers taking turns, and the
+# median is reported: the machine is shared, and turns spread any outside load evenly.
+#
 # Usage: Benchmarks/http/run.sh [SECONDS_PER_RUN]      (root; release build of garage-pxe)
-# Environment: GARAGE_PXE_BIN (default .build/release/garage-pxe)
+# Environment: GARAGE_PXE_BIN (default .build/release/garage-pxe), ROUNDS (default 3)
 set -euo pipefail
 
 DURATION="${1:-10}"
+ROUNDS="${ROUNDS:-3}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${GARAGE_PXE_BIN:-$REPO/.build/release/garage-pxe}"
 TREE=/usr/lib/debian-installer/images/12/amd64/text
@@ -114,26 +118,35 @@ mib_per_s() {
 }
 requests() { awk '/requests in/ { print $1 }'; }
 
-echo "bench: initrd.gz ($SIZE bytes), ${DURATION}s per run, wrk, inside namespace $NS"
-printf '| clients | garage-pxe MiB/s | nginx MiB/s | ratio | garage-pxe requests | nginx requests |\n'
-printf '|---:|---:|---:|---:|---:|---:|\n'
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+echo "bench: initrd.gz ($SIZE bytes), ${DURATION}s per run, $ROUNDS rounds, wrk, inside namespace $NS; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| clients | garage-pxe MiB/s | nginx MiB/s | ratio | garage-pxe runs | nginx runs |\n'
+printf '|---:|---:|---:|---:|---|---|\n'
 for c in 1 16 64; do
-  # Alternate who goes first, so neither always runs on a warmer machine.
-  if [[ $c == 16 ]]; then order=(nginx gpx); else order=(gpx nginx); fi
-  for who in "${order[@]}"; do
-    port=$GPX_PORT; [[ $who == nginx ]] && port=$NGINX_PORT
-    wrk_run "http://127.0.0.1:$port/$FILE" "$c" >"$RUN/wrk-$who-$c.txt"
+  : >"$RUN/gpx-$c"; : >"$RUN/nginx-$c"
+  for r in $(seq "$ROUNDS"); do
+    # Take turns going first, so neither always runs on a warmer (or busier) machine.
+    if (( r % 2 )); then order=(gpx nginx); else order=(nginx gpx); fi
+    for who in "${order[@]}"; do
+      port=$GPX_PORT; [[ $who == nginx ]] && port=$NGINX_PORT
+      wrk_run "http://127.0.0.1:$port/$FILE" "$c" >"$RUN/wrk.txt"
+      mib_per_s <"$RUN/wrk.txt" >>"$RUN/$who-$c"; echo >>"$RUN/$who-$c"
+    done
   done
-  g=$(mib_per_s <"$RUN/wrk-gpx-$c.txt"); n=$(mib_per_s <"$RUN/wrk-nginx-$c.txt")
-  gr=$(requests <"$RUN/wrk-gpx-$c.txt"); nr=$(requests <"$RUN/wrk-nginx-$c.txt")
-  printf '| %d | %s | %s | %s | %s | %s |\n' "$c" "$g" "$n" "$(awk -v a="$g" -v b="$n" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" "$gr" "$nr"
+  g=$(median <"$RUN/gpx-$c"); n=$(median <"$RUN/nginx-$c")
+  printf '| %d | %s | %s | %s | %s | %s |\n' "$c" "$g" "$n" "$(awk -v a="$g" -v b="$n" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+    "$(paste -sd' ' "$RUN/gpx-$c")" "$(paste -sd' ' "$RUN/nginx-$c")"
 done
+echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg); garage-pxe peak memory: $(grep VmHWM /proc/"${PIDS[0]}"/status | awk '{ print $2 / 1024 " MiB" }')"
 
 MENU="http://127.0.0.1:$GPX_PORT/boot.ipxe?mac=52:54:00:12:34:56&platform=efi&buildarch=x86_64&manufacturer=LENOVO&product=ThinkCentre%20M720q&serial=PF0ABCDE"
 ip netns exec "$NS" curl -sf "$MENU" | grep -q "^choose " || { echo "bench: menu not rendered" >&2; exit 1; }
-echo
-echo "bench: menu render (GET /boot.ipxe?mac=…, shipped menu), 16 clients, ${DURATION}s"
-wrk_run "$MENU" 16 --latency >"$RUN/wrk-menu.txt"
-awk '/Requests\/sec/ { print "requests/s: " $2 } / 50%/ { print "p50: " $2 } / 90%/ { print "p90: " $2 } / 99%/ { print "p99: " $2 }' "$RUN/wrk-menu.txt"
-grep -q "Non-2xx" "$RUN/wrk-menu.txt" && { echo "bench: some menu requests failed" >&2; cat "$RUN/wrk-menu.txt" >&2; exit 1; }
+for c in 1 16; do
+  echo
+  echo "bench: menu render (GET /boot.ipxe?mac=…, shipped menu), $c client(s), ${DURATION}s"
+  wrk_run "$MENU" "$c" --latency >"$RUN/wrk-menu.txt"
+  awk '/Requests\/sec/ { print "requests/s: " $2 } / 50%/ { print "p50: " $2 } / 90%/ { print "p90: " $2 } / 99%/ { print "p99: " $2 }' "$RUN/wrk-menu.txt"
+  if grep -q "Non-2xx" "$RUN/wrk-menu.txt"; then echo "bench: some menu requests failed" >&2; cat "$RUN/wrk-menu.txt" >&2; exit 1; fi
+done
 exit 0

@@ -6,10 +6,12 @@ import BootMenus
 import NIOConcurrencyHelpers
 
 public struct BootSnapshot: Sendable {
-    public var menus: MenuSet
+    /// nil until the menus folder has loaded without errors once: PCs are then sent a
+    /// script that says so and retries, rather than nothing at all.
+    public var menus: MenuSet?
     public var server: ServerSettings
 
-    public init(menus: MenuSet, server: ServerSettings) {
+    public init(menus: MenuSet?, server: ServerSettings) {
         self.menus = menus
         self.server = server
     }

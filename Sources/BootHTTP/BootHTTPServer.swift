@@ -95,10 +95,14 @@ struct BootRoutes: Sendable {
 
     func bootScript(_ request: Request, _ context: BootRequestContext) -> Response {
         let snapshot = content.snapshot
+        guard let menus = snapshot.menus else {
+            onEvent(.refused(path: "/boot.ipxe", status: 200, reason: "no valid menus loaded: sent the retry script", remote: context.remote))
+            return text(Self.menusBrokenScript(snapshot.server))
+        }
         let query = firstValues(request)
         guard query["mac"] != nil else {
             onEvent(.bootstrapSent(remote: context.remote))
-            return text(snapshot.menus.renderBootstrap(server: snapshot.server))
+            return text(menus.renderBootstrap(server: snapshot.server))
         }
         let machine: MachineIdentity
         do throws(MachineQueryError) {
@@ -106,9 +110,23 @@ struct BootRoutes: Sendable {
         } catch {
             return refuse(request, context, .badRequest, error.description)
         }
-        let choice = snapshot.menus.menu.choice(for: machine)
+        let choice = menus.menu.choice(for: machine)
         onEvent(.menuShown(mac: machine.mac.description, platform: machine.platform.rawValue, entry: choice.defaultEntry?.id, remote: context.remote))
-        return text(snapshot.menus.renderMenu(for: machine, server: snapshot.server))
+        return text(menus.renderMenu(for: machine, server: snapshot.server))
+    }
+
+    /// Sent while no menus folder has ever loaded cleanly (e.g. no image imported yet): the
+    /// PC says why on its screen and asks again, so fixing the files is enough.
+    static func menusBrokenScript(_ server: ServerSettings) -> String {
+        """
+        #!ipxe
+        echo garage-pxe (\(ASCIIText.transliterate(server.site))): les menus du serveur contiennent des erreurs.
+        echo Voir 'garage-pxe check' ou 'journalctl -u garage-pxe' sur le serveur.
+        echo Nouvel essai dans 30 secondes...
+        sleep 30
+        chain --replace --autofree \(server.baseURL)/boot.ipxe
+
+        """
     }
 
     func entryScript(_ request: Request, _ context: BootRequestContext) -> Response {
@@ -136,6 +154,7 @@ struct BootRoutes: Sendable {
         }
         let id = String(name.dropLast(suffix.count))
         let snapshot = content.snapshot
+        guard let menus = snapshot.menus else { return refuse(request, context, .serviceUnavailable, "the menus have errors") }
         let machine: MachineIdentity
         do throws(MachineQueryError) {
             machine = try MachineIdentity(query: firstValues(request))
@@ -143,7 +162,7 @@ struct BootRoutes: Sendable {
             return refuse(request, context, .badRequest, error.description)
         }
         do throws(MenuRenderError) {
-            return text(try render(snapshot.menus, id, machine, snapshot.server))
+            return text(try render(menus, id, machine, snapshot.server))
         } catch {
             return refuse(request, context, .notFound, error.description)
         }
@@ -163,7 +182,7 @@ struct BootRoutes: Sendable {
 
     func postinstall(_ request: Request, _ context: BootRequestContext) -> Response {
         let snapshot = content.snapshot
-        guard let name = context.parameters.get("file"), let path = snapshot.menus.postinstallScriptPath(name),
+        guard let name = context.parameters.get("file"), let path = snapshot.menus?.postinstallScriptPath(name),
               let data = FileManager.default.contents(atPath: path) else {
             return refuse(request, context, .notFound, "no such post-install script")
         }

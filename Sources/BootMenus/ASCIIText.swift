@@ -4,7 +4,7 @@
 
 import Foundation
 
-enum ASCIIText {
+public enum ASCIIText {
     /// Letters that do not decompose into a base letter plus accents.
     private static let replacements: [Character: String] = [
         "œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
@@ -18,7 +18,7 @@ enum ASCIIText {
     /// typographic punctuation replaced, spaces of every kind made plain, and anything
     /// left over shown as '?'. Control characters and line breaks become spaces, so a
     /// label can never add a line to a script.
-    static func transliterate(_ text: String) -> String {
+    public static func transliterate(_ text: String) -> String {
         var out = ""
         for character in text {
             if character.isASCII {

@@ -113,24 +113,27 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     }
 
     /// Loads the menus and images, then binds the HTTP port and waits (bounded) until it
-    /// listens, so READY is never sent for a server that cannot answer. Invalid menus at
-    /// start stop the daemon: there is no last good version to fall back on yet.
+    /// listens, so READY is never sent for a server that cannot answer. Menus with errors
+    /// at start do not stop the daemon: PCs get a script that says so and retries, the
+    /// errors are logged, and the first clean reload (a save, SIGHUP) takes over.
     private func startHTTP(address: IPv4Address) throws {
-        let snapshot: BootSnapshot
+        var snapshot = BootSnapshot(menus: nil, server: BootContentLoader.serverSettings(config, address: address))
         do {
             let (loaded, imageProblems) = try BootContentLoader.snapshot(config, address: address)
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             snapshot = loaded
         } catch {
-            throw ConfigRuntimeError("the menus have errors, not starting:\n\(error)")
+            logger.error("the menus have errors; PCs are told so until they are fixed:\n\(error)")
         }
         let store = BootContentStore(snapshot)
         let logger = self.logger
         let started = StartupOutcome()
         let app = BootHTTPServer.application(
+            // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
+            // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
             configuration: BootHTTPConfiguration(
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
-                tftpRoot: config.tftpRoot),
+                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets),
             content: store, logger: logger,
             onEvent: { BootHTTPEventLog.log($0, to: logger) },
             onRunning: { port in started.finish(.success(port)) })
@@ -173,7 +176,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             bootContent.replace(with: snapshot)
             logger.notice("menus reloaded", metadata: [
-                "reason": "\(reason)", "entries": "\(snapshot.menus.menu.entries.count)", "images": "\(snapshot.menus.images.count)",
+                "reason": "\(reason)", "entries": "\(snapshot.menus?.menu.entries.count ?? 0)", "images": "\(snapshot.menus?.images.count ?? 0)",
             ])
         } catch {
             logger.error("menus reload refused, still serving the previous menus (\(reason)):\n\(error)")

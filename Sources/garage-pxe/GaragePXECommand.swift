@@ -1,7 +1,6 @@
 // The command line. Thin on purpose: parse flags, call into Daemon, print, exit.
 
 import ArgumentParser
-import BootHTTP
 import BootMenus
 import DHCP
 import Daemon
@@ -177,19 +176,20 @@ struct Render: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let snapshot: BootSnapshot
+        let menus: MenuSet
+        let server = BootContentLoader.serverSettings(config, address: address)
         do {
-            snapshot = try BootContentLoader.snapshot(config, address: address).0
+            menus = try BootContentLoader.menus(config, images: BootContentLoader.images(config).images)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
         do {
             if let entry {
-                print(preseed ? try snapshot.menus.renderPreseed(entry, for: machine, server: snapshot.server)
-                              : try snapshot.menus.renderEntry(entry, for: machine, server: snapshot.server), terminator: "")
+                print(preseed ? try menus.renderPreseed(entry, for: machine, server: server)
+                              : try menus.renderEntry(entry, for: machine, server: server), terminator: "")
             } else {
-                print(snapshot.menus.renderMenu(for: machine, server: snapshot.server), terminator: "")
+                print(menus.renderMenu(for: machine, server: server), terminator: "")
             }
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))

@@ -14,12 +14,18 @@ struct DaemonReloadTests {
         var config: URL { dir.appendingPathComponent("garage-pxe.yaml") }
         var log: URL { dir.appendingPathComponent("daemon.log") }
 
-        init() throws {
+        init(withImage: Bool = true) throws {
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-daemon-\(UUID().uuidString)")
             let fm = FileManager.default
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
             try fm.copyItem(atPath: Repo.path("pxe-menus"), toPath: dir.appendingPathComponent("menus").path)
-            try TestImages.create(in: dir.appendingPathComponent("images"))
+            let images = dir.appendingPathComponent("images")
+            try fm.createDirectory(at: images, withIntermediateDirectories: true)
+            if withImage { try TestImages.create(in: images) }
+            try writeConfig()
+        }
+
+        private func writeConfig() throws {
             try """
             site: "Atelier Garage"
             http: {port: \(port)}
@@ -36,7 +42,7 @@ struct DaemonReloadTests {
     static func get(_ ns: NetworkNamespace, _ url: String, into file: URL) async throws -> String? {
         try? FileManager.default.removeItem(at: file)
         let status = try await runWithoutBlocking("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl", "-s", "-f", "--max-time", "10", "-o", file.path, url])
-        return status == 0 ? try String(contentsOf: file, encoding: .utf8) : nil
+        return status == 0 ? String(decoding: try Data(contentsOf: file), as: UTF8.self) : nil
     }
 
     /// Polls (bounded) until `condition` holds, without blocking a thread.
@@ -49,11 +55,9 @@ struct DaemonReloadTests {
         return try await condition()
     }
 
-    @Test("a bad menu.yaml fed by SIGHUP (or saved) is refused and the previous menu keeps being served; a good one is taken")
-    func reload() async throws {
-        guard getuid() == 0 else { return }  // network namespaces need root
-        let setup = try Setup()
-        defer { setup.remove() }
+    /// Runs `body` with the daemon started (bounded wait) in a namespace of its own;
+    /// stops it and deletes the namespace afterwards.
+    static func withRunningDaemon(_ setup: Setup, _ body: (NetworkNamespace, Process) async throws -> Void) async throws {
         let ns = try NetworkNamespace(prefix: "gpxhttp")
         defer { ns.remove() }
         let daemon = try ns.spawn([Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address,
@@ -61,41 +65,77 @@ struct DaemonReloadTests {
         defer { stop(daemon) }
         let started = await Self.eventually(30) { setup.logText().contains("garage-pxe started") }
         try #require(started, "daemon did not start:\n\(setup.logText())")
+        try await body(ns, daemon)
+    }
 
-        let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi"
-        let scratch = setup.dir.appendingPathComponent("body")
-        let before = try #require(try await Self.get(ns, url, into: scratch))
-        #expect(before.contains("menu Atelier Garage - installation reseau"))
-        #expect(before.contains("http://\(ns.address):\(setup.port)/boot/${selected}.ipxe"))
+    @Test("a bad menu.yaml fed by SIGHUP (or saved) is refused and the previous menu keeps being served; a good one is taken")
+    func reload() async throws {
+        guard getuid() == 0 else { return }  // network namespaces need root
+        let setup = try Setup()
+        defer { setup.remove() }
+        try await Self.withRunningDaemon(setup) { ns, daemon in
 
-        // An unknown key: refused, at its line and column; the old menu stays.
-        let good = try String(contentsOf: setup.menuFile, encoding: .utf8)
-        try good.replacingOccurrences(of: "timeout: 15", with: "timeout: 15\ncolour: blue").write(to: setup.menuFile, atomically: true, encoding: .utf8)
-        kill(daemon.processIdentifier, SIGHUP)
-        let refused = await Self.eventually(15) { setup.logText().contains("menu.yaml:11:1: error: unknown key 'colour'") }
-        #expect(refused, "no refusal logged:\n\(setup.logText())")
-        #expect(setup.logText().contains("menus reload refused, still serving the previous menus"))
-        #expect(try await Self.get(ns, url, into: scratch) == before)
+            let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi"
+            let scratch = setup.dir.appendingPathComponent("body")
+            let before = try #require(try await Self.get(ns, url, into: scratch))
+            #expect(before.contains("menu Atelier Garage - installation reseau"))
+            #expect(before.contains("http://\(ns.address):\(setup.port)/boot/${selected}.ipxe"))
 
-        // Fixed, with a new title, and signalled: the new menu is served.
-        try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier du samedi\"")
-            .write(to: setup.menuFile, atomically: true, encoding: .utf8)
-        kill(daemon.processIdentifier, SIGHUP)
-        let renamed = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du samedi") == true }
-        #expect(renamed, "new menu not served:\n\(setup.logText())")
+            // An unknown key: refused, at its line and column; the old menu stays.
+            let good = try String(contentsOf: setup.menuFile, encoding: .utf8)
+            try good.replacingOccurrences(of: "timeout: 15", with: "timeout: 15\ncolour: blue").write(to: setup.menuFile, atomically: true, encoding: .utf8)
+            kill(daemon.processIdentifier, SIGHUP)
+            let refused = await Self.eventually(15) { setup.logText().contains("menu.yaml:11:1: error: unknown key 'colour'") }
+            #expect(refused, "no refusal logged:\n\(setup.logText())")
+            #expect(setup.logText().contains("menus reload refused, still serving the previous menus"))
+            #expect(try await Self.get(ns, url, into: scratch) == before)
 
-        // Saved without a signal: the folder watch reloads it.
-        try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier du dimanche\"")
-            .write(to: setup.menuFile, atomically: true, encoding: .utf8)
-        let watched = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true }
-        #expect(watched, "file change not picked up:\n\(setup.logText())")
+            // Fixed, with a new title, and signalled: the new menu is served.
+            try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier du samedi\"")
+                .write(to: setup.menuFile, atomically: true, encoding: .utf8)
+            kill(daemon.processIdentifier, SIGHUP)
+            let renamed = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du samedi") == true }
+            #expect(renamed, "new menu not served:\n\(setup.logText())")
 
-        // A broken template saved without a signal: refused too, last good menu stays.
-        let template = setup.dir.appendingPathComponent("menus/templates/menu.ipxe.mustache")
-        try "#!ipxe\n{{#menu.entries}}\n".write(to: template, atomically: true, encoding: .utf8)
-        let templateRefused = await Self.eventually(15) { setup.logText().contains("menu.ipxe.mustache:2:1: error: template syntax") }
-        #expect(templateRefused, "template error not logged:\n\(setup.logText())")
-        #expect(try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true)
-        #expect(daemon.isRunning)
+            // Saved without a signal: the folder watch reloads it.
+            try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier du dimanche\"")
+                .write(to: setup.menuFile, atomically: true, encoding: .utf8)
+            let watched = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true }
+            #expect(watched, "file change not picked up:\n\(setup.logText())")
+
+            // A broken template saved without a signal: refused too, last good menu stays.
+            let template = setup.dir.appendingPathComponent("menus/templates/menu.ipxe.mustache")
+            try "#!ipxe\n{{#menu.entries}}\n".write(to: template, atomically: true, encoding: .utf8)
+            let templateRefused = await Self.eventually(15) { setup.logText().contains("menu.ipxe.mustache:2:1: error: template syntax") }
+            #expect(templateRefused, "template error not logged:\n\(setup.logText())")
+            #expect(try await Self.get(ns, url, into: scratch)?.contains("menu Atelier du dimanche") == true)
+            #expect(daemon.isRunning)
+        }
+    }
+
+    @Test("started before any image exists, PCs are told the menus have errors; importing the image brings the menu")
+    func startsWithoutImage() async throws {
+        guard getuid() == 0 else { return }
+        let tree = "/usr/lib/debian-installer/images/12/amd64/text"
+        guard FileManager.default.fileExists(atPath: tree) else { return }
+        let setup = try Setup(withImage: false)
+        defer { setup.remove() }
+        try await Self.withRunningDaemon(setup) { ns, daemon in
+            #expect(setup.logText().contains("menu.yaml:17:12: error: image 'debian-12-amd64' is not in"))
+
+            let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56"
+            let scratch = setup.dir.appendingPathComponent("body")
+            let placeholder = try #require(try await Self.get(ns, url, into: scratch))
+            #expect(placeholder.contains("les menus du serveur contiennent des erreurs"))
+            #expect(placeholder.contains("chain --replace --autofree http://\(ns.address):\(setup.port)/boot.ipxe"))
+
+            // The admin imports the image; the images folder's watch reloads the menus.
+            let status = try await runWithoutBlocking(Repo.binary, ["import", "debian", tree, "--config", setup.config.path])
+            #expect(status == 0)
+            let menu = try await Self.eventually(15) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier Garage") == true }
+            #expect(menu, "menu not served after the import:\n\(setup.logText())")
+            let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-12-amd64/linux", into: scratch)
+            #expect(kernel != nil)
+        }
     }
 }
