@@ -102,7 +102,8 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // The journal written and read back through a private systemd-journald the tests
         // start in their own mount namespace, and the real daemon's events.
-        .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"]),
+        .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"],
+                    exclude: ["private-journald.sh"]),
         // Real HTTP clients (curl) against the real server and the real daemon binary.
         .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe", "TestSupport"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
