@@ -109,6 +109,16 @@ public final class JournalWriter: @unchecked Sendable {
         }
     }
 
+    /// Whether stderr is the journal stream systemd gave us: JOURNAL_STREAM names its
+    /// device:inode, and an inherited variable (a child of a service) no longer matches.
+    public static func standardErrorIsJournal() -> Bool {
+        guard let value = getenv("JOURNAL_STREAM").map({ String(cString: $0) }) else { return false }
+        let parts = value.split(separator: ":").compactMap { UInt64($0) }
+        var info = stat()
+        guard parts.count == 2, fstat(STDERR_FILENO, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == parts[0] && UInt64(info.st_ino) == parts[1]
+    }
+
     public static let writeToStandardError: Fallback = { line in
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { _ = Foundation.write(STDERR_FILENO, $0.baseAddress, $0.count) }

@@ -78,7 +78,7 @@ struct Serve: ParsableCommand {
         switch events {
         case "journal": toJournal = true
         case "log": toJournal = false
-        case "auto": toJournal = getenv("JOURNAL_STREAM") != nil
+        case "auto": toJournal = JournalWriter.standardErrorIsJournal()
         default: throw ValidationError("--events must be journal, log or auto")
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
