@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TFTP", targets: ["TFTP"]),
         .library(name: "BootMenus", targets: ["BootMenus"]),
         .library(name: "BootHTTP", targets: ["BootHTTP"]),
+        .library(name: "InstallJournal", targets: ["InstallJournal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,6 +59,9 @@ let package = Package(
             name: "Images",
             dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The install journal: event kinds and fields, writing with sd_journal_sendv,
+        // reading back with sd_journal_open* and matches, the per-machine summary.
+        .target(name: "InstallJournal", dependencies: ["CSystemd"]),
         // The HTTP side: boot scripts, images, preseeds, progress callbacks.
         .target(
             name: "BootHTTP",
@@ -74,7 +78,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP",
+                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP", "InstallJournal",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -82,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "garage-pxe",
             dependencies: [
-                "Daemon", "DHCP", "BootMenus", "Images",
+                "Daemon", "DHCP", "BootMenus", "Images", "BootHTTP", "InstallJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,6 +100,10 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        // The journal written and read back through a private systemd-journald the tests
+        // start in their own mount namespace, and the real daemon's events.
+        .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"],
+                    exclude: ["private-journald.sh"]),
         // Real HTTP clients (curl) against the real server and the real daemon binary.
         .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe", "TestSupport"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.

@@ -31,11 +31,12 @@ public final class BootContentStore: Sendable {
 public enum BootHTTPEvent: Sendable, Equatable {
     /// /boot.ipxe without a MAC: a machine is about to identify itself.
     case bootstrapSent(remote: String)
-    case menuShown(mac: String, platform: String, entry: String?, remote: String)
-    case entryChosen(mac: String, entry: String, remote: String)
+    /// `machine` carries what iPXE said about itself (serial, product…) for the journal.
+    case menuShown(machine: MachineIdentity, entry: String?, remote: String)
+    case entryChosen(machine: MachineIdentity, entry: String, remote: String)
     /// A file (image or boot loader) was sent to the end; `range` is set for partial requests.
     case fileSent(path: String, bytes: Int64, range: String?, remote: String)
-    case preseedSent(mac: String, entry: String, remote: String)
+    case preseedSent(machine: MachineIdentity, entry: String, remote: String)
     case progress(mac: String, stage: String, remote: String)
     case refused(path: String, status: Int, reason: String, remote: String)
 }

@@ -111,7 +111,7 @@ struct BootRoutes: Sendable {
             return refuse(request, context, .badRequest, error.description)
         }
         let choice = menus.menu.choice(for: machine)
-        onEvent(.menuShown(mac: machine.mac.description, platform: machine.platform.rawValue, entry: choice.defaultEntry?.id, remote: context.remote))
+        onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote))
         return text(menus.renderMenu(for: machine, server: snapshot.server))
     }
 
@@ -132,7 +132,7 @@ struct BootRoutes: Sendable {
     func entryScript(_ request: Request, _ context: BootRequestContext) -> Response {
         machineDocument(request, context, parameter: "script", suffix: ".ipxe") { (menus, id, machine, server) throws(MenuRenderError) in
             let script = try menus.renderEntry(id, for: machine, server: server)
-            onEvent(.entryChosen(mac: machine.mac.description, entry: id, remote: context.remote))
+            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote))
             return script
         }
     }
@@ -140,7 +140,7 @@ struct BootRoutes: Sendable {
     func preseed(_ request: Request, _ context: BootRequestContext) -> Response {
         machineDocument(request, context, parameter: "file", suffix: ".cfg") { (menus, id, machine, server) throws(MenuRenderError) in
             let preseed = try menus.renderPreseed(id, for: machine, server: server)
-            onEvent(.preseedSent(mac: machine.mac.description, entry: id, remote: context.remote))
+            onEvent(.preseedSent(machine: machine, entry: id, remote: context.remote))
             return preseed
         }
     }

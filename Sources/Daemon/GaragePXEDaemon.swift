@@ -5,6 +5,7 @@ import BootHTTP
 import DHCP
 import Dispatch
 import Foundation
+import InstallJournal
 import Logging
 import TFTP
 import UDP
@@ -29,8 +30,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var httpTask: Task<Void, Never>?
     private var httpPort = 0
     private var watcher: FolderWatcher?
+    /// nil: events stay log lines (run by hand); set: they go to the journal instead.
+    private let journal: InstallEventRecorder?
 
-    public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger) throws(ConfigRuntimeError) {
+    public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
+                journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
+        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
         self.configPath = configPath
         self.overrides = overrides
         self.config = config
@@ -50,8 +55,19 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             pxePort: config.proxyDHCP.answerOnPXEPort ? 4011 : nil,
             receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
         let logger = self.logger
+        let journal = self.journal
+        if let journal {
+            // An install interrupted by a restart keeps its INSTALL_ID.
+            if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400))) {
+                journal.restoreOpenInstalls(from: records)
+            }
+        }
         let service = ProxyDHCPService(policy: policy, listen: listen, queue: proxyQueue) { event in
-            ProxyEventLog.log(event, to: logger)
+            if let journal, case .answered(let summary, let bootfile, _, _) = event {
+                journal.proxyAnswered(summary, bootfile: bootfile)
+            } else {
+                ProxyEventLog.log(event, to: logger)
+            }
         }
         do {
             try service.start()
@@ -67,7 +83,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             listen: TFTPListenSettings(device: nic.name, port: config.tftp.port,
                                        receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024)),
             queue: tftpQueue) { report in
-            TFTPEventLog.log(report, to: logger)
+            if let journal { journal.tftp(report) } else { TFTPEventLog.log(report, to: logger) }
         }
         do {
             try tftpServer.start()
@@ -106,6 +122,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
             "http_port": "\(httpPort)", "config": "\(configPath)", "user": "\(runningAs)",
         ])
+        journal?.daemon(.daemonStarted, message: "garage-pxe started on \(nic.name) \(address)")
         installSignalHandlers()
         startWatchingMenus()
         SystemdNotify.ready(status: statusLine())
@@ -127,6 +144,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         let store = BootContentStore(snapshot)
         let logger = self.logger
+        let journal = self.journal
+        // An entry that runs the Debian installer opens a new install attempt.
+        let installs: @Sendable (String) -> Bool = { id in
+            store.snapshot.menus?.menu.entries.first { $0.id == id }?.kind == .debianInstaller
+        }
         let started = StartupOutcome()
         let app = BootHTTPServer.application(
             // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
@@ -135,7 +157,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
                 tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets),
             content: store, logger: logger,
-            onEvent: { BootHTTPEventLog.log($0, to: logger) },
+            onEvent: { event in
+                if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
+            },
             onRunning: { port in started.finish(.success(port)) })
         httpTask = Task {
             do {
@@ -175,10 +199,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             let (snapshot, imageProblems) = try BootContentLoader.snapshot(config, address: serverAddress)
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             bootContent.replace(with: snapshot)
+            journal?.daemon(.configReloaded, message: "garage-pxe menus reloaded (\(reason))")
             logger.notice("menus reloaded", metadata: [
                 "reason": "\(reason)", "entries": "\(snapshot.menus?.menu.entries.count ?? 0)", "images": "\(snapshot.menus?.images.count ?? 0)",
             ])
         } catch {
+            journal?.daemon(.configRefused, message: "garage-pxe refused the new menus (\(reason))", reason: "\(error)")
             logger.error("menus reload refused, still serving the previous menus (\(reason)):\n\(error)")
         }
     }
@@ -248,8 +274,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             tftp?.update(fresh.tftpServerSettings)
             config = fresh
             serverAddress = address
+            journal?.daemon(.configReloaded, message: "garage-pxe configuration reloaded")
             logger.notice("configuration reloaded", metadata: ["config": "\(configPath)"])
         } catch {
+            journal?.daemon(.configRefused, message: "garage-pxe refused the new configuration", reason: "\(error)")
             logger.error("configuration reload refused, keeping the running configuration:\n\(error)")
         }
         // The menus have their own last-good copy: reload them whatever the config did.
@@ -267,6 +295,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         proxy?.stop()
         tftp?.stopAccepting()
         let running = tftp?.activeTransfers ?? 0
+        journal?.daemon(.daemonStopping, message: "garage-pxe stopping (signal \(sig))")
         logger.notice("garage-pxe stopping", metadata: [
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
@@ -282,6 +311,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             waiter.cancel()
             self.tftp?.stop()
             self.httpTask?.cancel()
+            self.journal?.flush()
             self.logger.notice("garage-pxe stopped", metadata: [
                 "tftp_transfers_finished": "\(running - left)", "tftp_transfers_abandoned": "\(left)",
             ])
@@ -364,16 +394,16 @@ public enum BootHTTPEventLog {
         switch event {
         case .bootstrapSent(let remote):
             logger.info("http.bootstrap", metadata: ["remote": "\(remote)"])
-        case .menuShown(let mac, let platform, let entry, let remote):
-            logger.info("menu.shown", metadata: ["mac": "\(mac)", "platform": "\(platform)", "default_entry": "\(entry ?? "-")", "remote": "\(remote)"])
-        case .entryChosen(let mac, let entry, let remote):
-            logger.info("menu.chosen", metadata: ["mac": "\(mac)", "entry": "\(entry)", "remote": "\(remote)"])
+        case .menuShown(let machine, let entry, let remote):
+            logger.info("menu.shown", metadata: ["mac": "\(machine.mac)", "platform": "\(machine.platform.rawValue)", "default_entry": "\(entry ?? "-")", "remote": "\(remote)"])
+        case .entryChosen(let machine, let entry, let remote):
+            logger.info("menu.chosen", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
         case .fileSent(let path, let bytes, let range, let remote):
             var m: Logger.Metadata = ["path": "\(path)", "bytes": "\(bytes)", "remote": "\(remote)"]
             if let range { m["range"] = "\(range)" }
             logger.info("image.sent", metadata: m)
-        case .preseedSent(let mac, let entry, let remote):
-            logger.info("installer.started", metadata: ["mac": "\(mac)", "entry": "\(entry)", "remote": "\(remote)"])
+        case .preseedSent(let machine, let entry, let remote):
+            logger.info("installer.started", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
         case .progress(let mac, let stage, let remote):
             logger.notice("installer.progress", metadata: ["mac": "\(mac)", "stage": "\(stage)", "remote": "\(remote)"])
         case .refused(let path, let status, let reason, let remote):

@@ -5,6 +5,7 @@ import BootMenus
 import DHCP
 import Daemon
 import Images
+import InstallJournal
 import Foundation
 import Logging
 
@@ -13,7 +14,7 @@ struct GaragePXECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
-        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self],
+        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self, Machines.self, History.self],
         defaultSubcommand: nil)
 }
 
@@ -68,7 +69,17 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr), or 'auto' (journal when started by systemd).")
+    var events: String = "auto"
+
     func run() throws {
+        let toJournal: Bool
+        switch events {
+        case "journal": toJournal = true
+        case "log": toJournal = false
+        case "auto": toJournal = JournalWriter.standardErrorIsJournal()
+        default: throw ValidationError("--events must be journal, log or auto")
+        }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -82,7 +93,8 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         do {
-            let daemon = try GaragePXEDaemon(configPath: options.path, overrides: options.overrides, config: config, logger: logger)
+            let daemon = try GaragePXEDaemon(configPath: options.path, overrides: options.overrides, config: config, logger: logger,
+                                         journal: toJournal ? JournalWriter() : nil)
             try daemon.run()
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
@@ -248,6 +260,92 @@ struct ImportDebian: ParsableCommand {
             print("imported \(image.name): debian \(m.release) \(m.architecture)\(m.installerBuild.map { " (build \($0))" } ?? "") into \(image.directory)\(m.verifiedAgainstSHA256SUMS ? ", checksums verified" : "")")
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: import failed: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Options shared by the journal queries.
+struct JournalOptions: ParsableArguments {
+    @Option(name: .long, help: "Read journal files from this folder (e.g. what systemd-journal-remote collected from several sites); repeatable. Default: the local journal.")
+    var directory: [String] = []
+
+    @Flag(name: .long, help: "JSON instead of a table.")
+    var json = false
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+func readJournal<T>(_ body: () throws(JournalReadError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func formatTime(_ microseconds: UInt64) -> String {
+    let formatter = ISO8601DateFormatter()
+    return formatter.string(from: Date(timeIntervalSince1970: Double(microseconds) / 1e6))
+}
+
+struct Machines: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One row per machine seen: serial, model, last stage, elapsed time, result, installs.")
+
+    @OptionGroup var journal: JournalOptions
+
+    @Option(name: .long, help: "Only events since: an ISO 8601 time, or hours ago such as '24h'.")
+    var since: String?
+
+    @Option(name: .long, help: "Only events of this site (GARAGE_PXE_SITE).")
+    var site: String?
+
+    func run() throws {
+        var query = JournalQuery(directories: journal.directory)
+        if let since {
+            if since.hasSuffix("h"), let hours = Double(since.dropLast()) {
+                query.since = Date().addingTimeInterval(-hours * 3600)
+            } else if let date = ISO8601DateFormatter().date(from: since) {
+                query.since = date
+            } else {
+                throw ValidationError("--since must be an ISO 8601 time (2025-01-31T08:00:00Z) or hours ago (24h)")
+            }
+        }
+        if let site { query.matches[.site] = site }
+        let rows = MachineSummary.summarize(try readJournal { () throws(JournalReadError) in try JournalReader.read(query) })
+        if journal.json { return try printJSON(rows) }
+        print(["MAC", "SERIAL", "MODEL", "LAST STAGE", "STARTED", "ELAPSED", "RESULT", "INSTALLS"].joined(separator: "\t"))
+        for r in rows {
+            let model = [r.manufacturer, r.product].compactMap { $0 }.joined(separator: " ")
+            let stage = r.lastStage + (r.lastStep.map { " (\($0))" } ?? "")
+            print([r.mac, r.serial ?? "-", model.isEmpty ? "-" : model, stage, formatTime(r.startedMicroseconds),
+                   "\(Int(r.elapsedSeconds))s", r.result, "\(r.installCount)"].joined(separator: "\t"))
+        }
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The events of one machine, oldest first.")
+
+    @Argument(help: "The machine's MAC address or serial number.")
+    var machine: String
+
+    @OptionGroup var journal: JournalOptions
+
+    func run() throws {
+        let records = try readJournal { () throws(JournalReadError) in try JournalReader.history(of: machine, directories: journal.directory) }
+        if journal.json { return try printJSON(records) }
+        for r in records {
+            let extras = [InstallField.entry, .step, .stage, .file, .bytes, .installID, .reason].compactMap { f in r[f].map { "\(f.rawValue.dropFirst(11).lowercased())=\($0)" } }
+            print(([formatTime(r.realtimeMicroseconds), r.kind?.rawValue ?? "-"] + extras).joined(separator: " "))
+        }
+        if records.isEmpty {
+            FileHandle.standardError.write(Data("garage-pxe: no events for \(machine)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -28,7 +28,7 @@ struct RealClientTests {
             let r = try await server.curl(["\(server.base)/boot.ipxe?\(bad)"])
             #expect(r.status == 400, "\(bad)")
         }
-        #expect(server.events.contains(.menuShown(mac: "52:54:00:00:00:99", platform: "efi", entry: "disque-local", remote: "127.0.0.1")))
+        #expect(server.events.contains(.menuShown(machine: MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE"), entry: "disque-local", remote: "127.0.0.1")))
     }
 
     @Test("entry scripts, preseeds, post-install scripts and progress calls")
@@ -58,8 +58,8 @@ struct RealClientTests {
         #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=rm%20-rf"]).status == 400)
         #expect(try await server.curl(["\(server.base)/progress?stage=finished"]).status == 400)
         let events = server.events
-        #expect(events.contains(.entryChosen(mac: "52:54:00:12:34:56", entry: "debian-12-auto", remote: "127.0.0.1")))
-        #expect(events.contains(.preseedSent(mac: "52:54:00:12:34:56", entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.preseedSent(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
         #expect(events.contains(.progress(mac: "52:54:00:12:34:56", stage: "finished", remote: "127.0.0.1")))
         #expect(!events.contains { if case .progress(_, let stage, _) = $0 { stage != "finished" } else { false } })
     }

@@ -1,0 +1,185 @@
+// Turns what the services report (proxy answers, TFTP transfers, HTTP requests) into
+// install-journal events with the machine's fields. It also remembers, per machine, what
+// later reports lack: the IP a MAC was last seen at (image downloads carry only the
+// client's address), the DMI identity iPXE sent, and the current install attempt's id.
+
+import BootHTTP
+import BootMenus
+import DHCP
+import Foundation
+import InstallJournal
+import TFTP
+import UDP
+
+public final class InstallEventRecorder: @unchecked Sendable {
+    private let writer: JournalWriter
+    private let site: String
+    private let lock = NSLock()
+    // Guarded by `lock`; reports arrive on the proxy, TFTP and HTTP threads.
+    private var macByIP: [String: String] = [:]
+    private var identityByMAC: [String: MachineIdentity] = [:]
+    private var installIDByMAC: [String: String] = [:]
+
+    public init(writer: JournalWriter, site: String) {
+        self.writer = writer
+        self.site = site
+    }
+
+    public var fallbackEvents: Int { writer.fallbackEvents }
+    public func flush() { writer.flush() }
+
+    /// Install attempts still open in the journal (started, neither finished nor failed),
+    /// so a restart mid-install keeps the same INSTALL_ID.
+    public func restoreOpenInstalls(from records: [JournalRecord]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for record in records {
+            guard let mac = record[.mac], let kind = record.kind else { continue }
+            if kind.endsInstall { installIDByMAC[mac] = nil } else if let id = record[.installID] { installIDByMAC[mac] = id }
+        }
+    }
+
+    public func daemon(_ kind: InstallEventKind, message: String, reason: String? = nil) {
+        var fields: [InstallField: String] = [.site: site]
+        if let reason { fields[.reason] = reason }
+        writer.write(InstallEvent(kind, fields: fields, message: message))
+    }
+
+    public func proxyAnswered(_ s: ProxyRequestSummary, bootfile: String) {
+        guard let mac = s.mac?.description else { return }
+        var fields = machineFields(mac: mac)
+        fields[.file] = bootfile
+        if let arch = s.architecture { fields[.arch] = arch.description }
+        if let uuid = s.uuid { fields[.uuid] = uuid }
+        write(.dhcpOffer, fields)
+    }
+
+    public func tftp(_ r: TFTPTransferReport) {
+        let ip = formatIPv4(r.client.address)
+        let mac = r.mac.flatMap { MACAddress(bytes: $0)?.description } ?? knownMAC(ip: ip)
+        var fields = mac.map { machineFields(mac: $0) } ?? [:]
+        fields[.ip] = ip
+        fields[.file] = r.file
+        fields[.bytes] = String(r.bytes)
+        fields[.durationMilliseconds] = String(Int(r.duration.components.seconds * 1000 + r.duration.components.attoseconds / 1_000_000_000_000_000))
+        switch r.outcome {
+        case .completed: write(.tftpSent, fields)
+        case .abortedByClient: return // EDK2 asks for the size, then aborts on purpose.
+        default:
+            fields[.reason] = "\(r.outcome)"
+            write(.tftpFailed, fields)
+        }
+    }
+
+    /// Returns false for reports that are not journal events (refusals, the bootstrap), which
+    /// keep their log lines.
+    public func http(_ event: BootHTTPEvent, installs: (String) -> Bool) -> Bool {
+        switch event {
+        case .menuShown(let machine, let entry, let remote):
+            remember(machine, ip: remote)
+            var fields = machineFields(mac: machine.mac.description)
+            fields[.entry] = entry
+            write(.menuShown, fields)
+        case .entryChosen(let machine, let entry, let remote):
+            remember(machine, ip: remote)
+            let mac = machine.mac.description
+            if installs(entry) {
+                lock.lock()
+                installIDByMAC[mac] = UUID().uuidString.lowercased()
+                lock.unlock()
+            }
+            var fields = machineFields(mac: mac)
+            fields[.entry] = entry
+            write(.menuChosen, fields)
+        case .preseedSent(let machine, let entry, let remote):
+            remember(machine, ip: remote)
+            let mac = machine.mac.description
+            lock.lock()
+            if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
+            lock.unlock()
+            var fields = machineFields(mac: mac)
+            fields[.entry] = entry
+            write(.installerStarted, fields)
+        case .fileSent(let path, let bytes, _, let remote):
+            var fields = knownMAC(ip: remote).map { machineFields(mac: $0) } ?? [:]
+            fields[.ip] = remote
+            fields[.file] = path
+            fields[.bytes] = String(bytes)
+            if path.hasPrefix("/images/") { fields[.image] = path.split(separator: "/").dropFirst().first.map(String.init) }
+            write(.imageSent, fields)
+        case .progress(let mac, let stage, let remote):
+            lock.lock()
+            macByIP[remote] = mac
+            lock.unlock()
+            var fields = machineFields(mac: mac)
+            fields[.stage] = stage
+            write(Self.progressKind(stage), fields)
+        case .bootstrapSent, .refused:
+            return false
+        }
+        return true
+    }
+
+    /// `/progress?stage=…` names: what the preseed's late_command, the post-install script and
+    /// the first-boot unit report. Anything else is an installer step.
+    static func progressKind(_ stage: String) -> InstallEventKind {
+        switch stage {
+        case "finished": .installerFinished
+        case "failed": .installerFailed
+        case "postinstall-done": .postinstallDone
+        case "postinstall-failed": .postinstallFailed
+        case "first-boot", "delivered": .machineDelivered
+        default: .installerStep
+        }
+    }
+
+    private func write(_ kind: InstallEventKind, _ fields: [InstallField: String]) {
+        var fields = fields
+        if kind == .installerStep, fields[.step] == nil { fields[.step] = fields[.stage] }
+        writer.write(InstallEvent(kind, fields: fields))
+        if kind.endsInstall, let mac = fields[.mac] {
+            lock.lock()
+            installIDByMAC[mac] = nil
+            lock.unlock()
+        }
+    }
+
+    private func remember(_ machine: MachineIdentity, ip: String) {
+        let mac = machine.mac.description
+        lock.lock()
+        defer { lock.unlock() }
+        macByIP[ip] = mac
+        var known = identityByMAC[mac] ?? machine
+        // iPXE sends the DMI strings with the menu request only; keep them for later ones.
+        known.platform = machine.platform
+        known.ip = ip
+        for key in [\MachineIdentity.buildArchitecture, \.uuid, \.manufacturer, \.product, \.serial] {
+            if let value = machine[keyPath: key] { known[keyPath: key] = value }
+        }
+        identityByMAC[mac] = known
+    }
+
+    private func knownMAC(ip: String) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return macByIP[ip]
+    }
+
+    /// MAC, SITE, INSTALL_ID and whatever identity the machine gave before.
+    private func machineFields(mac: String) -> [InstallField: String] {
+        lock.lock()
+        defer { lock.unlock() }
+        var fields: [InstallField: String] = [.mac: mac, .site: site]
+        fields[.installID] = installIDByMAC[mac]
+        if let known = identityByMAC[mac] {
+            fields[.ip] = known.ip
+            fields[.platform] = known.platform.rawValue
+            fields[.arch] = known.buildArchitecture
+            fields[.uuid] = known.uuid
+            fields[.manufacturer] = known.manufacturer
+            fields[.product] = known.product
+            fields[.serial] = known.serial
+        }
+        return fields
+    }
+}

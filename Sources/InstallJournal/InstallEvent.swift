@@ -1,0 +1,139 @@
+// The event model of the install journal: one kind per step of a machine's journey (and
+// the daemon's own lifecycle), one set of field names. Each kind has a fixed MESSAGE_ID so
+// `journalctl MESSAGE_ID=…` and the catalog (systemd/garage-pxe.catalog) find it forever;
+// never change an id once shipped.
+
+/// What happened. The raw value is the `GARAGE_PXE_EVENT` field.
+public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
+    case dhcpOffer = "dhcp.offer"
+    case tftpSent = "tftp.sent"
+    case tftpFailed = "tftp.failed"
+    case menuShown = "menu.shown"
+    case menuChosen = "menu.chosen"
+    case imageSent = "image.sent"
+    case installerStarted = "installer.started"
+    case installerStep = "installer.step"
+    case installerFailed = "installer.failed"
+    case installerFinished = "installer.finished"
+    case installerLog = "installer.log"
+    case postinstallDone = "postinstall.done"
+    case postinstallFailed = "postinstall.failed"
+    case machineDelivered = "machine.delivered"
+    case daemonStarted = "daemon.started"
+    case daemonStopping = "daemon.stopping"
+    case configReloaded = "config.reloaded"
+    case configRefused = "config.refused"
+
+    /// 128-bit MESSAGE_ID, 32 lowercase hex digits (the catalog's `-- ID` lines).
+    public var messageID: String {
+        switch self {
+        case .dhcpOffer: "19ce0a8ab6664b2383b13262583e16a4"
+        case .tftpSent: "f5a114a5155a4e138b9b0b5e82d6329f"
+        case .tftpFailed: "657ef10c1f434020aef54d2ea0b4ba38"
+        case .menuShown: "f8bd6a5682844d7daf6795aa26ee9e5d"
+        case .menuChosen: "e2611b292a3043e5a596890c6db74849"
+        case .imageSent: "15c872f7b5c3441d80b6116f3a2c7fc0"
+        case .installerStarted: "e5f65635fd2246799f3167d9ff6558b3"
+        case .installerStep: "568510e4caa54223905d0d6fe4012f0b"
+        case .installerFailed: "089691caeb6a458b8a9034ae43c975f1"
+        case .installerFinished: "39e16924c23e4f8facd3645bc6700d12"
+        case .installerLog: "98bc60fa94ca4f6198d02597cef8aa9f"
+        case .postinstallDone: "98de6d581af74b72a680f0970d2313e2"
+        case .postinstallFailed: "13af03b7fbfd4c12a7f19f6522444aa9"
+        case .machineDelivered: "1668cea4f445480c83773f342eded7c1"
+        case .daemonStarted: "a644906ebbad4a96bfb26942a8208b0f"
+        case .daemonStopping: "d7a3edf5cc1b45e6bea012d85173e04b"
+        case .configReloaded: "fa0d08075de34632917b43bc964d6f0a"
+        case .configRefused: "3e5dec7b659e4b419b4a8cf841d3b4fc"
+        }
+    }
+
+    /// syslog priority: failures are err (3); the machine's milestones notice (5); the
+    /// chatty per-file events info (6); raw installer lines debug (7).
+    public var priority: Int {
+        switch self {
+        case .tftpFailed, .installerFailed, .postinstallFailed, .configRefused: 3
+        case .installerStarted, .installerFinished, .machineDelivered, .postinstallDone,
+             .daemonStarted, .daemonStopping, .configReloaded: 5
+        case .installerLog: 7
+        default: 6
+        }
+    }
+
+    public var isFailure: Bool { priority <= 3 }
+
+    /// Whether the event is about one machine (the `machines` view folds these).
+    public var concernsMachine: Bool {
+        switch self {
+        case .daemonStarted, .daemonStopping, .configReloaded, .configRefused: false
+        default: true
+        }
+    }
+
+    /// Where this event puts a machine on its way; `machines` shows the furthest one seen last.
+    public var stageLabel: String { rawValue }
+
+    /// Ends an install attempt: the attempt's INSTALL_ID is not carried past it.
+    public var endsInstall: Bool {
+        self == .installerFinished || self == .installerFailed
+    }
+}
+
+/// The journal fields garage-pxe writes, all `GARAGE_PXE_`-prefixed (journald field names:
+/// uppercase, digits, underscore).
+public enum InstallField: String, CaseIterable, Sendable, Codable {
+    case mac = "GARAGE_PXE_MAC"
+    case ip = "GARAGE_PXE_IP"
+    case site = "GARAGE_PXE_SITE"
+    case event = "GARAGE_PXE_EVENT"
+    case stage = "GARAGE_PXE_STAGE"
+    case step = "GARAGE_PXE_STEP"
+    case entry = "GARAGE_PXE_ENTRY"
+    case image = "GARAGE_PXE_IMAGE"
+    case file = "GARAGE_PXE_FILE"
+    case bytes = "GARAGE_PXE_BYTES"
+    case durationMilliseconds = "GARAGE_PXE_DURATION_MS"
+    case platform = "GARAGE_PXE_PLATFORM"
+    case arch = "GARAGE_PXE_ARCH"
+    case uuid = "GARAGE_PXE_UUID"
+    case manufacturer = "GARAGE_PXE_MANUFACTURER"
+    case product = "GARAGE_PXE_PRODUCT"
+    case serial = "GARAGE_PXE_SERIAL"
+    case installID = "GARAGE_PXE_INSTALL_ID"
+    /// Why something failed or was refused (error text, TFTP outcome…).
+    case reason = "GARAGE_PXE_REASON"
+}
+
+/// One event, ready to be written: its kind, its fields and a human sentence.
+public struct InstallEvent: Sendable, Equatable {
+    public var kind: InstallEventKind
+    public var fields: [InstallField: String]
+    public var message: String
+
+    public init(_ kind: InstallEventKind, fields: [InstallField: String] = [:], message: String? = nil) {
+        self.kind = kind
+        var fields = fields.filter { !$0.value.isEmpty }
+        fields[.event] = kind.rawValue
+        self.fields = fields
+        self.message = message ?? Self.defaultMessage(kind, fields)
+    }
+
+    /// "tftp.sent 52:54:00:12:34:56 ipxe.efi": the kind, then the machine and what it concerns.
+    static func defaultMessage(_ kind: InstallEventKind, _ fields: [InstallField: String]) -> String {
+        let parts = [InstallField.mac, .entry, .stage, .step, .file, .reason].compactMap { fields[$0] }
+        return ([kind.rawValue] + parts).joined(separator: " ")
+    }
+
+    /// Every journal field of the event, in a stable order (MESSAGE first), as `KEY=value`.
+    /// Newlines in values are replaced: a field must stay one line on the stderr fallback.
+    public var journalFields: [(key: String, value: String)] {
+        var result: [(String, String)] = [
+            ("MESSAGE", message), ("MESSAGE_ID", kind.messageID), ("PRIORITY", String(kind.priority)),
+            ("SYSLOG_IDENTIFIER", "garage-pxe"),
+        ]
+        for field in InstallField.allCases {
+            if let value = fields[field] { result.append((field.rawValue, value)) }
+        }
+        return result
+    }
+}

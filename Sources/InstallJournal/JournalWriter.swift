@@ -1,0 +1,126 @@
+// Writes install events to journald with sd_journal_sendv (Swift cannot call C variadics,
+// so each field is one iovec). Writes happen on the writer's own queue: a slow or wedged
+// journald never holds up a DHCP reply or a TFTP block. When journald cannot be reached,
+// or too many events are waiting, the event goes to stderr as one `KEY=value …` line and
+// is counted, so nothing is lost silently and nothing blocks a boot.
+
+import CSystemd
+import Dispatch
+import Foundation
+
+public final class JournalWriter: @unchecked Sendable {
+    /// Sends one event's `KEY=value` fields; returns 0 or a negative errno (sd_journal_sendv's contract).
+    public typealias Send = @Sendable (_ fields: [String]) -> Int32
+    public typealias Fallback = @Sendable (_ line: String) -> Void
+
+    private let send: Send
+    private let fallback: Fallback
+    private let queue = DispatchQueue(label: "garage-pxe.journal-writer")
+    /// Beyond this many queued events, new ones take the stderr path at once.
+    private let maximumBacklog: Int
+    private let lock = NSLock()
+    private var backlog = 0
+    private var fallbackCount = 0
+
+    public init(maximumBacklog: Int = 10_000, send: @escaping Send = JournalWriter.sendToJournald,
+                fallback: @escaping Fallback = JournalWriter.writeToStandardError) {
+        self.maximumBacklog = maximumBacklog
+        self.send = send
+        self.fallback = fallback
+    }
+
+    /// Events that went to stderr instead of the journal.
+    public var fallbackEvents: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return fallbackCount
+    }
+
+    public func write(_ event: InstallEvent) {
+        let fields = event.journalFields.map { "\($0.key)=\($0.value)" }
+        lock.lock()
+        let full = backlog >= maximumBacklog
+        if !full { backlog += 1 }
+        lock.unlock()
+        if full {
+            writeFallback(fields, error: "backlog full")
+            return
+        }
+        queue.async { [self] in
+            let result = send(fields)
+            lock.lock()
+            backlog -= 1
+            lock.unlock()
+            if result < 0 { writeFallback(fields, error: String(cString: strerror(-result))) }
+        }
+    }
+
+    /// Waits until every event written so far has been sent (tests, shutdown).
+    public func flush() {
+        queue.sync {}
+    }
+
+    private func writeFallback(_ fields: [String], error: String) {
+        lock.lock()
+        fallbackCount += 1
+        lock.unlock()
+        fallback(Self.fallbackLine(fields, error: error))
+    }
+
+    /// `garage-pxe-event JOURNAL_ERROR="…" MESSAGE="…" MESSAGE_ID=… GARAGE_PXE_…=…`: values
+    /// with spaces, quotes or `=` are double-quoted with `\"` and `\\` escaped.
+    public static func fallbackLine(_ fields: [String], error: String) -> String {
+        func quoted(_ value: String) -> String {
+            guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline }) else {
+                return value
+            }
+            var out = "\""
+            for c in value {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                default: out.append(c)
+                }
+            }
+            return out + "\""
+        }
+        var parts = ["garage-pxe-event", "JOURNAL_ERROR=\(quoted(error))"]
+        for field in fields {
+            guard let equals = field.firstIndex(of: "=") else { continue }
+            parts.append(field[..<equals] + "=" + quoted(String(field[field.index(after: equals)...])))
+        }
+        return parts.joined(separator: " ") + "\n"
+    }
+
+    /// All fields in one buffer, one iovec per field pointing into it, so a single pinned
+    /// pointer covers the whole call.
+    public static let sendToJournald: Send = { fields in
+        var storage: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for field in fields {
+            let start = storage.count
+            storage.append(contentsOf: field.utf8)
+            ranges.append(start..<storage.count)
+        }
+        return storage.withUnsafeMutableBytes { raw in
+            let iovecs = ranges.map { range in iovec(iov_base: raw.baseAddress.map { $0 + range.lowerBound }, iov_len: range.count) }
+            return iovecs.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
+        }
+    }
+
+    /// Whether stderr is the journal stream systemd gave us: JOURNAL_STREAM names its
+    /// device:inode, and an inherited variable (a child of a service) no longer matches.
+    public static func standardErrorIsJournal() -> Bool {
+        guard let value = getenv("JOURNAL_STREAM").map({ String(cString: $0) }) else { return false }
+        let parts = value.split(separator: ":").compactMap { UInt64($0) }
+        var info = stat()
+        guard parts.count == 2, fstat(STDERR_FILENO, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == parts[0] && UInt64(info.st_ino) == parts[1]
+    }
+
+    public static let writeToStandardError: Fallback = { line in
+        var bytes = Array(line.utf8)
+        bytes.withUnsafeMutableBytes { _ = Foundation.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}

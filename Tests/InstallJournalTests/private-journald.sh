@@ -1,0 +1,17 @@
+#!/bin/bash
+# Runs "$@" next to a private systemd-journald. Call it under
+# `unshare -m --propagation private`: the tmpfs mounts below then hide the host's journal
+# socket and files from everything started here, and vanish with the namespace.
+set -u
+for dir in /run/systemd/journal /run/log/journal /var/log/journal; do
+    mkdir -p "$dir" && mount -t tmpfs tmpfs "$dir" || { echo "cannot mount tmpfs on $dir"; exit 90; }
+done
+/lib/systemd/systemd-journald >/dev/null 2>&1 &
+journald=$!
+for _ in $(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+if [ ! -S /run/systemd/journal/socket ]; then echo "private journald did not start"; kill "$journald"; exit 91; fi
+"$@"
+status=$?
+kill "$journald"
+wait "$journald" 2>/dev/null
+exit "$status"
