@@ -152,9 +152,11 @@ pc_events() {
   re="mac=$mac( |\$)"
   [[ -n "$ips" ]] && re="$re|(remote|client)=($ips)(:[0-9]+)?( |\$)"
   # Daemon lines: "TIMESTAMP LEVEL EVENT k=v ..." -> "EVENT k=v ... at=TIMESTAMP".
-  grep -E "$re" "$E2E_DAEMON_LOG" 2>/dev/null | awk '{ t=$1; $1=""; $2=""; sub(/^  /, ""); print $0 " at=" t }'
+  { grep -E "$re" "$E2E_DAEMON_LOG" 2>/dev/null || true; } | awk '{ t=$1; $1=""; $2=""; sub(/^  /, ""); print $0 " at=" t }'
   # Installer syslog: "installer.step from=IP text".
-  [[ -n "$ips" ]] && grep -E "^from=($ips) " "$E2E_SYSLOG" 2>/dev/null | sed 's/^/installer.step /'
+  if [[ -n "$ips" ]]; then
+    { grep -E "^from=($ips) " "$E2E_SYSLOG" 2>/dev/null || true; } | sed 's/^/installer.step /'
+  fi
   return 0
 }
 
@@ -225,7 +227,7 @@ check_full_chain() {
   fi
   check "[$name] http.bootstrap: iPXE ran the first script" has_event "$mac" http.bootstrap
   check "[$name] menu.shown: platform $([[ $mode == uefi ]] && echo efi || echo pcbios)" \
-    has_event "$mac" menu.shown default_entry=debian-12-auto
+    has_event "$mac" menu.shown default_entry=debian-12-auto "platform=$([[ $mode == uefi ]] && echo efi || echo pcbios)"
   check "[$name] menu.chosen: the default entry after the menu timeout" has_event "$mac" menu.chosen entry=debian-12-auto
   check "[$name] image.sent: the kernel" has_event "$mac" image.sent path=/images/debian-12-amd64/linux
   check "[$name] image.sent: the initrd" has_event "$mac" image.sent path=/images/debian-12-amd64/initrd.gz
@@ -249,7 +251,7 @@ report_timing() {
 show_evidence() {
   local mac="$1"
   e2e_log "evidence for $mac:"
-  pc_events "$mac" | grep -v '^installer.step' | sed 's/^/    /' | head -20
-  pc_events "$mac" | grep '^installer.step' | head -3 | sed 's/^/    /'
-  echo "    ... $(pc_events "$mac" | grep -c '^installer.step') installer syslog lines"
+  { pc_events "$mac" | grep -v '^installer.step' | sed 's/^/    /' | head -20; } || true
+  { pc_events "$mac" | grep '^installer.step' | head -3 | sed 's/^/    /'; } || true
+  echo "    ... $(pc_events "$mac" | grep -c '^installer.step' || true) installer syslog lines"
 }
