@@ -53,4 +53,4 @@ while ((SECONDS < deadline)) && kill -0 "$VMPID_pc1" 2>/dev/null; do
   } || true
   sleep 2
 done
-echo "demo: time limit reached or the PC stopped; cleaning up."
+echo "demo: stopped (Ctrl-C, the PC powered off, or the time limit); cleaning up."
