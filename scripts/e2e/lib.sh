@@ -119,7 +119,10 @@ e2e_setup() {
   # The installer's syslog (log_host/log_port on its kernel command line) until the
   # daemon has its own receiver: one line per datagram, "from=IP <text>".
   ip netns exec "$LAB_NS_SRV" "$E2E_PYTHON" -u -c '
-import socket, sys
+import signal, socket, sys
+# A parent (e.g. a test runner) may hand down SIGTERM blocked or ignored: stop on it.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 514))
 out = open(sys.argv[1], "a", buffering=1)
