@@ -1,4 +1,4 @@
-# garage-pxe. Two commands matter (see README): `make serve` and `make test`.
+# garage-pxe. Three commands matter (see README): `make demo`, `make test`, `make serve`.
 SWIFT ?= swift
 CONFIG ?= config/garage-pxe.yaml
 SERVE_FLAGS ?=
@@ -7,7 +7,10 @@ PREFIX ?= /usr
 DESTDIR ?=
 MANPAGE = build/man/garage-pxe.8
 
-.PHONY: all build release serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb bench-http
+DEMO_MODE ?= bios
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: all build release demo serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb bench-http
 
 all: build
 
@@ -67,6 +70,11 @@ serve: deps-serve release
 	  /usr/lib/debian-installer/images/12/amd64/text --config $(CONFIG)
 	.build/release/garage-pxe check --config $(CONFIG) $(SERVE_FLAGS)
 	.build/release/garage-pxe serve --config $(CONFIG) $(SERVE_FLAGS)
+
+# A virtual PC installing Debian through garage-pxe, on a virtual bench LAN made of
+# network namespaces (nothing touches the host's interfaces); Ctrl-C cleans up.
+demo: deps-test build
+	$(SUDO) bash scripts/demo.sh $(DEMO_MODE)
 
 check: build
 	.build/debug/garage-pxe check --config $(CONFIG)

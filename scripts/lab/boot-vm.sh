@@ -19,7 +19,8 @@
 #         DHCP is already iPXE's (user class "iPXE", arch 0).
 #   uefi: OVMF (q35) with the NIC's romfile= empty: EDK2's own PXE client
 #         (arch 7). Each run gets a fresh copy of OVMF_VARS_4M.fd.
-# Always TCG: KVM on these machines cannot run unmodified guests (LAB-NOTES).
+# TCG unless VM_ACCEL=kvm: KVM on these machines cannot run unmodified guests
+# (LAB-NOTES); scripts/e2e/lib.sh probes it and sets VM_ACCEL.
 #
 # Files in /tmp/${PREFIX}-lab/: vm-NAME.serial.log (console), vm-NAME.debug.log
 # (firmware debug port 0x402), vm-NAME.qmp (QMP socket), vm-NAME.pid.
@@ -36,6 +37,7 @@
 #                         exit 0 on a match, 124 if SECONDS pass without one
 #   VM_UNTIL_COUNT=1      ... as soon as that many matching lines were seen
 #   VM_UNTIL_FILE=path    file to watch (default: the serial log)
+#   VM_ACCEL=tcg          tcg or kvm
 #   VM_EXTRA_ARGS="..."   appended to the QEMU command line (word-split)
 set -euo pipefail
 
@@ -99,7 +101,7 @@ ip -n "$NS_LAN" link set "$TAP" master "$LAB_BRIDGE" up
 
 NIC="${VM_NIC:-virtio-net-pci}"
 qemu=(qemu-system-x86_64
-  -name "lab-$NAME" -accel tcg -smp 1 -m "${VM_MEM:-512}" -uuid "$UUID"
+  -name "lab-$NAME" -accel "${VM_ACCEL:-tcg}" -smp 1 -m "${VM_MEM:-512}" -uuid "$UUID"
   -nodefaults -vga std -display none
   -serial "file:$SERIAL_LOG"
   -chardev "file,id=dbg,path=$DEBUG_LOG" -device "isa-debugcon,iobase=0x402,chardev=dbg"

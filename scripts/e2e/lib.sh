@@ -1,0 +1,260 @@
+# shellcheck shell=bash
+# Shared helpers for the full-chain end-to-end scripts (sourced, not executed):
+# a bench LAN (scripts/lab), garage-pxe serving the repository's config with a test copy
+# of the shipped menus, a syslog listener for the Debian installer, virtual PCs, and the
+# checks on what each PC did.
+#
+# Where the evidence comes from: ONE function, pc_events MAC, prints every event of one
+# PC as "EVENT key=value ..." lines. Today it reads the daemon's own log lines (stderr)
+# and the installer's syslog captured by a small listener; when `garage-pxe history MAC`
+# exists, only pc_events changes.
+#
+# Caller sets: E2E_NAME (short [a-z], used in the lab prefix), then calls e2e_setup.
+# Environment: GARAGE_PXE_BIN (default .build/debug/garage-pxe), E2E_KEEP_LOGS=1 keeps
+# the run folder even on success, E2E_RUNS (default /tmp/garage-pxe-e2e) holds them.
+
+E2E_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+E2E_LAB="$E2E_REPO/scripts/lab"
+E2E_BIN="${GARAGE_PXE_BIN:-$E2E_REPO/.build/debug/garage-pxe}"
+E2E_PYTHON="$(command -v /usr/bin/python3 || command -v python3)"
+E2E_PIDS=()
+E2E_VM_PIDS=()
+E2E_FAIL=0
+
+e2e_log() { echo "e2e[$E2E_NAME]: $*"; }
+
+e2e_require() {
+  [[ -x "$E2E_BIN" ]] || { echo "e2e: $E2E_BIN is not built (swift build)" >&2; exit 2; }
+  [[ "$(id -u)" -eq 0 ]] || { echo "e2e: needs root for network namespaces" >&2; exit 2; }
+  [[ -d /usr/lib/debian-installer/images/12/amd64/text ]] ||
+    { echo "e2e: debian-installer-12-netboot-amd64 is missing (scripts/install-deps.sh test)" >&2; exit 2; }
+}
+
+# Which accelerator the guests use, and why: KVM only when a short probe boots the Debian
+# kernel under it (SeaBIOS, then the kernel up to its "no root fs" panic, within 20 s);
+# otherwise TCG, with the scripts' bounds sized for TCG. /dev/kvm on these machines is a
+# flavour that cannot run unmodified guests (LAB-NOTES), so TCG is expected here. The
+# result is cached per boot of the host (/tmp/garage-pxe-kvm-probe.BOOT_ID).
+e2e_accel_probe() {
+  local cache kernel log pid ok=0
+  E2E_ACCEL=tcg
+  if [[ ! -e /dev/kvm ]]; then
+    E2E_ACCEL_WHY="no /dev/kvm"
+  else
+    cache="/tmp/garage-pxe-kvm-probe.$(cat /proc/sys/kernel/random/boot_id)"
+    if [[ -s "$cache" ]]; then
+      ok="$(cat "$cache")"
+    else
+      kernel=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/linux
+      log="$(mktemp /tmp/garage-pxe-kvm-probe.XXXXXX)"
+      qemu-system-x86_64 -accel kvm -nodefaults -display none -m 256 -no-reboot \
+        -kernel "$kernel" -append "console=ttyS0 panic=-1" -serial "file:$log" </dev/null >/dev/null 2>&1 &
+      pid=$!
+      local deadline=$((SECONDS + 20))
+      while ((SECONDS < deadline)); do
+        grep -qE "VFS: Unable to mount root|Kernel panic" "$log" 2>/dev/null && { ok=1; break; }
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      rm -f -- "$log"
+      echo "$ok" >"$cache"
+    fi
+    if [[ "$ok" == 1 ]]; then
+      E2E_ACCEL=kvm; E2E_ACCEL_WHY="a probe booted the Debian kernel under KVM"
+    else
+      E2E_ACCEL_WHY="/dev/kvm exists but a 20 s probe could not boot the Debian kernel under it (see LAB-NOTES); bounds sized for TCG"
+    fi
+  fi
+  export VM_ACCEL="$E2E_ACCEL"
+  echo "e2e: accelerator: ${E2E_ACCEL^^} ($E2E_ACCEL_WHY)"
+}
+
+e2e_cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  # Guests first (boot-vm.sh stops its own QEMU and tap on TERM), then our servers.
+  for pid in "${E2E_VM_PIDS[@]}" "${E2E_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${E2E_VM_PIDS[@]}" "${E2E_PIDS[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  ((E2E_FAIL)) && ((rc == 0)) && rc=1
+  if [[ -n "${LAB_RUN_DIR:-}" && -d "$LAB_RUN_DIR" ]] && { ((rc != 0)) || [[ "${E2E_KEEP_LOGS:-0}" == 1 ]]; }; then
+    mkdir -p "$E2E_RUN_FOLDER"
+    cp -r "$LAB_RUN_DIR"/*.log "$LAB_RUN_DIR"/*.leases "$E2E_RUN_FOLDER"/ 2>/dev/null || true
+    echo "e2e[$E2E_NAME]: serial logs, daemon log and syslog kept in $E2E_RUN_FOLDER" >&2
+  fi
+  [[ -n "${E2E_PREFIX:-}" ]] && "$E2E_LAB/lab.sh" down "$E2E_PREFIX" >/dev/null 2>&1
+  exit "$rc"
+}
+
+# e2e_setup: lab up, Debian image imported, test menus, syslog listener, garage-pxe.
+# E2E_MENU_TIMEOUT (seconds, default 1): the test copy's menu timeout, so the default
+# entry starts on its own quickly (the shipped menu waits 15 s).
+e2e_setup() {
+  e2e_require
+  e2e_accel_probe
+  E2E_PREFIX="e2${E2E_NAME:0:6}$((RANDOM % 1000))"
+  E2E_RUN_FOLDER="${E2E_RUNS:-/tmp/garage-pxe-e2e}/$E2E_NAME-$(date +%Y%m%d-%H%M%S)-$$"
+  eval "$("$E2E_LAB/lab.sh" env "$E2E_PREFIX")"
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  "$E2E_LAB/lab.sh" up "$E2E_PREFIX" >/dev/null
+  RUN="$LAB_RUN_DIR"
+  E2E_DAEMON_LOG="$RUN/garage-pxe.log"
+  E2E_SYSLOG="$RUN/installer-syslog.log"
+
+  "$E2E_BIN" import debian /usr/lib/debian-installer/images/12/amd64/text --config "$E2E_REPO/config/garage-pxe.yaml" \
+    --images "$RUN/images" >"$RUN/import.log" 2>&1 || { cat "$RUN/import.log" >&2; exit 1; }
+  # A test copy of the shipped menus: same entries and templates, shorter timeout.
+  cp -r "$E2E_REPO/pxe-menus" "$RUN/menus"
+  sed -i -E "s/^timeout: [0-9]+/timeout: ${E2E_MENU_TIMEOUT:-1}/" "$RUN/menus/menu.yaml"
+  grep -q "^timeout: ${E2E_MENU_TIMEOUT:-1}\$" "$RUN/menus/menu.yaml" || { echo "e2e: could not set the menu timeout" >&2; exit 1; }
+  if declare -F e2e_customise >/dev/null; then e2e_customise; fi
+  chmod -R a+rX "$RUN/images" "$RUN/menus"
+
+  # The installer's syslog (log_host/log_port on its kernel command line) until the
+  # daemon has its own receiver: one line per datagram, "from=IP <text>".
+  ip netns exec "$LAB_NS_SRV" "$E2E_PYTHON" -u -c '
+import signal, socket, sys
+# A parent (e.g. a test runner) may hand down SIGTERM blocked or ignored: stop on it.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 514))
+out = open(sys.argv[1], "a", buffering=1)
+while True:
+    data, (ip, _) = s.recvfrom(65535)
+    out.write("from=%s %s\n" % (ip, data.decode("utf-8", "replace").rstrip()))
+' "$E2E_SYSLOG" >"$RUN/syslog-listener.log" 2>&1 &
+  E2E_PIDS+=($!)
+
+  ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_REPO/config/garage-pxe.yaml" \
+    --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
+    --images "$RUN/images" --menus "$RUN/menus" --tftp-root /usr/lib/ipxe --log-level debug >"$E2E_DAEMON_LOG" 2>&1 &
+  E2E_PIDS+=($!)
+  for _ in $(seq 150); do grep -q "garage-pxe started" "$E2E_DAEMON_LOG" && break; sleep 0.1; done
+  grep -q "garage-pxe started" "$E2E_DAEMON_LOG" || { echo "e2e: garage-pxe did not start:" >&2; cat "$E2E_DAEMON_LOG" >&2; exit 1; }
+}
+
+# Every IPv4 address the LAN's DHCP server acknowledged for MAC (firmware, iPXE and the
+# installer may each hold one).
+pc_addresses() {
+  grep -iE "DHCPACK\([^)]*\) [0-9.]+ $1" "$RUN/isp-dnsmasq.log" 2>/dev/null |
+    sed -E 's/.*DHCPACK\([^)]*\) ([0-9.]+) .*/\1/' | sort -u
+}
+
+# pc_events MAC: this PC's events, one per line, "EVENT key=value ...", oldest first.
+# THE one place that knows where events live. Later:  "$E2E_BIN" history "$1"
+pc_events() {
+  local mac="$1" ips re
+  ips="$(pc_addresses "$mac" | sed 's/\./\\./g' | paste -sd'|')"
+  re="mac=$mac( |\$)"
+  [[ -n "$ips" ]] && re="$re|(remote|client)=($ips)(:[0-9]+)?( |\$)"
+  # Daemon lines: "TIMESTAMP LEVEL EVENT k=v ..." -> "EVENT k=v ... at=TIMESTAMP".
+  { grep -E "$re" "$E2E_DAEMON_LOG" 2>/dev/null || true; } | awk '{ t=$1; $1=""; $2=""; sub(/^  /, ""); print $0 " at=" t }'
+  # Installer syslog: "installer.step from=IP text".
+  if [[ -n "$ips" ]]; then
+    { grep -E "^from=($ips) " "$E2E_SYSLOG" 2>/dev/null || true; } | sed 's/^/installer.step /'
+  fi
+  return 0
+}
+
+# has_event MAC EVENT [FRAGMENT...]: one of the PC's EVENT lines holds every fragment.
+has_event() {
+  local mac="$1" event="$2" line frag all
+  shift 2
+  while IFS= read -r line; do
+    [[ "$line" == "$event "* ]] || continue
+    all=1
+    for frag in "$@"; do [[ "$line" == *"$frag"* ]] || { all=0; break; }; done
+    ((all)) && return 0
+  done < <(pc_events "$mac")
+  return 1
+}
+
+# first_event_time MAC EVENT: epoch seconds (with fraction) of the PC's first EVENT.
+first_event_time() {
+  local t
+  t="$(pc_events "$1" | grep -m1 "^$2 " | sed -nE 's/.* at=([^ ]+)$/\1/p')"
+  [[ -n "$t" ]] && date -d "$t" +%s.%N
+}
+
+check() { # check DESCRIPTION COMMAND...
+  local what="$1"; shift
+  if "$@" >/dev/null 2>&1; then e2e_log "ok   $what"; else e2e_log "FAIL $what"; E2E_FAIL=1; fi
+}
+
+# start_pc NAME bios|uefi SECONDS [UNTIL_REGEX]: boots a virtual PC in the background
+# (boot-vm.sh), records power-on time in POWER_ON_NAME and its MAC in MAC_NAME.
+start_pc() {
+  local name="$1" mode="$2" limit="$3" until="${4:-}"
+  eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$name" info)"
+  printf -v "MAC_$name" '%s' "$VM_MAC"
+  printf -v "POWER_ON_$name" '%s' "$(date +%s.%N)"
+  VM_MEM="${VM_MEM:-1024}" VM_UNTIL_REGEX="$until" \
+    "$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$name" "$mode" "$limit" >"$RUN/boot-vm-$name.log" 2>&1 &
+  E2E_VM_PIDS+=($!)
+  printf -v "VMPID_$name" '%s' "$!"
+  e2e_log "powered on $mode PC $name ($VM_MAC), limit ${limit}s"
+}
+
+# wait_for_event MAC EVENT SECONDS [FRAGMENT...]: bounded poll of pc_events.
+wait_for_event() {
+  local mac="$1" event="$2" limit="$3" deadline
+  shift 3
+  deadline=$((SECONDS + limit))
+  while ((SECONDS < deadline)); do
+    has_event "$mac" "$event" "$@" && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# check_full_chain NAME bios|uefi: every step from power-on to the installer's syslog.
+check_full_chain() {
+  local name="$1" mode="$2" mac url
+  mac="$(eval echo "\$MAC_$name")"
+  url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
+  check "[$name] the LAN's plain DHCP server leased $mac an address" test -n "$(pc_addresses "$mac")"
+  if [[ "$mode" == uefi ]]; then
+    check "[$name] dhcp.offer: ipxe.efi to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc bootfile=ipxe.efi
+    check "[$name] tftp.sent: ipxe.efi completed" has_event "$mac" tftp.sent file=ipxe.efi outcome=completed
+    check "[$name] dhcp.offer on :4011 (boot-server REQUEST)" has_event "$mac" dhcp.offer port=4011
+    check "[$name] dhcp.offer: HTTP script to the chainloaded iPXE" has_event "$mac" dhcp.offer "bootfile=$url/boot.ipxe" user_class=iPXE
+  else
+    check "[$name] dhcp.offer: HTTP script to the iPXE ROM" has_event "$mac" dhcp.offer arch=bios "bootfile=$url/boot.ipxe"
+  fi
+  check "[$name] http.bootstrap: iPXE ran the first script" has_event "$mac" http.bootstrap
+  check "[$name] menu.shown: platform $([[ $mode == uefi ]] && echo efi || echo pcbios)" \
+    has_event "$mac" menu.shown default_entry=debian-12-auto "platform=$([[ $mode == uefi ]] && echo efi || echo pcbios)"
+  check "[$name] menu.chosen: the default entry after the menu timeout" has_event "$mac" menu.chosen entry=debian-12-auto
+  check "[$name] image.sent: the kernel" has_event "$mac" image.sent path=/images/debian-12-amd64/linux
+  check "[$name] image.sent: the initrd" has_event "$mac" image.sent path=/images/debian-12-amd64/initrd.gz
+  check "[$name] installer.started: the Debian installer fetched its preseed" has_event "$mac" installer.started entry=debian-12-auto
+  check "[$name] installer.step: at least one installer syslog line arrived" has_event "$mac" installer.step
+}
+
+# report_timing NAME: power-on -> installer.started, from the daemon's own timestamp.
+report_timing() {
+  local name="$1" mac on t
+  mac="$(eval echo "\$MAC_$name")"
+  on="$(eval echo "\$POWER_ON_$name")"
+  t="$(first_event_time "$mac" installer.started)" || true
+  if [[ -n "$t" ]]; then
+    printf 'e2e[%s]: timing %s power-on -> installer.started %.1f s\n' "$E2E_NAME" "$name" "$(echo "$t - $on" | bc)"
+  else
+    e2e_log "timing $name: installer.started never seen"
+  fi
+}
+
+show_evidence() {
+  local mac="$1"
+  e2e_log "evidence for $mac:"
+  { pc_events "$mac" | grep -v '^installer.step' | sed 's/^/    /' | head -20; } || true
+  { pc_events "$mac" | grep '^installer.step' | head -3 | sed 's/^/    /'; } || true
+  echo "    ... $(pc_events "$mac" | grep -c '^installer.step' || true) installer syslog lines"
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Yardstick for the end-to-end timing: the same virtual PC, the same bench LAN and the
+# same Debian installer, served by the reference setup instead of garage-pxe: dnsmasq as
+# proxyDHCP + TFTP and python's http.server (scripts/lab/reference-proxy.sh) with a
+# hand-written iPXE script that boots the installer directly (no menu) with the same
+# kernel arguments and the preseed garage-pxe renders (served as a static file).
+# Prints power-on -> preseed fetched.
+# A figure, not a test: it fails only when the installer never fetched its preseed.
+#
+# Usage: reference-timing.sh bios|uefi [SECONDS]
+set -euo pipefail
+MODE="${1:-}"
+LIMIT="${2:-300}"
+[[ "$MODE" == bios || "$MODE" == uefi ]] || { echo "usage: $0 bios|uefi [SECONDS]" >&2; exit 2; }
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LAB="$REPO/scripts/lab"
+BIN="${GARAGE_PXE_BIN:-$REPO/.build/debug/garage-pxe}"
+[[ "$(id -u)" -eq 0 ]] || { echo "needs root" >&2; exit 2; }
+PREFIX="e2ref${MODE:0:1}$((RANDOM % 1000))"
+eval "$("$LAB/lab.sh" env "$PREFIX")"
+VM_PID=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n "$VM_PID" ]]; then kill "$VM_PID" 2>/dev/null || true; wait "$VM_PID" 2>/dev/null || true; fi
+  "$LAB/lab.sh" down "$PREFIX" >/dev/null 2>&1 || true
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+"$LAB/lab.sh" up "$PREFIX" >/dev/null
+RUN="$LAB_RUN_DIR"
+DI=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
+{
+  echo '#!ipxe'
+  echo "kernel $url/linux initrd=initrd.gz auto=true priority=critical url=$url/preseed.cfg log_host=$LAB_SRV_ADDR log_port=514 BOOTIF=01-\${netX/mac:hexhyp} locale=fr_FR.UTF-8 keymap=fr"
+  echo "initrd $url/initrd.gz"
+  echo "boot"
+} >"$RUN/boot.ipxe"
+REF_BOOT_SCRIPT="$RUN/boot.ipxe" "$LAB/reference-proxy.sh" "$PREFIX" start >"$RUN/ref-start.log" 2>&1 ||
+  { cat "$RUN/ref-start.log" >&2; exit 1; }
+install -m 0644 "$DI/linux" "$DI/initrd.gz" "$RUN/ref/http/"
+# The same preseed garage-pxe would send (rendered once, static here).
+"$BIN" render --config "$REPO/config/garage-pxe.yaml" --mac 52:54:00:00:00:01 --entry debian-12-auto --preseed \
+  >"$RUN/ref/http/preseed.cfg" 2>"$RUN/render.log" ||
+  printf 'd-i debian-installer/locale string fr_FR.UTF-8\n' >"$RUN/ref/http/preseed.cfg"
+chmod 0644 "$RUN/ref/http/preseed.cfg"
+
+on=$(date +%s.%N)
+VM_MEM=1024 "$LAB/boot-vm.sh" "$PREFIX" pc1 "$MODE" "$((LIMIT + 10))" >"$RUN/boot-vm.log" 2>&1 &
+VM_PID=$!
+deadline=$((SECONDS + LIMIT))
+got=""
+while ((SECONDS < deadline)); do
+  if grep -q 'GET /preseed.cfg' "$RUN/ref-http.log" 2>/dev/null; then got=$(date +%s.%N); break; fi
+  sleep 0.5
+done
+if [[ -n "$got" ]]; then
+  printf 'reference[%s]: timing power-on -> preseed fetched %.1f s (dnsmasq proxyDHCP+TFTP, python http.server, no menu)\n' \
+    "$MODE" "$(echo "$got - $on" | bc)"
+else
+  echo "reference[$MODE]: preseed not fetched within ${LIMIT}s"
+  exit 1
+fi
