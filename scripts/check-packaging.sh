@@ -36,8 +36,6 @@ check "the installed config points at /etc and /var/lib" \
   grep -q '^  menus: /etc/garage-pxe/pxe-menus$' "$root/etc/garage-pxe/garage-pxe.yaml.dpkg-new"
 check "the packaged binary runs on its own (no Swift toolchain needed)" \
   env -i LD_LIBRARY_PATH= "$root/usr/bin/garage-pxe" --help
-check "the packaged binary validates the packaged config" \
-  "$root/usr/bin/garage-pxe" check --config "$root/etc/garage-pxe/garage-pxe.yaml.dpkg-new" --tftp-root /usr/lib/ipxe
 check "Depends lists what it links" sh -c "dpkg-deb -f '$deb' Depends | grep -q libsystemd0"
 check "lintian reports no errors or warnings" lintian --fail-on error,warning "$deb"
 
@@ -46,6 +44,14 @@ dest="$scratch/dest"
 check "make install DESTDIR=… places the files" \
   env DESTDIR="$dest" PREFIX=/usr MANPAGE=build/man/garage-pxe.8 bash scripts/install-tree.sh
 check "  binary, unit, config" test -x "$dest/usr/bin/garage-pxe" -a -f "$dest/usr/lib/systemd/system/garage-pxe.service" -a -f "$dest/etc/garage-pxe/garage-pxe.yaml"
+# As an admin's first run would: import Debian's netboot image with the installed
+# binary, then validate the installed config, menus and templates against it.
+check "the installed binary imports Debian's netboot image" \
+  "$dest/usr/bin/garage-pxe" import debian /usr/lib/debian-installer/images/12/amd64/text \
+  --config "$dest/etc/garage-pxe/garage-pxe.yaml" --images "$dest/var/lib/garage-pxe/images"
+check "the installed binary validates the installed config, menus and image" \
+  "$dest/usr/bin/garage-pxe" check --config "$dest/etc/garage-pxe/garage-pxe.yaml" \
+  --menus "$dest/etc/garage-pxe/pxe-menus" --images "$dest/var/lib/garage-pxe/images"
 echo "site: edited" >>"$dest/etc/garage-pxe/garage-pxe.yaml"
 check "a second install keeps the edited config and writes .dist beside it" \
   env DESTDIR="$dest" PREFIX=/usr MANPAGE=build/man/garage-pxe.8 bash scripts/install-tree.sh

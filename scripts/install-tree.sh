@@ -38,12 +38,14 @@ fi
 install -m 0644 README.md "$DESTDIR$PREFIX/share/doc/garage-pxe/README.md"
 
 # Configuration: the repository's file with the installed paths.
-keep_or_install() { # SOURCE TARGET
+keep_or_install() { # SOURCE TARGET: executable sources (post-install scripts) stay so
+  local mode=0644
+  [[ -x "$1" ]] && mode=0755
   if [[ -e "$2" ]] && ! cmp -s "$1" "$2"; then
-    install -m 0644 "$1" "$2.dist"
+    install -m "$mode" "$1" "$2.dist"
     echo "install: kept your $2 (new default written to $2.dist)"
   else
-    install -m 0644 "$1" "$2"
+    install -m "$mode" "$1" "$2"
   fi
 }
 tmp="$(mktemp)"
