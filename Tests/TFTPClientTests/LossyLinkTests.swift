@@ -21,31 +21,38 @@ final class LossyLab {
         clientNS = "gpxtftp-c\(unique)"
         serverNS = "gpxtftp-s\(unique)"
         dir = Fixtures.scratch()
-        for ns in [clientNS, serverNS] {
-            let added = try run("/usr/sbin/ip", ["netns", "add", ns], limit: 10)
-            guard added.status == 0 else { throw LabError("ip netns add \(ns): \(added.output)") }
-        }
-        let ready = dir + "/link.ready"
-        try start("/usr/bin/python3", [Self.repo.appendingPathComponent("scripts/lossy-link/lossy_link.py").path,
-                                       "--ns-a", clientNS, "--ns-b", serverNS, "--addr-a", "10.99.0.1", "--addr-b", serverAddress,
-                                       "--loss", "\(loss)", "--delay-ms", "1", "--seed", "\(seed)", "--ready-file", ready,
-                                       "--max-seconds", "900"], log: dir + "/link.log")
-        try waitFor("the lossy link") { FileManager.default.fileExists(atPath: ready) }
+        // Whatever was made before a failure is removed again: a failed start must not
+        // leave namespaces or a forwarder behind.
+        do {
+            for ns in [clientNS, serverNS] {
+                let added = try run("/usr/sbin/ip", ["netns", "add", ns], limit: 10)
+                guard added.status == 0 else { throw LabError("ip netns add \(ns): \(added.output)") }
+            }
+            let ready = dir + "/link.ready"
+            try start("/usr/bin/python3", [Self.repo.appendingPathComponent("scripts/lossy-link/lossy_link.py").path,
+                                           "--ns-a", clientNS, "--ns-b", serverNS, "--addr-a", "10.99.0.1", "--addr-b", serverAddress,
+                                           "--loss", "\(loss)", "--delay-ms", "1", "--seed", "\(seed)", "--ready-file", ready,
+                                           "--max-seconds", "900"], log: dir + "/link.log")
+            try waitFor("the lossy link") { FileManager.default.fileExists(atPath: ready) }
 
-        let config = """
-            network: {interface: lossy0, address: \(serverAddress)}
-            tftp: {root: \(Fixtures.root), timeout_ms: 1000}
-            bootfiles: {bios: one, efi: exact512, efi_snponly: empty}
-            paths: {menus: \(Self.repo.appendingPathComponent("pxe-menus").path), images: \(dir)/images}
-            """
-        try config.write(toFile: dir + "/garage-pxe.yaml", atomically: true, encoding: .utf8)
-        // The daemon serves the shipped menus, which need their image to exist.
-        try TestImages.create(in: URL(fileURLWithPath: dir + "/images"))
-        let binary = ProcessInfo.processInfo.environment["GARAGE_PXE_BIN"]
-            ?? Self.repo.appendingPathComponent(".build/debug/garage-pxe").path
-        try start("/usr/sbin/ip", ["netns", "exec", serverNS, binary, "serve", "--config", dir + "/garage-pxe.yaml"],
-                  log: dir + "/garage-pxe.log")
-        try waitFor("garage-pxe to start") { self.serverLog.contains("garage-pxe started") }
+            let config = """
+                network: {interface: lossy0, address: \(serverAddress)}
+                tftp: {root: \(Fixtures.root), timeout_ms: 1000}
+                bootfiles: {bios: one, efi: exact512, efi_snponly: empty}
+                paths: {menus: \(Self.repo.appendingPathComponent("pxe-menus").path), images: \(dir)/images}
+                """
+            try config.write(toFile: dir + "/garage-pxe.yaml", atomically: true, encoding: .utf8)
+            // The daemon serves the shipped menus, which need their image to exist.
+            try TestImages.create(in: URL(fileURLWithPath: dir + "/images"))
+            let binary = ProcessInfo.processInfo.environment["GARAGE_PXE_BIN"]
+                ?? Self.repo.appendingPathComponent(".build/debug/garage-pxe").path
+            try start("/usr/sbin/ip", ["netns", "exec", serverNS, binary, "serve", "--config", dir + "/garage-pxe.yaml"],
+                      log: dir + "/garage-pxe.log")
+            try waitFor("garage-pxe to start") { self.serverLog.contains("garage-pxe started") }
+        } catch {
+            tearDown()
+            throw error
+        }
     }
 
     var serverLog: String { (try? String(contentsOfFile: dir + "/garage-pxe.log", encoding: .utf8)) ?? "" }
