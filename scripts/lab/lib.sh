@@ -103,23 +103,17 @@ wait_for_file_match() {
   return 1
 }
 
-# wait_for_udp_port NS PORT TIMEOUT_S: bounded poll until something listens.
-wait_for_udp_port() {
-  local ns="$1" port="$2" timeout="$3" i
+# wait_for_port udp|tcp NS PORT TIMEOUT_S: bounded poll until something listens.
+wait_for_port() {
+  local proto="$1" ns="$2" port="$3" timeout="$4" i flag
+  [[ "$proto" == udp ]] && flag=-Hlun || flag=-Hltn
   for ((i = 0; i < timeout * 10; i++)); do
-    if ip netns exec "$ns" ss -Hlun "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
+    if ip netns exec "$ns" ss "$flag" "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
     sleep 0.1
   done
   return 1
 }
-
-wait_for_tcp_port() {
-  local ns="$1" port="$2" timeout="$3" i
-  for ((i = 0; i < timeout * 10; i++)); do
-    if ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+wait_for_udp_port() { wait_for_port udp "$@"; }
+wait_for_tcp_port() { wait_for_port tcp "$@"; }
 
 require_root() { [[ "$(id -u)" == 0 ]] || die "must run as root (network namespaces)"; }
