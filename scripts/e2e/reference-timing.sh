@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Yardstick for the end-to-end timing: the same virtual PC, the same bench LAN and the
 # same Debian installer, served by the reference setup instead of garage-pxe: dnsmasq as
-# proxyDHCP + TFTP and python's http.server (scripts/lab/reference-proxy.sh) with a
-# hand-written iPXE script that boots the installer directly (no menu) with the same
+# proxyDHCP + TFTP and nginx (scripts/lab/reference-proxy.sh, REF_HTTP=nginx; set
+# REF_HTTP=python for python's http.server) with a hand-written iPXE script that boots
+# the installer directly (no menu) with the same
 # kernel arguments and the preseed garage-pxe renders (served as a static file).
 # Prints power-on -> preseed fetched.
 # A figure, not a test: it fails only when the installer never fetched its preseed.
@@ -39,7 +40,7 @@ url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
   echo "initrd $url/initrd.gz"
   echo "boot"
 } >"$RUN/boot.ipxe"
-REF_BOOT_SCRIPT="$RUN/boot.ipxe" "$LAB/reference-proxy.sh" "$PREFIX" start >"$RUN/ref-start.log" 2>&1 ||
+REF_HTTP="${REF_HTTP:-nginx}" REF_BOOT_SCRIPT="$RUN/boot.ipxe" "$LAB/reference-proxy.sh" "$PREFIX" start >"$RUN/ref-start.log" 2>&1 ||
   { cat "$RUN/ref-start.log" >&2; exit 1; }
 install -m 0644 "$DI/linux" "$DI/initrd.gz" "$RUN/ref/http/"
 # The same preseed garage-pxe would send (rendered once, static here).
@@ -58,8 +59,8 @@ while ((SECONDS < deadline)); do
   sleep 0.5
 done
 if [[ -n "$got" ]]; then
-  printf 'reference[%s]: timing power-on -> preseed fetched %.1f s (dnsmasq proxyDHCP+TFTP, python http.server, no menu)\n' \
-    "$MODE" "$(echo "$got - $on" | bc)"
+  printf 'reference[%s]: timing power-on -> preseed fetched %.1f s (dnsmasq proxyDHCP+TFTP, %s, no menu)\n' \
+    "$MODE" "$(echo "$got - $on" | bc)" "${REF_HTTP:-nginx}"
 else
   echo "reference[$MODE]: preseed not fetched within ${LIMIT}s"
   exit 1

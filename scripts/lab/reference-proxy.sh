@@ -22,6 +22,9 @@
 #   REF_BOOT_SCRIPT=FILE  served as boot.ipxe instead of the default script
 #   REF_MODE=tftp-only    no DHCP/proxyDHCP at all, only TFTP + HTTP (pair it
 #                         with pxe-responder.py, or with garage-pxe's DHCP side)
+#   REF_HTTP=nginx        serve $REF/http with nginx (what a workshop would run next
+#                         to dnsmasq) instead of python's http.server; the access
+#                         log goes to the same ref-http.log, one request a line
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -118,17 +121,54 @@ EOF
   fi
   wait_for_udp_port "$NS_SRV" 69 5 || die "reference dnsmasq did not bind :69"
 
-  # HTTP: python's http.server sends Content-Length (iPXE is much slower
-  # without it). Run in the background with our PID recorded; argv contains
-  # $REF/http so pid_is_ours() recognizes it. setsid: not tied to our shell.
-  ip netns exec "$NS_SRV" setsid "$PYTHON" -u -m http.server "$LAB_HTTP_PORT" \
-    --bind "$LAB_SRV_ADDR" --directory "$REF/http" \
-    </dev/null >>"$RUN_DIR/ref-http.log" 2>&1 &
-  echo $! >"$HTTP_PID"
+  if [[ "${REF_HTTP:-python}" == nginx ]]; then
+    start_nginx
+  else
+    # HTTP: python's http.server sends Content-Length (iPXE is much slower
+    # without it). Run in the background with our PID recorded; argv contains
+    # $REF/http so pid_is_ours() recognizes it. setsid: not tied to our shell.
+    ip netns exec "$NS_SRV" setsid "$PYTHON" -u -m http.server "$LAB_HTTP_PORT" \
+      --bind "$LAB_SRV_ADDR" --directory "$REF/http" \
+      </dev/null >>"$RUN_DIR/ref-http.log" 2>&1 &
+    echo $! >"$HTTP_PID"
+  fi
   wait_pid_ours "$HTTP_PID" 5 || die "HTTP server did not start (see $RUN_DIR/ref-http.log)"
   wait_for_tcp_port "$NS_SRV" "$LAB_HTTP_PORT" 10 || die "HTTP server did not listen on :$LAB_HTTP_PORT"
   trap - ERR
   log "reference proxy up in $NS_SRV: dnsmasq pid $(cat "$DNSMASQ_PID"), http pid $(cat "$HTTP_PID")"
+}
+
+# nginx in the foreground (daemon off) so the recorded PID is its master, whose argv
+# ("-c $REF/nginx.conf") names the run dir for pid_is_ours(). The settings a careful
+# sendfile, nothing served but $REF/http.
+start_nginx() {
+  [[ -x /usr/sbin/nginx ]] || die "REF_HTTP=nginx needs nginx (apt-get install -y nginx-light)"
+  mkdir -p "$REF/nginx-tmp"
+  cat >"$REF/nginx.conf" <<EOF
+daemon off;
+user root;
+worker_processes 1;
+pid $REF/nginx.pid;
+error_log $RUN_DIR/ref-http.log warn;
+events { worker_connections 256; }
+http {
+  types { application/octet-stream linux; application/gzip gz; text/plain ipxe cfg; }
+  access_log $RUN_DIR/ref-http.log;
+  client_body_temp_path $REF/nginx-tmp;
+  proxy_temp_path $REF/nginx-tmp;
+  fastcgi_temp_path $REF/nginx-tmp;
+  uwsgi_temp_path $REF/nginx-tmp;
+  scgi_temp_path $REF/nginx-tmp;
+  sendfile on;
+  tcp_nopush on;
+  server {
+    listen $LAB_SRV_ADDR:$LAB_HTTP_PORT;
+    root $REF/http;
+  }
+}
+EOF
+  ip netns exec "$NS_SRV" setsid /usr/sbin/nginx -c "$REF/nginx.conf" </dev/null >>"$RUN_DIR/ref-http.log" 2>&1 &
+  echo $! >"$HTTP_PID"
 }
 
 stop() {
