@@ -139,7 +139,7 @@ EOF
 }
 
 # nginx in the foreground (daemon off) so the recorded PID is its master, whose argv
-# ("-c $REF/nginx.conf") names the run dir for pid_is_ours(). The settings a careful
+# ("-c $REF/nginx.conf") names the run dir for pid_is_ours(). For boot files:
 # sendfile, nothing served but $REF/http.
 start_nginx() {
   [[ -x /usr/sbin/nginx ]] || die "REF_HTTP=nginx needs nginx (apt-get install -y nginx-light)"
