@@ -25,13 +25,8 @@ base, out_dir, event_path, new_mac = sys.argv[1:5]
 profile = os.path.join(out_dir, "chromium-profile")
 os.makedirs(profile, exist_ok=True)
 log = open(os.path.join(out_dir, "chromium.log"), "wb")
-chromium = subprocess.Popen(
-    ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-     "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=*",
-     "--user-data-dir=" + profile, "--window-size=1280,640", "about:blank"],
-    stdout=log, stderr=log)
 result = {"error": None}
+chromium = None
 
 
 def deadline_loop(seconds, step=0.1):
@@ -42,6 +37,12 @@ def deadline_loop(seconds, step=0.1):
 
 
 try:
+    chromium = subprocess.Popen(
+        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=*",
+         "--user-data-dir=" + profile, "--window-size=1280,640", "about:blank"],
+        stdout=log, stderr=log)
     # Chromium writes the port it picked into the profile folder.
     port = None
     for _ in deadline_loop(30):
@@ -122,11 +123,16 @@ try:
 except Exception as error:  # reported in the JSON; the Swift test fails on it
     result["error"] = "%s: %s" % (type(error).__name__, error)
 finally:
-    try:
-        chromium.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        chromium.send_signal(signal.SIGKILL)
-        chromium.wait(timeout=5)
+    if chromium is not None:
+        if result["error"]:
+            chromium.terminate()  # Browser.close was never sent
+        try:
+            chromium.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            chromium.send_signal(signal.SIGKILL)
+            chromium.wait(timeout=5)
     log.close()
 
+with open(os.path.join(out_dir, "result.json"), "w") as f:
+    json.dump(result, f, ensure_ascii=False, indent=1)
 print(json.dumps(result))
