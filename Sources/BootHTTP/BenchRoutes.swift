@@ -49,7 +49,7 @@ struct BenchRoutes: Sendable {
     }
 
     func list() -> BenchMachineList {
-        BenchMachineList(generatedMicroseconds: UInt64(max(0, Date().timeIntervalSince1970) * 1e6), windowSeconds: Int(view.window),
+        BenchMachineList(generatedMicroseconds: UInt64(max(0, view.currentDate.timeIntervalSince1970) * 1e6), windowSeconds: Int(view.window),
                          stages: BenchStage.allCases, machines: view.rows())
     }
 

@@ -21,21 +21,18 @@ public enum BenchStage: String, CaseIterable, Sendable, Codable {
     case machineDelivered = "machine.delivered"
 
     /// Where an event puts a machine on the bar; failures sit on the stage that failed.
+    /// A table rather than a switch: kinds added later simply stay off the bar.
     public init?(_ kind: InstallEventKind) {
-        switch kind {
-        case .dhcpOffer: self = .dhcpOffer
-        case .tftpSent, .tftpFailed: self = .tftpSent
-        case .menuShown: self = .menuShown
-        case .menuChosen: self = .menuChosen
-        case .imageSent: self = .imageSent
-        case .installerStarted: self = .installerStarted
-        case .installerStep, .installerFailed: self = .installerStep
-        case .installerFinished: self = .installerFinished
-        case .postinstallDone, .postinstallFailed: self = .postinstall
-        case .machineDelivered: self = .machineDelivered
-        case .installerLog, .daemonStarted, .daemonStopping, .configReloaded, .configRefused: return nil
-        }
+        guard let stage = Self.byKind[kind] else { return nil }
+        self = stage
     }
+
+    private static let byKind: [InstallEventKind: BenchStage] = [
+        .dhcpOffer: .dhcpOffer, .tftpSent: .tftpSent, .tftpFailed: .tftpSent, .menuShown: .menuShown,
+        .menuChosen: .menuChosen, .imageSent: .imageSent, .installerStarted: .installerStarted,
+        .installerStep: .installerStep, .installerFailed: .installerStep, .installerFinished: .installerFinished,
+        .postinstallDone: .postinstall, .postinstallFailed: .postinstall, .machineDelivered: .machineDelivered,
+    ]
 
     public var position: Int { Self.allCases.firstIndex(of: self)! }
 }
@@ -94,6 +91,9 @@ public final class BenchView: @unchecked Sendable {
         self.maximumEventsPerMachine = maximumEventsPerMachine
         self.now = now
     }
+
+    /// The view's clock (the page counts elapsed time from it, not from the browser's).
+    public var currentDate: Date { now() }
 
     /// Where the start-up read of the journal begins.
     public var since: Date { now().addingTimeInterval(-window) }
