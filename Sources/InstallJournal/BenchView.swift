@@ -82,6 +82,9 @@ public final class BenchView: @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`.
     private var eventsByMAC: [String: [JournalRecord]] = [:]
+    /// Each machine's row, folded again only after its events changed: a busy bench
+    /// (a hundred PCs installing) must not refold every machine on every event.
+    private var rowByMAC: [String: BenchRow] = [:]
     private var subscribers: [UInt64: @Sendable () -> Void] = [:]
     private var nextSubscriber: UInt64 = 0
     private var changeCount: UInt64 = 0
@@ -102,6 +105,7 @@ public final class BenchView: @unchecked Sendable {
     public func rebuild(from records: [JournalRecord]) {
         lock.lock()
         eventsByMAC = [:]
+        rowByMAC = [:]
         for record in records { insertLocked(record) }
         lock.unlock()
         notify()
@@ -120,16 +124,21 @@ public final class BenchView: @unchecked Sendable {
     }
 
     /// Every machine seen within the window, most recently active first.
+    /// (`MachineSummary.summarize`'s order.)
     public func rows() -> [BenchRow] {
-        let perMachine = currentEvents()
-        return MachineSummary.summarize(perMachine.values.flatMap { $0 }.sorted { $0.realtimeMicroseconds < $1.realtimeMicroseconds })
-            .map { Self.row($0, events: perMachine[$0.mac] ?? []) }
+        lock.withLock {
+            dropExpiredLocked()
+            return eventsByMAC.keys.compactMap(rowLocked)
+        }.sorted { ($0.summary.lastEventMicroseconds, $0.summary.mac) > ($1.summary.lastEventMicroseconds, $1.summary.mac) }
     }
 
     /// One machine's row and events, nil if it was not seen within the window.
     public func machine(mac: String) -> BenchMachineDetail? {
-        guard let events = currentEvents()[mac], let summary = MachineSummary.summarize(events).first else { return nil }
-        return BenchMachineDetail(machine: Self.row(summary, events: events), events: events)
+        lock.withLock {
+            dropExpiredLocked()
+            guard let events = eventsByMAC[mac], let row = rowLocked(mac) else { return nil }
+            return BenchMachineDetail(machine: row, events: events)
+        }
     }
 
     /// Bumped on every change; a live stream sends a fresh copy when it moved.
@@ -188,21 +197,28 @@ public final class BenchView: @unchecked Sendable {
         }
         if events.count > maximumEventsPerMachine { events.removeFirst(events.count - maximumEventsPerMachine) }
         eventsByMAC[mac] = events
+        rowByMAC[mac] = nil
         changeCount += 1
         return true
     }
 
-    /// The events still inside the window; what fell out is dropped for good.
-    private func currentEvents() -> [String: [JournalRecord]] {
+    /// Events that fell out of the window are dropped for good.
+    private func dropExpiredLocked() {
         let cutoff = UInt64(max(0, since.timeIntervalSince1970) * 1e6)
-        return lock.withLock {
-            for (mac, events) in eventsByMAC {
-                guard let first = events.first, first.realtimeMicroseconds < cutoff else { continue }
-                let kept = events.filter { $0.realtimeMicroseconds >= cutoff }
-                eventsByMAC[mac] = kept.isEmpty ? nil : kept
-            }
-            return eventsByMAC
+        for (mac, events) in eventsByMAC {
+            guard let first = events.first, first.realtimeMicroseconds < cutoff else { continue }
+            let kept = events.filter { $0.realtimeMicroseconds >= cutoff }
+            eventsByMAC[mac] = kept.isEmpty ? nil : kept
+            rowByMAC[mac] = nil
         }
+    }
+
+    private func rowLocked(_ mac: String) -> BenchRow? {
+        if let row = rowByMAC[mac] { return row }
+        guard let events = eventsByMAC[mac], let summary = MachineSummary.summarize(events).first else { return nil }
+        let row = Self.row(summary, events: events)
+        rowByMAC[mac] = row
+        return row
     }
 
     private func notify() {

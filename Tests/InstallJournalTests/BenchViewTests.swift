@@ -81,6 +81,28 @@ struct BenchViewTests {
         #expect(view.machine(mac: Self.mac) == nil)
     }
 
+    @Test("rows kept between events equal a fresh fold of the same events")
+    func cachedRowsMatchFreshFold() {
+        let clock = TestClock()
+        let live = BenchView(now: { clock.now })
+        let macs = ["52:54:00:aa:00:01", "52:54:00:aa:00:02", "52:54:00:aa:00:03"]
+        let kinds: [InstallEventKind] = [.dhcpOffer, .menuShown, .menuChosen, .installerStep, .installerFailed, .menuChosen, .installerFinished]
+        var all: [JournalRecord] = []
+        for (i, kind) in kinds.enumerated() {
+            for mac in macs.prefix(i % 3 + 1) {
+                clock.advance(7)
+                let record = JournalRecord(event(kind, mac: mac, [.installID: "\(mac)-\(i / 5)", .step: "s\(i)"]), at: clock.now)
+                all.append(record)
+                live.record(record)
+                _ = live.rows() // fills the per-machine cache between events
+            }
+        }
+        let fresh = BenchView(now: { clock.now })
+        fresh.rebuild(from: all)
+        #expect(live.rows() == fresh.rows())
+        #expect(live.rows().map(\.summary) == MachineSummary.summarize(all))
+    }
+
     @Test("a machine in a boot loop keeps a bounded number of events")
     func boundedEvents() {
         let view = BenchView(maximumEventsPerMachine: 10)
