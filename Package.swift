@@ -62,11 +62,11 @@ let package = Package(
         // The install journal: event kinds and fields, writing with sd_journal_sendv,
         // reading back with sd_journal_open* and matches, the per-machine summary.
         .target(name: "InstallJournal", dependencies: ["CSystemd"]),
-        // The HTTP side: boot scripts, images, preseeds, progress callbacks.
+        // The HTTP side: boot scripts, images, preseeds, progress callbacks, the bench page.
         .target(
             name: "BootHTTP",
             dependencies: [
-                "BootMenus", "Images",
+                "BootMenus", "Images", "InstallJournal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,7 +105,9 @@ let package = Package(
         .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"],
                     exclude: ["private-journald.sh"]),
         // Real HTTP clients (curl) against the real server and the real daemon binary.
-        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "garage-pxe", "TestSupport"]),
+        // The bench page: its JSON API, and the page in a real headless Chromium (driven by the .py).
+        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "InstallJournal", "garage-pxe", "TestSupport"],
+                    exclude: ["bench-page-chromium.py"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The daemon under systemd's eyes: unit checks, sd_notify, privilege drop.

@@ -7,6 +7,7 @@ import BootMenus
 import Foundation
 import Hummingbird
 import Images
+import InstallJournal
 import Logging
 import NIOCore
 
@@ -54,11 +55,13 @@ public enum BootHTTPServer {
     public static func application(
         configuration: BootHTTPConfiguration, content: BootContentStore, logger: Logger,
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
-        onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+        onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
+        bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings()
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
         let routes = BootRoutes(configuration: configuration, content: content, onEvent: onEvent)
         routes.register(on: router)
+        if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),

@@ -32,10 +32,15 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var watcher: FolderWatcher?
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
     private let journal: InstallEventRecorder?
+    /// The bench page's view: rebuilt from the journal at start, then fed each event written.
+    private let bench: BenchView
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
                 journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
         self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
+        let bench = BenchView()
+        journal?.addObserver { event in bench.record(event) }
+        self.bench = bench
         self.configPath = configPath
         self.overrides = overrides
         self.config = config
@@ -60,6 +65,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             // An install interrupted by a restart keeps its INSTALL_ID.
             if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400))) {
                 journal.restoreOpenInstalls(from: records)
+                bench.rebuild(from: records)
             }
         }
         let service = ProxyDHCPService(policy: policy, listen: listen, queue: proxyQueue) { event in
@@ -160,7 +166,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             onEvent: { event in
                 if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
             },
-            onRunning: { port in started.finish(.success(port)) })
+            onRunning: { port in started.finish(.success(port)) },
+            bench: bench)
         httpTask = Task {
             do {
                 try await app.run()

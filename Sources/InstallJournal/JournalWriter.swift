@@ -21,6 +21,7 @@ public final class JournalWriter: @unchecked Sendable {
     private let lock = NSLock()
     private var backlog = 0
     private var fallbackCount = 0
+    private var observers: [@Sendable (InstallEvent) -> Void] = []
 
     public init(maximumBacklog: Int = 10_000, send: @escaping Send = JournalWriter.sendToJournald,
                 fallback: @escaping Fallback = JournalWriter.writeToStandardError) {
@@ -36,7 +37,19 @@ public final class JournalWriter: @unchecked Sendable {
         return fallbackCount
     }
 
+    /// Also hands every event to `observer` (the live bench view), on the writer's caller
+    /// thread as it is written, whether or not journald then takes it.
+    public func addObserver(_ observer: @escaping @Sendable (InstallEvent) -> Void) {
+        lock.lock()
+        observers.append(observer)
+        lock.unlock()
+    }
+
     public func write(_ event: InstallEvent) {
+        lock.lock()
+        let observers = self.observers
+        lock.unlock()
+        for observer in observers { observer(event) }
         let fields = event.journalFields.map { "\($0.key)=\($0.value)" }
         lock.lock()
         let full = backlog >= maximumBacklog

@@ -1,6 +1,7 @@
 import BootHTTP
 import BootMenus
 import Foundation
+import InstallJournal
 import Logging
 import TestSupport
 
@@ -21,7 +22,9 @@ final class RunningBootServer: @unchecked Sendable {
     static let server = ServerSettings(baseURL: "http://10.99.0.1:8080", address: "10.99.0.1", site: "Atelier Garage")
 
     /// `initrdBytes`: size of the fake initrd (content is a fixed pseudo-random pattern).
-    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024) async throws {
+    /// `bench`: also serve the bench page and its API from this view.
+    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024,
+         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings()) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-http-\(UUID().uuidString)")
         let fm = FileManager.default
         let image = root.appendingPathComponent("images/debian-12-amd64")
@@ -50,7 +53,8 @@ final class RunningBootServer: @unchecked Sendable {
         logger.logLevel = .warning
         let app = BootHTTPServer.application(configuration: configuration, content: store, logger: logger,
                                              onEvent: { box.append($0) },
-                                             onRunning: { portContinuation.yield($0); portContinuation.finish() })
+                                             onRunning: { portContinuation.yield($0); portContinuation.finish() },
+                                             bench: bench, benchStream: benchStream)
         task = Task { try await app.run() }
         var bound: Int?
         for await p in portStream { bound = p }

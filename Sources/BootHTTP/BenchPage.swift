@@ -1,0 +1,152 @@
+// The bench page: one self-contained HTML document (no external resources, the bench
+// network may have no internet), French labels. It reads the list from
+// `/api/events` (server-sent events: the whole list on connect, again after each change)
+// and redraws the table; the browser reconnects by itself when the stream ends.
+// Kept as a Swift string rather than a bundle resource: nothing to locate at run time,
+// and the installed binary stays a single file.
+
+enum BenchPage {
+    static let html = #"""
+<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tableau de l'atelier — garage-pxe</title>
+<style>
+  :root { --ok: #2e7d32; --run: #1565c0; --bad: #c62828; --grey: #cfd8dc; --ink: #1c2429; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 15px/1.4 system-ui, "DejaVu Sans", sans-serif; color: var(--ink); background: #f4f6f7; }
+  header { display: flex; align-items: baseline; gap: 1.5em; padding: .8em 1.2em; background: var(--ink); color: #fff; }
+  header h1 { margin: 0; font-size: 1.3em; }
+  #live { margin-left: auto; font-size: .9em; }
+  #live::before { content: "●"; margin-right: .35em; color: #9e9e9e; }
+  #live.on::before { color: #66bb6a; }
+  #live.off::before { color: #ef5350; }
+  main { padding: 1em 1.2em; }
+  table { width: 100%; border-collapse: collapse; background: #fff; box-shadow: 0 1px 3px rgba(0,0,0,.15); }
+  th, td { padding: .5em .7em; text-align: left; border-bottom: 1px solid #e3e7ea; vertical-align: middle; }
+  th { background: #eceff1; font-weight: 600; white-space: nowrap; }
+  td.mac { font-family: "DejaVu Sans Mono", monospace; white-space: nowrap; }
+  .small { font-size: .85em; color: #546e7a; }
+  .bar { display: flex; gap: 2px; min-width: 220px; }
+  .bar span { flex: 1; height: 14px; background: var(--grey); border-radius: 2px; }
+  .bar span.done { background: var(--ok); }
+  .bar span.now { background: var(--run); }
+  tr.failed .bar span.now { background: var(--bad); }
+  tr.failed td { background: #ffebee; }
+  tr.failed .result, .failure { color: var(--bad); font-weight: 600; }
+  .result.delivered, .result.finished { color: var(--ok); font-weight: 600; }
+  .result.installing { color: var(--run); font-weight: 600; }
+  #empty { padding: 2em; text-align: center; color: #607d8b; }
+</style>
+</head>
+<body>
+<header>
+  <h1>Tableau de l'atelier</h1>
+  <span class="small" style="color:#b0bec5">Postes vus ces dernières 24 h</span>
+  <span id="live">connexion…</span>
+</header>
+<main>
+  <table>
+    <thead><tr>
+      <th>Poste</th><th>Machine</th><th>Progression</th><th>Étape</th><th>Démarré</th><th>Durée</th><th>Résultat</th>
+    </tr></thead>
+    <tbody id="machines"></tbody>
+  </table>
+  <div id="empty">Aucun poste vu ces dernières 24 h.</div>
+</main>
+<script>
+"use strict";
+const STAGES = {
+  "dhcp.offer": "DHCP", "tftp.sent": "TFTP", "menu.shown": "Menu affiché", "menu.chosen": "Entrée choisie",
+  "image.sent": "Noyau envoyé", "installer.started": "Installateur démarré", "installer.step": "Installation",
+  "installer.finished": "Installation terminée", "postinstall": "Post-installation", "machine.delivered": "Premier démarrage"
+};
+const RESULTS = { delivered: "Livré", finished: "Terminé", failed: "Échec", installing: "En cours", seen: "Vu" };
+let latest = null, receivedAt = 0;
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined && text !== null) e.textContent = text;
+  return e;
+}
+function duration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+  const two = n => String(n).padStart(2, "0");
+  return h > 0 ? h + " h " + two(m) + " min" : m + " min " + two(s) + " s";
+}
+function clock(micro) {
+  const d = new Date(micro / 1000), time = d.toLocaleTimeString("fr-FR", { hour: "2-digit", minute: "2-digit" });
+  // Yesterday's machines say which day.
+  return d.toDateString() === new Date().toDateString() ? time : d.toLocaleDateString("fr-FR", { day: "2-digit", month: "2-digit" }) + " " + time;
+}
+function elapsed(row) {
+  const s = row.summary;
+  // Still installing: count up from the server's clock at the last update.
+  const end = s.result === "installing" ? latest.generatedMicroseconds + (Date.now() - receivedAt) * 1000 : s.lastEventMicroseconds;
+  return (end - s.startedMicroseconds) / 1e6;
+}
+function render() {
+  const body = document.getElementById("machines");
+  const rows = latest.machines.map(row => {
+    const s = row.summary, tr = el("tr", row.failure ? "failed" : "");
+    tr.dataset.mac = s.mac;
+    tr.dataset.stage = row.stage || "";
+    tr.dataset.result = s.result;
+    const poste = el("td", "mac", s.mac);
+    if (s.ip) { poste.appendChild(el("br")); poste.appendChild(el("span", "small", s.ip)); }
+    const machine = el("td", "", [s.manufacturer, s.product].filter(Boolean).join(" ") || "—");
+    if (s.serial) { machine.appendChild(el("br")); machine.appendChild(el("span", "small", "n° de série " + s.serial)); }
+    const bar = el("div", "bar");
+    latest.stages.forEach((stage, i) => {
+      // The last stage reached is "now", except the very last one: a delivered PC is done.
+      const done = i < row.stagePosition || (i === row.stagePosition && i === latest.stages.length - 1);
+      const cell = el("span", done ? "done" : i === row.stagePosition ? "now" : "");
+      cell.title = STAGES[stage] || stage;
+      bar.appendChild(cell);
+    });
+    const progress = el("td"); progress.appendChild(bar);
+    const stage = el("td", "step", STAGES[row.stage] || row.stage || "—");
+    if (row.failure) {
+      stage.appendChild(el("br"));
+      stage.appendChild(el("span", "failure", "Échec à l'étape « " + row.failure.step + " »" + (row.failure.reason ? " : " + row.failure.reason : "")));
+    } else if (row.step && row.stage === "installer.step") {
+      stage.appendChild(el("br")); stage.appendChild(el("span", "small", row.step));
+    }
+    const result = el("td", "result " + s.result, RESULTS[s.result] || s.result);
+    if (s.installCount > 1) { result.appendChild(el("br")); result.appendChild(el("span", "small", s.installCount + " installations")); }
+    const time = el("td", "elapsed", duration(elapsed(row)));
+    [poste, machine, progress, stage, el("td", "", clock(s.startedMicroseconds)), time, result].forEach(td => tr.appendChild(td));
+    return tr;
+  });
+  body.replaceChildren(...rows);
+  document.getElementById("empty").hidden = rows.length > 0;
+}
+function show(list) {
+  latest = list; receivedAt = Date.now();
+  render();
+}
+function connect() {
+  const live = document.getElementById("live");
+  const source = new EventSource("/api/events");
+  source.addEventListener("machines", e => { show(JSON.parse(e.data)); });
+  source.onopen = () => { live.textContent = "en direct"; live.className = "on"; };
+  source.onerror = () => { live.textContent = "reconnexion…"; live.className = "off"; };
+}
+// The running durations tick between updates.
+setInterval(() => {
+  if (!latest) return;
+  document.querySelectorAll("#machines tr").forEach((tr, i) => {
+    const row = latest.machines[i];
+    if (row && row.summary.result === "installing") tr.querySelector("td.elapsed").textContent = duration(elapsed(row));
+  });
+}, 1000);
+connect();
+</script>
+</body>
+</html>
+"""#
+}

@@ -1,0 +1,135 @@
+// The workshop's bench page and its JSON API, served next to the boot routes: `GET /` the
+// page, `GET /api/machines` every machine of the last 24 h, `GET /api/machines/MAC` one
+// machine and its events, `GET /api/events` the same list pushed as server-sent events
+// whenever the view changes. Nothing here writes anything: it reads the `BenchView`.
+
+import Foundation
+import Hummingbird
+import InstallJournal
+import NIOCore
+
+/// How the live stream behaves; the defaults suit a browser, tests shorten them.
+public struct BenchStreamSettings: Sendable {
+    /// A comment line this often: proxies keep the stream open, and a client that went
+    /// away is noticed by the failed write, which ends its subscription.
+    public var keepalive: Duration
+    /// Each stream ends after this long and the browser reconnects on its own: no
+    /// response lives forever, even if a dead connection is never noticed.
+    public var maximumLifetime: Duration
+
+    public init(keepalive: Duration = .seconds(15), maximumLifetime: Duration = .seconds(600)) {
+        self.keepalive = keepalive
+        self.maximumLifetime = maximumLifetime
+    }
+}
+
+/// `GET /api/machines` and each message of `/api/events`.
+public struct BenchMachineList: Sendable, Equatable, Codable {
+    /// The server's clock, so the page can count elapsed time without trusting its own.
+    public var generatedMicroseconds: UInt64
+    public var windowSeconds: Int
+    /// The progress bar's stages, in order.
+    public var stages: [BenchStage]
+    public var machines: [BenchRow]
+}
+
+struct BenchRoutes: Sendable {
+    let view: BenchView
+    let stream: BenchStreamSettings
+    let onEvent: @Sendable (BootHTTPEvent) -> Void
+
+    func register(on router: Router<BootRequestContext>) {
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                     body: .init(byteBuffer: ByteBuffer(string: BenchPage.html)))
+        }
+        router.get("api/machines") { _, _ in json(list()) }
+        router.get("api/machines/:mac") { request, context in machine(request, context) }
+        router.get("api/events") { _, _ in events() }
+    }
+
+    func list() -> BenchMachineList {
+        BenchMachineList(generatedMicroseconds: UInt64(max(0, view.currentDate.timeIntervalSince1970) * 1e6), windowSeconds: Int(view.window),
+                         stages: BenchStage.allCases, machines: view.rows())
+    }
+
+    func machine(_ request: Request, _ context: BootRequestContext) -> Response {
+        guard let text = context.parameters.get("mac"), let mac = JournalReader.normalizedMAC(text) else {
+            return refuse(request, context, .badRequest, "not a MAC address (expected e.g. 52:54:00:12:34:56)")
+        }
+        guard let detail = view.machine(mac: mac) else {
+            return refuse(request, context, .notFound, "machine \(mac) not seen in the last \(Int(view.window / 3600)) h")
+        }
+        return json(detail)
+    }
+
+    /// Server-sent events: the whole list at once, then again after each change (changes
+    /// that come while a copy is being sent are folded into the next one).
+    func events() -> Response {
+        let view = self.view
+        let settings = stream
+        let body = ResponseBody { writer in
+            let (ticks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            let token = view.subscribe { continuation.yield() }
+            let keepalive = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: settings.keepalive)
+                    continuation.yield()
+                }
+            }
+            let lifetime = Task {
+                try? await Task.sleep(for: settings.maximumLifetime)
+                continuation.finish()
+            }
+            // However the stream ends (client gone: a write throws; server stopping: the
+            // task is cancelled; lifetime over), the subscription and timers go with it.
+            defer {
+                view.unsubscribe(token)
+                keepalive.cancel()
+                lifetime.cancel()
+                continuation.finish()
+            }
+            var sent = view.changes
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n" + Self.message(list())))
+            for await _ in ticks {
+                let now = view.changes
+                if now != sent {
+                    sent = now
+                    try await writer.write(ByteBuffer(string: Self.message(list())))
+                } else {
+                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    static func message(_ list: BenchMachineList) -> String {
+        // JSONEncoder writes one line (newlines inside strings are escaped), as `data:` needs.
+        "event: machines\ndata: \(String(decoding: (try? encoder.encode(list)) ?? Data("{}".utf8), as: UTF8.self))\n\n"
+    }
+
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    private func json(_ value: some Encodable) -> Response {
+        do {
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-cache"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(value))))
+        } catch {
+            return Response(status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: "garage-pxe: cannot encode the bench view: \(error)\n")))
+        }
+    }
+
+    /// A JSON error, reported like the boot routes' refusals (logged and counted).
+    private func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+        onEvent(.refused(path: String(request.uri.path.prefix(256)), status: status.code, reason: reason, remote: context.remote))
+        let body = (try? Self.encoder.encode(["error": reason])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
