@@ -7,11 +7,15 @@ extension PrivateJournaldTests {
     /// The real daemon's syslog receiver: the captured installer datagrams are sent over a
     /// real UDP socket (python3) from the address the machine's HTTP requests came from, a
     /// line is sent by util-linux `logger` (RFC 5424), garbage and a line from an unknown
-    /// address are sent too; the events are read back from a private journald.
+    /// address are sent too, and a line from a second namespace on the far end of the
+    /// daemon's veth, a PC that made no HTTP request (its MAC comes from the kernel's
+    /// neighbour table); the events are read back from a private journald.
     @Test("installer syslog datagrams become installer.log / installer.step events of the machine, garbage is counted; a missing kernel is image.failed")
     func installerSyslogOverUDP() throws {
         let ns = try NetworkNamespace(prefix: "gpxsl")
         defer { ns.remove() }
+        let peer = try NetworkNamespace(prefix: "gpxsp", address: "10.98.0.1")
+        defer { peer.remove() }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
         try TestImages.create(in: work.appendingPathComponent("images"))
         defer { try? FileManager.default.removeItem(at: work) }
@@ -19,7 +23,7 @@ extension PrivateJournaldTests {
         let datagrams = try InstallerSyslogFixture.datagrams(fixture)
         let script = """
         set -u
-        ns=$1 bin=$2 config=$3 images=$4 mac=$5 fixture=$6
+        ns=$1 bin=$2 config=$3 images=$4 mac=$5 fixture=$6 peer=$7
         base=http://10.99.0.1:8080
         ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
             --http-port 8080 --user nobody --events journal >"$images/../daemon.log" 2>&1 &
@@ -43,6 +47,14 @@ extension PrivateJournaldTests {
         stranger.bind(("10.99.0.7", 0))
         stranger.sendto(b"<14>Nov 22 03:31:32 main-menu[9]: INFO: Menu item 'netcfg' selected\\n", ("10.99.0.1", 514))
         EOF
+        # A PC the daemon never saw over HTTP: the far end of its veth, in the peer namespace.
+        ip -n "$ns" link set eth1 down
+        ip -n "$ns" link set eth1 name pc0
+        ip -n "$ns" link set pc0 netns "$peer"
+        ip -n "$peer" addr add 10.99.0.9/24 dev pc0
+        ip -n "$peer" link set pc0 up
+        echo "=== peermac"; ip -n "$peer" -br link show pc0 | awk '{print $3}'
+        ip netns exec "$peer" logger --udp --server 10.99.0.1 --port 514 -t netcfg -p user.info "INFO: from a PC with no HTTP request"
         ip netns exec "$ns" logger --udp --server 10.99.0.1 --port 514 --rfc5424 -t main-menu -p user.info \\
             "INFO: Menu item 'pkgsel' selected"
         # journald reads its socket on its own time: wait (bounded) for the last line's event.
@@ -51,13 +63,14 @@ extension PrivateJournaldTests {
         done
         kill "$daemon"; wait "$daemon"
         echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"
+        echo "=== neighbour"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_IP=10.99.0.9
         echo "=== stranger"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_IP=10.99.0.7
         echo "=== history"; "$bin" history "$mac" --json --directory /run/log/journal
         echo "=== daemon"; cat "$images/../daemon.log"
         """
         let out = try underPrivateJournald(script, [ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
                                                     work.appendingPathComponent("images").path, Self.mac,
-                                                    Repo.path("Tests/Fixtures/installer-syslog/\(fixture)")])
+                                                    Repo.path("Tests/Fixtures/installer-syslog/\(fixture)"), peer.name])
         let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         let entries = (out["json"] ?? "").split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -94,13 +107,22 @@ extension PrivateJournaldTests {
         #expect((failed.first?["GARAGE_PXE_REASON"] as? String)?.hasPrefix("HTTP 404") == true)
         #expect(failed.first?["MESSAGE_ID"] as? String == InstallEventKind.imageFailed.messageID)
 
+        // The PC known only to the kernel's neighbour table (ARP): its line carries its MAC.
+        let peerMAC = (out["peermac"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let neighbour = (out["neighbour"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(peerMAC.count == 17, "\(context)")
+        #expect(neighbour.map { $0["GARAGE_PXE_MAC"] as? String } == [peerMAC], "\(context)")
+        #expect(neighbour.first?["MESSAGE"] as? String == "netcfg: INFO: from a PC with no HTTP request")
+
         // `garage-pxe history` shows the same events.
         let history = try JSONDecoder().decode([JournalRecord].self, from: Data((out["history"] ?? "").utf8))
         #expect(history.filter { $0.kind == .installerStep }.count == 5)
 
-        // Counted: 82 lines from the machine, 1 from the stranger; 4 garbage datagrams dropped.
+        // Counted: 82 lines from the machine, 1 from the neighbour, 1 from the stranger; 4 garbage datagrams dropped.
         let daemon = out["daemon"] ?? ""
-        #expect(daemon.contains("installer_syslog_lines=83"), "\(daemon)")
+        #expect(daemon.contains("installer_syslog_lines=84"), "\(daemon)")
         #expect(daemon.contains("installer_syslog_dropped=4"), "\(daemon)")
         #expect(daemon.contains("installer_syslog_unknown_senders=1"), "\(daemon)")
         #expect(!daemon.contains("garage-pxe-event"), "nothing fell back to stderr")

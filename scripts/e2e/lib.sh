@@ -145,7 +145,8 @@ pc_addresses() {
 # THE one place that knows where events live.
 pc_events() {
   { "$E2E_BIN" history "$1" --json --directory "$E2E_JOURNAL" 2>/dev/null || true; } | "$E2E_PYTHON" -c '
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a reader such as head may stop early
 try:
     records = json.load(sys.stdin)
 except ValueError:
@@ -266,6 +267,6 @@ show_evidence() {
   local mac="$1"
   e2e_log "evidence for $mac (garage-pxe history):"
   { pc_events "$mac" | grep -v '^installer.log' | cut -c1-220 | sed 's/^/    /' | head -24; } || true
-  { pc_events "$mac" | grep '^installer.log' | head -3 | sed -E 's/^.* message=//; s/^/    | /'; } || true
+  { pc_events "$mac" | grep '^installer.log' | head -3 | sed -E 's/^.* message=(.*) at=[^ ]+$/\1/; s/^/    | /'; } || true
   echo "    ... $(pc_events "$mac" | grep -c '^installer.log' || true) installer syslog lines in the journal"
 }
