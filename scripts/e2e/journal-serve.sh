@@ -26,6 +26,10 @@ if [[ ! -S /run/systemd/journal/socket ]]; then
 fi
 "$@" &
 child=$!
+# For the caller's cleanup, should TERM never reach this script (a parent may hand it down
+# ignored, which bash cannot trap): the PIDs to stop, each with its start time (field 22
+# of /proc/PID/stat) so a PID reused by another process is never signalled.
+for pid in "$child" "$journald"; do echo "$pid $(cut -d' ' -f22 "/proc/$pid/stat")"; done >"$dir.pids"
 stop() { kill -TERM "$child" 2>/dev/null; }
 trap stop TERM INT
 status=0

@@ -80,6 +80,18 @@ e2e_cleanup() {
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+  # What journal-serve.sh started, if it could not stop them itself: each PID checked to be
+  # the same process (same start time) before it is signalled.
+  if [[ -s "${E2E_JOURNAL:-}.pids" ]]; then
+    local started sig
+    while read -r pid started; do
+      for sig in TERM TERM TERM TERM TERM KILL; do
+        [[ "$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)" == "$started" ]] || break
+        kill -"$sig" "$pid" 2>/dev/null || true
+        sleep 1
+      done
+    done <"$E2E_JOURNAL.pids"
+  fi
   ((E2E_FAIL)) && ((rc == 0)) && rc=1
   if [[ -n "${LAB_RUN_DIR:-}" && -d "$LAB_RUN_DIR" ]] && { ((rc != 0)) || [[ "${E2E_KEEP_LOGS:-0}" == 1 ]]; }; then
     mkdir -p "$E2E_RUN_FOLDER"
