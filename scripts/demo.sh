@@ -38,11 +38,11 @@ while ((SECONDS < deadline)) && kill -0 "$VMPID_pc1" 2>/dev/null; do
     printf 'garage-pxe demo - virtual %s PC %s - %.0f s since power-on   (Ctrl-C stops and cleans up)\n\n' \
       "$MODE" "$mac" "$(echo "$now - $on" | bc)"
     echo "Daemon events for this PC (newest last):"
-    pc_events "$mac" | grep -v '^installer.step' | tail -14 | cut -c1-160 | sed 's/^/  /'
-    steps="$(pc_events "$mac" | grep -c '^installer.step' || true)"
+    pc_events "$mac" | grep -v '^installer.log' | tail -14 | cut -c1-160 | sed 's/^/  /'
+    steps="$(pc_events "$mac" | grep -c '^installer.log' || true)"
     echo
     echo "Installer syslog lines received: $steps"
-    pc_events "$mac" | grep '^installer.step' | tail -4 | cut -c1-160 | sed 's/^/  /'
+    pc_events "$mac" | grep '^installer.log' | tail -4 | sed -E 's/^.* message=(.*) at=[^ ]+$/\1/' | cut -c1-160 | sed 's/^/  /'
     if [[ -n "$started" ]]; then
       printf '\nThe Debian installer started (preseed fetched) %.1f s after power-on.\n' "$(echo "$started - $on" | bc)"
       echo "Offline, it will stop later at the mirror step: that is expected in the demo."

@@ -9,7 +9,8 @@ profile=${1:-build}
 build=(libsystemd-dev pkg-config zlib1g-dev)
 serve=("${build[@]}" ipxe debian-installer-12-netboot-amd64)
 deb=("${build[@]}" dpkg-dev lintian chrpath)
-test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3)
+# systemd: the private systemd-journald of the journal tests and e2e; bsdutils: logger, a real syslog client.
+test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3 systemd bsdutils)
 # The bench page test: a real headless Chromium driven over the DevTools protocol.
 test+=(chromium python3-websocket)
 

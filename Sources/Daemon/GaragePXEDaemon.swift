@@ -30,6 +30,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var httpTask: Task<Void, Never>?
     private var httpPort = 0
     private var watcher: FolderWatcher?
+    private var installerSyslog: InstallerSyslogReceiver?
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
     private let journal: InstallEventRecorder?
     /// The bench page's view: rebuilt from the journal at start, then fed each event written.
@@ -98,6 +99,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             throw ConfigRuntimeError("cannot serve TFTP on \(nic.name) port \(config.tftp.port): \(error) (is another TFTP server running?)")
         }
         tftp = tftpServer
+        if let journal { startInstallerSyslog(journal, address: address) }
         let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
         do {
             try startHTTP(address: address)
@@ -126,13 +128,28 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         logger.notice("garage-pxe started", metadata: [
             "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
             "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
-            "http_port": "\(httpPort)", "config": "\(configPath)", "user": "\(runningAs)",
+            "http_port": "\(httpPort)", "syslog_port": "\(installerSyslog?.port ?? 0)", "config": "\(configPath)", "user": "\(runningAs)",
         ])
         journal?.daemon(.daemonStarted, message: "garage-pxe started on \(nic.name) \(address)")
         installSignalHandlers()
         startWatchingMenus()
         SystemdNotify.ready(status: statusLine())
         startWatchdogAndStatus()
+    }
+
+    /// The installer's syslog (log_host/log_port) on the bench address. A port already taken
+    /// costs the installers' progress lines, not the boots: warn and serve on.
+    private func startInstallerSyslog(_ journal: InstallEventRecorder, address: IPv4Address) {
+        let logger = self.logger
+        let receiver = InstallerSyslogReceiver(
+            recorder: journal, address: address.hostOrder, port: UInt16(config.installer.syslogPort),
+            onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) })
+        do {
+            try receiver.start()
+            installerSyslog = receiver
+        } catch {
+            logger.error("cannot receive the installers' syslog on \(address):\(config.installer.syslogPort): \(error); installs still boot, without their step events")
+        }
     }
 
     /// Loads the menus and images, then binds the HTTP port and waits (bounded) until it
@@ -219,7 +236,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// One line for `systemctl status`: what is served and what has happened so far.
     private func statusLine() -> String {
         let s = proxy?.statistics ?? ProxyStatistics()
-        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running"
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running\(installerSyslogStatus)"
+    }
+
+    private var installerSyslogStatus: String {
+        guard let s = installerSyslog?.statistics else { return "" }
+        return "; installer syslog \(s.lines) lines, \(s.dropped) dropped, \(s.unknownSender) from unknown senders"
     }
 
     /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
@@ -307,6 +329,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
             "tftp_transfers_running": "\(running)",
+            "installer_syslog_lines": "\(installerSyslog?.statistics.lines ?? 0)",
+            "installer_syslog_dropped": "\(installerSyslog?.statistics.dropped ?? 0)",
+            "installer_syslog_unknown_senders": "\(installerSyslog?.statistics.unknownSender ?? 0)",
         ])
         let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
         let waiter = DispatchSource.makeTimerSource(queue: mainQueue)
@@ -317,6 +342,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             guard left == 0 || DispatchTime.now() >= deadline else { return }
             waiter.cancel()
             self.tftp?.stop()
+            self.installerSyslog?.stop()
             self.httpTask?.cancel()
             self.journal?.flush()
             self.logger.notice("garage-pxe stopped", metadata: [

@@ -114,10 +114,55 @@ public final class InstallEventRecorder: @unchecked Sendable {
             var fields = machineFields(mac: mac)
             fields[.stage] = stage
             write(Self.progressKind(stage), fields)
+        case .refused(let path, let status, let reason, let remote) where path.hasPrefix("/images/"):
+            // The PC's iPXE stops at its entry's failure branch; this is the journal's side
+            // of it, tied to the machine by the IP its menu requests came from.
+            var fields = knownMAC(ip: remote).map { machineFields(mac: $0) } ?? [:]
+            fields[.site] = site
+            fields[.ip] = remote
+            fields[.file] = path
+            fields[.image] = path.split(separator: "/").dropFirst().first.map(String.init)
+            fields[.reason] = "HTTP \(status): \(reason)"
+            write(.imageFailed, fields)
         case .bootstrapSent, .refused:
             return false
         }
         return true
+    }
+
+    /// One line of an installer's syslog, sent from `ip`: always an installer.log event
+    /// (debug) with the machine's fields, plus installer.step / installer.failed when the
+    /// line is one of main-menu's milestones. The MAC is the one this IP used in its HTTP
+    /// requests, else `neighbourMAC(ip)` (the kernel's neighbour table), remembered for the
+    /// next lines. Returns the MAC, nil when the sender is unknown (its lines still carry IP).
+    @discardableResult
+    public func installerSyslog(_ line: InstallerSyslogLine, from ip: String,
+                                neighbourMAC: (String) -> String?) -> String? {
+        var mac = knownMAC(ip: ip)
+        if mac == nil, let found = neighbourMAC(ip) {
+            lock.lock()
+            macByIP[ip] = found
+            lock.unlock()
+            mac = found
+        }
+        var fields = mac.map { machineFields(mac: $0) } ?? [:]
+        fields[.site] = site
+        fields[.ip] = ip
+        writer.write(InstallEvent(.installerLog, fields: fields, message: line.text))
+        switch InstallerSyslog.milestone(line) {
+        case .step(let step, let component)?:
+            fields[.step] = step
+            fields[.stage] = component
+            writer.write(InstallEvent(.installerStep, fields: fields, message: "installer.step \(mac ?? ip) \(step) (\(component))"))
+        case .failed(let step, let component, let reason)?:
+            fields[.step] = step
+            fields[.stage] = component
+            fields[.reason] = reason
+            write(.installerFailed, fields)
+        case nil:
+            break
+        }
+        return mac
     }
 
     /// `/progress?stage=…` names: what the preseed's late_command, the post-install script and

@@ -11,6 +11,8 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     case menuShown = "menu.shown"
     case menuChosen = "menu.chosen"
     case imageSent = "image.sent"
+    /// A kernel or initrd a machine asked for could not be sent (missing, refused).
+    case imageFailed = "image.failed"
     case installerStarted = "installer.started"
     case installerStep = "installer.step"
     case installerFailed = "installer.failed"
@@ -33,6 +35,7 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
         case .menuShown: "f8bd6a5682844d7daf6795aa26ee9e5d"
         case .menuChosen: "e2611b292a3043e5a596890c6db74849"
         case .imageSent: "15c872f7b5c3441d80b6116f3a2c7fc0"
+        case .imageFailed: "7254c1d915cc4216a3bbb272f9dffa5e"
         case .installerStarted: "e5f65635fd2246799f3167d9ff6558b3"
         case .installerStep: "568510e4caa54223905d0d6fe4012f0b"
         case .installerFailed: "089691caeb6a458b8a9034ae43c975f1"
@@ -52,7 +55,7 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     /// chatty per-file events info (6); raw installer lines debug (7).
     public var priority: Int {
         switch self {
-        case .tftpFailed, .installerFailed, .postinstallFailed, .configRefused: 3
+        case .tftpFailed, .imageFailed, .installerFailed, .postinstallFailed, .configRefused: 3
         case .installerStarted, .installerFinished, .machineDelivered, .postinstallDone,
              .daemonStarted, .daemonStopping, .configReloaded: 5
         case .installerLog: 7

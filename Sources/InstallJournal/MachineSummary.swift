@@ -53,7 +53,7 @@ public struct MachineSummary: Sendable, Equatable, Codable {
             }
             switch kind {
             case .installerFinished: row.result = "finished"
-            case .installerFailed, .postinstallFailed: row.result = "failed"
+            case .installerFailed, .postinstallFailed, .imageFailed: row.result = "failed"
             case .machineDelivered: row.result = "delivered"
             default: break
             }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End to end, a failure a workshop really meets: the menu's default entry names an image
 # whose kernel file has gone (deleted after the daemon loaded the image). A real BIOS PC
-# (SeaBIOS + iPXE ROM) must show a readable error on its console, and the daemon must log
-# the failed fetch (http.refused with status 404) for that PC's address.
+# (SeaBIOS + iPXE ROM) must show a readable error on its console, and the journal must hold
+# an image.failed event (err priority) tied to that PC's MAC: `garage-pxe history MAC`.
 #
 # Usage: fail-kernel.sh [SECONDS]
 set -euo pipefail
@@ -38,12 +38,18 @@ clean() { sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$serial" | tr -d '\r\b'; }
 check "[pc1] the serial console shows the entry failed within ${LIMIT}s" test "$seen" -eq 0
 check "[pc1] menu.chosen noyau-absent" has_event "$mac" menu.chosen entry=noyau-absent
 check "[pc1] iPXE says why on the console (No such file / 404)" bash -c "$(declare -f clean); serial='$serial'; clean | grep -qiE 'no such file|not found|404'"
-check "[pc1] the daemon logged the failed kernel fetch (http.refused status=404)" \
-  has_event "$mac" http.refused path=/images/sans-noyau/linux status=404
-check "[pc1] no installer started" bash -c "! grep -q 'installer.started' '$E2E_DAEMON_LOG'"
+check "[pc1] image.failed in the journal for this MAC: the kernel, HTTP 404" \
+  has_event "$mac" image.failed file=/images/sans-noyau/linux image=sans-noyau "reason=HTTP 404"
+check "[pc1] image.failed is err priority (journalctl -p err finds it)" \
+  bash -c "journalctl -q -D '$E2E_JOURNAL' -p err GARAGE_PXE_MAC=$mac GARAGE_PXE_EVENT=image.failed -o cat | grep -q ."
+result="$("$E2E_BIN" machines --json --directory "$E2E_JOURNAL" | "$E2E_PYTHON" -c '
+import json, sys
+print(" ".join(m["result"] for m in json.load(sys.stdin) if m["mac"] == sys.argv[1]))' "$mac" || true)"
+check "[pc1] garage-pxe machines shows the PC as failed (got '$result')" test "$result" = failed
+check "[pc1] no installer started" no_event "$mac" installer.started
 e2e_log "console around the error:"
 { clean | grep -iE -B2 -A3 'echec de' | head -12 | sed 's/^/    /'; } || true
-e2e_log "daemon lines for the failure:"
-{ pc_events "$mac" | grep -E '^(menu.chosen|http.refused)' | sed 's/^/    /'; } || true
+e2e_log "journal events for the failure (garage-pxe history $mac):"
+{ pc_events "$mac" | grep -E '^(menu.chosen|image.failed)' | cut -c1-240 | sed 's/^/    /'; } || true
 if ((E2E_FAIL == 0)); then e2e_log "PASS"; else e2e_log "FAIL"; fi
 exit "$E2E_FAIL"

@@ -1,13 +1,13 @@
 # shellcheck shell=bash
 # Shared helpers for the full-chain end-to-end scripts (sourced, not executed):
 # a bench LAN (scripts/lab), garage-pxe serving the repository's config with a test copy
-# of the shipped menus, a syslog listener for the Debian installer, virtual PCs, and the
-# checks on what each PC did.
+# of the shipped menus, its events in a private systemd-journald (scripts/e2e/journal-serve.sh),
+# virtual PCs, and the checks on what each PC did.
 #
 # Where the evidence comes from: ONE function, pc_events MAC, prints every event of one
-# PC as "EVENT key=value ..." lines. Today it reads the daemon's own log lines (stderr)
-# and the installer's syslog captured by a small listener; when `garage-pxe history MAC`
-# exists, only pc_events changes.
+# PC as "EVENT key=value ... at=@EPOCH" lines, from `garage-pxe history MAC --json` over the
+# private journal's files: what the daemon wrote (--events journal), the installer's own
+# syslog included (the daemon receives it on installer.syslog_port).
 #
 # Caller sets: E2E_NAME (short [a-z], used in the lab prefix), then calls e2e_setup.
 # Environment: GARAGE_PXE_BIN (default .build/debug/garage-pxe), E2E_KEEP_LOGS=1 keeps
@@ -80,17 +80,34 @@ e2e_cleanup() {
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+  # What journal-serve.sh started, if it could not stop them itself: each PID checked to be
+  # the same process (same start time) before it is signalled.
+  if [[ -s "${E2E_JOURNAL:-}.pids" ]]; then
+    local started sig
+    while read -r pid started; do
+      for sig in TERM TERM TERM TERM TERM KILL; do
+        [[ "$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)" == "$started" ]] || break
+        kill -"$sig" "$pid" 2>/dev/null || true
+        sleep 1
+      done
+    done <"$E2E_JOURNAL.pids"
+  fi
   ((E2E_FAIL)) && ((rc == 0)) && rc=1
   if [[ -n "${LAB_RUN_DIR:-}" && -d "$LAB_RUN_DIR" ]] && { ((rc != 0)) || [[ "${E2E_KEEP_LOGS:-0}" == 1 ]]; }; then
     mkdir -p "$E2E_RUN_FOLDER"
     cp -r "$LAB_RUN_DIR"/*.log "$LAB_RUN_DIR"/*.leases "$E2E_RUN_FOLDER"/ 2>/dev/null || true
-    echo "e2e[$E2E_NAME]: serial logs, daemon log and syslog kept in $E2E_RUN_FOLDER" >&2
+    if [[ -d "${E2E_JOURNAL:-}" ]]; then
+      journalctl -q -D "$E2E_JOURNAL" SYSLOG_IDENTIFIER=garage-pxe -o export >"$E2E_RUN_FOLDER/journal.export" 2>/dev/null || true
+      journalctl -q -D "$E2E_JOURNAL" SYSLOG_IDENTIFIER=garage-pxe -o json >"$E2E_RUN_FOLDER/journal.json" 2>/dev/null || true
+      journalctl -q -D "$E2E_JOURNAL" SYSLOG_IDENTIFIER=garage-pxe -p debug -o short-precise >"$E2E_RUN_FOLDER/journal.txt" 2>/dev/null || true
+    fi
+    echo "e2e[$E2E_NAME]: serial logs, daemon log and journal (journal.export/.json/.txt) kept in $E2E_RUN_FOLDER" >&2
   fi
   [[ -n "${E2E_PREFIX:-}" ]] && "$E2E_LAB/lab.sh" down "$E2E_PREFIX" >/dev/null 2>&1
   exit "$rc"
 }
 
-# e2e_setup: lab up, Debian image imported, test menus, syslog listener, garage-pxe.
+# e2e_setup: lab up, Debian image imported, test menus, garage-pxe next to a private journald.
 # E2E_MENU_TIMEOUT (seconds, default 1): the test copy's menu timeout, so the default
 # entry starts on its own quickly (the shipped menu waits 15 s).
 e2e_setup() {
@@ -105,7 +122,7 @@ e2e_setup() {
   "$E2E_LAB/lab.sh" up "$E2E_PREFIX" >/dev/null
   RUN="$LAB_RUN_DIR"
   E2E_DAEMON_LOG="$RUN/garage-pxe.log"
-  E2E_SYSLOG="$RUN/installer-syslog.log"
+  E2E_JOURNAL="$RUN/journal"
 
   "$E2E_BIN" import debian /usr/lib/debian-installer/images/12/amd64/text --config "$E2E_REPO/config/garage-pxe.yaml" \
     --images "$RUN/images" >"$RUN/import.log" 2>&1 || { cat "$RUN/import.log" >&2; exit 1; }
@@ -116,23 +133,10 @@ e2e_setup() {
   if declare -F e2e_customise >/dev/null; then e2e_customise; fi
   chmod -R a+rX "$RUN/images" "$RUN/menus"
 
-  # The installer's syslog (log_host/log_port on its kernel command line) until the
-  # daemon has its own receiver: one line per datagram, "from=IP <text>".
-  ip netns exec "$LAB_NS_SRV" "$E2E_PYTHON" -u -c '
-import signal, socket, sys
-# A parent (e.g. a test runner) may hand down SIGTERM blocked or ignored: stop on it.
-signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
-signal.signal(signal.SIGTERM, signal.SIG_DFL)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 514))
-out = open(sys.argv[1], "a", buffering=1)
-while True:
-    data, (ip, _) = s.recvfrom(65535)
-    out.write("from=%s %s\n" % (ip, data.decode("utf-8", "replace").rstrip()))
-' "$E2E_SYSLOG" >"$RUN/syslog-listener.log" 2>&1 &
-  E2E_PIDS+=($!)
-
-  ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_REPO/config/garage-pxe.yaml" \
+  # garage-pxe writes its events (the installer's syslog lines too) to a private journald
+  # in a mount namespace of its own; its files are in $E2E_JOURNAL for pc_events.
+  unshare -m --propagation private "$E2E_REPO/scripts/e2e/journal-serve.sh" "$E2E_JOURNAL" \
+    ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_REPO/config/garage-pxe.yaml" --events journal \
     --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
     --images "$RUN/images" --menus "$RUN/menus" --tftp-root /usr/lib/ipxe --log-level debug >"$E2E_DAEMON_LOG" 2>&1 &
   E2E_PIDS+=($!)
@@ -147,19 +151,27 @@ pc_addresses() {
     sed -E 's/.*DHCPACK\([^)]*\) ([0-9.]+) .*/\1/' | sort -u
 }
 
-# pc_events MAC: this PC's events, one per line, "EVENT key=value ...", oldest first.
-# THE one place that knows where events live. Later:  "$E2E_BIN" history "$1"
+# pc_events MAC: this PC's events, one per line, oldest first, from the journal:
+# "EVENT field=value ... at=@EPOCH" (fields without their GARAGE_PXE_ prefix, lowercase;
+# an installer.log line ends with message=THE LINE before at=).
+# THE one place that knows where events live.
 pc_events() {
-  local mac="$1" ips re
-  ips="$(pc_addresses "$mac" | sed 's/\./\\./g' | paste -sd'|')"
-  re="mac=$mac( |\$)"
-  [[ -n "$ips" ]] && re="$re|(remote|client)=($ips)(:[0-9]+)?( |\$)"
-  # Daemon lines: "TIMESTAMP LEVEL EVENT k=v ..." -> "EVENT k=v ... at=TIMESTAMP".
-  { grep -E "$re" "$E2E_DAEMON_LOG" 2>/dev/null || true; } | awk '{ t=$1; $1=""; $2=""; sub(/^  /, ""); print $0 " at=" t }'
-  # Installer syslog: "installer.step from=IP text".
-  if [[ -n "$ips" ]]; then
-    { grep -E "^from=($ips) " "$E2E_SYSLOG" 2>/dev/null || true; } | sed 's/^/installer.step /'
-  fi
+  { "$E2E_BIN" history "$1" --json --directory "$E2E_JOURNAL" 2>/dev/null || true; } | "$E2E_PYTHON" -c '
+import json, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a reader such as head may stop early
+try:
+    records = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+for r in records:
+    fields = r["fields"]
+    parts = [fields.get("GARAGE_PXE_EVENT", "?")]
+    parts += ["%s=%s" % (k[len("GARAGE_PXE_"):].lower(), " ".join(v.split())) for k, v in sorted(fields.items()) if k != "GARAGE_PXE_EVENT"]
+    if parts[0] == "installer.log":
+        parts.append("message=" + " ".join(r["message"].split()))
+    parts.append("at=@%.6f" % (r["realtimeMicroseconds"] / 1e6))
+    print(" ".join(parts))
+'
   return 0
 }
 
@@ -176,11 +188,13 @@ has_event() {
   return 1
 }
 
+no_event() { ! has_event "$@"; }
+
 # first_event_time MAC EVENT: epoch seconds (with fraction) of the PC's first EVENT.
 first_event_time() {
   local t
   t="$(pc_events "$1" | grep -m1 "^$2 " | sed -nE 's/.* at=([^ ]+)$/\1/p')"
-  [[ -n "$t" ]] && date -d "$t" +%s.%N
+  [[ -n "$t" ]] && echo "${t#@}"
 }
 
 check() { # check DESCRIPTION COMMAND...
@@ -214,28 +228,38 @@ wait_for_event() {
   return 1
 }
 
-# check_full_chain NAME bios|uefi: every step from power-on to the installer's syslog.
+# check_full_chain NAME bios|uefi: every step from power-on to the installer's syslog,
+# each one an event in the journal (garage-pxe history).
 check_full_chain() {
   local name="$1" mode="$2" mac url
   mac="$(eval echo "\$MAC_$name")"
   url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
   check "[$name] the LAN's plain DHCP server leased $mac an address" test -n "$(pc_addresses "$mac")"
   if [[ "$mode" == uefi ]]; then
-    check "[$name] dhcp.offer: ipxe.efi to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc bootfile=ipxe.efi
-    check "[$name] tftp.sent: ipxe.efi completed" has_event "$mac" tftp.sent file=ipxe.efi outcome=completed
-    check "[$name] dhcp.offer on :4011 (boot-server REQUEST)" has_event "$mac" dhcp.offer port=4011
-    check "[$name] dhcp.offer: HTTP script to the chainloaded iPXE" has_event "$mac" dhcp.offer "bootfile=$url/boot.ipxe" user_class=iPXE
+    check "[$name] dhcp.offer: ipxe.efi to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc file=ipxe.efi
+    check "[$name] tftp.sent: ipxe.efi" has_event "$mac" tftp.sent file=ipxe.efi
+    check "[$name] dhcp.offer: HTTP script to the chainloaded iPXE" has_event "$mac" dhcp.offer "file=$url/boot.ipxe"
   else
-    check "[$name] dhcp.offer: HTTP script to the iPXE ROM" has_event "$mac" dhcp.offer arch=bios "bootfile=$url/boot.ipxe"
+    # QEMU's BIOS NIC ROM is iPXE already (LAB-NOTES): no TFTP stage on this path.
+    check "[$name] dhcp.offer: HTTP script to the iPXE ROM" has_event "$mac" dhcp.offer arch=bios "file=$url/boot.ipxe"
   fi
-  check "[$name] http.bootstrap: iPXE ran the first script" has_event "$mac" http.bootstrap
   check "[$name] menu.shown: platform $([[ $mode == uefi ]] && echo efi || echo pcbios)" \
-    has_event "$mac" menu.shown default_entry=debian-12-auto "platform=$([[ $mode == uefi ]] && echo efi || echo pcbios)"
+    has_event "$mac" menu.shown entry=debian-12-auto "platform=$([[ $mode == uefi ]] && echo efi || echo pcbios)"
   check "[$name] menu.chosen: the default entry after the menu timeout" has_event "$mac" menu.chosen entry=debian-12-auto
-  check "[$name] image.sent: the kernel" has_event "$mac" image.sent path=/images/debian-12-amd64/linux
-  check "[$name] image.sent: the initrd" has_event "$mac" image.sent path=/images/debian-12-amd64/initrd.gz
+  check "[$name] image.sent: the kernel" has_event "$mac" image.sent file=/images/debian-12-amd64/linux
+  check "[$name] image.sent: the initrd" has_event "$mac" image.sent file=/images/debian-12-amd64/initrd.gz
   check "[$name] installer.started: the Debian installer fetched its preseed" has_event "$mac" installer.started entry=debian-12-auto
-  check "[$name] installer.step: at least one installer syslog line arrived" has_event "$mac" installer.step
+  check "[$name] installer.log: the installer's syslog lines carry its MAC" has_event "$mac" installer.log
+  check "[$name] installer.step: main-menu's steps from the installer's syslog" has_event "$mac" installer.step step=
+  check "[$name] one INSTALL_ID from menu.chosen to the installer's steps" same_install_id "$mac"
+  check "[$name] no event fell back to stderr (journald took them all)" bash -c "! grep -q garage-pxe-event '$E2E_DAEMON_LOG'"
+}
+
+# same_install_id MAC: menu.chosen, installer.started and every installer.step share one id.
+same_install_id() {
+  local ids
+  ids="$(pc_events "$1" | grep -E '^(menu.chosen|installer.started|installer.step) ' | grep -oE 'install_id=[^ ]+' | sort -u)"
+  [[ -n "$ids" && "$(wc -l <<<"$ids")" -eq 1 ]]
 }
 
 # report_timing NAME: power-on -> installer.started, from the daemon's own timestamp.
@@ -253,8 +277,8 @@ report_timing() {
 
 show_evidence() {
   local mac="$1"
-  e2e_log "evidence for $mac:"
-  { pc_events "$mac" | grep -v '^installer.step' | sed 's/^/    /' | head -20; } || true
-  { pc_events "$mac" | grep '^installer.step' | head -3 | sed 's/^/    /'; } || true
-  echo "    ... $(pc_events "$mac" | grep -c '^installer.step' || true) installer syslog lines"
+  e2e_log "evidence for $mac (garage-pxe history):"
+  { pc_events "$mac" | grep -v '^installer.log' | cut -c1-220 | sed 's/^/    /' | head -24; } || true
+  { pc_events "$mac" | grep '^installer.log' | head -3 | sed -E 's/^.* message=(.*) at=[^ ]+$/\1/; s/^/    | /'; } || true
+  echo "    ... $(pc_events "$mac" | grep -c '^installer.log' || true) installer syslog lines in the journal"
 }

@@ -1,0 +1,130 @@
+import Foundation
+import InstallJournal
+import Testing
+import TestSupport
+
+extension PrivateJournaldTests {
+    /// The real daemon's syslog receiver: the captured installer datagrams are sent over a
+    /// real UDP socket (python3) from the address the machine's HTTP requests came from, a
+    /// line is sent by util-linux `logger` (RFC 5424), garbage and a line from an unknown
+    /// address are sent too, and a line from a second namespace on the far end of the
+    /// daemon's veth, a PC that made no HTTP request (its MAC comes from the kernel's
+    /// neighbour table); the events are read back from a private journald.
+    @Test("installer syslog datagrams become installer.log / installer.step events of the machine, garbage is counted; a missing kernel is image.failed")
+    func installerSyslogOverUDP() throws {
+        let ns = try NetworkNamespace(prefix: "gpxsl")
+        defer { ns.remove() }
+        let peer = try NetworkNamespace(prefix: "gpxsp", address: "10.98.0.1")
+        defer { peer.remove() }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
+        try TestImages.create(in: work.appendingPathComponent("images"))
+        defer { try? FileManager.default.removeItem(at: work) }
+        let fixture = "bookworm-bios-offline-mirror.txt"
+        let datagrams = try InstallerSyslogFixture.datagrams(fixture)
+        let script = """
+        set -u
+        ns=$1 bin=$2 config=$3 images=$4 mac=$5 fixture=$6 peer=$7
+        base=http://10.99.0.1:8080
+        ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
+            --http-port 8080 --user nobody --events journal >"$images/../daemon.log" 2>&1 &
+        daemon=$!
+        for _ in $(seq 1 200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        # The machine's menu request ties 10.99.0.1 to its MAC.
+        ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe?mac=$mac&platform=pcbios&serial=PF0SYSLOG"
+        # A kernel that is not there: image.failed for that machine, found from its IP.
+        ip netns exec "$ns" curl -s -o /dev/null "$base/images/debian-12-amd64/vmlinuz-absent"
+        ip netns exec "$ns" ip addr add 10.99.0.7/24 dev eth0
+        ip netns exec "$ns" python3 - "$fixture" <<'EOF'
+        import socket, sys, re
+        def unescape(line):
+            return re.sub(rb"\\\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), line.encode())
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for line in open(sys.argv[1]).read().split("\\n")[:-1]:
+            s.sendto(unescape(line), ("10.99.0.1", 514))
+        for garbage in [b"", b"hello, no priority", b"<999>too big a priority", b"<13>" + b"A" * 9000]:
+            s.sendto(garbage, ("10.99.0.1", 514))
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.bind(("10.99.0.7", 0))
+        stranger.sendto(b"<14>Nov 22 03:31:32 main-menu[9]: INFO: Menu item 'netcfg' selected\\n", ("10.99.0.1", 514))
+        EOF
+        # A PC the daemon never saw over HTTP: the far end of its veth, in the peer namespace.
+        ip -n "$ns" link set eth1 down
+        ip -n "$ns" link set eth1 name pc0
+        ip -n "$ns" link set pc0 netns "$peer"
+        ip -n "$peer" addr add 10.99.0.9/24 dev pc0
+        ip -n "$peer" link set pc0 up
+        echo "=== peermac"; ip -n "$peer" -br link show pc0 | awk '{print $3}'
+        ip netns exec "$peer" logger --udp --server 10.99.0.1 --port 514 -t netcfg -p user.info "INFO: from a PC with no HTTP request"
+        ip netns exec "$ns" logger --udp --server 10.99.0.1 --port 514 --rfc5424 -t main-menu -p user.info \\
+            "INFO: Menu item 'pkgsel' selected"
+        # journald reads its socket on its own time: wait (bounded) for the last line's event.
+        for _ in $(seq 1 100); do
+            journalctl -q -D /run/log/journal GARAGE_PXE_STEP=software -o cat | grep -q . && break; sleep 0.1
+        done
+        kill "$daemon"; wait "$daemon"
+        echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"
+        echo "=== neighbour"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_IP=10.99.0.9
+        echo "=== stranger"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_IP=10.99.0.7
+        echo "=== history"; "$bin" history "$mac" --json --directory /run/log/journal
+        echo "=== daemon"; cat "$images/../daemon.log"
+        """
+        let out = try underPrivateJournald(script, [ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+                                                    work.appendingPathComponent("images").path, Self.mac,
+                                                    Repo.path("Tests/Fixtures/installer-syslog/\(fixture)"), peer.name])
+        let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        let entries = (out["json"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        func events(_ kind: String) -> [[String: Any]] { entries.filter { $0["GARAGE_PXE_EVENT"] as? String == kind } }
+
+        // Every captured line is one debug event of the machine, its text as MESSAGE, in order.
+        let logs = events("installer.log")
+        let expectedTexts = try InstallerSyslogFixture.lines(fixture).map(\.text) + ["main-menu: INFO: Menu item 'pkgsel' selected"]
+        #expect(logs.compactMap { $0["MESSAGE"] as? String } == expectedTexts, "\(context)")
+        #expect(logs.allSatisfy { $0["PRIORITY"] as? String == "7" && $0["GARAGE_PXE_IP"] as? String == "10.99.0.1" })
+        #expect(logs.first?["GARAGE_PXE_SERIAL"] as? String == "PF0SYSLOG", "the machine's identity rides along")
+        #expect(logs.first?["GARAGE_PXE_SITE"] as? String == "Atelier Garage")
+        #expect(datagrams.count == 81)
+
+        // main-menu's items of the real run, then logger's RFC 5424 line.
+        let steps = events("installer.step").map { "\($0["GARAGE_PXE_STEP"] ?? "-")/\($0["GARAGE_PXE_STAGE"] ?? "-")" }
+        #expect(steps == ["network-preseed/network-preseed", "localechooser/localechooser", "console-setup-udeb/console-setup-udeb",
+                          "mirror/choose-mirror", "software/pkgsel"], "\(context)")
+        #expect(events("installer.step").allSatisfy { $0["MESSAGE_ID"] as? String == InstallEventKind.installerStep.messageID })
+
+        // The unknown sender: still in the journal, by its IP, with no MAC.
+        let stranger = (out["stranger"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(stranger.map { $0["GARAGE_PXE_EVENT"] as? String } == ["installer.log", "installer.step"], "\(context)")
+        #expect(stranger.allSatisfy { $0["GARAGE_PXE_MAC"] == nil })
+
+        // The missing kernel: one err event of the machine.
+        let failed = events("image.failed")
+        #expect(failed.count == 1, "\(context)")
+        #expect(failed.first?["PRIORITY"] as? String == "3")
+        #expect(failed.first?["GARAGE_PXE_FILE"] as? String == "/images/debian-12-amd64/vmlinuz-absent")
+        #expect((failed.first?["GARAGE_PXE_REASON"] as? String)?.hasPrefix("HTTP 404") == true)
+        #expect(failed.first?["MESSAGE_ID"] as? String == InstallEventKind.imageFailed.messageID)
+
+        // The PC known only to the kernel's neighbour table (ARP): its line carries its MAC.
+        let peerMAC = (out["peermac"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let neighbour = (out["neighbour"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(peerMAC.count == 17, "\(context)")
+        #expect(neighbour.map { $0["GARAGE_PXE_MAC"] as? String } == [peerMAC], "\(context)")
+        #expect(neighbour.first?["MESSAGE"] as? String == "netcfg: INFO: from a PC with no HTTP request")
+
+        // `garage-pxe history` shows the same events.
+        let history = try JSONDecoder().decode([JournalRecord].self, from: Data((out["history"] ?? "").utf8))
+        #expect(history.filter { $0.kind == .installerStep }.count == 5)
+
+        // Counted: 82 lines from the machine, 1 from the neighbour, 1 from the stranger; 4 garbage datagrams dropped.
+        let daemon = out["daemon"] ?? ""
+        #expect(daemon.contains("installer_syslog_lines=84"), "\(daemon)")
+        #expect(daemon.contains("installer_syslog_dropped=4"), "\(daemon)")
+        #expect(daemon.contains("installer_syslog_unknown_senders=1"), "\(daemon)")
+        #expect(!daemon.contains("garage-pxe-event"), "nothing fell back to stderr")
+    }
+}

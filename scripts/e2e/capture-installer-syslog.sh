@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Records what a real Debian installer sends to log_host (its syslog) for the unit-test
+# fixtures under Tests/Fixtures/installer-syslog/: one BIOS PC boots the default entry in
+# the private bench LAN (scripts/lab), tcpdump on the server's side of the LAN keeps every
+# datagram to the syslog port, and the PC runs until the installer stops making progress
+# (offline, the lab has no Debian mirror, so it fails at the mirror step) or SECONDS pass.
+# The datagrams are then written one per line (bytes outside printable ASCII as \xNN) to OUT.
+#
+# With --fail-step UDEB, the test copy's preseed gets an early_command that replaces that
+# installer component's postinst with `exit 3`: the real main-menu then runs it and logs
+# its real "Configuring 'UDEB' failed with error code 3" line (the lab cannot make the
+# installer fail on its own before it waits on the offline mirror question).
+#
+# Usage: capture-installer-syslog.sh OUT [SECONDS] [--fail-step UDEB]   (default 600 s)
+set -euo pipefail
+OUT="$(realpath -m "$1")"
+LIMIT="${2:-600}"
+FAIL_STEP=""
+[[ "${3:-}" == --fail-step ]] && FAIL_STEP="${4:?--fail-step needs a udeb name}"
+E2E_NAME=capture
+if [[ -n "$FAIL_STEP" ]]; then
+  e2e_customise() {
+    printf 'd-i preseed/early_command string printf "#!/bin/sh\\nexit 3\\n" >/var/lib/dpkg/info/%s.postinst\n' "$FAIL_STEP" \
+      >>"$RUN/menus/templates/preseed-debian.cfg.mustache"
+  }
+fi
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup
+
+pcap="$RUN/installer-syslog.pcap"
+ip netns exec "$LAB_NS_SRV" tcpdump -i "$LAB_SRV_IF" -U -w "$pcap" udp port 514 >"$RUN/tcpdump.log" 2>&1 &
+tcpdump_pid=$!
+E2E_PIDS=("$tcpdump_pid" "${E2E_PIDS[@]}")
+start_pc pc1 bios "$((LIMIT + 30))"
+
+# Quiet for 90 s after the installer started (it waits on a question), or a
+# "failed with error code" line and 20 s more, or the limit.
+deadline=$((SECONDS + LIMIT))
+last_size=-1 quiet_since=$SECONDS failed_at=""
+while ((SECONDS < deadline)); do
+  size="$(stat -c %s "$pcap" 2>/dev/null || echo 0)"
+  if [[ "$size" != "$last_size" ]]; then last_size="$size"; quiet_since=$SECONDS; fi
+  if [[ -z "$failed_at" ]] && tcpdump -r "$pcap" -A 2>/dev/null | grep -q "failed with error code"; then failed_at=$SECONDS; fi
+  [[ -n "$failed_at" ]] && ((SECONDS - failed_at > 20)) && break
+  ((size > 24)) && ((SECONDS - quiet_since > 90)) && break
+  sleep 5
+done
+"$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" pc1 stop >/dev/null 2>&1 || true
+kill "$tcpdump_pid"; wait "$tcpdump_pid" 2>/dev/null || true
+
+# Classic pcap, Ethernet + IPv4 + UDP: the payload of each frame, one line each.
+"$E2E_PYTHON" - "$pcap" "$OUT" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+out = open(sys.argv[2], "w")
+offset, count = 24, 0
+while offset + 16 <= len(data):
+    _, _, caplen, _ = struct.unpack_from("<IIII", data, offset)
+    frame = data[offset + 16: offset + 16 + caplen]
+    offset += 16 + caplen
+    ihl = (frame[14] & 0x0F) * 4
+    payload = frame[14 + ihl + 8:]
+    line = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else "\\x%02x" % b for b in payload)
+    out.write(line + "\n")
+    count += 1
+print("e2e[capture]: %d datagrams written to %s" % (count, sys.argv[2]))
+EOF
+E2E_KEEP_LOGS=1
