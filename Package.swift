@@ -97,7 +97,7 @@ let package = Package(
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
         .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // The journal written and read back through a private systemd-journald the tests

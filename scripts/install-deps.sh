@@ -13,6 +13,8 @@ deb=("${build[@]}" dpkg-dev lintian chrpath)
 test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3 systemd bsdutils)
 # The bench page test: a real headless Chromium driven over the DevTools protocol.
 test+=(chromium python3-websocket)
+# make demo: socat carries the bench page from the bench LAN to the host's loopback.
+test+=(socat)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;

@@ -92,7 +92,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             fields[.entry] = entry
             write(.menuChosen, fields)
         case .preseedSent(let machine, let entry, let remote):
-            remember(machine, ip: remote)
+            remember(machine, ip: remote, carriesPlatform: false)
             let mac = machine.mac.description
             lock.lock()
             if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
@@ -189,14 +189,16 @@ public final class InstallEventRecorder: @unchecked Sendable {
         }
     }
 
-    private func remember(_ machine: MachineIdentity, ip: String) {
+    /// `carriesPlatform`: the preseed URL has only the MAC, so its identity's platform is
+    /// the parser's default, not what the machine booted with; keep the one iPXE sent.
+    private func remember(_ machine: MachineIdentity, ip: String, carriesPlatform: Bool = true) {
         let mac = machine.mac.description
         lock.lock()
         defer { lock.unlock() }
         macByIP[ip] = mac
         var known = identityByMAC[mac] ?? machine
         // iPXE sends the DMI strings with the menu request only; keep them for later ones.
-        known.platform = machine.platform
+        if carriesPlatform { known.platform = machine.platform }
         known.ip = ip
         for key in [\MachineIdentity.buildArchitecture, \.uuid, \.manufacturer, \.product, \.serial] {
             if let value = machine[keyPath: key] { known[keyPath: key] = value }
