@@ -9,7 +9,7 @@ profile=${1:-build}
 build=(libsystemd-dev pkg-config zlib1g-dev)
 serve=("${build[@]}" ipxe debian-installer-12-netboot-amd64)
 deb=("${build[@]}" dpkg-dev lintian chrpath)
-test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3)
+test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3 systemd-journal-remote)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;

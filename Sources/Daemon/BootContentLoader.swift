@@ -19,9 +19,11 @@ public enum BootContentLoader {
     }
 
     public static func serverSettings(_ config: GaragePXEConfig, address: IPv4Address) -> ServerSettings {
-        ServerSettings(baseURL: config.httpBaseURL(serverAddress: address), address: address.description, site: config.site,
-                       syslogPort: config.installer.syslogPort, mirrorURL: config.installer.mirror,
-                       proxyURL: config.installer.proxy ?? "")
+        var settings = ServerSettings(baseURL: config.httpBaseURL(serverAddress: address), address: address.description, site: config.site,
+                                      syslogPort: config.installer.syslogPort, mirrorURL: config.installer.mirror,
+                                      proxyURL: config.installer.proxy ?? "")
+        settings.installOnce = config.installOnce
+        return settings
     }
 
     /// Everything at once, as served: images, menus, server settings.

@@ -33,9 +33,14 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
     private let journal: InstallEventRecorder?
 
+    /// Install once: what the journal says each machine's last install did.
+    private let installOnce: InstallOnceTracker
+
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
                 journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
-        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
+        let installOnce = InstallOnceTracker(logger: logger)
+        self.installOnce = installOnce
+        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site, onMachineEvent: installOnce.noteWritten) }
         self.configPath = configPath
         self.overrides = overrides
         self.config = config
@@ -160,7 +165,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             onEvent: { event in
                 if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
             },
-            onRunning: { port in started.finish(.success(port)) })
+            onRunning: { port in started.finish(.success(port)) },
+            isInstalled: { [installOnce] mac in installOnce.isInstalled(mac: mac.description) })
         httpTask = Task {
             do {
                 try await app.run()
@@ -406,6 +412,8 @@ public enum BootHTTPEventLog {
             logger.info("installer.started", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
         case .progress(let mac, let stage, let remote):
             logger.notice("installer.progress", metadata: ["mac": "\(mac)", "stage": "\(stage)", "remote": "\(remote)"])
+        case .rearmed(let machine, let remote):
+            logger.notice("machine.rearmed", metadata: ["mac": "\(machine.mac)", "remote": "\(remote)"])
         case .refused(let path, let status, let reason, let remote):
             logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
         }

@@ -1,0 +1,128 @@
+import Foundation
+import InstallJournal
+import Testing
+import TestSupport
+
+/// Install once and first boot against the real daemon and a real private journald. The
+/// daemon runs the way its unit runs it: as an unprivileged user in the systemd-journal
+/// group with only CAP_NET_BIND_SERVICE, so it must read the journal back like in production.
+@Suite("install once and first boot, real journald", .serialized)
+struct InstallOnceJournalTests {
+    static let mac = "52:54:00:ab:cd:11"
+    static let other = "52:54:00:ab:cd:12"
+
+    /// `--default X` of the menu's choose line.
+    static func menuDefault(_ menu: String?) -> String? {
+        guard let line = menu?.split(separator: "\n").first(where: { $0.hasPrefix("choose ") }) else { return nil }
+        let words = line.split(separator: " ")
+        guard let i = words.firstIndex(of: "--default"), i + 1 < words.count else { return nil }
+        return String(words[i + 1])
+    }
+
+    @Test("an installed machine's menu defaults to the local disk; rearm (CLI or bench) arms the installer; both survive a restart")
+    func installOnceAcrossRestarts() throws {
+        let bench = try DaemonWorkspace(prefix: "gpxio")
+        defer { bench.remove() }
+        let script = """
+        set -u
+        ns=$1 bin=$2 config=$3 images=$4 mac=$5 other=$6
+        base=http://10.99.0.1:8080
+        log=$images/../daemon.log
+        jgid=$(getent group systemd-journal | cut -d: -f3)
+        # As the unit runs it: User=nobody here, SupplementaryGroups=systemd-journal,
+        # AmbientCapabilities=CAP_NET_BIND_SERVICE.
+        start() {
+            ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --groups="$jgid" \\
+                --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
+                "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
+                --http-port 8080 --events journal >>"$log" 2>&1 &
+            daemon=$!
+            for _ in $(seq 1 300); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        }
+        stop() { kill "$daemon"; wait "$daemon"; }
+        get() { ip netns exec "$ns" curl -s "$base/$1"; }
+        menu() { get "boot.ipxe?mac=$1&platform=efi"; }
+        # journald reads its socket on its own time: wait (bounded) until it holds N such events.
+        waitfor() {
+            for _ in $(seq 1 100); do
+                [ "$(journalctl -q -D /run/log/journal "GARAGE_PXE_MAC=$1" "GARAGE_PXE_EVENT=$2" -o cat | wc -l)" -ge "$3" ] && return 0
+                sleep 0.1
+            done
+            echo "timed out waiting for $3 x $2 of $1"
+        }
+        start
+        echo "=== fresh"; menu "$mac"
+        get "progress?mac=$mac&stage=finished" >/dev/null
+        echo "=== finished"; menu "$mac"
+        waitfor "$mac" installer.finished 1
+        stop; start
+        echo "=== finished-restarted"; menu "$mac"
+        echo "=== cli-rearm"; "$bin" rearm "$mac" --config "$config"; echo "status $?"
+        waitfor "$mac" machine.rearmed 1
+        echo "=== cli-rearmed"; menu "$mac"
+        get "progress?mac=$mac&stage=finished" >/dev/null
+        echo "=== finished-again"; menu "$mac"
+        echo "=== bench-rearm"; get "rearm?mac=$mac&platform=efi"
+        echo "=== bench-rearmed"; menu "$mac"
+        waitfor "$mac" machine.rearmed 2
+        stop; start
+        echo "=== bench-rearmed-restarted"; menu "$mac"
+        get "progress?mac=$mac&stage=finished" >/dev/null
+        waitfor "$mac" installer.finished 3
+        stop
+        render() { "$bin" render --config "$config" --images "$images" --address 10.99.0.1 --http-port 8080 --platform efi "$@"; }
+        echo "=== render-journal"; render --mac "$mac" --journal-directory /run/log/journal 2>&1
+        echo "=== render-other"; render --mac "$other" --journal-directory /run/log/journal 2>/dev/null
+        echo "=== render-other-installed"; render --mac "$other" --installed 2>/dev/null
+        echo "=== bad-rearm"; "$bin" rearm not-a-mac --config "$config" 2>&1; echo "status $?"
+        echo "=== rearmed-json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=machine.rearmed
+        echo "=== shown-json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=menu.shown
+        echo "=== daemon"; cat "$log"
+        """
+        let out = try PrivateJournald.run(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+                                                   bench.images.path, Self.mac, Self.other], limit: 300)
+        let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        let installer = "debian-12-auto", disk = "disque-local"
+
+        #expect(Self.menuDefault(out["fresh"]) == installer, "\(context)")
+        #expect(!(out["fresh"] ?? "").contains("garage-pxe-rearm"), "no rearm item before an install")
+        // Right after installer.finished (the daemon's own write, before journald has it).
+        #expect(Self.menuDefault(out["finished"]) == disk, "\(context)")
+        let installedMenu = out["finished"] ?? ""
+        #expect(installedMenu.contains("item garage-pxe-rearm "), "the bench can rearm: \(installedMenu)")
+        #expect(installedMenu.contains("item debian-12-auto "), "the installer stays pickable")
+        #expect(installedMenu.contains("chain --replace --autofree http://10.99.0.1:8080/rearm?mac=\(Self.mac)&platform=efi"))
+        // From the journal only, after a restart.
+        #expect(Self.menuDefault(out["finished-restarted"]) == disk, "\(context)")
+        // The CLI writes to the journal while the daemon runs; seen at the next menu.
+        #expect(out["cli-rearm"]?.contains("status 0") == true, "\(context)")
+        #expect(Self.menuDefault(out["cli-rearmed"]) == installer, "\(context)")
+        #expect(Self.menuDefault(out["finished-again"]) == disk, "\(context)")
+        // The bench's rearm route answers a script back to the menu, which already defaults to the installer.
+        #expect(out["bench-rearm"]?.contains("chain --replace --autofree http://10.99.0.1:8080/boot.ipxe?mac=\(Self.mac)&platform=efi") == true, "\(context)")
+        #expect(Self.menuDefault(out["bench-rearmed"]) == installer, "\(context)")
+        #expect(Self.menuDefault(out["bench-rearmed-restarted"]) == installer, "\(context)")
+        // `render` makes the same decision from the journal files.
+        #expect(Self.menuDefault(out["render-journal"]) == disk, "\(context)")
+        #expect(out["render-journal"]?.contains("installer.finished") == true, "render says why: \(out["render-journal"] ?? "")")
+        #expect(Self.menuDefault(out["render-other"]) == installer)
+        #expect(Self.menuDefault(out["render-other-installed"]) == disk)
+        #expect(out["bad-rearm"]?.contains("status 64") == true || out["bad-rearm"]?.contains("status 1") == true, "\(out["bad-rearm"] ?? "")")
+        #expect(out["bad-rearm"]?.contains("not a MAC address") == true)
+
+        let rearmed = (out["rearmed-json"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(rearmed.count == 2, "\(context)")
+        #expect(rearmed.allSatisfy { $0["MESSAGE_ID"] as? String == InstallEventKind.machineRearmed.messageID && $0["PRIORITY"] as? String == "5" })
+        #expect(rearmed.allSatisfy { $0["GARAGE_PXE_SITE"] as? String == "Atelier Garage" })
+        #expect(rearmed.compactMap { $0["GARAGE_PXE_REASON"] as? String } == ["garage-pxe rearm", "menu at the bench"])
+        // menu.shown names the default the machine was offered.
+        let shown = (out["shown-json"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.compactMap { $0["GARAGE_PXE_ENTRY"] as? String }
+        #expect(shown == [installer, disk, disk, installer, disk, installer, installer], "\(context)")
+        #expect(!(out["daemon"] ?? "").contains("cannot read the journal"), "the daemon read the journal: \(out["daemon"] ?? "")")
+        #expect(!(out["daemon"] ?? "").contains("garage-pxe-event"), "nothing fell back to stderr")
+    }
+}
