@@ -28,6 +28,7 @@ public struct JournalRecord: Sendable, Equatable, Codable {
 
 public struct JournalReadError: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 public struct JournalQuery: Sendable {

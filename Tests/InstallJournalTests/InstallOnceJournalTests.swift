@@ -27,29 +27,7 @@ struct InstallOnceJournalTests {
         set -u
         ns=$1 bin=$2 config=$3 images=$4 mac=$5 other=$6
         base=http://10.99.0.1:8080
-        log=$images/../daemon.log
-        jgid=$(getent group systemd-journal | cut -d: -f3)
-        # As the unit runs it: User=nobody here, SupplementaryGroups=systemd-journal,
-        # AmbientCapabilities=CAP_NET_BIND_SERVICE.
-        start() {
-            ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --groups="$jgid" \\
-                --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
-                "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-                --http-port 8080 --events journal >>"$log" 2>&1 &
-            daemon=$!
-            for _ in $(seq 1 300); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
-        }
-        stop() { kill "$daemon"; wait "$daemon"; }
-        get() { ip netns exec "$ns" curl -s "$base/$1"; }
-        menu() { get "boot.ipxe?mac=$1&platform=efi"; }
-        # journald reads its socket on its own time: wait (bounded) until it holds N such events.
-        waitfor() {
-            for _ in $(seq 1 100); do
-                [ "$(journalctl -q -D /run/log/journal "GARAGE_PXE_MAC=$1" "GARAGE_PXE_EVENT=$2" -o cat | wc -l)" -ge "$3" ] && return 0
-                sleep 0.1
-            done
-            echo "timed out waiting for $3 x $2 of $1"
-        }
+        \(PrivateJournald.daemonFunctions)
         start
         echo "=== fresh"; menu "$mac"
         get "progress?mac=$mac&stage=finished" >/dev/null
@@ -124,5 +102,81 @@ struct InstallOnceJournalTests {
         #expect(shown == [installer, disk, disk, installer, disk, installer, installer], "\(context)")
         #expect(!(out["daemon"] ?? "").contains("cannot read the journal"), "the daemon read the journal: \(out["daemon"] ?? "")")
         #expect(!(out["daemon"] ?? "").contains("garage-pxe-event"), "nothing fell back to stderr")
+    }
+
+    static let firstBoot = Repo.path("pxe-menus/postinstall/garage-pxe-first-boot")
+
+    @Test("the first-boot script, run by bash, reports machine.delivered to the real daemon, retries while it is away, and runs once")
+    func firstBootDelivers() throws {
+        let bench = try DaemonWorkspace(prefix: "gpxfb")
+        defer { bench.remove() }
+        let script = """
+        set -u
+        ns=$1 bin=$2 config=$3 images=$4 mac=$5 late=$6 firstboot=$7
+        base=http://10.99.0.1:8080
+        \(PrivateJournald.daemonFunctions)
+        conf() { local name=$1; shift; printf '%s\\n' "$@" > "$images/../$name.conf"; echo "$images/../$name.conf"; }
+        firstboot() { ip netns exec "$ns" env -i PATH=/usr/bin:/bin /bin/bash "$firstboot" "$1" 2>&1; echo "status $?"; [ -e "$1" ] && echo "conf kept" || echo "conf removed"; }
+        start
+        ok=$(conf ok "GARAGE_PXE_PROGRESS_URL=$base/progress?mac=$mac&stage=first-boot")
+        echo "=== delivered"; firstboot "$ok"
+        waitfor "$mac" machine.delivered 1
+        echo "=== delivered-menu"; menu "$mac"
+        # Refused by the server (a 400): not a success; bounded retries, then exit 1.
+        bad=$(conf bad "GARAGE_PXE_PROGRESS_URL=$base/progress?mac=nope&stage=first-boot" GARAGE_PXE_ATTEMPTS=2 GARAGE_PXE_RETRY_SECONDS=0)
+        echo "=== refused"; firstboot "$bad"
+        # Nothing listening (network not up yet): bounded retries, the conf stays for the next boot.
+        away=$(conf away "GARAGE_PXE_PROGRESS_URL=http://10.99.0.1:8099/progress?mac=$late&stage=first-boot" GARAGE_PXE_ATTEMPTS=3 GARAGE_PXE_RETRY_SECONDS=0)
+        echo "=== unreachable"; firstboot "$away"
+        # The server comes up while the script retries: the first attempt fails (stopped), a later one lands.
+        stop
+        later=$(conf later "GARAGE_PXE_PROGRESS_URL=$base/progress?mac=$late&stage=first-boot" GARAGE_PXE_ATTEMPTS=120 GARAGE_PXE_RETRY_SECONDS=1)
+        firstboot "$later" > "$images/../later.out" &
+        retrying=$!
+        for _ in $(seq 1 100); do grep -q "not reachable" "$images/../later.out" && break; sleep 0.1; done
+        start
+        wait "$retrying"
+        echo "=== retried"; cat "$images/../later.out"
+        waitfor "$late" machine.delivered 1
+        stop
+        echo "=== json"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_EVENT=machine.delivered
+        echo "=== daemon"; cat "$log"
+        """
+        let out = try PrivateJournald.run(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+                                                   bench.images.path, Self.mac, Self.other, Self.firstBoot], limit: 300)
+        let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        #expect(out["delivered"]?.contains("status 0") == true, "\(context)")
+        #expect(out["delivered"]?.contains("conf removed") == true, "runs once: \(context)")
+        // A delivered machine is installed: its next network boot goes to its disk.
+        #expect(Self.menuDefault(out["delivered-menu"]) == "disque-local", "\(context)")
+        #expect(out["refused"]?.contains("status 1") == true && out["refused"]?.contains("conf kept") == true, "\(context)")
+        #expect(out["refused"]?.contains("attempt 2 of 2") == true, "\(context)")
+        #expect(out["unreachable"]?.contains("status 1") == true && out["unreachable"]?.contains("conf kept") == true, "\(context)")
+        #expect(out["unreachable"]?.contains("attempt 3 of 3") == true && out["unreachable"]?.contains("attempt 4") == false, "bounded: \(context)")
+        let retried = out["retried"] ?? ""
+        #expect(retried.contains("not reachable (attempt 1 of 120)") && retried.contains("first boot reported") && retried.contains("status 0"), "\(context)")
+        #expect(retried.contains("conf removed"))
+        let delivered = (out["json"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(delivered.compactMap { $0["GARAGE_PXE_MAC"] as? String } == [Self.mac, Self.other], "\(context)")
+        #expect(delivered.allSatisfy { $0["MESSAGE_ID"] as? String == InstallEventKind.machineDelivered.messageID && $0["GARAGE_PXE_STAGE"] as? String == "first-boot" })
+        #expect(delivered.allSatisfy { $0["GARAGE_PXE_SITE"] as? String == "Atelier Garage" })
+    }
+
+    @Test("systemd-analyze verify accepts the first-boot unit (with the repository's script in place of /usr/local/sbin)")
+    func firstBootUnitVerifies() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-firstboot-unit-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let unit = try String(contentsOfFile: Repo.path("pxe-menus/postinstall/garage-pxe-first-boot.service"), encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/local/sbin/garage-pxe-first-boot /etc/garage-pxe-first-boot.conf garage-pxe-first-boot.service"))
+        let copy = dir.appendingPathComponent("garage-pxe-first-boot.service")
+        try unit.replacingOccurrences(of: "/usr/local/sbin/garage-pxe-first-boot", with: Self.firstBoot).write(to: copy, atomically: true, encoding: .utf8)
+        let result = try run("/usr/bin/systemd-analyze", ["verify", "--man=no", copy.path], allowFailure: true)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(FileManager.default.isExecutableFile(atPath: Self.firstBoot))
+        let syntax = try run("/bin/bash", ["-n", Self.firstBoot], allowFailure: true)
+        #expect(syntax.status == 0, "\(syntax.output)")
     }
 }
