@@ -121,6 +121,7 @@ struct Check: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
         }
+        if let menus, let warning = BootContentLoader.installOnceProblem(config, menu: menus.menu) { print("\(options.path): warning: \(warning)") }
         if !problems.errors.isEmpty || menus == nil { throw ExitCode(1) }
         var network = "interface \(config.interface)"
         if let resolved = try? config.resolveNetwork() {

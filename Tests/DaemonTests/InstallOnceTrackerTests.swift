@@ -1,4 +1,5 @@
 @testable import Daemon
+import BootMenus
 import Foundation
 import InstallJournal
 import Logging
@@ -67,5 +68,20 @@ struct InstallOnceTrackerTests {
         answers.clock = 10
         tracker.noteWritten(.installerFinished, mac: Self.mac)
         #expect(tracker.isInstalled(mac: Self.mac))
+    }
+
+    @Test("check warns when install_once cannot do what it says with the menu")
+    func checkWarnings() {
+        let disk = MenuEntry(id: "disque", label: "Disque", kind: .localDisk)
+        let auto = MenuEntry(id: "auto", label: "Installer", kind: .debianInstaller, image: "img")
+        var config = GaragePXEConfig()
+        let withDisk = BootMenu(title: "t", timeoutSeconds: 5, defaultEntry: "auto", entries: [auto, disk])
+        let withoutDisk = BootMenu(title: "t", timeoutSeconds: 5, defaultEntry: "auto", entries: [auto])
+        #expect(BootContentLoader.installOnceProblem(config, menu: withDisk) == nil)
+        #expect(BootContentLoader.installOnceProblem(config, menu: withoutDisk)?.contains("no local-disk entry") == true)
+        config.installOnce.entry = "nope"
+        #expect(BootContentLoader.installOnceProblem(config, menu: withDisk)?.contains("'nope' is not an entry") == true)
+        config.installOnce.enabled = false
+        #expect(BootContentLoader.installOnceProblem(config, menu: withoutDisk) == nil)
     }
 }
