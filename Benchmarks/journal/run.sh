@@ -54,6 +54,7 @@ for _ in $(seq 1 "$reads"); do
     echo "read=journalctl-json wall_user_sys=\"$t\" entries=$(wc -l <"$rows")"
     rm -f "$rows"
 done
+"$bench" "$events" "$machines" lookup
 ROUND
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$repo" rev-parse --short HEAD) EVENTS=$EVENTS MACHINES=$MACHINES ROUNDS=$ROUNDS READS=$READS load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,23 +4,28 @@
 // six installer steps, post-install, finished, first boot, with the fields the daemon sets.
 // Run it next to a private journald (Benchmarks/journal/run.sh), never the host's.
 //
-//   journal-bench EVENTS MACHINES MODE     MODE: writer (JournalWriter, as served) or
-//                                          direct (sd_journal_sendv inline: the floor)
+//   journal-bench EVENTS MACHINES MODE     MODE: writer (JournalWriter, as served),
+//                                          direct (sd_journal_sendv inline: the floor), or
+//                                          lookup (after a writer run: install once's
+//                                          per-menu question, the newest deciding event of
+//                                          one machine, asked for 1000 machines)
 
 import Foundation
 import InstallJournal
 
 let arguments = CommandLine.arguments
 guard arguments.count == 4, let total = Int(arguments[1]), total > 0, let machines = Int(arguments[2]), machines > 0,
-      ["writer", "direct"].contains(arguments[3]) else {
-    FileHandle.standardError.write(Data("usage: journal-bench EVENTS MACHINES writer|direct\n".utf8))
+      ["writer", "direct", "lookup"].contains(arguments[3]) else {
+    FileHandle.standardError.write(Data("usage: journal-bench EVENTS MACHINES writer|direct|lookup\n".utf8))
     exit(2)
 }
 let mode = arguments[3]
 
 /// One install's events for machine `m`, attempt `attempt`.
+func macOf(_ m: Int) -> String { String(format: "52:54:01:%02x:%02x:%02x", (m >> 16) & 0xff, (m >> 8) & 0xff, m & 0xff) }
+
 func install(_ m: Int, attempt: Int) -> [InstallEvent] {
-    let mac = String(format: "52:54:01:%02x:%02x:%02x", (m >> 16) & 0xff, (m >> 8) & 0xff, m & 0xff)
+    let mac = macOf(m)
     let id = String(format: "%08x-0000-4000-8000-%012x", m, attempt)
     var base: [InstallField: String] = [.mac: mac, .site: "bench", .ip: "10.0.\(m / 250 % 250).\(m % 250 + 2)",
                                         .platform: "efi", .arch: "x86_64", .manufacturer: "LENOVO", .product: "ThinkCentre M720q",
@@ -44,18 +49,44 @@ func install(_ m: Int, attempt: Int) -> [InstallEvent] {
     return events
 }
 
-// Built before the clock starts: only the writing is measured.
-var events: [InstallEvent] = []
-events.reserveCapacity(total)
-var attempt = 0
-while events.count < total {
-    for m in 0..<machines where events.count < total {
-        events += install(m, attempt: attempt).prefix(total - events.count)
+let clock = ContinuousClock()
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+if mode == "lookup" {
+    // The daemon's question at each menu: one sd_journal_open of the local journal, a MAC
+    // match, one entry read from the tail; checked against what the writer run wrote.
+    var expected: [String: InstallEventKind] = [:]
+    for event in allEvents() where InstallOnceState.decidingKinds.contains(event.kind) { expected[event.fields[.mac]!] = event.kind }
+    let lookups = 1000
+    var correct = 0
+    let elapsed = clock.measure {
+        for i in 0..<lookups {
+            let mac = macOf(i * 7919 % machines)
+            let record = try? InstallOnceState.latestDecidingEvent(mac: mac)
+            if record?.kind == expected[mac] { correct += 1 }
+        }
     }
-    attempt += 1
+    let s = seconds(elapsed)
+    print("mode=lookup events=\(total) machines=\(machines) lookups=\(lookups) seconds=\(String(format: "%.3f", s)) microseconds_per_lookup=\(Int(s / Double(lookups) * 1e6)) correct=\(correct)")
+    exit(0)
 }
 
-let clock = ContinuousClock()
+/// The run's events, in writing order: installs of machine 0, 1, … then again.
+func allEvents() -> [InstallEvent] {
+    var events: [InstallEvent] = []
+    events.reserveCapacity(total)
+    var attempt = 0
+    while events.count < total {
+        for m in 0..<machines where events.count < total {
+            events += install(m, attempt: attempt).prefix(total - events.count)
+        }
+        attempt += 1
+    }
+    return events
+}
+
+// Built before the clock starts: only the writing is measured.
+let events = allEvents()
 var failures = 0
 let elapsed: Duration
 if mode == "writer" {
@@ -72,5 +103,5 @@ if mode == "writer" {
         for fields in lines where JournalWriter.sendToJournald(fields) < 0 { failures += 1 }
     }
 }
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-print("mode=\(mode) events=\(total) machines=\(machines) seconds=\(String(format: "%.3f", seconds)) events_per_second=\(Int(Double(total) / seconds)) failed=\(failures)")
+let s = seconds(elapsed)
+print("mode=\(mode) events=\(total) machines=\(machines) seconds=\(String(format: "%.3f", s)) events_per_second=\(Int(Double(total) / s)) failed=\(failures)")
