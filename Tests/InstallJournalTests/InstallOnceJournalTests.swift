@@ -42,6 +42,7 @@ struct InstallOnceJournalTests {
         echo "=== finished-again"; menu "$mac"
         echo "=== bench-rearm"; get "rearm?mac=$mac&platform=efi"
         echo "=== bench-rearmed"; menu "$mac"
+        echo "=== bad-bench-rearm"; ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' "$base/rearm?mac=zz&platform=efi"
         waitfor "$mac" machine.rearmed 2
         stop; start
         echo "=== bench-rearmed-restarted"; menu "$mac"
@@ -79,6 +80,7 @@ struct InstallOnceJournalTests {
         // The bench's rearm route answers a script back to the menu, which already defaults to the installer.
         #expect(out["bench-rearm"]?.contains("chain --replace --autofree http://10.99.0.1:8080/boot.ipxe?mac=\(Self.mac)&platform=efi") == true, "\(context)")
         #expect(Self.menuDefault(out["bench-rearmed"]) == installer, "\(context)")
+        #expect(out["bad-bench-rearm"] == "400\n", "a bad MAC is refused, not recorded: \(context)")
         #expect(Self.menuDefault(out["bench-rearmed-restarted"]) == installer, "\(context)")
         // `render` makes the same decision from the journal files.
         #expect(Self.menuDefault(out["render-journal"]) == disk, "\(context)")
