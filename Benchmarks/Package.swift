@@ -22,6 +22,11 @@ let package = Package(
                 .product(name: "UDP", package: "garage-pxe"),
             ]
         ),
+        // Install events written to a private journald through JournalWriter: events/s.
+        .executableTarget(
+            name: "journal-bench",
+            dependencies: [.product(name: "InstallJournal", package: "garage-pxe")]
+        ),
         // The same per-request work in process, without sockets: where the CPU goes.
         .executableTarget(
             name: "pxe-policy-bench",

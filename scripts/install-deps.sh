@@ -11,6 +11,8 @@ serve=("${build[@]}" ipxe debian-installer-12-netboot-amd64)
 deb=("${build[@]}" dpkg-dev lintian chrpath)
 # systemd: the private systemd-journald of the journal tests and e2e; bsdutils: logger, a real syslog client.
 test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x86 ovmf ipxe-qemu tcpdump tftp-hpa atftp curl busybox python3 systemd bsdutils)
+# systemd-journal-remote: the multi-site test merges two sites' journals with it.
+test+=(systemd-journal-remote)
 # The bench page test: a real headless Chromium driven over the DevTools protocol.
 test+=(chromium python3-websocket)
 # make demo: socat carries the bench page from the bench LAN to the host's loopback.

@@ -38,5 +38,7 @@ public enum BootHTTPEvent: Sendable, Equatable {
     case fileSent(path: String, bytes: Int64, range: String?, remote: String)
     case preseedSent(machine: MachineIdentity, entry: String, remote: String)
     case progress(mac: String, stage: String, remote: String)
+    /// `/rearm`: the person at the bench asked for the installer again (install once).
+    case rearmed(machine: MachineIdentity, remote: String)
     case refused(path: String, status: Int, reason: String, remote: String)
 }

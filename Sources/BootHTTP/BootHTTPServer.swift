@@ -56,10 +56,11 @@ public enum BootHTTPServer {
         configuration: BootHTTPConfiguration, content: BootContentStore, logger: Logger,
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
-        bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings()
+        bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
+        isInstalled: @escaping @Sendable (HardwareAddress) -> Bool = { _ in false }
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
-        let routes = BootRoutes(configuration: configuration, content: content, onEvent: onEvent)
+        let routes = BootRoutes(configuration: configuration, content: content, onEvent: onEvent, isInstalled: isInstalled)
         routes.register(on: router)
         if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
         return Application(
@@ -74,6 +75,8 @@ struct BootRoutes: Sendable {
     let configuration: BootHTTPConfiguration
     let content: BootContentStore
     let onEvent: @Sendable (BootHTTPEvent) -> Void
+    /// Install once: whether this machine's last install finished (the daemon asks the journal).
+    let isInstalled: @Sendable (HardwareAddress) -> Bool
     var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes) }
 
     func register(on router: Router<BootRequestContext>) {
@@ -81,6 +84,7 @@ struct BootRoutes: Sendable {
         router.get("boot/:script") { request, context in self.entryScript(request, context) }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
+        router.get("rearm") { request, context in self.rearm(request, context) }
         router.get("postinstall/:file") { request, context in self.postinstall(request, context) }
         for method in [HTTPRequest.Method.get, .head] {
             router.on("images/**", method: method) { request, context in
@@ -113,9 +117,30 @@ struct BootRoutes: Sendable {
         } catch {
             return refuse(request, context, .badRequest, error.description)
         }
-        let choice = menus.menu.choice(for: machine)
+        // Asked only when install once is on: it costs a journal lookup.
+        let installed = snapshot.server.installOnce.enabled && isInstalled(machine.mac)
+        let choice = menus.menu.choice(for: machine, installed: installed, policy: snapshot.server.installOnce)
         onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote))
-        return text(menus.renderMenu(for: machine, server: snapshot.server))
+        return text(menus.renderMenu(for: machine, server: snapshot.server, installed: installed))
+    }
+
+    /// `/rearm?mac=…` (the installed machine's menu item): the machine will install again.
+    /// The event is reported before the answer, so the menu this script chains to already
+    /// defaults to the installer.
+    func rearm(_ request: Request, _ context: BootRequestContext) -> Response {
+        let machine: MachineIdentity
+        do throws(MachineQueryError) {
+            machine = try MachineIdentity(query: firstValues(request))
+        } catch {
+            return refuse(request, context, .badRequest, error.description)
+        }
+        onEvent(.rearmed(machine: machine, remote: context.remote))
+        return text("""
+            #!ipxe
+            echo garage-pxe: installation automatique rearmee pour \(machine.mac).
+            chain --replace --autofree \(content.snapshot.server.baseURL)/boot.ipxe?\(machine.queryString)
+
+            """)
     }
 
     /// Sent while no menus folder has ever loaded cleanly (e.g. no image imported yet): the

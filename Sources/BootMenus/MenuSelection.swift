@@ -133,6 +133,8 @@ public struct MachineChoice: Sendable, Equatable {
     public var hostname: String
     /// Group kernel arguments (appended to each Linux entry's own).
     public var extraKernelArguments: String
+    /// Install once put the local disk first (see InstallOnce.swift).
+    public var installed = false
 }
 
 extension BootMenu {

@@ -121,11 +121,11 @@ public struct MenuSet: Sendable {
     }
 
     static func context(role: TemplateRole, menu: BootMenu, entry: MenuEntry?, machine: MachineIdentity,
-                        images: [String: BootImageFiles], server: ServerSettings) -> [String: Any] {
+                        images: [String: BootImageFiles], server: ServerSettings, installed: Bool = false) -> [String: Any] {
         let style = role.style
         var context: [String: Any] = ["server": TemplateContext.server(server, style: style)]
         if role == .bootstrap { return context }
-        let choice = menu.choice(for: machine)
+        let choice = menu.choice(for: machine, installed: installed, policy: server.installOnce)
         context["machine"] = TemplateContext.machine(machine, choice: choice, server: server, style: style)
         if role != .preseed {
             context["menu"] = TemplateContext.menu(menu, machine: machine, choice: choice, images: images, server: server, style: style)
@@ -144,9 +144,10 @@ public struct MenuSet: Sendable {
                                                     images: images, server: server), role: .bootstrap)
     }
 
-    /// The menu this machine sees.
-    public func renderMenu(for machine: MachineIdentity, server: ServerSettings) -> String {
-        render(Self.menuTemplate, Self.context(role: .menu, menu: menu, entry: nil, machine: machine, images: images, server: server),
+    /// The menu this machine sees; `installed`: its last install finished (install once).
+    public func renderMenu(for machine: MachineIdentity, server: ServerSettings, installed: Bool = false) -> String {
+        render(Self.menuTemplate, Self.context(role: .menu, menu: menu, entry: nil, machine: machine, images: images, server: server,
+                                               installed: installed),
                role: .menu)
     }
 

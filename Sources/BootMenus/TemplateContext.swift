@@ -17,6 +17,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var mirrorURL: String
     /// HTTP proxy for the installer's downloads; empty for none.
     public var proxyURL: String
+    /// What an installed machine's menu defaults to (`install_once`).
+    public var installOnce = InstallOncePolicy()
 
     public init(baseURL: String, address: String, site: String, syslogPort: Int = 514,
                 mirrorURL: String = "http://deb.debian.org/debian", proxyURL: String = "") {
@@ -108,6 +110,9 @@ enum TemplateContext {
             "group": choice.group?.id ?? "", "is_known": choice.override != nil,
             "query": m.queryString,
             "menu_url": "\(server.baseURL)/boot.ipxe?\(m.queryString)",
+            // Install once: the menu defaults to the local disk; rearm_url arms the installer again.
+            "installed": choice.installed,
+            "rearm_url": "\(server.baseURL)/rearm?\(m.queryString)",
         ])
     }
 

@@ -19,9 +19,21 @@ public enum BootContentLoader {
     }
 
     public static func serverSettings(_ config: GaragePXEConfig, address: IPv4Address) -> ServerSettings {
-        ServerSettings(baseURL: config.httpBaseURL(serverAddress: address), address: address.description, site: config.site,
-                       syslogPort: config.installer.syslogPort, mirrorURL: config.installer.mirror,
-                       proxyURL: config.installer.proxy ?? "")
+        var settings = ServerSettings(baseURL: config.httpBaseURL(serverAddress: address), address: address.description, site: config.site,
+                                      syslogPort: config.installer.syslogPort, mirrorURL: config.installer.mirror,
+                                      proxyURL: config.installer.proxy ?? "")
+        settings.installOnce = config.installOnce
+        return settings
+    }
+
+    /// Why install once cannot do what `install_once` asks with this menu, if it cannot.
+    public static func installOnceProblem(_ config: GaragePXEConfig, menu: BootMenu) -> String? {
+        guard config.installOnce.enabled else { return nil }
+        if let id = config.installOnce.entry {
+            return menu.entry(id) == nil ? "install_once.entry '\(id)' is not an entry of the menu: installed PCs get its first local-disk entry" : nil
+        }
+        return menu.entries.contains { $0.kind == .localDisk } ? nil
+            : "install_once is on but the menu has no local-disk entry: installed PCs keep the usual default"
     }
 
     /// Everything at once, as served: images, menus, server settings.

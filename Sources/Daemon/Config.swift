@@ -2,6 +2,7 @@
 // /etc/garage-pxe/garage-pxe.yaml), every key documented in that file. Loading never
 // stops at the first mistake: all of them come back as file:line:column diagnostics.
 
+import BootMenus
 import DHCP
 import Foundation
 import TFTP
@@ -74,6 +75,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
     public var proxyDHCP = ProxyDHCP()
     public var bootfiles = Bootfiles()
     public var installer = Installer()
+    /// `install_once`: an installed machine's network boot defaults to its local disk.
+    public var installOnce = InstallOncePolicy()
     public var limits = Limits()
 
     public init() {}
@@ -247,6 +250,11 @@ extension GaragePXEConfig {
             }
             if let v = i.int("syslog_port", in: 1...65535) { c.installer.syslogPort = v }
             i.finish()
+        }
+        if let o = top.mapping("install_once") {
+            if let v = o.bool("enabled") { c.installOnce.enabled = v }
+            if let v = o.string("entry") { c.installOnce.entry = v == "auto" ? nil : v }
+            o.finish()
         }
         if let l = top.mapping("limits") {
             if let v = l.int("max_tftp_transfers", in: 1...10000) { c.limits.maxTFTPTransfers = v }

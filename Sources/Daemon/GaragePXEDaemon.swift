@@ -36,9 +36,14 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// The bench page's view: rebuilt from the journal at start, then fed each event written.
     private let bench: BenchView
 
+    /// Install once: what the journal says each machine's last install did.
+    private let installOnce: InstallOnceTracker
+
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
                 journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
-        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
+        let installOnce = InstallOnceTracker(logger: logger)
+        self.installOnce = installOnce
+        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site, onMachineEvent: installOnce.noteWritten) }
         let bench = BenchView()
         journal?.addObserver { event in bench.record(event) }
         self.bench = bench
@@ -184,7 +189,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
             },
             onRunning: { port in started.finish(.success(port)) },
-            bench: bench)
+            bench: bench,
+            isInstalled: { [installOnce] mac in installOnce.isInstalled(mac: mac.description) })
         httpTask = Task {
             do {
                 try await app.run()
@@ -439,6 +445,8 @@ public enum BootHTTPEventLog {
             logger.info("installer.started", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
         case .progress(let mac, let stage, let remote):
             logger.notice("installer.progress", metadata: ["mac": "\(mac)", "stage": "\(stage)", "remote": "\(remote)"])
+        case .rearmed(let machine, let remote):
+            logger.notice("machine.rearmed", metadata: ["mac": "\(machine.mac)", "remote": "\(remote)"])
         case .refused(let path, let status, let reason, let remote):
             logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
         }

@@ -19,10 +19,13 @@ public final class InstallEventRecorder: @unchecked Sendable {
     private var macByIP: [String: String] = [:]
     private var identityByMAC: [String: MachineIdentity] = [:]
     private var installIDByMAC: [String: String] = [:]
+    /// Told of every machine event written (install once keeps its own recent writes).
+    private let onMachineEvent: @Sendable (InstallEventKind, _ mac: String) -> Void
 
-    public init(writer: JournalWriter, site: String) {
+    public init(writer: JournalWriter, site: String, onMachineEvent: @escaping @Sendable (InstallEventKind, String) -> Void = { _, _ in }) {
         self.writer = writer
         self.site = site
+        self.onMachineEvent = onMachineEvent
     }
 
     public var fallbackEvents: Int { writer.fallbackEvents }
@@ -114,6 +117,11 @@ public final class InstallEventRecorder: @unchecked Sendable {
             var fields = machineFields(mac: mac)
             fields[.stage] = stage
             write(Self.progressKind(stage), fields)
+        case .rearmed(let machine, let remote):
+            remember(machine, ip: remote)
+            var fields = machineFields(mac: machine.mac.description)
+            fields[.reason] = "menu at the bench"
+            write(.machineRearmed, fields)
         case .refused(let path, let status, let reason, let remote) where path.hasPrefix("/images/"):
             // The PC's iPXE stops at its entry's failure branch; this is the journal's side
             // of it, tied to the machine by the IP its menu requests came from.
@@ -182,6 +190,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
         var fields = fields
         if kind == .installerStep, fields[.step] == nil { fields[.step] = fields[.stage] }
         writer.write(InstallEvent(kind, fields: fields))
+        if let mac = fields[.mac] { onMachineEvent(kind, mac) }
         if kind.endsInstall, let mac = fields[.mac] {
             lock.lock()
             installIDByMAC[mac] = nil

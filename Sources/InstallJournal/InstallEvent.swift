@@ -21,6 +21,8 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     case postinstallDone = "postinstall.done"
     case postinstallFailed = "postinstall.failed"
     case machineDelivered = "machine.delivered"
+    /// `garage-pxe rearm` or the bench menu: the machine's next network boot installs again.
+    case machineRearmed = "machine.rearmed"
     case daemonStarted = "daemon.started"
     case daemonStopping = "daemon.stopping"
     case configReloaded = "config.reloaded"
@@ -44,6 +46,7 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
         case .postinstallDone: "98de6d581af74b72a680f0970d2313e2"
         case .postinstallFailed: "13af03b7fbfd4c12a7f19f6522444aa9"
         case .machineDelivered: "1668cea4f445480c83773f342eded7c1"
+        case .machineRearmed: "9b566f6bf2294937be88a75b95194c02"
         case .daemonStarted: "a644906ebbad4a96bfb26942a8208b0f"
         case .daemonStopping: "d7a3edf5cc1b45e6bea012d85173e04b"
         case .configReloaded: "fa0d08075de34632917b43bc964d6f0a"
@@ -56,7 +59,7 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     public var priority: Int {
         switch self {
         case .tftpFailed, .imageFailed, .installerFailed, .postinstallFailed, .configRefused: 3
-        case .installerStarted, .installerFinished, .machineDelivered, .postinstallDone,
+        case .installerStarted, .installerFinished, .machineDelivered, .machineRearmed, .postinstallDone,
              .daemonStarted, .daemonStopping, .configReloaded: 5
         case .installerLog: 7
         default: 6

@@ -28,6 +28,7 @@ public struct JournalRecord: Sendable, Equatable, Codable {
 
 public struct JournalReadError: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 public struct JournalQuery: Sendable {
@@ -62,16 +63,52 @@ public enum JournalReader {
     }
 
     private static func readOne(directory: String?, _ query: JournalQuery) throws(JournalReadError) -> [JournalRecord] {
+        let journal = try openMatching(directory: directory, query)
+        defer { sd_journal_close(journal) }
+        if let since = query.since {
+            sd_journal_seek_realtime_usec(journal, UInt64(max(0, since.timeIntervalSince1970) * 1e6))
+        } else {
+            sd_journal_seek_head(journal)
+        }
+        var records: [JournalRecord] = []
+        while sd_journal_next(journal) > 0 {
+            let record = currentRecord(journal)
+            if let since = query.since, record.date < since { continue }
+            records.append(record)
+        }
+        return records
+    }
+
+    /// The newest event matching the query (`since` is ignored), read backwards from the
+    /// tail: one entry read whatever the journal's size.
+    public static func latest(_ query: JournalQuery) throws(JournalReadError) -> JournalRecord? {
+        var newest: JournalRecord?
+        for directory in query.directories.isEmpty ? [nil] : query.directories.map(Optional.some) {
+            let journal = try openMatching(directory: directory, query)
+            defer { sd_journal_close(journal) }
+            sd_journal_seek_tail(journal)
+            guard sd_journal_previous(journal) > 0 else { continue }
+            let record = currentRecord(journal)
+            if record.realtimeMicroseconds >= newest?.realtimeMicroseconds ?? 0 { newest = record }
+        }
+        return newest
+    }
+
+    /// Opens the local journal (or a folder of journal files) with the query's kinds and
+    /// field matches added; the caller closes it.
+    private static func openMatching(directory: String?, _ query: JournalQuery) throws(JournalReadError) -> OpaquePointer {
         var handle: OpaquePointer?
         let opened = directory.map { sd_journal_open_directory(&handle, $0, 0) } ?? sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard opened >= 0, let journal = handle else {
             throw JournalReadError(description: "cannot open the journal\(directory.map { " in \($0)" } ?? ""): \(String(cString: strerror(-opened)))")
         }
-        defer { sd_journal_close(journal) }
         func match(_ text: String) throws(JournalReadError) {
             let bytes = Array(text.utf8)
             let result = bytes.withUnsafeBytes { sd_journal_add_match(journal, $0.baseAddress, $0.count) }
-            guard result >= 0 else { throw JournalReadError(description: "bad journal match \(text): \(String(cString: strerror(-result)))") }
+            guard result >= 0 else {
+                sd_journal_close(journal)
+                throw JournalReadError(description: "bad journal match \(text): \(String(cString: strerror(-result)))")
+            }
         }
         // Same field: OR; different fields: AND.
         for kind in query.kinds.isEmpty ? InstallEventKind.allCases : query.kinds {
@@ -80,37 +117,32 @@ public enum JournalReader {
         for (field, value) in query.matches.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             try match("\(field.rawValue)=\(value)")
         }
-        if let since = query.since {
-            sd_journal_seek_realtime_usec(journal, UInt64(max(0, since.timeIntervalSince1970) * 1e6))
-        } else {
-            sd_journal_seek_head(journal)
-        }
-        var records: [JournalRecord] = []
-        while sd_journal_next(journal) > 0 {
-            var usec: UInt64 = 0
-            sd_journal_get_realtime_usec(journal, &usec)
-            var record = JournalRecord(realtimeMicroseconds: usec, message: "", priority: 6, fields: [:])
-            var data: UnsafeRawPointer?
-            var length = 0
-            sd_journal_restart_data(journal)
-            while sd_journal_enumerate_data(journal, &data, &length) > 0 {
-                guard let data else { continue }
-                let text = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-                guard let equals = text.firstIndex(of: "=") else { continue }
-                let key = String(text[..<equals])
-                let value = String(text[text.index(after: equals)...])
-                if key.hasPrefix("GARAGE_PXE_") {
-                    record.fields[key] = value
-                } else if key == "MESSAGE" {
-                    record.message = value
-                } else if key == "PRIORITY" {
-                    record.priority = Int(value) ?? 6
-                }
+        return journal
+    }
+
+    /// The entry the journal's cursor is on.
+    private static func currentRecord(_ journal: OpaquePointer) -> JournalRecord {
+        var usec: UInt64 = 0
+        sd_journal_get_realtime_usec(journal, &usec)
+        var record = JournalRecord(realtimeMicroseconds: usec, message: "", priority: 6, fields: [:])
+        var data: UnsafeRawPointer?
+        var length = 0
+        sd_journal_restart_data(journal)
+        while sd_journal_enumerate_data(journal, &data, &length) > 0 {
+            guard let data else { continue }
+            let text = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+            guard let equals = text.firstIndex(of: "=") else { continue }
+            let key = String(text[..<equals])
+            let value = String(text[text.index(after: equals)...])
+            if key.hasPrefix("GARAGE_PXE_") {
+                record.fields[key] = value
+            } else if key == "MESSAGE" {
+                record.message = value
+            } else if key == "PRIORITY" {
+                record.priority = Int(value) ?? 6
             }
-            if let since = query.since, record.date < since { continue }
-            records.append(record)
         }
-        return records
+        return record
     }
 
     /// The events of one machine, named by its MAC or its serial number: a serial is first

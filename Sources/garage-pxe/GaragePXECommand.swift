@@ -14,7 +14,7 @@ struct GaragePXECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
-        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self, Machines.self, History.self],
+        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self, Machines.self, History.self, Rearm.self],
         defaultSubcommand: nil)
 }
 
@@ -121,6 +121,7 @@ struct Check: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
         }
+        if let menus, let warning = BootContentLoader.installOnceProblem(config, menu: menus.menu) { print("\(options.path): warning: \(warning)") }
         if !problems.errors.isEmpty || menus == nil { throw ExitCode(1) }
         var network = "interface \(config.interface)"
         if let resolved = try? config.resolveNetwork() {
@@ -164,6 +165,12 @@ struct Render: ParsableCommand {
     @Option(help: "iPXE build architecture (x86_64, i386, arm64).")
     var buildarch: String?
 
+    @Flag(help: "Render the menu as for a machine whose install finished (install once), without asking the journal.")
+    var installed = false
+
+    @Option(name: .customLong("journal-directory"), help: "Ask these journal folders, not the local journal, whether the machine is installed; repeatable.")
+    var journalDirectory: [String] = []
+
     func run() throws {
         let config = try options.load()
         var query = ["mac": mac, "platform": platform]
@@ -201,12 +208,52 @@ struct Render: ParsableCommand {
                 print(preseed ? try menus.renderPreseed(entry, for: machine, server: server)
                               : try menus.renderEntry(entry, for: machine, server: server), terminator: "")
             } else {
-                print(menus.renderMenu(for: machine, server: server), terminator: "")
+                let installed = config.installOnce.enabled && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory))
+                print(menus.renderMenu(for: machine, server: server, installed: installed), terminator: "")
             }
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension Render {
+    /// The daemon's install-once decision, from the journal; says on stderr what it found.
+    static func installedPerJournal(_ mac: String, _ directories: [String]) -> Bool {
+        do throws(JournalReadError) {
+            guard let record = try InstallOnceState.latestDecidingEvent(mac: mac, directories: directories), let kind = record.kind else { return false }
+            let installed = InstallOnceState.isInstalled(after: kind)
+            FileHandle.standardError.write(Data("garage-pxe: journal: \(kind.rawValue) at \(formatTime(record.realtimeMicroseconds)): \(installed ? "installed, the menu defaults to the local disk (garage-pxe rearm \(mac) arms the installer)" : "armed, the menu has its usual default")\n".utf8))
+            return installed
+        } catch {
+            FileHandle.standardError.write(Data("garage-pxe: warning: \(error); rendering as not installed (or pass --installed)\n".utf8))
+            return false
+        }
+    }
+}
+
+struct Rearm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Arm a machine's install again: its next network boot defaults to the installer (install once).",
+        discussion: "Writes a machine.rearmed event to the journal; a running daemon sees it at the machine's next boot.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The machine's MAC address.")
+    var mac: String
+
+    func run() throws {
+        guard let machine = HardwareAddress(mac) else { throw ValidationError("'\(mac)' is not a MAC address such as 52:54:00:12:34:56") }
+        let config = try options.load()
+        let writer = JournalWriter()
+        writer.write(InstallEvent(.machineRearmed, fields: [.mac: machine.description, .site: config.site, .reason: "garage-pxe rearm"]))
+        writer.flush()
+        guard writer.fallbackEvents == 0 else {
+            FileHandle.standardError.write(Data("garage-pxe: the journal could not be written: \(machine) is not rearmed\n".utf8))
+            throw ExitCode(1)
+        }
+        print("\(machine): rearmed, its next network boot defaults to the installer")
     }
 }
 

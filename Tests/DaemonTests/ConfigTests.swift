@@ -60,7 +60,7 @@ struct ConfigTests {
                 "/etc/garage-pxe/garage-pxe.yaml:11:12: error: 'proxy_dhcp.snponly.macs' item 'zz' is not a MAC address such as 52:54:00:12:34:56",
                 "/etc/garage-pxe/garage-pxe.yaml:12:15: error: 'proxy_dhcp.snponly.vendors' item '00:e0' is not a MAC prefix of three octets such as 00:e0:4c",
                 "/etc/garage-pxe/garage-pxe.yaml:13:29: error: 'proxy_dhcp.discovery_control.bios' must be between 0 and 15, found 99",
-                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, user, network, http, tftp, paths, bootfiles, proxy_dhcp, installer, limits)",
+                "/etc/garage-pxe/garage-pxe.yaml:14:1: error: unknown key 'bootfile' (expected one of: site, user, network, http, tftp, paths, bootfiles, proxy_dhcp, installer, install_once, limits)",
             ]
         }
     }
@@ -154,5 +154,16 @@ struct ConfigTests {
         ])
         let missing = try GaragePXEConfig.parse("tftp: {root: /nonexistent-gpx}\n", file: "f").environmentProblems()
         #expect(missing.errors.first?.hasPrefix("TFTP root /nonexistent-gpx is not a folder") == true)
+    }
+
+    @Test("install_once: on by default with the first local-disk entry; an entry or off; positioned mistakes")
+    func installOnceKeys() throws {
+        #expect(try GaragePXEConfig.parse("", file: "f").installOnce == .init(enabled: true, entry: nil))
+        #expect(try GaragePXEConfig.parse("install_once: {enabled: false, entry: shell}\n", file: "f").installOnce == .init(enabled: false, entry: "shell"))
+        #expect(try GaragePXEConfig.parse("install_once: {entry: auto}\n", file: "f").installOnce.entry == nil)
+        #expect(try GaragePXEConfig.load(path: Self.repoConfig).installOnce == .init(enabled: true, entry: nil))
+        #expect { try GaragePXEConfig.parse("install_once:\n  enabled: sometimes\n", file: "f") } throws: {
+            "\($0)".hasPrefix("f:2:12: error: 'install_once.enabled' must be true or false")
+        }
     }
 }

@@ -8,22 +8,10 @@ import TestSupport
 /// field matches with journalctl and with `garage-pxe history` / `machines`.
 @Suite("private journald", .serialized)
 struct PrivateJournaldTests {
-    static let helper = Repo.path("Tests/InstallJournalTests/private-journald.sh")
     static let mac = "52:54:00:ab:cd:01"
 
-    /// Runs a bash script under a private journald; its output split on `=== name` lines.
     func underPrivateJournald(_ script: String, _ arguments: [String]) throws -> [String: String] {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-journal-\(getpid())-\(UInt32.random(in: 0..<1_000_000)).sh")
-        try script.write(to: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let output = try run("/usr/bin/unshare", ["-m", "--propagation", "private", Self.helper, "/bin/bash", file.path] + arguments,
-                             limit: 120).output
-        var sections: [String: String] = [:]
-        var current = "preamble"
-        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("=== ") { current = String(line.dropFirst(4)) } else { sections[current, default: ""] += line + "\n" }
-        }
-        return sections
+        try PrivateJournald.run(script, arguments)
     }
 
     @Test("the daemon's events of one install are read back by MAC and serial, with journalctl -o json and the CLI")

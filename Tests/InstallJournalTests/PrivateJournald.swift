@@ -1,0 +1,70 @@
+import Foundation
+import TestSupport
+
+/// Runs a bash script next to a real systemd-journald of its own (private-journald.sh, in
+/// a private mount namespace: the host's journal never sees a test event). The script's
+/// output comes back split on its `=== name` lines.
+enum PrivateJournald {
+    static let helper = Repo.path("Tests/InstallJournalTests/private-journald.sh")
+
+    /// Bash functions for scripts that run the real daemon in a DaemonWorkspace; they expect
+    /// ns, bin, config, images and base to be set. `start` runs it the way its unit does:
+    /// an unprivileged user (nobody) in the systemd-journal group (SupplementaryGroups=),
+    /// with only CAP_NET_BIND_SERVICE (AmbientCapabilities=).
+    static let daemonFunctions = """
+        log=$images/../daemon.log
+        jgid=$(getent group systemd-journal | cut -d: -f3)
+        start() {
+            ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --groups="$jgid" \\
+                --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
+                "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
+                --http-port 8080 --events journal >>"$log" 2>&1 &
+            daemon=$!
+            for _ in $(seq 1 300); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        }
+        stop() { kill "$daemon"; wait "$daemon"; }
+        get() { ip netns exec "$ns" curl -s "$base/$1"; }
+        menu() { get "boot.ipxe?mac=$1&platform=efi"; }
+        # journald reads its socket on its own time: wait (bounded) until it holds N such events.
+        waitfor() {
+            for _ in $(seq 1 100); do
+                [ "$(journalctl -q -D /run/log/journal "GARAGE_PXE_MAC=$1" "GARAGE_PXE_EVENT=$2" -o cat | wc -l)" -ge "$3" ] && return 0
+                sleep 0.1
+            done
+            echo "timed out waiting for $3 x $2 of $1"
+        }
+        """
+
+    static func run(_ script: String, _ arguments: [String], limit: Double = 120) throws -> [String: String] {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-journal-\(getpid())-\(UInt32.random(in: 0..<1_000_000)).sh")
+        try script.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let output = try TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", helper, "/bin/bash", file.path] + arguments,
+                                         limit: limit).output
+        var sections: [String: String] = [:]
+        var current = "preamble"
+        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("=== ") { current = String(line.dropFirst(4)) } else { sections[current, default: ""] += line + "\n" }
+        }
+        return sections
+    }
+}
+
+/// A network namespace for the daemon (10.99.0.1 on its eth0) and an images folder with a
+/// test image; `remove()` deletes both.
+struct DaemonWorkspace {
+    let ns: NetworkNamespace
+    let work: URL
+    var images: URL { work.appendingPathComponent("images") }
+
+    init(prefix: String) throws {
+        ns = try NetworkNamespace(prefix: prefix)
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
+        do { try TestImages.create(in: work.appendingPathComponent("images")) } catch { ns.remove(); throw error }
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: work)
+        ns.remove()
+    }
+}
