@@ -19,15 +19,22 @@ public enum Privileges {
         case userMissing(String)
     }
 
-    /// Switches to `user` (supplementary groups cleared, then group, then user) when running as root. Dropping uid 0 with setuid clears every
-    /// capability, so nothing privileged remains. A missing user leaves us root and says
-    /// so: `make install` and the Debian package create it with sysusers.
+    /// Switches to `user` (supplementary groups set, then group, then user) when running as
+    /// root. Dropping uid 0 with setuid clears every capability, so nothing privileged
+    /// remains. A missing user leaves us root and says so: `make install` and the Debian
+    /// package create it with sysusers.
+    ///
+    /// The only supplementary group kept is `systemd-journal` (when it exists), as the unit's
+    /// `SupplementaryGroups=` gives it: the daemon reads its own events back (bench page at
+    /// start-up, install once), and without it a hand-started daemon would see only this run.
     public static func dropIfRoot(to user: String) throws(DropError) -> Outcome {
         guard geteuid() == 0 else { return .notRoot }
         guard let entry = getpwnam(user) else { return .userMissing(user) }
         let uid = entry.pointee.pw_uid
         let gid = entry.pointee.pw_gid
-        guard setgroups(0, nil) == 0 else { throw DropError(description: "setgroups: \(String(cString: strerror(errno)))") }
+        var groups: [gid_t] = []
+        if let journalGroup = getgrnam("systemd-journal") { groups.append(journalGroup.pointee.gr_gid) }
+        guard setgroups(groups.count, groups) == 0 else { throw DropError(description: "setgroups: \(String(cString: strerror(errno)))") }
         // As root, setgid/setuid set the real, effective and saved ids together.
         guard setgid(gid) == 0 else { throw DropError(description: "setgid(\(gid)): \(String(cString: strerror(errno)))") }
         guard setuid(uid) == 0 else { throw DropError(description: "setuid(\(uid)): \(String(cString: strerror(errno)))") }
