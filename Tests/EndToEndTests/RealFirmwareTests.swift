@@ -24,12 +24,19 @@ struct RealFirmwareTests {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let killer = Task {
-            try await Task.sleep(for: .seconds(limit))
-            if process.isRunning { process.terminate() }
+        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: killer)
+        // The minutes-long read and wait happen on a Dispatch thread, never on a Swift
+        // concurrency one: the cooperative pool has one thread per core (two here), and
+        // blocking them for a whole guest boot starves every async test running beside it
+        // (the in-process HTTP server's handlers among them).
+        let data: Data = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            }
         }
-        let data = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
-        process.waitUntilExit()
         killer.cancel()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }

@@ -146,6 +146,10 @@ deadline=$((SECONDS + SECONDS_LIMIT))
 timed_out=1
 while ((SECONDS < deadline)); do
   if ! pid_is_ours "$PIDFILE"; then
+    # While `ip netns exec` execs QEMU, /proc/PID/cmdline reads empty for a moment (seen
+    # on a loaded host): look again before concluding QEMU is gone.
+    sleep 0.5
+    if pid_is_ours "$PIDFILE"; then continue; fi
     timed_out=0
     if [[ ! -e "$PIDFILE" ]]; then
       # `boot-vm.sh PREFIX NAME stop` (or lab.sh down) removed the pidfile.
