@@ -60,8 +60,8 @@ struct BenchAPITests {
         let server = try await RunningBootServer(bench: view, benchStream: BenchStreamSettings(keepalive: .milliseconds(100)))
         defer { server.stop() }
         let output = server.root.appendingPathComponent("events.txt")
-        async let curlStatus = runCurl(["-s", "-N", "--max-time", "3", "-o", output.path, "\(server.base)/api/events"])
-        #expect(await waitAsync(10) { view.subscriberCount == 1 })
+        async let curlStatus = runCurl(["-s", "-N", "--max-time", "15", "-o", output.path, "\(server.base)/api/events"])
+        #expect(await waitAsync(14) { view.subscriberCount == 1 })
         view.record(InstallEvent(.dhcpOffer, fields: [.mac: "52:54:00:bb:00:02"]))
         #expect(try await curlStatus == 28, "curl stopped by its own --max-time: the stream stays open")
         let text = try String(contentsOf: output, encoding: .utf8)
@@ -81,7 +81,7 @@ struct BenchAPITests {
         let server = try await RunningBootServer(bench: view, benchStream: BenchStreamSettings(keepalive: .seconds(5), maximumLifetime: .milliseconds(300)))
         defer { server.stop() }
         let output = server.root.appendingPathComponent("events.txt")
-        #expect(try await runCurl(["-s", "-N", "--max-time", "20", "-o", output.path, "\(server.base)/api/events"]) == 0)
+        #expect(try await runCurl(["-s", "-N", "--max-time", "60", "-o", output.path, "\(server.base)/api/events"]) == 0)
         #expect(try String(contentsOf: output, encoding: .utf8).contains("event: machines"))
         #expect(await waitAsync(10) { view.subscriberCount == 0 })
     }

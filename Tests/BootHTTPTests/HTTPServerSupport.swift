@@ -86,7 +86,7 @@ final class RunningBootServer: @unchecked Sendable {
             try? FileManager.default.removeItem(at: bodyFile)
             try? FileManager.default.removeItem(at: headerFile)
         }
-        let status = try await runCurl(["-s", "--max-time", "20", "-D", headerFile.path, "-o", bodyFile.path] + arguments)
+        let status = try await runCurl(["-s", "--max-time", "60", "-D", headerFile.path, "-o", bodyFile.path] + arguments)
         guard status == 0 else { throw CurlFailed(status: status, arguments: arguments) }
         var code = 0
         var headers: [String: String] = [:]

@@ -107,7 +107,7 @@ struct RealClientTests {
         // curl's own resume (-C) is a Range request too.
         let partial = server.root.appendingPathComponent("resume")
         try expected.prefix(1_000_000).write(to: partial)
-        #expect(try await runCurl(["-s", "--max-time", "20", "-C", "-", "-o", partial.path, url]) == 0)
+        #expect(try await runCurl(["-s", "--max-time", "60", "-C", "-", "-o", partial.path, url]) == 0)
         #expect(try Data(contentsOf: partial) == expected)
 
         #expect(try await server.curl(["-H", "If-None-Match: \(etag)", url]).status == 304)
