@@ -91,13 +91,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP", "TestSupport"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
         .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // The journal written and read back through a private systemd-journald the tests

@@ -30,6 +30,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var httpTask: Task<Void, Never>?
     private var httpPort = 0
     private var watcher: FolderWatcher?
+    /// What the HTTP side refused or dropped, for STATUS and the stop log.
+    private let httpStatistics = BootHTTPStatistics()
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
     private let journal: InstallEventRecorder?
 
@@ -156,7 +158,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             configuration: BootHTTPConfiguration(
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
                 tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets),
-            content: store, logger: logger,
+            content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
                 if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
             },
@@ -212,7 +214,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// One line for `systemctl status`: what is served and what has happened so far.
     private func statusLine() -> String {
         let s = proxy?.statistics ?? ProxyStatistics()
-        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running"
+        let t = tftp?.statistics ?? TFTPServerStatistics()
+        let h = httpStatistics.counts
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running, \(t.refusedTotal) refused, \(t.malformed + t.stray) dropped; HTTP \(h.refusedTotal) refused, \(h.malformedConnections + h.closedBeforeRequest) connections dropped"
     }
 
     /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
@@ -300,7 +304,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
             "tftp_transfers_running": "\(running)",
-        ])
+        ].merging(RobustnessCounters.metadata(tftp: tftp?.statistics, http: httpStatistics.counts)) { a, _ in a })
         let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
         let waiter = DispatchSource.makeTimerSource(queue: mainQueue)
         waiter.schedule(deadline: .now(), repeating: .milliseconds(100))

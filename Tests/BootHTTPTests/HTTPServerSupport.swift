@@ -12,6 +12,8 @@ final class RunningBootServer: @unchecked Sendable {
     let store: BootContentStore
     private let task: Task<Void, Error>
     private let eventBox = EventBox()
+    /// The server's drop and refusal counters.
+    let statistics = BootHTTPStatistics()
 
     var events: [BootHTTPEvent] { eventBox.all }
     var base: String { "http://127.0.0.1:\(port)" }
@@ -21,7 +23,7 @@ final class RunningBootServer: @unchecked Sendable {
     static let server = ServerSettings(baseURL: "http://10.99.0.1:8080", address: "10.99.0.1", site: "Atelier Garage")
 
     /// `initrdBytes`: size of the fake initrd (content is a fixed pseudo-random pattern).
-    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024) async throws {
+    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024, idleTimeout: Duration = .seconds(60)) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-http-\(UUID().uuidString)")
         let fm = FileManager.default
         let image = root.appendingPathComponent("images/debian-12-amd64")
@@ -43,13 +45,14 @@ final class RunningBootServer: @unchecked Sendable {
         let store = BootContentStore(BootSnapshot(menus: menus, server: Self.server))
         self.store = store
         let configuration = BootHTTPConfiguration(host: "127.0.0.1", port: 0, imagesDirectory: root.appendingPathComponent("images").path,
-                                                  tftpRoot: root.appendingPathComponent("tftp").path, fileChunkBytes: chunkBytes)
+                                                  tftpRoot: root.appendingPathComponent("tftp").path, fileChunkBytes: chunkBytes,
+                                                  idleTimeout: idleTimeout)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let box = eventBox
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = BootHTTPServer.application(configuration: configuration, content: store, logger: logger,
-                                             onEvent: { box.append($0) },
+                                             statistics: statistics, onEvent: { box.append($0) },
                                              onRunning: { portContinuation.yield($0); portContinuation.finish() })
         task = Task { try await app.run() }
         var bound: Int?
