@@ -8,11 +8,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "garage-pxe", targets: ["garage-pxe"]),
-        // Libraries exported for the benchmark package under Benchmarks/.
+        // Libraries exported for the benchmark package under Benchmarks/ and the fuzz
+        // targets under Fuzz/.
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
         .library(name: "TFTP", targets: ["TFTP"]),
         .library(name: "BootMenus", targets: ["BootMenus"]),
+        .library(name: "YAMLDiagnostics", targets: ["YAMLDiagnostics"]),
         .library(name: "BootHTTP", targets: ["BootHTTP"]),
         .library(name: "InstallJournal", targets: ["InstallJournal"]),
     ],
