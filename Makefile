@@ -113,7 +113,8 @@ test-sanitize: deps-test
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-sanitize/thread
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-sanitize/thread --skip $(SANITIZE_SKIP)
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-sanitize/address
-	$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-sanitize/address --skip $(SANITIZE_SKIP)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
+	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-sanitize/address --skip $(SANITIZE_SKIP)
 
 clean:
 	rm -rf .build .build-sanitize build

@@ -13,9 +13,10 @@ targets=${FUZZ_TARGETS:-fuzz-dhcp fuzz-tftp fuzz-menu fuzz-http-query}
 scratch=${FUZZ_SCRATCH:-$repo/.build-sanitize/fuzz}
 swift=${SWIFT:-swift}
 
-# Dead stripping would drop the coverage counters libFuzzer is guided by.
+# SwiftPM passes -sanitize=fuzzer without coverage instrumentation for Swift code, and
+# dead stripping would drop the counters: both are asked for explicitly.
 "$swift" build --package-path "$repo/Fuzz" --scratch-path "$scratch" -c release \
-    --sanitize=fuzzer --sanitize=address --disable-dead-strip
+    --sanitize=fuzzer --sanitize=address --disable-dead-strip -Xswiftc -sanitize-coverage=edge,trace-cmp
 bin="$scratch/release"
 
 rm -rf "$scratch/seeds"

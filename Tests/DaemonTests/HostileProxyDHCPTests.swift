@@ -153,7 +153,10 @@ struct HostileProxyDHCPTests {
         // The service keeps no table per client: 10 000 MACs must not grow the process by
         // anything near a retained request each (the whole test process is measured, so
         // the bound is loose: 32 MiB, 3 KiB a request).
-        #expect(after - before < 32 << 20, "resident memory grew by \((after - before) >> 10) KiB")
+        // AddressSanitizer keeps freed memory in quarantine (256 MiB): no bound to check there.
+        if dlsym(nil, "__asan_init") == nil {
+            #expect(after - before < 32 << 20, "resident memory grew by \((after - before) >> 10) KiB")
+        }
         try legitimateClientAnswered(service)
     }
 }

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The real daemon in its own network namespace, reloaded while it serves: 32 TFTP and 16
+/// HTTP downloads (curl, rate-limited so they span the reloads) run while it gets SIGHUP
+/// with a broken menu, then with a good one. Every download must finish whole.
+@Suite("running daemon: reloads under load", .serialized)
+struct ReloadUnderLoadTests {
+    typealias D = DaemonReloadTests
+
+    @Test("SIGHUP with a broken then a valid menu during 32 TFTP and 16 HTTP transfers: zero failed, every byte right")
+    func sighupUnderLoad() async throws {
+        guard getuid() == 0 else { return }  // network namespaces need root
+        let setup = try D.Setup()
+        defer { setup.remove() }
+        // 2 MiB over HTTP; over TFTP the 2 MiB ipxe.iso of the TFTP root (/usr/lib/ipxe).
+        let payload = RunningBootServer.pattern(2 * 1024 * 1024 + 11)
+        let served = setup.dir.appendingPathComponent("images/debian-12-amd64/load.bin")
+        try payload.write(to: served)
+        let tftpSource = "/usr/lib/ipxe/ipxe.iso"
+        try #require(FileManager.default.fileExists(atPath: tftpSource), "ipxe package missing (scripts/install-deps.sh test)")
+        try await D.withRunningDaemon(setup) { ns, daemon in
+            let out = setup.dir.appendingPathComponent("downloads")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            func curl(_ url: String, _ file: String) async throws -> Int32 {
+                try await runWithoutBlocking("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl", "-s", "-f", "--max-time", "120",
+                                                              "--limit-rate", "400K", "-o", out.appendingPathComponent(file).path, url])
+            }
+            let reloads = Task {
+                // While the downloads run: a broken menu (refused), then a good one (taken).
+                try await Task.sleep(for: .seconds(1))
+                let good = try String(contentsOf: setup.menuFile, encoding: .utf8)
+                try good.replacingOccurrences(of: "timeout: 15", with: "timeout: 15\ncolour: blue").write(to: setup.menuFile, atomically: true, encoding: .utf8)
+                kill(daemon.processIdentifier, SIGHUP)
+                let refused = await D.eventually(15) { setup.logText().contains("menus reload refused") }
+                try await Task.sleep(for: .seconds(1))
+                try good.replacingOccurrences(of: "title: \"Atelier Garage - installation réseau\"", with: "title: \"Atelier sous charge\"")
+                    .write(to: setup.menuFile, atomically: true, encoding: .utf8)
+                kill(daemon.processIdentifier, SIGHUP)
+                let taken = await D.eventually(15) { setup.logText().contains("menus reloaded") }
+                return (refused, taken)
+            }
+            let statuses = try await withThrowingTaskGroup(of: (String, Int32).self) { group in
+                for i in 0..<32 {
+                    group.addTask { ("tftp-\(i)", try await curl("tftp://\(ns.address)/ipxe.iso", "tftp-\(i)")) }
+                }
+                for i in 0..<16 {
+                    group.addTask { ("http-\(i)", try await curl("http://\(ns.address):\(setup.port)/images/debian-12-amd64/load.bin", "http-\(i)")) }
+                }
+                var all: [String: Int32] = [:]
+                for try await (name, status) in group { all[name] = status }
+                return all
+            }
+            let (refused, taken) = try await reloads.value
+            #expect(refused, "the broken menu was not refused:\n\(setup.logText())")
+            #expect(taken, "the good menu was not taken:\n\(setup.logText())")
+            #expect(statuses.count == 48)
+            #expect(statuses.filter { $0.value != 0 }.isEmpty, "failed: \(statuses.filter { $0.value != 0 })")
+            for (name, _) in statuses {
+                let source = name.hasPrefix("tftp") ? tftpSource : served.path
+                #expect(FileManager.default.contentsEqual(atPath: out.appendingPathComponent(name).path, andPath: source), "\(name) differs")
+            }
+            // The downloads all started before the first SIGHUP; some ended after the second:
+            // they ran across both reloads.
+            let log = setup.logText()
+            let reloaded = try #require(log.range(of: "menus reloaded"))
+            #expect(log[reloaded.upperBound...].contains("tftp.sent"), "no TFTP transfer spanned the reloads:\n\(log)")
+            #expect(daemon.isRunning)
+            let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi"
+            #expect(try await D.get(ns, url, into: setup.dir.appendingPathComponent("menu"))?.contains("menu Atelier sous charge") == true)
+        }
+    }
+}
