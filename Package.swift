@@ -100,7 +100,7 @@ let package = Package(
         // across a lossy link between network namespaces the tests create.
         .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "TestSupport"]),
-        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
+        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // The journal written and read back through a private systemd-journald the tests
         // start in their own mount namespace, and the real daemon's events.

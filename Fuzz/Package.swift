@@ -1,7 +1,9 @@
 // swift-tools-version:6.0
 // libFuzzer targets for garage-pxe's parsers, kept out of the root package like the
-// benchmarks: `make fuzz` builds them with `--sanitize=fuzzer --sanitize=address` in
-// their own scratch folder and runs each for a bounded time (see FUZZING.md).
+// benchmarks. `make fuzz` (Fuzz/run.sh) has SwiftPM fetch and build the dependencies here
+// (Yams, Mustache) with AddressSanitizer, then compiles each target's Swift file together
+// with the sources under test with `swiftc -sanitize=fuzzer,address`: SwiftPM's own
+// fuzzer builds use trace-pc-guard coverage, which this toolchain's libFuzzer ignores.
 // Each target is a library entry point, LLVMFuzzerTestOneInput; libFuzzer provides main.
 import PackageDescription
 

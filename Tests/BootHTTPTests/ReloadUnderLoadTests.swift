@@ -8,18 +8,25 @@ import TestSupport
 @Suite("running daemon: reloads under load", .serialized)
 struct ReloadUnderLoadTests {
     typealias D = DaemonReloadTests
+    /// Served over TFTP from the daemon's TFTP root (/usr/lib/ipxe): 2 MiB.
+    static let tftpSource = "/usr/lib/ipxe/ipxe.iso"
+
+    /// The daemon's folder with `bytes` of pattern as images/debian-12-amd64/load.bin.
+    static func prepare(httpBytes: Int) throws -> (setup: D.Setup, payload: Data, served: URL) {
+        let setup = try D.Setup()
+        let payload = RunningBootServer.pattern(httpBytes)
+        let served = setup.dir.appendingPathComponent("images/debian-12-amd64/load.bin")
+        try payload.write(to: served)
+        try #require(FileManager.default.fileExists(atPath: tftpSource), "ipxe package missing (scripts/install-deps.sh test)")
+        return (setup, payload, served)
+    }
 
     @Test("SIGHUP with a broken then a valid menu during 32 TFTP and 16 HTTP transfers: zero failed, every byte right")
     func sighupUnderLoad() async throws {
         guard getuid() == 0 else { return }  // network namespaces need root
-        let setup = try D.Setup()
+        let (setup, _, served) = try Self.prepare(httpBytes: 2 * 1024 * 1024 + 11)
         defer { setup.remove() }
-        // 2 MiB over HTTP; over TFTP the 2 MiB ipxe.iso of the TFTP root (/usr/lib/ipxe).
-        let payload = RunningBootServer.pattern(2 * 1024 * 1024 + 11)
-        let served = setup.dir.appendingPathComponent("images/debian-12-amd64/load.bin")
-        try payload.write(to: served)
-        let tftpSource = "/usr/lib/ipxe/ipxe.iso"
-        try #require(FileManager.default.fileExists(atPath: tftpSource), "ipxe package missing (scripts/install-deps.sh test)")
+        let tftpSource = Self.tftpSource
         try await D.withRunningDaemon(setup) { ns, daemon in
             let out = setup.dir.appendingPathComponent("downloads")
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -69,6 +76,65 @@ struct ReloadUnderLoadTests {
             #expect(daemon.isRunning)
             let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi"
             #expect(try await D.get(ns, url, into: setup.dir.appendingPathComponent("menu"))?.contains("menu Atelier sous charge") == true)
+        }
+    }
+
+    @Test("kill -9 of the daemon mid-transfer, then a restart: the clients' retries complete, every byte right")
+    func killNineThenRestart() async throws {
+        guard getuid() == 0 else { return }  // network namespaces need root
+        let (setup, payload, served) = try Self.prepare(httpBytes: 16 * 1024 * 1024 + 11)
+        defer { setup.remove() }
+        let tftpSource = Self.tftpSource
+        let ns = try NetworkNamespace(prefix: "gpxkill")
+        defer { ns.remove() }
+        let arguments = [Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address, "--log-level", "info"]
+        let first = try ns.spawn(arguments, output: setup.log)
+        defer { stop(first) }
+        try #require(await D.eventually(30) { setup.logText().contains("garage-pxe started") }, "daemon did not start:\n\(setup.logText())")
+        let out = setup.dir.appendingPathComponent("downloads")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        // What a boot ROM does after a dead server: ask again. HTTP resumes where it stopped.
+        func curl(_ url: String, _ file: String, resume: Bool) async throws -> Int32 {
+            try await runWithoutBlocking("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl", "-s", "-f", "--max-time", "120",
+                                                          "--retry", "10", "--retry-delay", "1", "--retry-all-errors",
+                                                          "--retry-connrefused"] + (resume ? ["-C", "-"] : [])
+                                                          + ["-o", out.appendingPathComponent(file).path, url])
+        }
+        let downloads = Task {
+            try await withThrowingTaskGroup(of: (String, Int32).self) { group in
+                for i in 0..<8 { group.addTask { ("tftp-\(i)", try await curl("tftp://\(ns.address)/ipxe.iso", "tftp-\(i)", resume: false)) } }
+                for i in 0..<8 {
+                    group.addTask { ("http-\(i)", try await curl("http://\(ns.address):\(setup.port)/images/debian-12-amd64/load.bin", "http-\(i)", resume: true)) }
+                }
+                var all: [String: Int32] = [:]
+                for try await (name, status) in group { all[name] = status }
+                return all
+            }
+        }
+        // Killed once some download is part-way: it can only finish against the next daemon.
+        let sizes = [(name: String, full: Int)]((0..<8).map { ("tftp-\($0)", 0) } + (0..<8).map { ("http-\($0)", payload.count) })
+        func partWay() -> Bool {
+            sizes.contains { entry in
+                let size = ((try? FileManager.default.attributesOfItem(atPath: out.appendingPathComponent(entry.name).path))?[.size] as? Int) ?? 0
+                let full = entry.full > 0 ? entry.full : ((try? FileManager.default.attributesOfItem(atPath: tftpSource))?[.size] as? Int) ?? 0
+                return size > 0 && size < full
+            }
+        }
+        let caught = await D.eventually(20) { partWay() }
+        try #require(caught, "no download was seen part-way")
+        kill(first.processIdentifier, SIGKILL)
+        try #require(await D.eventually(10) { !first.isRunning })
+        let secondLog = setup.dir.appendingPathComponent("daemon-2.log")
+        let second = try ns.spawn(arguments, output: secondLog)
+        defer { stop(second) }
+        let restarted = await D.eventually(30) { ((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").contains("garage-pxe started") }
+        #expect(restarted, "the daemon did not restart")
+        let statuses = try await downloads.value
+        #expect(statuses.count == 16)
+        #expect(statuses.filter { $0.value != 0 }.isEmpty, "failed: \(statuses.filter { $0.value != 0 })")
+        for (name, _) in statuses {
+            let source = name.hasPrefix("tftp") ? tftpSource : served.path
+            #expect(FileManager.default.contentsEqual(atPath: out.appendingPathComponent(name).path, andPath: source), "\(name) differs")
         }
     }
 }

@@ -4,8 +4,8 @@ import BootMenus
 import YAMLDiagnostics
 
 private let references = MenuReferences(
-    templates: ["menu.ipxe.mustache", "entry.ipxe.mustache", "bootstrap.ipxe.mustache", "preseed-debian.cfg.mustache",
-                "infos-machine.ipxe.mustache"],
+    templates: ["menu.ipxe", "entry.ipxe", "bootstrap.ipxe", "preseed-debian.cfg",
+                "infos-machine.ipxe"],
     postinstallScripts: ["atelier.sh"],
     images: ["debian-12-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")],
     imagesDirectory: "/nonexistent-garage-pxe-fuzz")
