@@ -13,7 +13,7 @@ private let references = MenuReferences(
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzMenu(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+    let lineCount = text.utf8.count { $0 == 0x0a } + 1  // bytes: "\r\n" is one Character
     do throws(SourceDiagnostics) {
         _ = try MenuFile.parse(text, file: "menu.yaml", references: references)
     } catch {
