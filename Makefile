@@ -100,7 +100,7 @@ bench-http: release
 # Tests/Fixtures/dhcp and the shipped menus. Prints executions and crashes per target
 # (FUZZING.md has the last numbers); fails if any target crashed.
 FUZZ_SECONDS ?= 60
-fuzz: deps-build
+fuzz: deps-test
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash Fuzz/run.sh
 
 # The tests under ThreadSanitizer, then AddressSanitizer, each in its own build folder
