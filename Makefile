@@ -10,7 +10,8 @@ MANPAGE = build/man/garage-pxe.8
 DEMO_MODE ?= bios
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all build release demo serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb bench-http
+.PHONY: all build release demo serve test check clean deps-build deps-serve deps-test deps-deb man install uninstall deb bench-http \
+  fuzz test-sanitize
 
 all: build
 
@@ -99,5 +100,27 @@ test: deps-test
 bench-http: release
 	bash Benchmarks/http/run.sh
 
+# libFuzzer targets (Fuzz/) for the DHCP codec+policy, the TFTP codec+transfer state
+# machine, the menu.yaml loader and the HTTP query validation, built with
+# -sanitize=fuzzer,address in .build-sanitize/fuzz; each runs FUZZ_SECONDS, seeded from
+# Tests/Fixtures/dhcp and the shipped menus. Prints executions and crashes per target
+# (FUZZING.md has the last numbers); fails if any target crashed.
+FUZZ_SECONDS ?= 60
+fuzz: deps-test
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash Fuzz/run.sh
+
+# The tests under ThreadSanitizer, then AddressSanitizer, each in its own build folder
+# (.build-sanitize/thread, .build-sanitize/address) so the normal .build is untouched.
+# Skipped: EndToEndTests (QEMU firmware booting the Debian installer: minutes per case,
+# and the instrumented daemon makes them slower still; `make test` runs them).
+# Not part of `make test` or .ci/run: run it by hand, on a quiet machine.
+SANITIZE_SKIP ?= EndToEndTests
+test-sanitize: deps-test
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-sanitize/thread
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-sanitize/thread --skip $(SANITIZE_SKIP)
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-sanitize/address
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
+	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-sanitize/address --skip $(SANITIZE_SKIP)
+
 clean:
-	rm -rf .build build
+	rm -rf .build .build-sanitize build

@@ -8,11 +8,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "garage-pxe", targets: ["garage-pxe"]),
-        // Libraries exported for the benchmark package under Benchmarks/.
+        // Libraries exported for the benchmark package under Benchmarks/ and the fuzz
+        // targets under Fuzz/.
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
         .library(name: "TFTP", targets: ["TFTP"]),
         .library(name: "BootMenus", targets: ["BootMenus"]),
+        .library(name: "YAMLDiagnostics", targets: ["YAMLDiagnostics"]),
         .library(name: "BootHTTP", targets: ["BootHTTP"]),
         .library(name: "InstallJournal", targets: ["InstallJournal"]),
     ],
@@ -91,14 +93,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP", "TestSupport"]),
         .testTarget(name: "UDPTests", dependencies: ["UDP"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
         .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal"]),
-        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "TestSupport"]),
+        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // The journal written and read back through a private systemd-journald the tests
         // start in their own mount namespace, and the real daemon's events.

@@ -24,15 +24,25 @@ public struct BootHTTPConfiguration: Sendable {
     public var tftpTrustedLinkTargets: [String]
     /// Bytes read from disk per write when streaming a file.
     public var fileChunkBytes: Int
+    /// A connection that has not sent a whole request for this long is closed (slow or
+    /// silent clients would otherwise hold a connection each for ever). Responses being
+    /// written, however slowly they are read, are not cut.
+    public var idleTimeout: Duration
+    /// Longest path + query accepted (414 beyond): iPXE's longest URL, every DMI field at
+    /// its 64-character maximum, is under 1 KiB; the HTTP decoder alone would take 80 KiB.
+    public var maxRequestTargetBytes: Int
 
     public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
-                fileChunkBytes: Int = 256 * 1024) {
+                fileChunkBytes: Int = 256 * 1024, idleTimeout: Duration = .seconds(60),
+                maxRequestTargetBytes: Int = 8192) {
         self.host = host
         self.port = port
         self.imagesDirectory = imagesDirectory
         self.tftpRoot = tftpRoot
         self.tftpTrustedLinkTargets = tftpTrustedLinkTargets
         self.fileChunkBytes = fileChunkBytes
+        self.idleTimeout = idleTimeout
+        self.maxRequestTargetBytes = maxRequestTargetBytes
     }
 }
 
@@ -54,17 +64,23 @@ public enum BootHTTPServer {
     /// The application; run it with `run()` (it stops when its task is cancelled).
     public static func application(
         configuration: BootHTTPConfiguration, content: BootContentStore, logger: Logger,
+        statistics: BootHTTPStatistics = BootHTTPStatistics(),
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
         isInstalled: @escaping @Sendable (HardwareAddress) -> Bool = { _ in false }
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
-        let routes = BootRoutes(configuration: configuration, content: content, onEvent: onEvent, isInstalled: isInstalled)
+        let routes = BootRoutes(configuration: configuration, content: content, statistics: statistics, onEvent: onEvent,
+                                isInstalled: isInstalled)
         routes.register(on: router)
         if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
         return Application(
             router: router,
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionAccounting(statistics: statistics)],
+                idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000
+                    + configuration.idleTimeout.components.attoseconds / 1_000_000_000))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -74,12 +90,17 @@ public enum BootHTTPServer {
 struct BootRoutes: Sendable {
     let configuration: BootHTTPConfiguration
     let content: BootContentStore
+    let statistics: BootHTTPStatistics
     let onEvent: @Sendable (BootHTTPEvent) -> Void
     /// Install once: whether this machine's last install finished (the daemon asks the journal).
     let isInstalled: @Sendable (HardwareAddress) -> Bool
     var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes) }
 
     func register(on router: Router<BootRequestContext>) {
+        let limit = configuration.maxRequestTargetBytes
+        router.add(middleware: RequestTargetLimit(maxBytes: limit) { request, context in
+            self.refuse(request, context, .uriTooLong, "request target longer than \(limit) bytes")
+        })
         router.get("boot.ipxe") { request, context in self.bootScript(request, context) }
         router.get("boot/:script") { request, context in self.entryScript(request, context) }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
@@ -247,7 +268,8 @@ struct BootRoutes: Sendable {
         Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    private func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+    fileprivate func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+        statistics.countRefusal(status: status.code)
         // The path is logged as received (still percent-encoded), so it cannot break a log line.
         onEvent(.refused(path: String(request.uri.path.prefix(256)), status: status.code, reason: reason, remote: context.remote))
         return Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
@@ -261,6 +283,19 @@ struct BootRoutes: Sendable {
             values[String(key)] = String(value)
         }
         return values
+    }
+}
+
+/// Refuses an over-long path + query before any route parses it.
+struct RequestTargetLimit: RouterMiddleware {
+    typealias Context = BootRequestContext
+    let maxBytes: Int
+    let refuse: @Sendable (Request, BootRequestContext) -> Response
+
+    func handle(_ request: Request, context: BootRequestContext,
+                next: (Request, BootRequestContext) async throws -> Response) async throws -> Response {
+        guard request.uri.description.utf8.count <= maxBytes else { return refuse(request, context) }
+        return try await next(request, context)
     }
 }
 

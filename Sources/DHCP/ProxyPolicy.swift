@@ -265,7 +265,10 @@ public struct ProxyPolicy: Sendable {
             // Clients count an offer as proxy only when option 60 says PXEClient (ANCHORS quirk 3).
             DHCPOption(.vendorClassIdentifier, Array((isHTTPClient ? "HTTPClient" : "PXEClient").utf8)),
         ]
-        if let guid = request.clientMachineIdentifier {
+        // Echoed up to its RFC 4578 size (type + 16 bytes; some firmware sends it empty): a
+        // client could otherwise have us broadcast kilobytes of its own junk, in a reply
+        // too big for one frame.
+        if let guid = request.clientMachineIdentifier, guid.count <= 17 {
             options.append(DHCPOption(.clientMachineIdentifier, guid))
         }
         var pxe = PXEVendorOptions(discoveryControl: discoveryControl)

@@ -31,6 +31,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var httpPort = 0
     private var watcher: FolderWatcher?
     private var installerSyslog: InstallerSyslogReceiver?
+    /// What the HTTP side refused or dropped, for STATUS and the stop log.
+    private let httpStatistics = BootHTTPStatistics()
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
     private let journal: InstallEventRecorder?
     /// The bench page's view: rebuilt from the journal at start, then fed each event written.
@@ -184,7 +186,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             configuration: BootHTTPConfiguration(
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
                 tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets),
-            content: store, logger: logger,
+            content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
                 if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
             },
@@ -242,7 +244,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// One line for `systemctl status`: what is served and what has happened so far.
     private func statusLine() -> String {
         let s = proxy?.statistics ?? ProxyStatistics()
-        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running\(installerSyslogStatus)"
+        let t = tftp?.statistics ?? TFTPServerStatistics()
+        let h = httpStatistics.counts
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running, \(t.refusedTotal) refused, \(t.malformed + t.stray) dropped; HTTP \(h.refusedTotal) refused, \(h.malformedConnections + h.closedBeforeRequest) connections dropped\(installerSyslogStatus)"
     }
 
     private var installerSyslogStatus: String {
@@ -338,7 +342,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "installer_syslog_lines": "\(installerSyslog?.statistics.lines ?? 0)",
             "installer_syslog_dropped": "\(installerSyslog?.statistics.dropped ?? 0)",
             "installer_syslog_unknown_senders": "\(installerSyslog?.statistics.unknownSender ?? 0)",
-        ])
+        ].merging(RobustnessCounters.metadata(tftp: tftp?.statistics, http: httpStatistics.counts)) { a, _ in a })
         let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
         let waiter = DispatchSource.makeTimerSource(queue: mainQueue)
         waiter.schedule(deadline: .now(), repeating: .milliseconds(100))

@@ -102,6 +102,33 @@ public struct TFTPTransferReport: Sendable, Equatable {
     public var outcome: TFTPTransferOutcome
 }
 
+/// Counters since start, for the daemon's STATUS line and log and for tests; read with
+/// `TFTPServer.statistics`. Hostile or broken clients show up here, never as a crash.
+public struct TFTPServerStatistics: Sendable, Equatable {
+    /// Datagrams on the listening port.
+    public var received = 0
+    /// Truncated or unparseable datagrams on the listening port, dropped silently.
+    public var malformed = 0
+    /// DATA, ACK, OACK or ERROR sent to the listening port: belong to no transfer, dropped.
+    public var stray = 0
+    /// A client repeating a request whose transfer is already running.
+    public var duplicateRequests = 0
+    /// Requests answered with an error, by error code name ("access-violation"…);
+    /// "server busy" past the transfer cap counts under "busy".
+    public var refused: [String: Int] = [:]
+    public var started = 0
+    /// Transfers that ended, by outcome ("completed", "aborted", "timed-out", "failed").
+    public var finished: [String: Int] = [:]
+    /// Summed over finished transfers: packets that changed nothing (ACKs for blocks
+    /// never sent, stale ACKs, junk) and packets from strangers to a transfer's port.
+    public var ignoredTransferPackets = 0
+    public var strangerTransferPackets = 0
+
+    public var refusedTotal: Int { refused.values.reduce(0, +) }
+
+    public init() {}
+}
+
 public final class TFTPServer: @unchecked Sendable {
     public typealias VirtualFile = @Sendable (TFTPClient) -> [UInt8]?
 
@@ -119,6 +146,7 @@ public final class TFTPServer: @unchecked Sendable {
     private var sessions: [IPv4Endpoint: TransferSession] = [:]
     private var listener: UDPSocket?
     private var interfaces: [Int32: NetworkInterface] = [:]
+    private var stats = TFTPServerStatistics()
     private let onReport: @Sendable (TFTPTransferReport) -> Void
     private let clock: @Sendable () -> TFTPInstant
     private let neighbours: @Sendable (UInt32) -> [UInt8]?
@@ -184,6 +212,7 @@ public final class TFTPServer: @unchecked Sendable {
 
     public var boundPort: UInt16? { queue.sync { listener?.localPort } }
     public var activeTransfers: Int { queue.sync { sessions.count } }
+    public var statistics: TFTPServerStatistics { queue.sync { stats } }
 
     public func update(_ newSettings: TFTPServerSettings) {
         queue.async {
@@ -211,7 +240,11 @@ public final class TFTPServer: @unchecked Sendable {
     // MARK: requests (on `queue`)
 
     private func handleRequest(_ datagram: Datagram) {
-        guard !datagram.truncated, let packet = try? TFTPPacket(parsing: datagram.bytes) else { return }
+        stats.received += 1
+        guard !datagram.truncated, let packet = try? TFTPPacket(parsing: datagram.bytes) else {
+            stats.malformed += 1
+            return
+        }
         switch packet {
         case .writeRequest(let request):
             refuse(TFTPRefusal(.accessViolation, "This server is read-only"), file: request.filenameText, datagram)
@@ -219,19 +252,23 @@ public final class TFTPServer: @unchecked Sendable {
             startTransfer(request, datagram)
         default:
             // ACKs or DATA for port 69 belong to nobody: stay silent rather than reflect.
-            return
+            stats.stray += 1
         }
     }
 
     private func startTransfer(_ request: TFTPRequest, _ datagram: Datagram) {
         // A client repeating its request: the running transfer's timer already answers it.
-        if sessions[datagram.source] != nil { return }
+        if sessions[datagram.source] != nil {
+            stats.duplicateRequests += 1
+            return
+        }
         let label = request.filenameText
         guard let mode = request.mode else {
             return refuse(TFTPRefusal(.illegalOperation, "Unknown mode '\(request.modeName)'"), file: label, datagram)
         }
         guard sessions.count < settings.maxTransfers else {
-            return refuse(TFTPRefusal(.notDefined, "Server busy (\(settings.maxTransfers) transfers), try again"), file: label, datagram)
+            return refuse(TFTPRefusal(.notDefined, "Server busy (\(settings.maxTransfers) transfers), try again"), file: label, datagram,
+                          counter: "busy")
         }
         let relative: String
         switch TFTPPathJail.normalize(request.filename) {
@@ -281,14 +318,20 @@ public final class TFTPServer: @unchecked Sendable {
                 retransmissions: stats.retransmissions, outcome: outcome))
             queue.async {
                 if self.sessions[session.machine.peer] === session { self.sessions[session.machine.peer] = nil }
+                self.stats.finished[outcome.counterName, default: 0] += 1
+                self.stats.ignoredTransferPackets += stats.ignoredPackets
+                self.stats.strangerTransferPackets += stats.strangerPackets
             }
         }
+        stats.started += 1
         sessions[datagram.source] = session
         session.begin()
     }
 
     /// Answers with an error from port 69 and reports the refusal.
-    private func refuse(_ refusal: TFTPRefusal, file: String, _ datagram: Datagram, mac: [UInt8]? = nil) {
+    /// `counter` names the refusal in the statistics when its error code is too vague ("busy").
+    private func refuse(_ refusal: TFTPRefusal, file: String, _ datagram: Datagram, mac: [UInt8]? = nil, counter: String? = nil) {
+        stats.refused[counter ?? refusal.code.description, default: 0] += 1
         let source = replyAddress(datagram)
         try? listener?.send(TFTPPacket.error(refusal.code, refusal.message).serialize(), to: datagram.source,
                             sourceAddress: source == 0 ? nil : source)

@@ -101,6 +101,17 @@ public enum TFTPTransferOutcome: Sendable, Equatable, CustomStringConvertible {
         case .refused(let code, let why): "refused (error \(code.rawValue) \(code)): \(why)"
         }
     }
+
+    /// Short stable key for the server's counters.
+    public var counterName: String {
+        switch self {
+        case .completed: "completed"
+        case .abortedByClient: "aborted"
+        case .timedOut: "timed-out"
+        case .failed: "failed"
+        case .refused: "refused"
+        }
+    }
 }
 
 public struct TFTPTransferStatistics: Sendable, Equatable {
@@ -111,6 +122,11 @@ public struct TFTPTransferStatistics: Sendable, Equatable {
     public var retransmissions = 0
     public var startedAt: TFTPInstant
     public var finishedAt: TFTPInstant?
+    /// Packets from the client that changed nothing: ACKs for blocks never sent, stale
+    /// or repeated ACKs, DATA or garbage sent to a read transfer.
+    public var ignoredPackets = 0
+    /// Packets from another address or port (answered with error 5).
+    public var strangerPackets = 0
 }
 
 public struct TFTPTransfer: Sendable {
@@ -181,6 +197,7 @@ public struct TFTPTransfer: Sendable {
         if isFinished { return [] }
         let packet = try? TFTPPacket(parsing: bytes)
         guard source == peer else {
+            statistics.strangerPackets += 1
             // RFC 1350: answer a stranger with error 5 and carry on. Never answer an error.
             if case .error = packet { return [] }
             return [.send(TFTPPacket.error(.unknownTransferID, "Unknown transfer ID").serialize(), to: source)]
@@ -192,6 +209,7 @@ public struct TFTPTransfer: Sendable {
             return acknowledge(block, now: now)
         default:
             // Anything else from the client (a stray DATA, garbage) changes nothing.
+            statistics.ignoredPackets += 1
             return []
         }
     }
@@ -229,7 +247,7 @@ public struct TFTPTransfer: Sendable {
     private mutating func acknowledge(_ wireBlock: UInt16, now: TFTPInstant) -> [Action] {
         switch phase {
         case .awaitingOptionAck(let oack):
-            guard wireBlock == 0 else { return [] }
+            guard wireBlock == 0 else { statistics.ignoredPackets += 1; return [] }
             if oack.sendCount == 1 { timer.sample(now.duration(since: oack.sentAt).nanoseconds) }
             consecutiveTimeouts = 0
             phase = .sending
@@ -242,7 +260,7 @@ public struct TFTPTransfer: Sendable {
             let acked = base + distance
             // A repeat of the ACK before the window (distance 0) is ignored: answering it
             // is the Sorcerer's Apprentice bug.
-            guard distance > 0, acked < windowStart + window.count else { return [] }
+            guard distance > 0, acked < windowStart + window.count else { statistics.ignoredPackets += 1; return [] }
             let count = acked - windowStart + 1
             let newest = window[count - 1]
             if newest.sendCount == 1 { timer.sample(now.duration(since: newest.sentAt).nanoseconds) }

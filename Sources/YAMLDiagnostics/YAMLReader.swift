@@ -51,6 +51,11 @@ public final class YAMLDiagnosticSink {
 
     /// Parses the text into a node tree, turning a syntax error into a positioned diagnostic.
     public func compose(_ text: String) -> Node? {
+        if let (line, column, name) = Self.yamlOnlyLineBreak(in: text) {
+            diagnostics.append(SourceDiagnostic(file: file, line: line, column: column, message:
+                "\(name) that is not part of a CR LF line end: YAML would count it as a new line, editors and grep do not; save the file with LF (or CR LF) line ends"))
+            return nil
+        }
         do {
             return try Yams.compose(yaml: text)
         } catch let error as YamlError {
@@ -67,6 +72,34 @@ public final class YAMLDiagnosticSink {
             self.error("YAML syntax: \(error)", at: nil)
             return nil
         }
+    }
+}
+
+extension YAMLDiagnosticSink {
+    /// The first character YAML takes as a line break but `\n`-counting tools do not (a
+    /// lone CR, NEL, LS, PS), at its line and column as an editor shows them. Without this
+    /// check every position after it would point to the wrong line, even past the end of
+    /// the file (found by the menu fuzz target).
+    static func yamlOnlyLineBreak(in text: String) -> (line: Int, column: Int, name: String)? {
+        var line = 1
+        var column = 1
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            if let p = previous, p == "\r", scalar != "\n" { return (line, column - 1, "a carriage return (CR)") }
+            switch scalar {
+            case "\n":
+                line += 1
+                column = 1
+            case "\u{85}": return (line, column, "a NEL (U+0085) character")
+            case "\u{2028}": return (line, column, "a line separator (U+2028)")
+            case "\u{2029}": return (line, column, "a paragraph separator (U+2029)")
+            default:
+                column += 1
+            }
+            previous = scalar
+        }
+        if previous == "\r" { return (line, column - 1, "a carriage return (CR)") }
+        return nil
     }
 }
 

@@ -13,6 +13,8 @@ final class RunningBootServer: @unchecked Sendable {
     let store: BootContentStore
     private let task: Task<Void, Error>
     private let eventBox = EventBox()
+    /// The server's drop and refusal counters.
+    let statistics = BootHTTPStatistics()
 
     var events: [BootHTTPEvent] { eventBox.all }
     var base: String { "http://127.0.0.1:\(port)" }
@@ -23,7 +25,7 @@ final class RunningBootServer: @unchecked Sendable {
 
     /// `initrdBytes`: size of the fake initrd (content is a fixed pseudo-random pattern).
     /// `bench`: also serve the bench page and its API from this view.
-    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024,
+    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024, idleTimeout: Duration = .seconds(60),
          bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings()) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-http-\(UUID().uuidString)")
         let fm = FileManager.default
@@ -46,13 +48,14 @@ final class RunningBootServer: @unchecked Sendable {
         let store = BootContentStore(BootSnapshot(menus: menus, server: Self.server))
         self.store = store
         let configuration = BootHTTPConfiguration(host: "127.0.0.1", port: 0, imagesDirectory: root.appendingPathComponent("images").path,
-                                                  tftpRoot: root.appendingPathComponent("tftp").path, fileChunkBytes: chunkBytes)
+                                                  tftpRoot: root.appendingPathComponent("tftp").path, fileChunkBytes: chunkBytes,
+                                                  idleTimeout: idleTimeout)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let box = eventBox
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let app = BootHTTPServer.application(configuration: configuration, content: store, logger: logger,
-                                             onEvent: { box.append($0) },
+                                             statistics: statistics, onEvent: { box.append($0) },
                                              onRunning: { portContinuation.yield($0); portContinuation.finish() },
                                              bench: bench, benchStream: benchStream)
         task = Task { try await app.run() }

@@ -1,5 +1,6 @@
 import DHCP
 import Testing
+import TestSupport
 
 /// Malformed datagrams must come back as a typed error (the daemon counts them), never a
 /// crash, whatever the bytes.
@@ -80,18 +81,5 @@ struct BadInputTests {
         }
         // Most single-byte mutations still parse; the point is that none crashed.
         #expect(parsed > 200)
-    }
-}
-
-/// Small deterministic generator so a failing mutation can be replayed.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

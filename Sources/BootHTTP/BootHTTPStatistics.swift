@@ -1,0 +1,71 @@
+// Counters for what the HTTP side refused or dropped, so hostile or broken clients show up
+// in the daemon's STATUS line and log (and in tests) instead of only in single log lines.
+
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Counters since start, shared by the routes and every connection; safe from any thread.
+public final class BootHTTPStatistics: Sendable {
+    public struct Counts: Sendable, Equatable {
+        /// Requests answered with an error, by status code (400, 403, 404, 503…).
+        public var refused: [Int: Int] = [:]
+        /// Connections closed before one request was read in full: slow or silent
+        /// clients dropped by the idle timeout, or clients that gave up.
+        public var closedBeforeRequest = 0
+        /// Connections whose bytes were not HTTP, or whose request line and headers were
+        /// too large (the decoder's limits); the connection is closed.
+        public var malformedConnections = 0
+        public var connections = 0
+
+        public var refusedTotal: Int { refused.values.reduce(0, +) }
+        public init() {}
+    }
+
+    private let box = NIOLockedValueBox(Counts())
+
+    public init() {}
+
+    public var counts: Counts { box.withLockedValue { $0 } }
+
+    func countRefusal(status: Int) { box.withLockedValue { $0.refused[status, default: 0] += 1 } }
+    func countConnection() { box.withLockedValue { $0.connections += 1 } }
+    func countClosedBeforeRequest() { box.withLockedValue { $0.closedBeforeRequest += 1 } }
+    func countMalformedConnection() { box.withLockedValue { $0.malformedConnections += 1 } }
+}
+
+/// Sits after the HTTP decoder on every connection: a read there is a decoded request
+/// part, so a connection that closes with none never sent a whole request head.
+final class ConnectionAccounting: ChannelInboundHandler, RemovableChannelHandler {
+    // Parts are only counted and passed on, never looked into.
+    typealias InboundIn = Any
+    private let statistics: BootHTTPStatistics
+    private var partsRead = 0
+    private var failed = false
+
+    init(statistics: BootHTTPStatistics) { self.statistics = statistics }
+
+    func channelActive(context: ChannelHandlerContext) {
+        statistics.countConnection()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        partsRead += 1
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A request cut short by the close (idle timeout, client gone) also surfaces as a
+        // decoder error, after the channel went inactive: that one is counted as a close.
+        if !failed && context.channel.isActive {
+            failed = true
+            statistics.countMalformedConnection()
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if partsRead == 0 && !failed { statistics.countClosedBeforeRequest() }
+        context.fireChannelInactive()
+    }
+}
