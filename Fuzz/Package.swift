@@ -34,6 +34,9 @@ let package = Package(
         // The query validation every HTTP route runs before a value reaches a template.
         .executableTarget(name: "fuzz-http-query", dependencies: [.product(name: "BootMenus", package: "garage-pxe")],
                           swiftSettings: fuzzTarget),
+        // The installer-syslog parser: any datagram from the LAN, parsed or refused.
+        .executableTarget(name: "fuzz-syslog", dependencies: [.product(name: "InstallJournal", package: "garage-pxe")],
+                          swiftSettings: fuzzTarget),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,9 @@ fuzz-tftp:       every TFTP read request of the captures, wrapped as the target 
                  a conversation (content size, knobs, request, then ACKs and ticks)
 fuzz-menu:       pxe-menus/menu.yaml and config/garage-pxe.yaml
 fuzz-http-query: the query strings iPXE and the installer send
+fuzz-syslog:     every datagram of the real installer captures under
+                 Tests/Fixtures/installer-syslog/ (one per line, \\xNN escapes undone),
+                 plus an RFC 5424 line as logger sends it
 """
 import glob, os, struct, sys
 
@@ -71,3 +74,15 @@ for k, q in enumerate([
     "mac=%35%32:54:00:12:34:56&serial=a+b%2Bc",
 ]):
     write("fuzz-http-query", "query-%d" % k, q.encode())
+
+# Installer syslog: the fixture files hold one datagram per line, bytes outside printable
+# ASCII written as \xNN; undo that to get the datagrams back as they arrived.
+import re
+for path in sorted(glob.glob(os.path.join(repo, "Tests/Fixtures/installer-syslog/*.txt"))):
+    base = os.path.splitext(os.path.basename(path))[0]
+    for k, line in enumerate(open(path, "rb").read().split(b"\n")):
+        if not line:
+            continue
+        data = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), line)
+        write("fuzz-syslog", "%s-%03d" % (base, k), data)
+write("fuzz-syslog", "rfc5424", b"<13>1 2026-11-22T03:38:09.123Z host app 42 ID47 [x@1 a=\"b\"] hello")

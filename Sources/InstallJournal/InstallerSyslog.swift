@@ -126,7 +126,10 @@ public enum InstallerSyslog {
     private static func splitPriority(_ text: Substring) -> (Int, Substring)? {
         guard text.first == "<", let close = text.firstIndex(of: ">") else { return nil }
         let digits = text[text.index(after: text.startIndex)..<close]
-        guard (1...3).contains(digits.count), digits.allSatisfy(\.isASCII), let value = Int(digits), value <= 191 else { return nil }
+        // Digits only: Int() alone would also take a sign ("<-5>", "<+5>"), which gave a
+        // negative facility and severity (found by the fuzz-syslog target).
+        guard (1...3).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits),
+              value <= 191 else { return nil }
         return (value, text[text.index(after: close)...])
     }
 

@@ -78,7 +78,7 @@ struct InstallerSyslogTests {
     }
 
     @Test("garbage is refused with a reason: empty, no PRI, PRI out of range, oversize")
-    func refusals() {
+    func refusals() throws {
         #expect(InstallerSyslog.parse([UInt8]()) == .failure(.empty))
         #expect(InstallerSyslog.parse(Array(" \r\n".utf8)) == .failure(.empty))
         #expect(InstallerSyslog.parse(Array("hello".utf8)) == .failure(.noPriority))
@@ -86,6 +86,12 @@ struct InstallerSyslogTests {
         #expect(InstallerSyslog.parse(Array("<1a>x".utf8)) == .failure(.noPriority))
         #expect(InstallerSyslog.parse(Array("<>x".utf8)) == .failure(.noPriority))
         #expect(InstallerSyslog.parse(Array("<0013>x".utf8)) == .failure(.noPriority))
+        // A sign is not a digit (fuzz-syslog finding, Tests/Fixtures/fuzz/syslog-negative-pri.txt).
+        #expect(InstallerSyslog.parse(Array("<-5>x".utf8)) == .failure(.noPriority))
+        #expect(InstallerSyslog.parse(Array("<+5>x".utf8)) == .failure(.noPriority))
+        let finding = try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/syslog-negative-pri.txt"))
+        #expect(InstallerSyslog.parse(Array(finding)) == .failure(.noPriority))
         #expect(InstallerSyslog.parse([UInt8](repeating: 0x41, count: 8193)) == .failure(.oversize(bytes: 8193)))
         #expect((try? InstallerSyslog.parse(Array("<13>".utf8) + [UInt8](repeating: 0x41, count: 8188)).get()) != nil)
     }

@@ -1,0 +1,28 @@
+// One input = one UDP datagram as the installer-syslog receiver gets it, from anyone on
+// the LAN. Whatever parses must be safe to put in the journal and on the bench page as it
+// is: in-range facility and severity, no control character but tab and newline, and a
+// milestone (step or failure) whose names are non-empty.
+import Foundation
+import InstallJournal
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSyslog(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    guard case .success(let line) = InstallerSyslog.parse(bytes) else { return 0 }
+    precondition(size <= InstallerSyslog.maximumDatagramBytes, "an oversize datagram was accepted")
+    precondition((0...23).contains(line.facility) && (0...7).contains(line.severity), "PRI out of range accepted")
+    let fields = [line.message, line.text] + [line.timestamp, line.hostname, line.appName, line.processID].compactMap { $0 }
+    for field in fields {
+        precondition(!field.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t" && $0 != "\n") || $0.value == 0x7f },
+                     "a control character reached a parsed field")
+    }
+    switch InstallerSyslog.milestone(line) {
+    case .step(let step, let component)?:
+        precondition(!step.isEmpty && !component.isEmpty, "a step without a name")
+    case .failed(let step, let component, let reason)?:
+        precondition(!step.isEmpty && !component.isEmpty && !reason.isEmpty, "a failure without a name or reason")
+    default:
+        break
+    }
+    return 0
+}
