@@ -29,6 +29,8 @@ public final class InstallEventRecorder: @unchecked Sendable {
     }
 
     public var fallbackEvents: Int { writer.fallbackEvents }
+    /// Events waiting for journald to come back (journald restarting).
+    public var bufferedEvents: Int { writer.bufferedEvents }
     public func flush() { writer.flush() }
 
     /// Install attempts still open in the journal (started, neither finished nor failed),

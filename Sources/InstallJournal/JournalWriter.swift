@@ -1,8 +1,11 @@
 // Writes install events to journald with sd_journal_sendv (Swift cannot call C variadics,
 // so each field is one iovec). Writes happen on the writer's own queue: a slow or wedged
-// journald never holds up a DHCP reply or a TFTP block. When journald cannot be reached,
-// or too many events are waiting, the event goes to stderr as one `KEY=value …` line and
-// is counted, so nothing is lost silently and nothing blocks a boot.
+// journald never holds up a DHCP reply or a TFTP block. When journald is unreachable (being
+// restarted, say), events wait in a bounded buffer and are sent again, in order, on the next
+// write and on a timer, so a journald restart loses nothing. An event goes to stderr as one
+// `KEY=value …` line, and is counted, only when it is given up: the buffer or the backlog is
+// full, journald rejects it for another reason, or it is still unsent at `flush()` (stop).
+// Nothing is lost silently and nothing blocks a boot.
 
 import CSystemd
 import Dispatch
@@ -21,13 +24,34 @@ public final class JournalWriter: @unchecked Sendable {
     private let lock = NSLock()
     private var backlog = 0
     private var fallbackCount = 0
+    /// Events journald could not take yet, oldest first; only touched on `queue`.
+    private var unsent: [[String]] = []
+    /// Beyond this many unsent events, a new one goes to stderr: the buffer keeps the oldest,
+    /// so what reaches the journal is an unbroken run in the order written.
+    private let maximumUnsent: Int
+    private let retryInterval: DispatchTimeInterval
+    /// Armed while `unsent` is not empty, so events wait no longer than `retryInterval` once
+    /// journald is back even if no new event comes to trigger a retry.
+    private var retryTimer: DispatchSourceTimer?
+    private var unsentCount = 0
+    /// Why journald last refused (e.g. "Connection refused"), for the stderr lines of events
+    /// still unsent at `flush()`. On `queue`.
+    private var unreachableError = "journald unreachable"
     private var observers: [@Sendable (InstallEvent) -> Void] = []
 
-    public init(maximumBacklog: Int = 10_000, send: @escaping Send = JournalWriter.sendToJournald,
+    public init(maximumBacklog: Int = 10_000, maximumUnsent: Int = 10_000, retryInterval: DispatchTimeInterval = .seconds(1),
+                send: @escaping Send = JournalWriter.sendToJournald,
                 fallback: @escaping Fallback = JournalWriter.writeToStandardError) {
         self.maximumBacklog = maximumBacklog
+        self.maximumUnsent = maximumUnsent
+        self.retryInterval = retryInterval
         self.send = send
         self.fallback = fallback
+    }
+
+    deinit {
+        // A resumed dispatch source lives on until cancelled.
+        retryTimer?.cancel()
     }
 
     /// Events that went to stderr instead of the journal.
@@ -35,6 +59,13 @@ public final class JournalWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return fallbackCount
+    }
+
+    /// Events waiting for journald to come back (not yet in the journal, not on stderr).
+    public var bufferedEvents: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return unsentCount
     }
 
     /// Also hands every event to `observer` (the live bench view), on the writer's caller
@@ -60,17 +91,88 @@ public final class JournalWriter: @unchecked Sendable {
             return
         }
         queue.async { [self] in
-            let result = send(fields)
             lock.lock()
             backlog -= 1
             lock.unlock()
-            if result < 0 { writeFallback(fields, error: String(cString: strerror(-result))) }
+            // Older unsent events go first; if journald still refuses them, this one queues
+            // behind them rather than overtaking them.
+            sendUnsent()
+            if unsent.isEmpty {
+                let result = send(fields)
+                if result >= 0 { return }
+                guard Self.isUnreachable(result) else {
+                    writeFallback(fields, error: String(cString: strerror(-result)))
+                    return
+                }
+                unreachableError = String(cString: strerror(-result))
+            }
+            guard unsent.count < maximumUnsent else {
+                writeFallback(fields, error: "journald unreachable, buffer full")
+                return
+            }
+            unsent.append(fields)
+            updateUnsent()
         }
     }
 
-    /// Waits until every event written so far has been sent (tests, shutdown).
+    /// Waits until every event written so far has been handled, tries once more to send those
+    /// journald could not take, and gives what is still unsent to stderr (tests, rearm, stop):
+    /// after it returns, every event is in the journal or on stderr.
     public func flush() {
+        queue.sync {
+            sendUnsent()
+            for fields in unsent { writeFallback(fields, error: unreachableError) }
+            unsent.removeAll()
+            updateUnsent()
+        }
+    }
+
+    /// Waits until every event written so far is in the journal, buffered or on stderr,
+    /// without giving up buffered ones (tests).
+    func settle() {
         queue.sync {}
+    }
+
+    /// Errors that mean journald is not there (stopped, restarting, socket gone or full), as
+    /// opposed to rejecting this event: worth sending the same event again later.
+    static func isUnreachable(_ result: Int32) -> Bool {
+        [ECONNREFUSED, ENOENT, EAGAIN, EWOULDBLOCK, ENOBUFS, ECONNRESET, ENOTCONN, EPIPE].contains(-result)
+    }
+
+    /// Sends unsent events in order until journald refuses one as unreachable. On `queue`.
+    private func sendUnsent() {
+        var sent = 0
+        defer {
+            if sent > 0 { unsent.removeFirst(sent); updateUnsent() }
+        }
+        for fields in unsent {
+            let result = send(fields)
+            if result < 0 {
+                if Self.isUnreachable(result) {
+                    unreachableError = String(cString: strerror(-result))
+                    return
+                }
+                writeFallback(fields, error: String(cString: strerror(-result)))
+            }
+            sent += 1
+        }
+    }
+
+    /// Publishes the buffer's size and arms the retry timer while it is not empty. On `queue`.
+    private func updateUnsent() {
+        lock.lock()
+        unsentCount = unsent.count
+        lock.unlock()
+        if unsent.isEmpty {
+            retryTimer?.cancel()
+            retryTimer = nil
+        } else if retryTimer == nil {
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.schedule(deadline: .now() + retryInterval, repeating: retryInterval)
+            timer.setEventHandler { [weak self] in self?.sendUnsent() }
+            retryTimer = timer
+            timer.resume()
+        }
     }
 
     private func writeFallback(_ fields: [String], error: String) {

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Issue 8, faults under load: the real daemon writes to a real systemd-journald (private,
+/// in its own mount namespace) which is stopped and started again on the same directories;
+/// the events produced while it was down reach the journal once it is back, in order, and
+/// none goes to the daemon's stderr fallback.
+@Suite("journald restart", .serialized)
+struct JournaldRestartTests {
+    static let mac = "52:54:00:ab:cd:08"
+    static let downEvents = 20
+
+    @Test("events written while journald is down land in the journal once it is back: zero lost, in order")
+    func eventsSurviveJournaldRestart() throws {
+        let space = try DaemonWorkspace(prefix: "gpxjr")
+        defer { space.remove() }
+        let script = """
+        set -u
+        ns=$1 bin=$2 config=$3 images=$4 mac=$5 down=$6
+        base=http://10.99.0.1:8080
+        \(PrivateJournald.daemonFunctions)
+        # Is PID $1 gone? The helper started journald, so once killed it stays a zombie
+        # (state Z) until the helper reaps it.
+        gone() { [ ! -e /proc/$1/stat ] || [ "$(cut -d' ' -f3 /proc/$1/stat)" = Z ]; }
+        start
+        get "progress?mac=$mac&stage=before" >/dev/null
+        waitfor "$mac" installer.step 1
+        kill "$GARAGE_PXE_JOURNALD_PID"
+        for _ in $(seq 1 100); do gone "$GARAGE_PXE_JOURNALD_PID" && break; sleep 0.1; done
+        gone "$GARAGE_PXE_JOURNALD_PID" || echo "journald did not stop"
+        for i in $(seq 1 "$down"); do get "progress?mac=$mac&stage=down$i" >/dev/null; done
+        /lib/systemd/systemd-journald >/dev/null 2>&1 &
+        journald=$!
+        waitfor "$mac" installer.step $((down + 1))
+        get "progress?mac=$mac&stage=after" >/dev/null
+        waitfor "$mac" installer.step $((down + 2))
+        stop
+        echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"
+        echo "=== daemon"; cat "$log"
+        kill "$journald"; wait "$journald"
+        """
+        let out = try PrivateJournald.run(script, [space.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+                                                   space.images.path, Self.mac, String(Self.downEvents)])
+        let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        let stages = (out["json"] ?? "").split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["GARAGE_PXE_STAGE"] as? String
+        }
+        #expect(stages == ["before"] + (1...Self.downEvents).map { "down\($0)" } + ["after"], "\(context)")
+        #expect(!(out["daemon"] ?? "").contains("garage-pxe-event"), "nothing fell back to stderr: \(context)")
+        #expect(!(out["preamble"] ?? "").contains("did not stop"), "\(context)")
+    }
+}
