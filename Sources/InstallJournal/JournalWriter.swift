@@ -91,9 +91,13 @@ public final class JournalWriter: @unchecked Sendable {
             return
         }
         queue.async { [self] in
-            lock.lock()
-            backlog -= 1
-            lock.unlock()
+            // The event leaves the backlog once handled, not before: a send that hangs (a
+            // wedged journald) must keep counting, so the next writes take the stderr path.
+            defer {
+                lock.lock()
+                backlog -= 1
+                lock.unlock()
+            }
             // Older unsent events go first; if journald still refuses them, this one queues
             // behind them rather than overtaking them.
             sendUnsent()
