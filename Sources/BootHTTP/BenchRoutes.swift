@@ -71,16 +71,15 @@ struct BenchRoutes: Sendable {
         let body = ResponseBody { writer in
             let (ticks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
             let token = view.subscribe { continuation.yield() }
-            let keepalive = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: settings.keepalive)
-                    continuation.yield()
-                }
-            }
-            let lifetime = Task {
-                try? await Task.sleep(for: settings.maximumLifetime)
-                continuation.finish()
-            }
+            // Dispatch timers, not sleeping tasks: they tick the stream from a timer queue.
+            let keepalive = DispatchSource.makeTimerSource(queue: Self.timerQueue)
+            keepalive.schedule(deadline: .now() + Self.interval(settings.keepalive), repeating: Self.interval(settings.keepalive))
+            keepalive.setEventHandler { continuation.yield() }
+            keepalive.resume()
+            let lifetime = DispatchSource.makeTimerSource(queue: Self.timerQueue)
+            lifetime.schedule(deadline: .now() + Self.interval(settings.maximumLifetime))
+            lifetime.setEventHandler { continuation.finish() }
+            lifetime.resume()
             // However the stream ends (client gone: a write throws; server stopping: the
             // task is cancelled; lifetime over), the subscription and timers go with it.
             defer {
@@ -103,6 +102,13 @@ struct BenchRoutes: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    static let timerQueue = DispatchQueue(label: "garage-pxe.bench-stream-timers")
+
+    static func interval(_ duration: Duration) -> DispatchTimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
     }
 
     static func message(_ list: BenchMachineList) -> String {
