@@ -22,8 +22,11 @@ public struct BootHTTPConfiguration: Sendable {
     /// Folders outside the TFTP root that its symlinks may lead into (the TFTP server's
     /// own jail rule, so both protocols serve the same files).
     public var tftpTrustedLinkTargets: [String]
-    /// Bytes read from disk per write when streaming a file.
+    /// Bytes read from disk per write when streaming a file (with `zeroCopyFiles` off).
     public var fileChunkBytes: Int
+    /// Files go from the page cache to the socket with sendfile(2). Off: read in chunks and
+    /// written, for file systems where sendfile misbehaves (as nginx's `sendfile off`).
+    public var zeroCopyFiles: Bool
     /// A connection that has not sent a whole request for this long is closed (slow or
     /// silent clients would otherwise hold a connection each for ever). Responses being
     /// written, however slowly they are read, are not cut.
@@ -33,7 +36,7 @@ public struct BootHTTPConfiguration: Sendable {
     public var maxRequestTargetBytes: Int
 
     public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
-                fileChunkBytes: Int = 256 * 1024, idleTimeout: Duration = .seconds(60),
+                fileChunkBytes: Int = 256 * 1024, zeroCopyFiles: Bool = true, idleTimeout: Duration = .seconds(60),
                 maxRequestTargetBytes: Int = 8192) {
         self.host = host
         self.port = port
@@ -41,22 +44,23 @@ public struct BootHTTPConfiguration: Sendable {
         self.tftpRoot = tftpRoot
         self.tftpTrustedLinkTargets = tftpTrustedLinkTargets
         self.fileChunkBytes = fileChunkBytes
+        self.zeroCopyFiles = zeroCopyFiles
         self.idleTimeout = idleTimeout
         self.maxRequestTargetBytes = maxRequestTargetBytes
     }
 }
 
 /// A request context that knows the client's address (for the events) and the
-/// connection's event loop (to pace file streaming).
+/// connection (to send files with sendfile, or to pace streaming them).
 public struct BootRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remote: String
-    let eventLoop: any EventLoop
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remote = source.channel.remoteAddress?.ipAddress ?? "-"
-        eventLoop = source.channel.eventLoop
+        channel = source.channel
     }
 }
 
@@ -78,7 +82,7 @@ public enum BootHTTPServer {
         return Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionAccounting(statistics: statistics)],
+                additionalChannelHandlers: [ConnectionAccounting(statistics: statistics), FileRegionSender.Installer()],
                 idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000
                     + configuration.idleTimeout.components.attoseconds / 1_000_000_000))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),
@@ -94,7 +98,7 @@ struct BootRoutes: Sendable {
     let onEvent: @Sendable (BootHTTPEvent) -> Void
     /// Install once: whether this machine's last install finished (the daemon asks the journal).
     let isInstalled: @Sendable (HardwareAddress) -> Bool
-    var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes) }
+    var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes, zeroCopy: configuration.zeroCopyFiles) }
 
     func register(on router: Router<BootRequestContext>) {
         let limit = configuration.maxRequestTargetBytes
@@ -257,7 +261,7 @@ struct BootRoutes: Sendable {
         let path = raw
         let remote = context.remote
         let onEvent = onEvent
-        return files.respond(to: request, file: opened, contentType: contentType, eventLoop: context.eventLoop) { bytes, range in
+        return files.respond(to: request, file: opened, contentType: contentType, channel: context.channel) { bytes, range in
             onEvent(.fileSent(path: path, bytes: bytes, range: range, remote: remote))
         }
     }

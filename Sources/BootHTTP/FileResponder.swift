@@ -1,7 +1,9 @@
 // Serves files (netboot images, boot loaders) the way iPXE and UEFI HTTP boot need it:
 // always a Content-Length (iPXE is far slower without one), HEAD, single byte ranges,
-// ETag and Last-Modified with conditional requests. The file is streamed in chunks read
-// on NIO's thread pool; a whole kernel or initrd never sits in memory.
+// ETag and Last-Modified with conditional requests. The body goes from the page cache to
+// the socket with sendfile(2) (FileRegionSender); with `zeroCopy` off (file systems where
+// sendfile misbehaves, as nginx's `sendfile off` is for) it is streamed in chunks read on
+// NIO's thread pool. Either way a whole kernel or initrd never sits in memory.
 
 import Foundation
 import Hummingbird
@@ -11,6 +13,7 @@ import NIOPosix
 
 struct FileResponder: Sendable {
     var chunkBytes: Int
+    var zeroCopy: Bool
     var threadPool: NIOThreadPool = .singleton
 
     /// What the request asked for, after conditionals and Range.
@@ -66,7 +69,7 @@ struct FileResponder: Sendable {
     }
 
     /// The response for `file`; `onSent` runs once the last byte is written.
-    func respond(to request: Request, file: ContainedFile, contentType: String, eventLoop: any EventLoop,
+    func respond(to request: Request, file: ContainedFile, contentType: String, channel: any Channel,
                  onSent: @escaping @Sendable (_ bytes: Int64, _ range: String?) -> Void) -> Response {
         let etag = Self.etag(for: file)
         let lastModified = httpDate(file.modified)
@@ -93,14 +96,16 @@ struct FileResponder: Sendable {
             if let rangeText { headers[.contentRange] = rangeText }
             let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
             if request.method == .head { return Response(status: status, headers: headers) }
-            let body = stream(file, from: start, length: length, eventLoop: eventLoop) { onSent(length, rangeText) }
+            let body = stream(file, from: start, length: length, channel: channel) { onSent(length, rangeText) }
             return Response(status: status, headers: headers, body: body)
         }
     }
 
-    private func stream(_ file: ContainedFile, from start: Int64, length: Int64, eventLoop: any EventLoop,
+    private func stream(_ file: ContainedFile, from start: Int64, length: Int64, channel: any Channel,
                         onSent: @escaping @Sendable () -> Void) -> ResponseBody {
         let chunkBytes = chunkBytes
+        let zeroCopy = zeroCopy
+        let eventLoop = channel.eventLoop
         let threadPool = threadPool
         let end = start + length
         @Sendable func read(at offset: Int64) async throws -> ByteBuffer {
@@ -118,6 +123,20 @@ struct FileResponder: Sendable {
         }
         return ResponseBody(contentLength: Int(length)) { writer in
             guard length > 0 else { return try await writer.finish(nil) }
+            if zeroCopy {
+                // Hummingbird has queued the head by now; the region follows it on the loop.
+                let sentByKernel = try await eventLoop.flatSubmit { () -> EventLoopFuture<Bool> in
+                    // A file cut shorter since it was opened would make sendfile(2) return
+                    // 0 for ever: stop rather than promise bytes that are gone.
+                    guard file.currentSize() >= start + length else { return eventLoop.makeFailedFuture(FileShrankError()) }
+                    return FileRegionSender.send(file, from: start, length: length, on: channel)?.map { true }
+                        ?? eventLoop.makeSucceededFuture(false)
+                }.get()
+                if sentByKernel {
+                    try await writer.finish(nil)
+                    return onSent()
+                }
+            }
             var offset = start
             // One chunk is read ahead while the previous one is being sent.
             var next = Task { try await read(at: start) }

@@ -68,6 +68,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
     public var httpPort: UInt16 = 80
     /// Address the HTTP server listens on; 0.0.0.0 is every interface.
     public var httpListenAddress = "0.0.0.0"
+    /// `http.sendfile`: files go from the page cache to the socket with sendfile(2).
+    public var httpSendfile = true
     public var tftpRoot = "/var/lib/garage-pxe/tftp"
     public var tftp = TFTP()
     public var menusDirectory = "/etc/garage-pxe/pxe-menus"
@@ -184,6 +186,7 @@ extension GaragePXEConfig {
                     sink.error("'http.listen' must be an IPv4 address such as 0.0.0.0 or 127.0.0.1, found '\(v)'", at: http.markOf("listen"))
                 }
             }
+            if let v = http.bool("sendfile") { c.httpSendfile = v }
             http.finish()
         }
         if let tftp = top.mapping("tftp") {

@@ -185,7 +185,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
             configuration: BootHTTPConfiguration(
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
-                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets),
+                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
+                zeroCopyFiles: config.httpSendfile),
             content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
                 if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
@@ -302,12 +303,14 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             var fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort
                 || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort || fresh.tftp.port != config.tftp.port
-                || fresh.httpPort != config.httpPort || fresh.httpListenAddress != config.httpListenAddress {
-                logger.warning("configuration reload: interface and listening ports change only on restart")
+                || fresh.httpPort != config.httpPort || fresh.httpListenAddress != config.httpListenAddress
+                || fresh.httpSendfile != config.httpSendfile {
+                logger.warning("configuration reload: interface, listening ports and http.sendfile change only on restart")
             }
             // URLs handed to clients must name the port actually listened on.
             fresh.httpPort = config.httpPort
             fresh.httpListenAddress = config.httpListenAddress
+            fresh.httpSendfile = config.httpSendfile
             let address = fresh.address ?? serverAddress
             proxy?.replacePolicy(ProxyPolicy(settings: fresh.proxySettings(serverAddress: address)))
             tftp?.update(fresh.tftpServerSettings)

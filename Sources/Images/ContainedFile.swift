@@ -79,6 +79,12 @@ public final class ContainedFile: @unchecked Sendable {
         return done
     }
 
+    /// The size the file has now (it was `size` when opened); -1 if it cannot be told.
+    public func currentSize() -> Int64 {
+        var info = stat()
+        return fstat(descriptor, &info) == 0 ? Int64(info.st_size) : -1
+    }
+
     static func isAcceptableComponent(_ c: String) -> Bool {
         !c.isEmpty && !c.hasPrefix(".") && !c.contains("/") && !c.contains("\0") && !c.contains("\\")
     }

@@ -25,7 +25,8 @@ final class RunningBootServer: @unchecked Sendable {
 
     /// `initrdBytes`: size of the fake initrd (content is a fixed pseudo-random pattern).
     /// `bench`: also serve the bench page and its API from this view.
-    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024, idleTimeout: Duration = .seconds(60),
+    /// `zeroCopy`: files sent with sendfile (the default) or streamed in `chunkBytes` chunks.
+    init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024, zeroCopy: Bool = true, idleTimeout: Duration = .seconds(60),
          bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings()) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-http-\(UUID().uuidString)")
         let fm = FileManager.default
@@ -49,7 +50,7 @@ final class RunningBootServer: @unchecked Sendable {
         self.store = store
         let configuration = BootHTTPConfiguration(host: "127.0.0.1", port: 0, imagesDirectory: root.appendingPathComponent("images").path,
                                                   tftpRoot: root.appendingPathComponent("tftp").path, fileChunkBytes: chunkBytes,
-                                                  idleTimeout: idleTimeout)
+                                                  zeroCopyFiles: zeroCopy, idleTimeout: idleTimeout)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let box = eventBox
         var logger = Logger(label: "test")

@@ -64,10 +64,11 @@ struct RealClientTests {
         #expect(!events.contains { if case .progress(_, let stage, _) = $0 { stage != "finished" } else { false } })
     }
 
-    @Test("files: whole, Content-Length, HEAD, ranges, 416, ETag and Last-Modified conditionals")
-    func files() async throws {
+    @Test("files: whole, Content-Length, HEAD, ranges, 416, ETag and Last-Modified conditionals (sendfile, then streamed)",
+          arguments: [true, false])
+    func files(zeroCopy: Bool) async throws {
         let size = 3 * 1024 * 1024 + 7
-        let server = try await RunningBootServer(initrdBytes: size)
+        let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
         let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
         let expected = RunningBootServer.pattern(size)
@@ -120,6 +121,63 @@ struct RealClientTests {
 
         #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: Int64(size), range: nil, remote: "127.0.0.1")))
         #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: 100, range: "bytes 0-99/\(size)", remote: "127.0.0.1")))
+    }
+
+    @Test("one kept-alive connection: a range, the whole file, a HEAD, a menu, the file again; each body where it belongs",
+          arguments: [true, false])
+    func keptAlive(zeroCopy: Bool) async throws {
+        let size = 2 * 1024 * 1024 + 3
+        let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
+        defer { server.stop() }
+        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let expected = RunningBootServer.pattern(size)
+        let out = (0..<5).map { server.root.appendingPathComponent("kept-\($0)").path }
+        let report = server.root.appendingPathComponent("connections").path
+        // --next keeps curl's connection cache: all five requests go over one connection,
+        // so a body sent from below Hummingbird's codec must sit between its head and end.
+        let common = ["-s", "--max-time", "60", "-w", "%{num_connects} %{http_code} %{size_download}\\n"]
+        var arguments = common + ["-r", "100-199", "-o", out[0], url, "--next"]
+        arguments += common + ["-o", out[1], url, "--next"]
+        arguments += common + ["-I", "-o", out[2], url, "--next"]
+        arguments += common + ["-o", out[3], "\(server.base)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi", "--next"]
+        arguments += common + ["-o", out[4], url]
+        #expect(try await runWithoutBlocking("/bin/sh", ["-c", "exec \"$0\" \"$@\" >\(report)", "/usr/bin/curl"] + arguments) == 0)
+        let lines = try String(contentsOfFile: report, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        // One new connection for the first transfer, none after.
+        #expect(lines.map { $0.split(separator: " ")[0] } == ["1", "0", "0", "0", "0"], "\(lines)")
+        #expect(lines.map { $0.split(separator: " ")[1] } == ["206", "200", "200", "200", "200"], "\(lines)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out[0])) == expected.subdata(in: 100..<200))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out[1])) == expected)
+        #expect(try String(contentsOfFile: out[3], encoding: .utf8).hasPrefix("#!ipxe"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out[4])) == expected)
+    }
+
+    @Test("a file cut short while it is being sent: the connection is closed (the client sees a short body), the server goes on",
+          arguments: [true, false])
+    func truncatedWhileSent(zeroCopy: Bool) async throws {
+        let size = 24 * 1024 * 1024
+        let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
+        defer { server.stop() }
+        let file = server.imagesDirectory.appendingPathComponent("debian-12-amd64/initrd.gz").path
+        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let body = server.root.appendingPathComponent("short").path
+        // A slow reader (2 MB/s), so most of the file is still to send when it is cut.
+        let download = Task { try await runCurl(["-s", "--max-time", "30", "--limit-rate", "2M", "-o", body, url]) }
+        var seen = 0
+        for _ in 0..<400 where seen < 2 * 1024 * 1024 {
+            try await Task.sleep(for: .milliseconds(25))
+            seen = (try? FileManager.default.attributesOfItem(atPath: body)[.size] as? Int) ?? 0
+        }
+        #expect(seen >= 2 * 1024 * 1024)
+        #expect(truncate(file, 1024 * 1024) == 0)
+        // 18: "transfer closed with outstanding read data remaining". A server that kept
+        // the connection open without sending would leave curl to its timeout (28).
+        #expect(try await download.value == 18)
+        // The server still serves, the (now short) file whole.
+        let after = try await server.curl(["\(server.base)/images/debian-12-amd64/initrd.gz"])
+        #expect(after.status == 200)
+        #expect(after.body == RunningBootServer.pattern(size).prefix(1024 * 1024))
     }
 
     @Test("traversal, encoded traversal, hidden files and symlinks out are refused; other paths are 404", arguments: [
