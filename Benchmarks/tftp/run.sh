@@ -46,9 +46,13 @@ cp /usr/lib/ipxe/snponly.efi "$ROOT/ipxe.efi"
 chmod -R a+rX "$RUN"
 
 SERVERS=(garage-pxe tftpd-hpa dnsmasq)
-# The machine is shared: servers and load generator run at a higher priority, all alike,
-# so other work on it disturbs the comparison less.
-NICE="nice -n -10"
+# Servers and load generator run at the default priority, as under systemd. A higher one
+# (nice -n -10, set by NICE=...) is not applied alike: libdispatch gives each of its worker
+# threads the nice value of its queue's QoS (0 for the default QoS), whatever the process's,
+# so garage-pxe's transfer threads would stay at 0 while tftpd-hpa, dnsmasq and the load
+# generator ran at -10 (seen with `ps -L -o tid,ni,comm`); on two shared cores that weighs
+# about 9 to 1 against garage-pxe. Use it only to compare against an earlier run with it.
+NICE="${NICE:-}"
 TAG=$$
 NS_CLI="gpxtb-c$TAG"
 CGROOT=/sys/fs/cgroup/cpuacct

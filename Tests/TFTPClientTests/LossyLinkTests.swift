@@ -25,7 +25,7 @@ final class LossyLab {
         // leave namespaces or a forwarder behind.
         do {
             for ns in [clientNS, serverNS] {
-                let added = try run("/usr/sbin/ip", ["netns", "add", ns], limit: 10)
+                let added = try runProcess("/usr/sbin/ip", ["netns", "add", ns], limit: 10)
                 guard added.status == 0 else { throw LabError("ip netns add \(ns): \(added.output)") }
             }
             let ready = dir + "/link.ready"
@@ -87,7 +87,7 @@ final class LossyLab {
             for _ in 0..<100 where p.isRunning { usleep(20_000) }
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
-        for ns in [clientNS, serverNS] { _ = try? run("/usr/sbin/ip", ["netns", "del", ns], limit: 10) }
+        for ns in [clientNS, serverNS] { _ = try? runProcess("/usr/sbin/ip", ["netns", "del", ns], limit: 10) }
     }
 }
 

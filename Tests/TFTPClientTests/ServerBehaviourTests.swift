@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TFTP
 import UDP
 
@@ -88,9 +89,9 @@ struct ServerBehaviourTests {
         let server = try LoopbackServer()
         let local = Fixtures.scratch() + "/upload"
         Fixtures.write(local, [1, 2, 3])
-        let hpa = try run("/usr/bin/tftp", ["-m", "octet", "127.0.0.1", "\(server.port)", "-c", "put", local, "upload"], limit: 30)
+        let hpa = try runProcess("/usr/bin/tftp", ["-m", "octet", "127.0.0.1", "\(server.port)", "-c", "put", local, "upload"], limit: 30)
         #expect(hpa.output.contains("Error code 2"), "\(hpa.output)")
-        let atftp = try run("/usr/bin/atftp", ["--put", "-l", local, "-r", "upload", "127.0.0.1", "\(server.port)"], limit: 30)
+        let atftp = try runProcess("/usr/bin/atftp", ["--put", "-l", local, "-r", "upload", "127.0.0.1", "\(server.port)"], limit: 30)
         #expect(atftp.status != 0)
         #expect(atftp.output.contains("read-only"), "\(atftp.output)")
         #expect(!FileManager.default.fileExists(atPath: Fixtures.root + "/upload"))
@@ -169,7 +170,7 @@ struct ServerBehaviourTests {
     func netascii() throws {
         let server = try LoopbackServer()
         let out = Fixtures.scratch()
-        let result = try run("/usr/bin/tftp", ["-m", "netascii", "127.0.0.1", "\(server.port)", "-c", "get", "text.cfg", out + "/text"])
+        let result = try runProcess("/usr/bin/tftp", ["-m", "netascii", "127.0.0.1", "\(server.port)", "-c", "get", "text.cfg", out + "/text"])
         #expect(result.status == 0, "\(result.output)")
         #expect(try sha256(out + "/text") == sha256(Fixtures.root + "/text.cfg"))
         #expect(server.reports.wait(for: 1).first?.bytes == Fixtures.textLines * 23)

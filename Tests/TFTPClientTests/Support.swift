@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import TFTP
+import TestSupport
 import UDP
 
 /// Files the clients fetch, made once per test process under one temporary folder.
@@ -96,43 +97,8 @@ final class LoopbackServer {
     deinit { server.stop() }
 }
 
-struct ProcessResult {
-    var status: Int32
-    var output: String
-    var timedOut: Bool
-}
-
-/// Runs a client, killed after `limit` seconds; stdout and stderr together.
-func run(_ executable: String, _ arguments: [String], limit: Double = 120, environment: [String: String]? = nil) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let killed = KillFlag()
-    let watchdog = DispatchWorkItem {
-        if process.isRunning { killed.set(); process.terminate() }
-    }
-    DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: watchdog)
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    return ProcessResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), timedOut: killed.value)
-}
-
-final class KillFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    func set() { lock.lock(); flag = true; lock.unlock() }
-    var value: Bool { lock.lock(); defer { lock.unlock() }; return flag }
-}
-
 func sha256(_ path: String) throws -> String {
-    let result = try run("/usr/bin/sha256sum", [path], limit: 60)
+    let result = try runProcess("/usr/bin/sha256sum", [path], limit: 60)
     return String(result.output.prefix(64))
 }
 
@@ -166,7 +132,7 @@ enum Client: String, CaseIterable, CustomStringConvertible, Sendable {
     func fetch(host: String = "127.0.0.1", port: UInt16, name: String, output: String, limit: Double = 120,
                wrapper: [String] = []) throws -> ProcessResult {
         let (executable, arguments) = command(host: host, port: port, name: name, output: output)
-        if wrapper.isEmpty { return try run(executable, arguments, limit: limit) }
-        return try run(wrapper[0], Array(wrapper.dropFirst()) + [executable] + arguments, limit: limit)
+        if wrapper.isEmpty { return try runProcess(executable, arguments, limit: limit) }
+        return try runProcess(wrapper[0], Array(wrapper.dropFirst()) + [executable] + arguments, limit: limit)
     }
 }

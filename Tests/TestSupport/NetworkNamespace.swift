@@ -20,10 +20,18 @@ public struct CommandFailed: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs a command to completion (bounded by `limit` seconds) and returns its output.
-@discardableResult
-public func run(_ executable: String, _ arguments: [String], limit: Double = 60,
-               environment: [String: String]? = nil, allowFailure: Bool = false) throws -> (status: Int32, output: String) {
+/// What a command left: exit status (the signal's number, for a killed one), stdout and
+/// stderr together, and whether it was killed for running past its limit.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var output: String
+    public var timedOut: Bool
+}
+
+/// Runs a command with an empty stdin, killed after `limit` seconds. Never throws for the
+/// exit status: the caller judges it (a TFTP client's failure is often what a test expects).
+public func runProcess(_ executable: String, _ arguments: [String], limit: Double = 60,
+                       environment: [String: String]? = nil) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -31,6 +39,7 @@ public func run(_ executable: String, _ arguments: [String], limit: Double = 60,
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
     try process.run()
     let deadline = Date().addingTimeInterval(limit)
     let reader = DispatchQueue(label: "run-reader")
@@ -41,14 +50,23 @@ public func run(_ executable: String, _ arguments: [String], limit: Double = 60,
         done.signal()
     }
     while process.isRunning && Date() < deadline { usleep(10_000) }
-    if process.isRunning { process.terminate() }
+    let timedOut = process.isRunning
+    if timedOut { process.terminate() }
     process.waitUntilExit()
     _ = done.wait(timeout: .now() + 5)
-    let output = String(decoding: box.data, as: UTF8.self)
-    if !allowFailure && process.terminationStatus != 0 {
-        throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(output)")
+    return ProcessResult(status: process.terminationStatus, output: String(decoding: box.data, as: UTF8.self), timedOut: timedOut)
+}
+
+/// Runs a command to completion (bounded by `limit` seconds) and returns its output;
+/// throws when it fails, unless `allowFailure`.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], limit: Double = 60,
+               environment: [String: String]? = nil, allowFailure: Bool = false) throws -> (status: Int32, output: String) {
+    let result = try runProcess(executable, arguments, limit: limit, environment: environment)
+    if !allowFailure && result.status != 0 {
+        throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
     }
-    return (process.terminationStatus, output)
+    return (result.status, result.output)
 }
 
 final class OutputBox: @unchecked Sendable { var data = Data() }
