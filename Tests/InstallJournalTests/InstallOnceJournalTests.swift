@@ -58,7 +58,7 @@ struct InstallOnceJournalTests {
         echo "=== shown-json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=menu.shown
         echo "=== daemon"; cat "$log"
         """
-        let out = try PrivateJournald.run(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+        let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
                                                    bench.images.path, Self.mac, Self.other], limit: 300)
         let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         let installer = "debian-12-auto", disk = "disque-local"
@@ -144,7 +144,7 @@ struct InstallOnceJournalTests {
         echo "=== json"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_EVENT=machine.delivered
         echo "=== daemon"; cat "$log"
         """
-        let out = try PrivateJournald.run(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+        let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
                                                    bench.images.path, Self.mac, Self.other, Self.firstBoot], limit: 300)
         let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         #expect(out["delivered"]?.contains("status 0") == true, "\(context)")

@@ -40,7 +40,7 @@ struct JournaldRestartTests {
         echo "=== daemon"; cat "$log"
         kill "$journald"; wait "$journald"
         """
-        let out = try PrivateJournald.run(script, [space.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+        let out = try underPrivateJournald(script, [space.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
                                                    space.images.path, Self.mac, String(Self.downEvents)])
         let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         let stages = (out["json"] ?? "").split(separator: "\n").compactMap {

@@ -49,7 +49,7 @@ struct MultiSiteJournalTests {
             try shipped.replacingOccurrences(of: "site: \"Atelier Garage\"", with: "site: \"\(site)\"")
                 .replacingOccurrences(of: "menus: ../pxe-menus", with: "menus: \(Repo.path("pxe-menus"))")
                 .write(to: config, atomically: true, encoding: .utf8)
-            let out = try PrivateJournald.run(script, [bench.ns.name, Repo.binary, config.path, bench.images.path, merged.path, name] + macs,
+            let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, config.path, bench.images.path, merged.path, name] + macs,
                                               limit: 180)
             #expect(out["remote"]?.contains("status 0") == true, "\(name): \(out)")
             #expect(FileManager.default.fileExists(atPath: merged.appendingPathComponent("remote-\(name).journal").path))

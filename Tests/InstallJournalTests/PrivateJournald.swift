@@ -1,12 +1,8 @@
 import Foundation
 import TestSupport
 
-/// Runs a bash script next to a real systemd-journald of its own (private-journald.sh, in
-/// a private mount namespace: the host's journal never sees a test event). The script's
-/// output comes back split on its `=== name` lines.
+/// What the tests that run the real daemon under a private journald share.
 enum PrivateJournald {
-    static let helper = Repo.path("Tests/InstallJournalTests/private-journald.sh")
-
     /// Bash functions for scripts that run the real daemon in a DaemonWorkspace; they expect
     /// ns, bin, config, images and base to be set. `start` runs it the way its unit does:
     /// an unprivileged user (nobody) in the systemd-journal group (SupplementaryGroups=),
@@ -34,20 +30,6 @@ enum PrivateJournald {
             echo "timed out waiting for $3 x $2 of $1"
         }
         """
-
-    static func run(_ script: String, _ arguments: [String], limit: Double = 120) throws -> [String: String] {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gpx-journal-\(getpid())-\(UInt32.random(in: 0..<1_000_000)).sh")
-        try script.write(to: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let output = try TestSupport.run("/usr/bin/unshare", ["-m", "--propagation", "private", helper, "/bin/bash", file.path] + arguments,
-                                         limit: limit).output
-        var sections: [String: String] = [:]
-        var current = "preamble"
-        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("=== ") { current = String(line.dropFirst(4)) } else { sections[current, default: ""] += line + "\n" }
-        }
-        return sections
-    }
 }
 
 /// A network namespace for the daemon (10.99.0.1 on its eth0) and an images folder with a

@@ -10,10 +10,6 @@ import TestSupport
 struct PrivateJournaldTests {
     static let mac = "52:54:00:ab:cd:01"
 
-    func underPrivateJournald(_ script: String, _ arguments: [String]) throws -> [String: String] {
-        try PrivateJournald.run(script, arguments)
-    }
-
     @Test("the daemon's events of one install are read back by MAC and serial, with journalctl -o json and the CLI")
     func daemonEventsReadBack() throws {
         let ns = try NetworkNamespace(prefix: "gpxjd")
