@@ -83,17 +83,14 @@ check: build
 # Every test: unit tests on captured packets, real clients (QEMU's iPXE ROM, OVMF, TFTP
 # clients, curl) in network namespaces the tests create and delete, the systemd unit,
 # then the Debian package and `make install`, checked in scratch roots.
-# Three runs, because Swift Testing runs synchronous tests on the cooperative pool (one
-# thread per core, two here): tests that wait minutes on real clients would starve the
-# in-process HTTP servers of BootHTTPTests, which run on that pool too. So BootHTTPTests
-# run apart, and the QEMU guests of EndToEndTests (both cores for minutes) run last.
+# scripts/test-all.sh runs each phase even after a failure, prints a summary per phase
+# and ends with one line `N passed, N failed`. The phases are separate runs because Swift
+# Testing runs synchronous tests on the cooperative pool (one thread per core, two here):
+# tests that wait minutes on real clients would starve the in-process HTTP servers of
+# BootHTTPTests, which run on that pool too. So BootHTTPTests run apart, and the QEMU
+# guests of EndToEndTests (both cores for minutes) run last.
 test: deps-test
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --skip BootHTTPTests --skip EndToEndTests
-	$(SWIFT) test --skip-build --filter BootHTTPTests
-	$(SWIFT) test --skip-build --filter EndToEndTests
-	$(MAKE) deb
-	bash scripts/check-packaging.sh
+	SWIFT=$(SWIFT) bash scripts/test-all.sh
 
 # garage-pxe against nginx serving the Debian initrd, in a private network namespace
 # (needs root; installs nginx and wrk without starting nginx on the host).

@@ -42,7 +42,7 @@ struct BenchPageTests {
             ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
                 --http-port 8080 --user nobody --events journal >>"$out/daemon.log" 2>&1 &
             daemon=$!
-            for _ in $(seq 1 200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+            for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         }
         stop() { kill "$daemon"; wait "$daemon"; daemon=; }
         get() { ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$1"; }
@@ -63,7 +63,7 @@ struct BenchPageTests {
         echo "=== live"; body api/machines
         stop
         # journald reads its socket on its own time: wait (bounded) for the last event.
-        for _ in $(seq 1 100); do
+        for _ in $(seq 1 1200); do
             journalctl -q -D /run/log/journal GARAGE_PXE_EVENT=installer.failed -o cat | grep -q . && break; sleep 0.1
         done
         start

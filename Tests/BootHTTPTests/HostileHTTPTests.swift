@@ -110,7 +110,7 @@ struct HostileHTTPTests {
         #expect(try await server.curl(["\(server.base)/boot.ipxe"]).status == 200)
         // Each slow connection is closed by the server (EOF on our side), within a bound.
         var closed = Set<Int32>()
-        for _ in 0..<300 where closed.count < slow.count {
+        for _ in 0..<2400 where closed.count < slow.count {
             for fd in slow where !closed.contains(fd) && SlowClient.isClosedByPeer(fd) { closed.insert(fd) }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -122,7 +122,7 @@ struct HostileHTTPTests {
 
     /// Polls (bounded, without blocking a thread) until `done`.
     func waitUntil(_ done: () -> Bool) async throws {
-        for _ in 0..<200 where !done() { try await Task.sleep(for: .milliseconds(25)) }
+        for _ in 0..<4800 where !done() { try await Task.sleep(for: .milliseconds(25)) }
     }
 }
 

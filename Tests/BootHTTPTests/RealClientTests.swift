@@ -163,9 +163,9 @@ struct RealClientTests {
         let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
         let body = server.root.appendingPathComponent("short").path
         // A slow reader (2 MB/s), so most of the file is still to send when it is cut.
-        let download = Task { try await runCurl(["-s", "--max-time", "30", "--limit-rate", "2M", "-o", body, url]) }
+        let download = Task { try await runCurl(["-s", "--max-time", "600", "--limit-rate", "2M", "-o", body, url]) }
         var seen = 0
-        for _ in 0..<400 where seen < 2 * 1024 * 1024 {
+        for _ in 0..<4800 where seen < 2 * 1024 * 1024 {
             try await Task.sleep(for: .milliseconds(25))
             seen = (try? FileManager.default.attributesOfItem(atPath: body)[.size] as? Int) ?? 0
         }

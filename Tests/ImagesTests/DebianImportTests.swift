@@ -36,7 +36,7 @@ struct DebianImportTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
     }
 
-    @Test("from the package tree, checked against a SHA256SUMS; listed by the catalogue", .enabled(if: installed))
+    @Test("from the package tree, checked against a SHA256SUMS; listed by the catalogue", .enabled(if: installed, "needs debian-installer-12-netboot-amd64 (make deps-test installs it)"))
     func fromTree() throws {
         let scratch = try Scratch()
         try Self.sha256sums(of: ["debian-installer/amd64/linux", "debian-installer/amd64/initrd.gz"], in: Self.tree, to: scratch.path("SHA256SUMS"))
@@ -61,7 +61,7 @@ struct DebianImportTests {
         #expect(Self.images(in: scratch.path("images")) == ["again", "debian-12-amd64"], "no staging folder left behind")
     }
 
-    @Test("from a netboot.tar.gz (GNU and pax formats), streamed; the archive's own checksum counts", .enabled(if: installed),
+    @Test("from a netboot.tar.gz (GNU and pax formats), streamed; the archive's own checksum counts", .enabled(if: installed, "needs debian-installer-12-netboot-amd64 (make deps-test installs it)"),
           arguments: ["gnu", "pax"])
     func fromArchive(format: String) throws {
         let scratch = try Scratch()
@@ -77,7 +77,7 @@ struct DebianImportTests {
         }
     }
 
-    @Test("a corrupted file fails its checksum and leaves nothing behind", .enabled(if: installed))
+    @Test("a corrupted file fails its checksum and leaves nothing behind", .enabled(if: installed, "needs debian-installer-12-netboot-amd64 (make deps-test installs it)"))
     func corruptedTree() throws {
         let scratch = try Scratch()
         try Self.sha256sums(of: ["debian-installer/amd64/linux", "debian-installer/amd64/initrd.gz"], in: Self.tree, to: scratch.path("SHA256SUMS"))
@@ -98,7 +98,7 @@ struct DebianImportTests {
         #expect(Self.images(in: scratch.path("images")).isEmpty)
     }
 
-    @Test("a damaged archive is refused (zlib or tar error, or the archive's checksum)", .enabled(if: installed))
+    @Test("a damaged archive is refused (zlib or tar error, or the archive's checksum)", .enabled(if: installed, "needs debian-installer-12-netboot-amd64 (make deps-test installs it)"))
     func corruptedArchive() throws {
         let scratch = try Scratch()
         let archive = scratch.path("netboot.tar.gz")

@@ -135,7 +135,7 @@ struct InstallOnceJournalTests {
         later=$(conf later "GARAGE_PXE_PROGRESS_URL=$base/progress?mac=$late&stage=first-boot" GARAGE_PXE_ATTEMPTS=120 GARAGE_PXE_RETRY_SECONDS=1)
         firstboot "$later" > "$images/../later.out" &
         retrying=$!
-        for _ in $(seq 1 100); do grep -q "not reachable" "$images/../later.out" && break; sleep 0.1; done
+        for _ in $(seq 1 1200); do grep -q "not reachable" "$images/../later.out" && break; sleep 0.1; done
         start
         wait "$retrying"
         echo "=== retried"; cat "$images/../later.out"

@@ -28,7 +28,7 @@ extension PrivateJournaldTests {
         ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
             --http-port 8080 --user nobody --events journal >"$images/../daemon.log" 2>&1 &
         daemon=$!
-        for _ in $(seq 1 200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         # The machine's menu request ties 10.99.0.1 to its MAC.
         ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe?mac=$mac&platform=pcbios&serial=PF0SYSLOG"
         # A kernel that is not there: image.failed for that machine, found from its IP.
@@ -58,7 +58,7 @@ extension PrivateJournaldTests {
         ip netns exec "$ns" logger --udp --server 10.99.0.1 --port 514 --rfc5424 -t main-menu -p user.info \\
             "INFO: Menu item 'pkgsel' selected"
         # journald reads its socket on its own time: wait (bounded) for the last line's event.
-        for _ in $(seq 1 100); do
+        for _ in $(seq 1 1200); do
             journalctl -q -D /run/log/journal GARAGE_PXE_STEP=software -o cat | grep -q . && break; sleep 0.1
         done
         kill "$daemon"; wait "$daemon"

@@ -27,7 +27,7 @@ struct JournaldRestartTests {
         get "progress?mac=$mac&stage=before" >/dev/null
         waitfor "$mac" installer.step 1
         kill "$GARAGE_PXE_JOURNALD_PID"
-        for _ in $(seq 1 100); do gone "$GARAGE_PXE_JOURNALD_PID" && break; sleep 0.1; done
+        for _ in $(seq 1 1200); do gone "$GARAGE_PXE_JOURNALD_PID" && break; sleep 0.1; done
         gone "$GARAGE_PXE_JOURNALD_PID" || echo "journald did not stop"
         for i in $(seq 1 "$down"); do get "progress?mac=$mac&stage=down$i" >/dev/null; done
         /lib/systemd/systemd-journald >/dev/null 2>&1 &

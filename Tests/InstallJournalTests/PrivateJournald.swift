@@ -16,14 +16,14 @@ enum PrivateJournald {
                 "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
                 --http-port 8080 --events journal >>"$log" 2>&1 &
             daemon=$!
-            for _ in $(seq 1 300); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+            for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         }
         stop() { kill "$daemon"; wait "$daemon"; }
         get() { ip netns exec "$ns" curl -s "$base/$1"; }
         menu() { get "boot.ipxe?mac=$1&platform=efi"; }
         # journald reads its socket on its own time: wait (bounded) until it holds N such events.
         waitfor() {
-            for _ in $(seq 1 100); do
+            for _ in $(seq 1 1200); do
                 [ "$(journalctl -q -D /run/log/journal "GARAGE_PXE_MAC=$1" "GARAGE_PXE_EVENT=$2" -o cat | wc -l)" -ge "$3" ] && return 0
                 sleep 0.1
             done

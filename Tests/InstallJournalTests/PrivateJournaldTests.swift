@@ -24,7 +24,7 @@ struct PrivateJournaldTests {
         ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
             --http-port 8080 --user nobody --events journal >"$images/../daemon.log" 2>&1 &
         daemon=$!
-        for _ in $(seq 1 200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         get() { ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$1"; }
         get "boot.ipxe?mac=$mac&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
         get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
@@ -33,7 +33,7 @@ struct PrivateJournaldTests {
         get "progress?mac=$mac&stage=finished"
         kill "$daemon"; wait "$daemon"
         # journald reads its socket on its own time: wait (bounded) for the last event.
-        for _ in $(seq 1 100); do
+        for _ in $(seq 1 1200); do
             journalctl -q -D /run/log/journal GARAGE_PXE_EVENT=installer.finished -o cat | grep -q . && break; sleep 0.1
         done
         echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"

@@ -20,7 +20,7 @@ fi
 journald=$!
 # For tests that stop and restart journald (JournaldRestartTests): they may stop this PID.
 export GARAGE_PXE_JOURNALD_PID=$journald
-for _ in $(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+for _ in $(seq 1 1200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
 if [ ! -S /run/systemd/journal/socket ]; then echo "private journald did not start"; kill "$journald"; exit 91; fi
 "$@"
 status=$?

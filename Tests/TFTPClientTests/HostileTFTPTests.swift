@@ -12,7 +12,7 @@ struct HostileTFTPTests {
     typealias RawPeer = ServerBehaviourTests.RawPeer
 
     /// Waits (bounded) until the server's counters satisfy `done`.
-    func statistics(of server: TFTPServer, within seconds: Double = 10,
+    func statistics(of server: TFTPServer, within seconds: Double = 60,
                     until done: (TFTPServerStatistics) -> Bool) -> TFTPServerStatistics {
         let deadline = Date().addingTimeInterval(seconds)
         var s = server.statistics
@@ -26,7 +26,7 @@ struct HostileTFTPTests {
     /// tftp-hpa fetches `one` and gets the right byte: the server is still serving.
     func realClientStillServed(_ server: LoopbackServer) throws {
         let out = Fixtures.scratch() + "/one"
-        let result = try Client.tftpHPA.fetch(port: server.port, name: "one", output: out, limit: 30)
+        let result = try Client.tftpHPA.fetch(port: server.port, name: "one", output: out, limit: 120)
         #expect(result.status == 0 && !result.timedOut, "\(result.output)")
         #expect(FileManager.default.contents(atPath: out) == Data([0x42]))
     }
@@ -155,7 +155,7 @@ struct HostileTFTPTests {
         // The next packet is DATA 1 again (retransmission) or DATA 2 after the real ACK, never a jump.
         try peer.socket.send(TFTPPacket.ack(block: 1).serialize(), to: tid)
         var sawBlock2 = false
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(60)
         while !sawBlock2 && Date() < deadline {
             guard let (packet, _) = peer.receive(within: 1) else { continue }
             guard case .data(let block, _) = packet else { Issue.record("unexpected \(packet)"); break }
@@ -173,27 +173,34 @@ struct HostileTFTPTests {
     @Test("a flood of requests past the transfer cap: 'busy' for each, counted; slots come back and a real client is served")
     func floodPastTheCap() throws {
         var settings = TFTPServerSettings(root: Fixtures.root, maxTransfers: 4)
-        // The holders never ACK: their transfers give up after a few quick retries.
-        settings.retransmit = TFTPRetransmitPolicy(initial: .milliseconds(50), minimum: .milliseconds(20),
-                                                   ceiling: .milliseconds(100), maxRetries: 3)
+        // The holders never ACK: their transfers give up after three 2 s waits. The other 56
+        // requests are sent once the four hold their slots, so they are all answered while
+        // the slots are held unless handling 56 datagrams takes 6 s.
+        settings.retransmit = TFTPRetransmitPolicy(initial: .seconds(2), minimum: .seconds(2),
+                                                   ceiling: .seconds(2), maxRetries: 2)
         let server = try LoopbackServer(settings: settings)
         let peers = try (0..<60).map { _ in try RawPeer() }
-        for peer in peers {
-            try peer.send(.readRequest(TFTPRequest(filename: Array("big".utf8), modeName: "octet")), to: server.port)
-        }
         var busy = 0
         var data = 0
-        for peer in peers {
-            guard let (packet, _) = peer.receive() else { Issue.record("a request got no answer"); continue }
-            switch packet {
-            case .error(0, let message) where message.hasPrefix("Server busy"): busy += 1
-            case .data(1, _): data += 1
-            default: Issue.record("unexpected \(packet)")
+        func ask(_ group: ArraySlice<RawPeer>) throws {
+            for peer in group {
+                try peer.send(.readRequest(TFTPRequest(filename: Array("big".utf8), modeName: "octet")), to: server.port)
+            }
+            for peer in group {
+                guard let (packet, _) = peer.receive(within: 60) else { Issue.record("a request got no answer"); continue }
+                switch packet {
+                case .error(0, let message) where message.hasPrefix("Server busy"): busy += 1
+                case .data(1, _): data += 1
+                default: Issue.record("unexpected \(packet)")
+                }
             }
         }
+        try ask(peers[..<4])
+        #expect(data == 4, "the first four requests take the four slots")
+        try ask(peers[4...])
         #expect(data == 4)
         #expect(busy == 56)
-        let s = statistics(of: server.server, within: 20) { $0.finished["timed-out", default: 0] >= 4 }
+        let s = statistics(of: server.server, within: 120) { $0.finished["timed-out", default: 0] >= 4 }
         #expect(s.refused["busy"] == 56)
         #expect(s.started == 4)
         #expect(s.finished["timed-out"] == 4)

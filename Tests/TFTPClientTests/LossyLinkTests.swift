@@ -71,7 +71,7 @@ final class LossyLab {
     }
 
     private func waitFor(_ what: String, _ condition: () -> Bool) throws {
-        for _ in 0..<200 where !condition() { usleep(50_000) }
+        for _ in 0..<1200 where !condition() { usleep(50_000) }
         guard condition() else { throw LabError("\(what) did not come up:\n\(serverLog)\n\(linkLog)") }
     }
 

@@ -18,7 +18,7 @@ struct RealClientTests {
         let names = client == .curl || client == .curlBlksize ? Array(Self.smallFiles.dropFirst()) : Self.smallFiles
         for name in names {
             let target = out + "/" + name.replacingOccurrences(of: "/", with: "_")
-            let result = try client.fetch(port: server.port, name: name, output: target, limit: 60)
+            let result = try client.fetch(port: server.port, name: name, output: target, limit: 300)
             #expect(!result.timedOut, "\(client) \(name) hung:\n\(result.output)")
             #expect(result.status == 0, "\(client) \(name) failed:\n\(result.output)")
             #expect(try sha256(target) == sha256(Fixtures.root + "/" + name), "\(client) \(name) differs")

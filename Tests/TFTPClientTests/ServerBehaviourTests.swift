@@ -24,7 +24,7 @@ struct ServerBehaviourTests {
         }
 
         /// The next packet, waiting at most `seconds`.
-        func receive(within seconds: Double = 5) -> (TFTPPacket, IPv4Endpoint)? {
+        func receive(within seconds: Double = 60) -> (TFTPPacket, IPv4Endpoint)? {
             let deadline = Date().addingTimeInterval(seconds)
             while Date() < deadline {
                 if let d = socket.receiveNow(), let p = try? TFTPPacket(parsing: d.bytes) { return (p, d.source) }
@@ -51,7 +51,7 @@ struct ServerBehaviourTests {
         let out = Fixtures.scratch()
         let cases = client == .tftpHPA ? Self.refusedNames : Array(Self.refusedNames.dropLast())
         for (index, entry) in cases.enumerated() {
-            let result = try client.fetch(port: server.port, name: entry.name, output: out + "/\(index)", limit: 30)
+            let result = try client.fetch(port: server.port, name: entry.name, output: out + "/\(index)", limit: 120)
             #expect(!result.timedOut, "\(client) hung on \(entry.name.prefix(40))")
             // tftp-hpa prints "Error code N: message", atftp the message alone.
             let printed = client == .tftpHPA ? "Error code \(entry.code.rawValue): \(entry.message)" : "error received from server <\(entry.message)>"
@@ -61,7 +61,7 @@ struct ServerBehaviourTests {
         let reports = server.reports.wait(for: cases.count)
         #expect(reports.map(\.outcome) == cases.map { .refused($0.code, $0.message) })
         // A leading slash is only dropped.
-        let slash = try client.fetch(port: server.port, name: "/one", output: out + "/slash", limit: 30)
+        let slash = try client.fetch(port: server.port, name: "/one", output: out + "/slash", limit: 120)
         #expect(slash.status == 0, "\(slash.output)")
         #expect(try sha256(out + "/slash") == sha256(Fixtures.root + "/one"))
     }
@@ -70,8 +70,8 @@ struct ServerBehaviourTests {
     func curlErrors() throws {
         let server = try LoopbackServer()
         let out = Fixtures.scratch()
-        #expect(try Client.curl.fetch(port: server.port, name: "missing", output: out + "/a", limit: 30).status == 68)
-        #expect(try Client.curl.fetch(port: server.port, name: "escape", output: out + "/b", limit: 30).status == 69)
+        #expect(try Client.curl.fetch(port: server.port, name: "missing", output: out + "/a", limit: 120).status == 68)
+        #expect(try Client.curl.fetch(port: server.port, name: "escape", output: out + "/b", limit: 120).status == 69)
     }
 
     @Test("a NUL byte in the name is an access violation")
@@ -89,9 +89,9 @@ struct ServerBehaviourTests {
         let server = try LoopbackServer()
         let local = Fixtures.scratch() + "/upload"
         Fixtures.write(local, [1, 2, 3])
-        let hpa = try runProcess("/usr/bin/tftp", ["-m", "octet", "127.0.0.1", "\(server.port)", "-c", "put", local, "upload"], limit: 30)
+        let hpa = try runProcess("/usr/bin/tftp", ["-m", "octet", "127.0.0.1", "\(server.port)", "-c", "put", local, "upload"], limit: 120)
         #expect(hpa.output.contains("Error code 2"), "\(hpa.output)")
-        let atftp = try runProcess("/usr/bin/atftp", ["--put", "-l", local, "-r", "upload", "127.0.0.1", "\(server.port)"], limit: 30)
+        let atftp = try runProcess("/usr/bin/atftp", ["--put", "-l", local, "-r", "upload", "127.0.0.1", "\(server.port)"], limit: 120)
         #expect(atftp.status != 0)
         #expect(atftp.output.contains("read-only"), "\(atftp.output)")
         #expect(!FileManager.default.fileExists(atPath: Fixtures.root + "/upload"))
@@ -108,7 +108,7 @@ struct ServerBehaviourTests {
         // Holds the only slot: asks and never acknowledges.
         try holder.send(.readRequest(TFTPRequest(filename: Array("big".utf8), modeName: "octet")), to: server.port)
         #expect(holder.receive() != nil)
-        let result = try Client.tftpHPA.fetch(port: server.port, name: "one", output: Fixtures.scratch() + "/one", limit: 30)
+        let result = try Client.tftpHPA.fetch(port: server.port, name: "one", output: Fixtures.scratch() + "/one", limit: 120)
         #expect(result.output.contains("Error code 0: Server busy"), "\(result.output)")
         #expect(server.server.activeTransfers == 1)
     }

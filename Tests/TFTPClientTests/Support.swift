@@ -72,7 +72,7 @@ final class Reports: @unchecked Sendable {
     var all: [TFTPTransferReport] { lock.lock(); defer { lock.unlock() }; return items }
 
     /// Waits (bounded) until `count` reports arrived; transfers report after the last ACK.
-    func wait(for count: Int, seconds: Double = 10) -> [TFTPTransferReport] {
+    func wait(for count: Int, seconds: Double = 120) -> [TFTPTransferReport] {
         let deadline = Date().addingTimeInterval(seconds)
         while all.count < count && Date() < deadline { usleep(2000) }
         return all

@@ -99,6 +99,33 @@ public final class NetworkNamespace: @unchecked Sendable {
         _ = try? run("/usr/sbin/ip", ["netns", "delete", name], allowFailure: true)
     }
 
+    /// Runs `body` on this thread with the thread moved into the namespace, then moves it
+    /// back. A socket made in `body` stays in the namespace for its whole life, so a test can
+    /// talk to a daemon through the namespace's interfaces as a PC on the bench LAN would.
+    /// `body` must not suspend (a synchronous closure): the move is the calling thread's alone.
+    public func inside<T>(_ body: () throws -> T) throws -> T {
+        typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+        // Glibc's module map leaves setns(2) out; glibc exports it.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
+            throw CommandFailed(description: "setns is not exported by this libc")
+        }
+        let setns = unsafeBitCast(symbol, to: SetNS.self)
+        let newNet: Int32 = 0x4000_0000  // CLONE_NEWNET
+        let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        let target = open("/var/run/netns/\(name)", O_RDONLY | O_CLOEXEC)
+        defer {
+            if home >= 0 { close(home) }
+            if target >= 0 { close(target) }
+        }
+        guard home >= 0, target >= 0 else { throw CommandFailed(description: "cannot open the namespaces of \(name): errno \(errno)") }
+        guard setns(target, newNet) == 0 else { throw CommandFailed(description: "setns into \(name): errno \(errno)") }
+        defer {
+            // Failing to come back would leave a pooled test thread in a deleted namespace.
+            if setns(home, newNet) != 0 { fatalError("cannot return this thread to its network namespace: errno \(errno)") }
+        }
+        return try body()
+    }
+
     /// Starts `arguments` inside the namespace. `ip netns exec` execs in place, so the
     /// returned process's PID is the command's own.
     public func spawn(_ arguments: [String], environment: [String: String] = [:], output: URL) throws -> Process {

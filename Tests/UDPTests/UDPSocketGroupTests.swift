@@ -12,7 +12,7 @@ struct UDPSocketGroupTests {
         var all: [(UInt16, [UInt8])] { lock.lock(); defer { lock.unlock() }; return items }
 
         func wait(for count: Int) -> [(UInt16, [UInt8])] {
-            for _ in 0..<500 where all.count < count { usleep(2000) }
+            for _ in 0..<30_000 where all.count < count { usleep(2000) }  // at most 60 s
             return all
         }
     }

@@ -18,7 +18,7 @@ mount --bind "$dir" /run/log/journal || { echo "journal-serve: cannot bind $dir"
 mount -t tmpfs tmpfs /var/log/journal || { echo "journal-serve: cannot mount tmpfs on /var/log/journal" >&2; exit 90; }
 /lib/systemd/systemd-journald >/dev/null 2>&1 &
 journald=$!
-for _ in $(seq 1 100); do [[ -S /run/systemd/journal/socket ]] && break; sleep 0.1; done
+for _ in $(seq 1 1200); do [[ -S /run/systemd/journal/socket ]] && break; sleep 0.1; done
 if [[ ! -S /run/systemd/journal/socket ]]; then
   echo "journal-serve: private journald did not start" >&2
   kill "$journald"
@@ -34,14 +34,19 @@ stop() { kill -TERM "$child" 2>/dev/null; }
 trap stop TERM INT
 status=0
 # `wait` returns early when a trapped signal arrives: wait again (bounded) for the child.
-for _ in $(seq 1 300); do
+for _ in $(seq 1 1200); do
   wait "$child"
   status=$?
   kill -0 "$child" 2>/dev/null || break
 done
 kill -KILL "$child" 2>/dev/null
-# Give journald the last datagrams the child sent, then stop it.
-sleep 0.5
+# Have journald store the last datagrams the child sent before it stops: on SIGRTMIN+1 it
+# first reads what is queued on its sockets (the sync runs at a lower priority than they
+# do), then syncs and touches /run/systemd/journal/synced (bounded wait for that).
+rm -f /run/systemd/journal/synced
+kill -RTMIN+1 "$journald"
+for _ in $(seq 1 600); do [[ -e /run/systemd/journal/synced ]] && break; sleep 0.1; done
+[[ -e /run/systemd/journal/synced ]] || echo "journal-serve: journald did not confirm its sync" >&2
 kill "$journald"
 wait "$journald" 2>/dev/null
 exit "$status"
