@@ -151,3 +151,22 @@ public enum TestImages {
         """.utf8).write(to: image.appendingPathComponent("image.json"))
     }
 }
+
+/// A network namespace for the daemon (10.99.0.1 on its eth0) and an images folder with a
+/// test image; `remove()` deletes both.
+public struct DaemonWorkspace {
+    public let ns: NetworkNamespace
+    public let work: URL
+    public var images: URL { work.appendingPathComponent("images") }
+
+    public init(prefix: String) throws {
+        ns = try NetworkNamespace(prefix: prefix)
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
+        do { try TestImages.create(in: work.appendingPathComponent("images")) } catch { ns.remove(); throw error }
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: work)
+        ns.remove()
+    }
+}
