@@ -15,6 +15,7 @@ struct ProcSubsetTests {
         let ns = space.ns, work = space.work
         let peer = try NetworkNamespace(prefix: "gpxpp", address: "10.98.0.1")
         defer { peer.remove() }
+        try space.ns.plugPC(into: peer)
         let script = """
         set -u
         ns=$1 peer=$2 bin=$3 config=$4 work=$5
@@ -22,12 +23,6 @@ struct ProcSubsetTests {
         if [ -e /proc/net ] || [ ! -e /proc/self/net/arp ]; then
             echo "=== missing"; echo "procfs subset=pid did not hide /proc/net or lacks /proc/self/net/arp"; exit 0
         fi
-        # The PC: the far end of the daemon's veth, in its own namespace.
-        ip -n "$ns" link set eth1 down
-        ip -n "$ns" link set eth1 name pc0
-        ip -n "$ns" link set pc0 netns "$peer"
-        ip -n "$peer" addr add 10.99.0.9/24 dev pc0
-        ip -n "$peer" link set pc0 up
         ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe \\
             --images "$work/images" --http-port 8080 --user nobody --events log >"$work/daemon.log" 2>&1 &
         daemon=$!

@@ -99,6 +99,17 @@ public final class NetworkNamespace: @unchecked Sendable {
         _ = try? run("/usr/sbin/ip", ["netns", "delete", name], allowFailure: true)
     }
 
+    /// Moves the far end of eth0's veth (eth1) into `peer`, renamed `pc0` and given
+    /// `address`: a PC on the daemon's link in a namespace of its own, whose packets reach
+    /// the daemon's eth0 (and its neighbour table) as a real PC's would.
+    public func plugPC(into peer: NetworkNamespace, address: String = "10.99.0.9/24") throws {
+        try run("/usr/sbin/ip", ["-n", name, "link", "set", "eth1", "down"])
+        try run("/usr/sbin/ip", ["-n", name, "link", "set", "eth1", "name", "pc0"])
+        try run("/usr/sbin/ip", ["-n", name, "link", "set", "pc0", "netns", peer.name])
+        try run("/usr/sbin/ip", ["-n", peer.name, "addr", "add", address, "dev", "pc0"])
+        try run("/usr/sbin/ip", ["-n", peer.name, "link", "set", "pc0", "up"])
+    }
+
     /// Starts `arguments` inside the namespace. `ip netns exec` execs in place, so the
     /// returned process's PID is the command's own.
     public func spawn(_ arguments: [String], environment: [String: String] = [:], output: URL) throws -> Process {
