@@ -26,6 +26,17 @@ public enum LogText {
     /// Bytes that should be UTF-8 (a datagram's text), escaped as above; bytes that are not
     /// valid UTF-8 are escaped one by one rather than replaced, so nothing is lost.
     public static func escaped(utf8 bytes: [UInt8]) -> String {
+        transcribed(bytes, escapingControls: true)
+    }
+
+    /// Bytes that should be UTF-8, as text to store rather than show (journal fields): valid
+    /// UTF-8 kept exactly, controls and backslashes included; only bytes that are not UTF-8,
+    /// which a String cannot hold, are written `\xNN` rather than lost.
+    public static func decoded(utf8 bytes: [UInt8]) -> String {
+        transcribed(bytes, escapingControls: false)
+    }
+
+    private static func transcribed(_ bytes: [UInt8], escapingControls: Bool) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 16)
         var index = 0
@@ -35,7 +46,9 @@ public enum LogText {
             switch parser.parseScalar(from: &iterator) {
             case .valid(let encoded):
                 let scalar = Unicode.UTF8.decode(encoded).value
-                if scalar == 0x5C {
+                if !escapingControls {
+                    out += encoded
+                } else if scalar == 0x5C {
                     out += [0x5C, 0x5C]
                 } else if scalar < 0x20 || (0x7F...0x9F).contains(scalar) {
                     for byte in encoded { appendHex(byte, to: &out) }

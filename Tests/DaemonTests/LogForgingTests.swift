@@ -53,7 +53,8 @@ struct LogForgingTests {
         #expect(!log.contains(0x0d), "a CR reached stderr:\n\(context)")
         let lines = log.split(separator: 0x0a).map { String(decoding: $0, as: UTF8.self) }
         #expect(lines.contains { $0.hasPrefix("<6>") }, "\(context)")
-        #expect(lines.allSatisfy { $0.hasPrefix("<4>") || $0.hasPrefix("<5>") || $0.hasPrefix("<6>") }, "\(context)")
+        // The daemon's levels map to 2 (critical) … 7 (debug); `<0>` and `<1>` are never its own.
+        #expect(lines.allSatisfy { line in (2...7).contains { line.hasPrefix("<\($0)>") } }, "\(context)")
         #expect(!lines.contains { $0.hasPrefix("<0>") }, "\(context)")
         let escaped = #"vendor_class=PXEClient\x0a<0>FORGED\x1b[2J"#
         let ignored = lines.filter { $0.contains("dhcp.ignored") }
@@ -72,5 +73,61 @@ struct LogForgingTests {
         #expect(stored.count == 1, "\(context)")
         #expect(stored.first?["PRIORITY"] as? String == "4", "\(context)")
         #expect((stored.first?["MESSAGE"] as? String)?.contains(escaped) == true, "\(context)")
+    }
+
+    /// An installer syslog line is the PC's own text: the journal keeps it exactly in its
+    /// fields, and prints it escaped in MESSAGE and in `garage-pxe history`.
+    @Test("an installer menu item holding ESC, CR LF and `<0>`: exact in GARAGE_PXE_STEP, one escaped line in MESSAGE and in history")
+    func forgedInstallerStep() throws {
+        let space = try DaemonWorkspace(prefix: "gpxls")
+        defer { space.remove() }
+        let item = "evil\u{1b}[2J\r\n<0>x"
+        let mac = "52:54:00:1f:0e:02"
+        let script = """
+        set -u
+        ns=$1 bin=$2 config=$3 images=$4 mac=$5 datagram=$6
+        base=http://10.99.0.1:8080
+        ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
+            --http-port 8080 --user nobody --events journal >"$images/../daemon.log" 2>&1 &
+        daemon=$!
+        for _ in $(seq 1 200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        # The menu request ties 10.99.0.1 to the machine's MAC.
+        ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe?mac=$mac&platform=efi"
+        ip netns exec "$ns" python3 -c 'import socket, sys
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes.fromhex(sys.argv[1]), ("10.99.0.1", 514))' "$datagram"
+        for _ in $(seq 1 100); do
+            journalctl -q -D /run/log/journal "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=installer.step -o cat | grep -q . && break; sleep 0.1
+        done
+        kill "$daemon"; wait "$daemon"
+        echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"
+        echo "=== history"; "$bin" history "$mac" --directory /run/log/journal
+        echo "=== daemon"; cat "$images/../daemon.log"
+        """
+        let datagram = Array("<14>main-menu[9]: INFO: Menu item '\(item)' selected".utf8).map { String(format: "%02x", $0) }.joined()
+        let out = try underPrivateJournald(script, [space.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
+                                                    space.images.path, mac, datagram])
+        let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        let entries = (out["json"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        // journalctl -o json prints a field that is not printable text as an array of bytes.
+        func bytes(_ value: Any?) -> [UInt8]? {
+            (value as? String).map { Array($0.utf8) } ?? (value as? [Int])?.map { UInt8($0) }
+        }
+        let step = try #require(entries.first { $0["GARAGE_PXE_EVENT"] as? String == "installer.step" }, "\(context)")
+        #expect(bytes(step["GARAGE_PXE_STEP"]) == Array(item.utf8), "the field keeps the exact bytes:\n\(context)")
+        #expect(step["MESSAGE"] as? String == #"installer.step 52:54:00:1f:0e:02 evil\x1b[2J\x0d\x0a<0>x (evil\x1b[2J\x0d\x0a<0>x)"#,
+                "\(context)")
+        let log = try #require(entries.first { $0["GARAGE_PXE_EVENT"] as? String == "installer.log" }, "\(context)")
+        #expect(log["MESSAGE"] as? String == #"main-menu[9]: INFO: Menu item 'evil\x1b[2J\x0d\x0a<0>x' selected"#, "\(context)")
+        #expect(!entries.contains { $0["PRIORITY"] as? String == "0" }, "\(context)")
+
+        // history: one line per event, the item escaped.
+        let history = out["history"] ?? ""
+        #expect(!history.utf8.contains(0x1b) && !history.utf8.contains(0x0d), "\(context)")
+        let lines = history.split(separator: "\n")
+        #expect(lines.count == entries.count, "\(context)")
+        #expect(lines.allSatisfy { $0.hasPrefix("20") }, "every line starts with its event's time:\n\(context)")
+        #expect(lines.contains { $0.hasSuffix(#" installer.step step=evil\x1b[2J\x0d\x0a<0>x stage=evil\x1b[2J\x0d\x0a<0>x"#) }, "\(context)")
     }
 }
