@@ -3,9 +3,9 @@
 // in it would start a second line that journald parses afresh, `<0>` and all (an emergency
 // message forged by a PC); an ESC would drive the admin's terminal. So every sink that
 // writes a text line (the daemon's stderr log lines, the journal's MESSAGE, the journal
-// writer's stderr fallback) passes network text through `LogText.escaped`. It lives here
-// because InstallJournal is the lowest module both the journal writer and Daemon's log
-// handler already depend on.
+// writer's stderr fallback, `garage-pxe history` and `machines`) passes it through
+// `LogText.escaped`. It lives here because InstallJournal is the lowest module that the
+// journal writer, Daemon's log handler and the command line all already depend on.
 //
 // The form, reversible byte for byte: `\` becomes `\\`; each byte of a C0 control
 // (U+0000–U+001F: \r, \n, \t, ESC…), of DEL (U+007F), of a C1 control (U+0080–U+009F, two
