@@ -100,7 +100,8 @@ let package = Package(
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
         .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "TestSupport"]),
+        // The log-forging test runs the real daemon binary.
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         // The journal written and read back through a private systemd-journald the tests

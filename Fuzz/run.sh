@@ -43,7 +43,7 @@ direct fuzz-menu "$yams" "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/Sources
 direct fuzz-http-query "$yams" "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/Sources/BootMenus/*.swift \
     "$repo/Fuzz/Sources/fuzz-http-query/FuzzHTTPQuery.swift"
 # Only the pure parser of InstallJournal: the rest of the module needs libsystemd.
-direct fuzz-syslog "" "$repo/Sources/InstallJournal/InstallerSyslog.swift" "$repo/Fuzz/Sources/fuzz-syslog/FuzzSyslog.swift"
+direct fuzz-syslog "" "$repo/Sources/InstallJournal/InstallerSyslog.swift" "$repo/Sources/InstallJournal/LogText.swift" "$repo/Fuzz/Sources/fuzz-syslog/FuzzSyslog.swift"
 bin="$scratch/direct"
 
 rm -rf "$scratch/seeds"

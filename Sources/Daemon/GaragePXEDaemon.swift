@@ -170,7 +170,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             snapshot = loaded
         } catch {
-            logger.error("the menus have errors; PCs are told so until they are fixed:\n\(error)")
+            logger.errorLines("the menus have errors; PCs are told so until they are fixed:", error)
         }
         let store = BootContentStore(snapshot)
         let logger = self.logger
@@ -238,7 +238,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             ])
         } catch {
             journal?.daemon(.configRefused, message: "garage-pxe refused the new menus (\(reason))", reason: "\(error)")
-            logger.error("menus reload refused, still serving the previous menus (\(reason)):\n\(error)")
+            logger.errorLines("menus reload refused, still serving the previous menus (\(reason)):", error)
         }
     }
 
@@ -320,7 +320,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             logger.notice("configuration reloaded", metadata: ["config": "\(configPath)"])
         } catch {
             journal?.daemon(.configRefused, message: "garage-pxe refused the new configuration", reason: "\(error)")
-            logger.error("configuration reload refused, keeping the running configuration:\n\(error)")
+            logger.errorLines("configuration reload refused, keeping the running configuration:", error)
         }
         // The menus have their own last-good copy: reload them whatever the config did.
         reloadBootContent(reason: "SIGHUP")
@@ -365,6 +365,16 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         waiter.resume()
         timers.append(waiter)
+    }
+}
+
+extension Logger {
+    /// `heading`, then each line of `error` (file:line:column diagnostics with their source
+    /// lines) as an error of its own: the log handler escapes newlines so that one event is
+    /// one line, and a multi-line message would read as a single line full of `\x0a`.
+    func errorLines(_ heading: String, _ error: any Error) {
+        self.error("\(heading)")
+        for line in "\(error)".split(separator: "\n") { self.error("\(line)") }
     }
 }
 

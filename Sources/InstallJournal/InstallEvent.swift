@@ -131,10 +131,14 @@ public struct InstallEvent: Sendable, Equatable {
     }
 
     /// Every journal field of the event, in a stable order (MESSAGE first), as `KEY=value`.
-    /// Newlines in values are replaced: a field must stay one line on the stderr fallback.
+    /// MESSAGE, the line `journalctl` prints, is escaped with LogText (controls as `\xNN`)
+    /// so one event reads as one line. The other fields keep their exact bytes:
+    /// sd_journal_sendv sends a value holding a newline in journald's binary-safe form, and
+    /// readers (history, machines, the bench) get back what the machine sent. The stderr
+    /// fallback escapes every value (JournalWriter.fallbackLine).
     public var journalFields: [(key: String, value: String)] {
         var result: [(String, String)] = [
-            ("MESSAGE", message), ("MESSAGE_ID", kind.messageID), ("PRIORITY", String(kind.priority)),
+            ("MESSAGE", LogText.escaped(message)), ("MESSAGE_ID", kind.messageID), ("PRIORITY", String(kind.priority)),
             ("SYSLOG_IDENTIFIER", "garage-pxe"),
         ]
         for field in InstallField.allCases {

@@ -78,7 +78,9 @@ public enum InstallerSyslog {
         var bytes = Array(bytes)
         while let last = bytes.last, last == 0x20 || last == 0x0a || last == 0x0d || last == 0x00 { bytes.removeLast() }
         guard !bytes.isEmpty else { return .failure(.empty) }
-        let text = printable(bytes)
+        // Kept exactly, controls included: the journal fields hold what the installer sent
+        // (journald stores them binary-safe), and each line written for people escapes it.
+        let text = LogText.decoded(utf8: bytes)
         guard let split = splitPriority(text[...]) else { return .failure(.noPriority) }
         let (priority, rest) = split
         var line = InstallerSyslogLine(facility: priority / 8, severity: priority % 8, message: "")
@@ -227,37 +229,5 @@ public enum InstallerSyslog {
               start.upperBound < end.lowerBound else { return nil }
         let value = message[start.upperBound..<end.lowerBound]
         return value.contains("'") ? nil : String(value)
-    }
-
-    /// UTF-8 text with control characters (NUL, escape sequences…) and invalid bytes shown
-    /// as \xNN, so a line stays one readable line in the journal. Tabs and newlines stay.
-    static func printable(_ bytes: some Collection<UInt8>) -> String {
-        let bytes = Array(bytes)
-        var out = ""
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte < 0x80 {
-                if byte < 0x20 && byte != 0x09 && byte != 0x0a || byte == 0x7f { out += hex(byte) } else { out.unicodeScalars.append(UnicodeScalar(byte)) }
-                index += 1
-                continue
-            }
-            // One multi-byte sequence, checked by the standard library (overlongs, surrogates).
-            let length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1
-            if length > 1, index + length <= bytes.count, let scalar = String(validating: bytes[index..<index + length], as: UTF8.self) {
-                out += scalar
-                index += length
-            } else {
-                out += hex(byte)
-                index += 1
-            }
-        }
-        return out
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return "\\x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xf)])
     }
 }

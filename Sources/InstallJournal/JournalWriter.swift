@@ -186,28 +186,27 @@ public final class JournalWriter: @unchecked Sendable {
         fallback(Self.fallbackLine(fields, error: error))
     }
 
-    /// `garage-pxe-event JOURNAL_ERROR="…" MESSAGE="…" MESSAGE_ID=… GARAGE_PXE_…=…`: values
-    /// with spaces, quotes or `=` are double-quoted with `\"` and `\\` escaped.
+    /// `garage-pxe-event JOURNAL_ERROR="…" MESSAGE="…" MESSAGE_ID=… GARAGE_PXE_…=…`: one line
+    /// whatever the values hold (they come from the network): each value is escaped with
+    /// LogText (controls as `\xNN`, `\` as `\\`), then double-quoted, with `"` as `\"`, when it
+    /// is empty or holds a space, `"`, `=` or `\`. MESSAGE arrives already escaped (see
+    /// InstallEvent.journalFields) and is escaped again, like every value: the line stays the
+    /// exact journal fields, decodable without knowing which field is which.
     public static func fallbackLine(_ fields: [String], error: String) -> String {
         func quoted(_ value: String) -> String {
-            guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline }) else {
+            let value = LogText.escaped(value)
+            guard value.isEmpty || value.utf8.contains(where: { $0 == 0x20 || $0 == 0x22 || $0 == 0x3D || $0 == 0x5C }) else {
                 return value
             }
-            var out = "\""
-            for c in value {
-                switch c {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                default: out.append(c)
-                }
-            }
-            return out + "\""
+            return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         var parts = ["garage-pxe-event", "JOURNAL_ERROR=\(quoted(error))"]
         for field in fields {
-            guard let equals = field.firstIndex(of: "=") else { continue }
-            parts.append(field[..<equals] + "=" + quoted(String(field[field.index(after: equals)...])))
+            // The first `=` byte, not Character: a value starting with a combining mark
+            // would fuse with the `=` into one Character and hide it.
+            guard let equals = field.utf8.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let value = field.utf8[field.utf8.index(after: equals)...]
+            parts.append(String(decoding: field.utf8[..<equals], as: UTF8.self) + "=" + quoted(String(decoding: value, as: UTF8.self)))
         }
         return parts.joined(separator: " ") + "\n"
     }

@@ -9,8 +9,10 @@ import Glibc
 
 public enum NeighbourTable {
     /// The MAC the kernel has for `address` (host order), or nil (loopback, not yet known).
+    /// /proc/self/net rather than /proc/net: the systemd unit's ProcSubset=pid removes
+    /// /proc/net, and every client would lose its MAC.
     public static func hardwareAddress(of address: UInt32) -> [UInt8]? {
-        guard let file = fopen("/proc/net/arp", "r") else { return nil }
+        guard let file = fopen("/proc/self/net/arp", "r") else { return nil }
         defer { fclose(file) }
         var text: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -22,7 +24,7 @@ public enum NeighbourTable {
         return lookup(address, in: String(decoding: text, as: UTF8.self))
     }
 
-    /// Parses /proc/net/arp text: "IP address  HW type  Flags  HW address  Mask  Device".
+    /// Parses /proc/self/net/arp text: "IP address  HW type  Flags  HW address  Mask  Device".
     public static func lookup(_ address: UInt32, in table: String) -> [UInt8]? {
         let wanted = formatIPv4(address)
         for line in table.split(separator: "\n").dropFirst() {

@@ -370,8 +370,10 @@ struct Machines: ParsableCommand {
         for r in rows {
             let model = [r.manufacturer, r.product].compactMap { $0 }.joined(separator: " ")
             let stage = r.lastStage + (r.lastStep.map { " (\($0))" } ?? "")
+            // Serial, model and step come from the PCs: escaped, so a tab or an ESC in them
+            // cannot add a column or drive the admin's terminal.
             print([r.mac, r.serial ?? "-", model.isEmpty ? "-" : model, stage, formatTime(r.startedMicroseconds),
-                   "\(Int(r.elapsedSeconds))s", r.result, "\(r.installCount)"].joined(separator: "\t"))
+                   "\(Int(r.elapsedSeconds))s", r.result, "\(r.installCount)"].map(LogText.escaped).joined(separator: "\t"))
         }
     }
 }
@@ -388,7 +390,11 @@ struct History: ParsableCommand {
         let records = try readJournal { () throws(JournalReadError) in try JournalReader.history(of: machine, directories: journal.directory) }
         if journal.json { return try printJSON(records) }
         for r in records {
-            let extras = [InstallField.entry, .step, .stage, .file, .bytes, .installID, .reason].compactMap { f in r[f].map { "\(f.rawValue.dropFirst(11).lowercased())=\($0)" } }
+            // The journal keeps the PCs' text exactly (file names, steps, reasons); one event
+            // is printed as one escaped line.
+            let extras = [InstallField.entry, .step, .stage, .file, .bytes, .installID, .reason].compactMap { f in
+                r[f].map { "\(f.rawValue.dropFirst(11).lowercased())=\(LogText.escaped($0))" }
+            }
             print(([formatTime(r.realtimeMicroseconds), r.kind?.rawValue ?? "-"] + extras).joined(separator: " "))
         }
         if records.isEmpty {

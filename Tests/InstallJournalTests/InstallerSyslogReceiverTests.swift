@@ -12,13 +12,11 @@ extension PrivateJournaldTests {
     /// neighbour table); the events are read back from a private journald.
     @Test("installer syslog datagrams become installer.log / installer.step events of the machine, garbage is counted; a missing kernel is image.failed")
     func installerSyslogOverUDP() throws {
-        let ns = try NetworkNamespace(prefix: "gpxsl")
-        defer { ns.remove() }
+        let space = try DaemonWorkspace(prefix: "gpxsl")
+        defer { space.remove() }
+        let ns = space.ns, work = space.work
         let peer = try NetworkNamespace(prefix: "gpxsp", address: "10.98.0.1")
         defer { peer.remove() }
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
-        try TestImages.create(in: work.appendingPathComponent("images"))
-        defer { try? FileManager.default.removeItem(at: work) }
         let fixture = "bookworm-bios-offline-mirror.txt"
         let datagrams = try InstallerSyslogFixture.datagrams(fixture)
         let script = """

@@ -96,11 +96,14 @@ struct InstallerSyslogTests {
         #expect((try? InstallerSyslog.parse(Array("<13>".utf8) + [UInt8](repeating: 0x41, count: 8188)).get()) != nil)
     }
 
-    @Test("control characters and invalid UTF-8 are shown as \\xNN, valid UTF-8 kept")
-    func printable() throws {
+    @Test("valid UTF-8 is kept exactly, controls included (the sinks escape them); invalid bytes are shown as \\xNN")
+    func textAsSent() throws {
         let bytes = Array("<13>tag: a\u{1b}[1mb é ".utf8) + [0xff, 0x00, 0x41]
         let line = try InstallerSyslog.parse(bytes).get()
-        #expect(line.message == "a\\x1b[1mb é \\xff\\x00A")
+        #expect(line.message == "a\u{1b}[1mb é \\xff\u{0}A")
+        // The journal's MESSAGE escapes once: the ESC, the NUL and the backslash of \xff.
+        let event = InstallEvent(.installerLog, message: line.text)
+        #expect(event.journalFields.first { $0.key == "MESSAGE" }?.value == #"tag: a\x1b[1mb é \\xff\x00A"#)
     }
 
     @Test("menu items map to the workshop's steps; others keep their udeb name")

@@ -31,22 +31,3 @@ enum PrivateJournald {
         }
         """
 }
-
-/// A network namespace for the daemon (10.99.0.1 on its eth0) and an images folder with a
-/// test image; `remove()` deletes both.
-struct DaemonWorkspace {
-    let ns: NetworkNamespace
-    let work: URL
-    var images: URL { work.appendingPathComponent("images") }
-
-    init(prefix: String) throws {
-        ns = try NetworkNamespace(prefix: prefix)
-        work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
-        do { try TestImages.create(in: work.appendingPathComponent("images")) } catch { ns.remove(); throw error }
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(at: work)
-        ns.remove()
-    }
-}

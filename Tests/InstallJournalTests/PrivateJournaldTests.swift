@@ -12,11 +12,9 @@ struct PrivateJournaldTests {
 
     @Test("the daemon's events of one install are read back by MAC and serial, with journalctl -o json and the CLI")
     func daemonEventsReadBack() throws {
-        let ns = try NetworkNamespace(prefix: "gpxjd")
-        defer { ns.remove() }
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
-        try TestImages.create(in: work.appendingPathComponent("images"))
-        defer { try? FileManager.default.removeItem(at: work) }
+        let space = try DaemonWorkspace(prefix: "gpxjd")
+        defer { space.remove() }
+        let ns = space.ns, work = space.work
         let script = """
         set -u
         ns=$1 bin=$2 config=$3 images=$4 mac=$5

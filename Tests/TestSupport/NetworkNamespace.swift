@@ -126,6 +126,17 @@ public final class NetworkNamespace: @unchecked Sendable {
         return try body()
     }
 
+    /// Moves the far end of eth0's veth (eth1) into `peer`, renamed `pc0` and given
+    /// `address`: a PC on the daemon's link in a namespace of its own, whose packets reach
+    /// the daemon's eth0 (and its neighbour table) as a real PC's would.
+    public func plugPC(into peer: NetworkNamespace, address: String = "10.99.0.9/24") throws {
+        try run("/usr/sbin/ip", ["-n", name, "link", "set", "eth1", "down"])
+        try run("/usr/sbin/ip", ["-n", name, "link", "set", "eth1", "name", "pc0"])
+        try run("/usr/sbin/ip", ["-n", name, "link", "set", "pc0", "netns", peer.name])
+        try run("/usr/sbin/ip", ["-n", peer.name, "addr", "add", address, "dev", "pc0"])
+        try run("/usr/sbin/ip", ["-n", peer.name, "link", "set", "pc0", "up"])
+    }
+
     /// Starts `arguments` inside the namespace. `ip netns exec` execs in place, so the
     /// returned process's PID is the command's own.
     public func spawn(_ arguments: [String], environment: [String: String] = [:], output: URL) throws -> Process {
@@ -176,5 +187,24 @@ public enum TestImages {
         {"distribution": "debian", "release": "12", "architecture": "amd64", "kernel": "linux", "initrd": "initrd.gz",
          "files": {}, "verified_against_sha256sums": false}
         """.utf8).write(to: image.appendingPathComponent("image.json"))
+    }
+}
+
+/// A network namespace for the daemon (10.99.0.1 on its eth0) and an images folder with a
+/// test image; `remove()` deletes both.
+public struct DaemonWorkspace {
+    public let ns: NetworkNamespace
+    public let work: URL
+    public var images: URL { work.appendingPathComponent("images") }
+
+    public init(prefix: String) throws {
+        ns = try NetworkNamespace(prefix: prefix)
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)-work")
+        do { try TestImages.create(in: work.appendingPathComponent("images")) } catch { ns.remove(); throw error }
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: work)
+        ns.remove()
     }
 }

@@ -1,7 +1,9 @@
 // One input = one UDP datagram as the installer-syslog receiver gets it, from anyone on
-// the LAN. Whatever parses must be safe to put in the journal and on the bench page as it
-// is: in-range facility and severity, no control character but tab and newline, and a
-// milestone (step or failure) whose names are non-empty.
+// the LAN. Parsed fields keep the sender's text, controls included (journal fields are
+// binary-safe; the bench page sets it as textContent), so what must hold is: in-range
+// facility and severity, every field one line with no control character once escaped for
+// people (LogText.escaped, as MESSAGE, the log lines and `history` do), and a milestone
+// (step or failure) whose names are non-empty.
 import Foundation
 import InstallJournal
 
@@ -13,8 +15,8 @@ public func fuzzSyslog(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition((0...23).contains(line.facility) && (0...7).contains(line.severity), "PRI out of range accepted")
     let fields = [line.message, line.text] + [line.timestamp, line.hostname, line.appName, line.processID].compactMap { $0 }
     for field in fields {
-        precondition(!field.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t" && $0 != "\n") || $0.value == 0x7f },
-                     "a control character reached a parsed field")
+        precondition(!LogText.escaped(field).unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) },
+                     "a control character survived escaping")
     }
     switch InstallerSyslog.milestone(line) {
     case .step(let step, let component)?:
