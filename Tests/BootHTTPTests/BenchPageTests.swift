@@ -83,7 +83,7 @@ struct BenchPageTests {
         let out = try underPrivateJournald(script, [
             ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"), images.path, Self.runFolder.path,
             Repo.path("Tests/BootHTTPTests/bench-page-chromium.py"), Self.delivered, Self.failed, Self.newcomer,
-        ], limit: 180)
+        ], limit: 900)
         let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         #expect(out["requests"]?.split(separator: "\n").allSatisfy { $0 == "200" } == true, "\(context)")
 

@@ -59,7 +59,7 @@ struct InstallOnceJournalTests {
         echo "=== daemon"; cat "$log"
         """
         let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
-                                                   bench.images.path, Self.mac, Self.other], limit: 300)
+                                                   bench.images.path, Self.mac, Self.other], limit: 900)
         let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         let installer = "debian-12-auto", disk = "disque-local"
 
@@ -145,7 +145,7 @@ struct InstallOnceJournalTests {
         echo "=== daemon"; cat "$log"
         """
         let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
-                                                   bench.images.path, Self.mac, Self.other, Self.firstBoot], limit: 300)
+                                                   bench.images.path, Self.mac, Self.other, Self.firstBoot], limit: 900)
         let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         #expect(out["delivered"]?.contains("status 0") == true, "\(context)")
         #expect(out["delivered"]?.contains("conf removed") == true, "runs once: \(context)")

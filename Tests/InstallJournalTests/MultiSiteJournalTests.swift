@@ -50,7 +50,7 @@ struct MultiSiteJournalTests {
                 .replacingOccurrences(of: "menus: ../pxe-menus", with: "menus: \(Repo.path("pxe-menus"))")
                 .write(to: config, atomically: true, encoding: .utf8)
             let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, config.path, bench.images.path, merged.path, name] + macs,
-                                              limit: 180)
+                                              limit: 900)
             #expect(out["remote"]?.contains("status 0") == true, "\(name): \(out)")
             #expect(FileManager.default.fileExists(atPath: merged.appendingPathComponent("remote-\(name).journal").path))
         }
