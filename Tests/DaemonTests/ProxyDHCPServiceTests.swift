@@ -28,7 +28,7 @@ struct ProxyDHCPServiceTests {
     }
 
     /// Waits (bounded) for one datagram on a non-blocking socket.
-    func receive(_ socket: UDPSocket, within seconds: Double = 5) -> Datagram? {
+    func receive(_ socket: UDPSocket, within seconds: Double = 60) -> Datagram? {
         let deadline = DispatchTime.now() + seconds
         while DispatchTime.now() < deadline {
             if let d = socket.receiveNow() { return d }
