@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "YAMLDiagnostics", targets: ["YAMLDiagnostics"]),
         .library(name: "BootHTTP", targets: ["BootHTTP"]),
         .library(name: "InstallJournal", targets: ["InstallJournal"]),
+        .library(name: "Images", targets: ["Images"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -37,6 +37,9 @@ let package = Package(
         // The installer-syslog parser: any datagram from the LAN, parsed or refused.
         .executableTarget(name: "fuzz-syslog", dependencies: [.product(name: "InstallJournal", package: "garage-pxe")],
                           swiftSettings: fuzzTarget),
+        // The Debian import's tar reader and zlib stream: any archive, read or refused.
+        .executableTarget(name: "fuzz-tar", dependencies: [.product(name: "Images", package: "garage-pxe")],
+                          swiftSettings: fuzzTarget),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,8 @@ fuzz-http-query: the query strings iPXE and the installer send
 fuzz-syslog:     every datagram of the real installer captures under
                  Tests/Fixtures/installer-syslog/ (one per line, \\xNN escapes undone),
                  plus an RFC 5424 line as logger sends it
+fuzz-tar:        small archives laid out like Debian's netboot.tar.gz (GNU long names,
+                 pax records, ustar prefixes), as tar and as tar.gz
 """
 import glob, os, struct, sys
 
@@ -86,3 +88,18 @@ for path in sorted(glob.glob(os.path.join(repo, "Tests/Fixtures/installer-syslog
         data = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), line)
         write("fuzz-syslog", "%s-%03d" % (base, k), data)
 write("fuzz-syslog", "rfc5424", b"<13>1 2026-11-22T03:38:09.123Z host app 42 ID47 [x@1 a=\"b\"] hello")
+
+# Archives shaped like netboot.tar.gz, written by Python's tarfile in each format.
+import gzip, io, tarfile
+for fmt, name in ((tarfile.GNU_FORMAT, "gnu"), (tarfile.PAX_FORMAT, "pax"), (tarfile.USTAR_FORMAT, "ustar")):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for path, body in (("./version.info", b"Installer build: 20230607+deb12u1\n"),
+                           ("./debian-installer/amd64/linux", b"K" * 700),
+                           ("./debian-installer/amd64/initrd.gz", b"I" * 1300),
+                           ("./" + "long/" * 30 + "name", b"x")):
+            info = tarfile.TarInfo(path)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    write("fuzz-tar", name, buf.getvalue())
+    write("fuzz-tar", name + ".gz", gzip.compress(buf.getvalue(), mtime=0))

@@ -9,7 +9,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-fuzz-dhcp fuzz-tftp fuzz-menu fuzz-http-query fuzz-syslog}
+targets=${FUZZ_TARGETS:-fuzz-dhcp fuzz-tftp fuzz-menu fuzz-http-query fuzz-syslog fuzz-tar}
 scratch=${FUZZ_SCRATCH:-$repo/.build-sanitize/fuzz}
 swift=${SWIFT:-swift}
 
@@ -28,7 +28,7 @@ direct() {
     rm -rf "$tmp"
     mkdir -p "$tmp" "$scratch/direct"
     for f in "$@"; do
-        sed -E '/^import (DHCP|UDP|TFTP|BootMenus|YAMLDiagnostics|InstallJournal)$/d' "$f" >"$tmp/$(basename "$(dirname "$f")")-$(basename "$f")"
+        sed -E '/^import (DHCP|UDP|TFTP|BootMenus|YAMLDiagnostics|InstallJournal|Images)$/d' "$f" >"$tmp/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
     # shellcheck disable=SC2086
     swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "${target//-/_}" $extra "$tmp"/*.swift \
@@ -44,12 +44,15 @@ direct fuzz-http-query "$yams" "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/S
     "$repo/Fuzz/Sources/fuzz-http-query/FuzzHTTPQuery.swift"
 # Only the pure parser of InstallJournal: the rest of the module needs libsystemd.
 direct fuzz-syslog "" "$repo/Sources/InstallJournal/InstallerSyslog.swift" "$repo/Sources/InstallJournal/LogText.swift" "$repo/Fuzz/Sources/fuzz-syslog/FuzzSyslog.swift"
+# The archive reader and zlib stream of the Debian import (Gzip.swift links zlib).
+direct fuzz-tar "-I $repo/Sources/CZlib -lz" "$repo/Sources/Images/TarReader.swift" "$repo/Sources/Images/Gzip.swift" \
+    "$repo/Fuzz/Sources/fuzz-tar/FuzzTar.swift"
 bin="$scratch/direct"
 
 rm -rf "$scratch/seeds"
 python3 "$repo/Fuzz/make-corpus.py" "$repo" "$scratch/seeds"
 
-declare -A max_len=([fuzz-dhcp]=9000 [fuzz-tftp]=4096 [fuzz-menu]=16384 [fuzz-http-query]=4096 [fuzz-syslog]=9000)
+declare -A max_len=([fuzz-dhcp]=9000 [fuzz-tftp]=4096 [fuzz-menu]=16384 [fuzz-http-query]=4096 [fuzz-syslog]=9000 [fuzz-tar]=16384)
 status=0
 summary=""
 for target in $targets; do

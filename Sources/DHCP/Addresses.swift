@@ -59,12 +59,15 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, Comparabl
     /// Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-…` and bare `aabbccddeeff`, any case.
     public init?(_ text: String) {
         let hex = text.filter { $0 != ":" && $0 != "-" }
-        guard hex.count == 12, hex.allSatisfy(\.isHexDigit) else { return nil }
+        // ASCII only: Character.isHexDigit also says yes to fullwidth digits such as "５",
+        // which UInt8(_:radix:) then refuses.
+        guard hex.count == 12, hex.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
         var out: [UInt8] = []
         var i = hex.startIndex
         while i < hex.endIndex {
             let j = hex.index(i, offsetBy: 2)
-            out.append(UInt8(hex[i..<j], radix: 16)!)
+            guard let byte = UInt8(hex[i..<j], radix: 16) else { return nil }
+            out.append(byte)
             i = j
         }
         // Separators, when present, must sit between every pair.

@@ -18,6 +18,12 @@ public struct DebianImport: Sendable {
     /// Folder name; default `debian-RELEASE-ARCH`.
     public var name: String?
     public var sha256sumsFile: String?
+    /// Debian's netboot kernel is ~8 MB and its initrd ~40 MB: a file claiming more than
+    /// this is not an installer, and is refused before anything is written.
+    var maximumFileBytes: Int64 = 1 << 30
+    /// Decompressed bytes read from one archive at most (Debian's unpacks to ~100 MB): a
+    /// gzip bomb ends with an error instead of running for hours.
+    var maximumUnpackedBytes: Int64 = 4 << 30
 
     public init(source: String, imagesDirectory: String, name: String? = nil, sha256sumsFile: String? = nil) {
         self.source = source
@@ -35,6 +41,11 @@ public struct DebianImport: Sendable {
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: source, isDirectory: &isDirectory) else { throw DebianImportError("\(source) does not exist") }
         let sums = try sha256sumsFile.map(SHA256Sums.load)
+        // An archive listed in SHA256SUMS is checked whole before a byte of it is parsed:
+        // a tampered or corrupt download is refused without reaching the tar reader.
+        if !isDirectory.boolValue, let sums {
+            try sums.verifyBeforeUnpacking(archive: source)
+        }
         do {
             try fm.createDirectory(atPath: imagesDirectory, withIntermediateDirectories: true)
         } catch {
@@ -124,7 +135,8 @@ public struct DebianImport: Sendable {
         } catch {
             throw DebianImportError("\(source): \(error)")
         }
-        var tar = TarReader(gzip)
+        let unpacked = BoundedSource(gzip, limit: maximumUnpackedBytes)
+        var tar = TarReader(unpacked)
         var files: [String: ImageFileRecord] = [:]
         var checked: [(String, String)] = []
         var architecture: String?
@@ -139,6 +151,9 @@ public struct DebianImport: Sendable {
                 // debian-installer/ARCH/linux and …/initrd.gz, nothing else.
                 guard parts.count == 3, parts[0] == "debian-installer", [Self.kernelName, Self.initrdName].contains(parts[2]) else { continue }
                 guard entry.kind == .file else { throw DebianImportError("\(entry.path) in the archive is not a regular file") }
+                guard entry.size <= maximumFileBytes else {
+                    throw DebianImportError("\(entry.path) in the archive says it is \(entry.size) bytes, more than an installer's \(maximumFileBytes >> 20) MiB")
+                }
                 if let architecture, architecture != parts[1] {
                     throw DebianImportError("the archive holds several architectures (\(architecture), \(parts[1])): unpack it and import one folder")
                 }
@@ -150,7 +165,7 @@ public struct DebianImport: Sendable {
             }
             // Drain the stream: the archive's checksum covers every byte, and a corrupt
             // tail must fail here rather than go unnoticed.
-            while !(try gzip.read(upTo: 1 << 20)).isEmpty {}
+            while !(try unpacked.read(upTo: 1 << 20)).isEmpty {}
         } catch let error as DebianImportError {
             throw error
         } catch {
@@ -228,7 +243,7 @@ struct SHA256Sums {
         var entries: [(String, String)] = []
         for line in text.split(whereSeparator: \.isNewline) {
             let parts = line.split(maxSplits: 1, whereSeparator: \.isWhitespace)
-            guard parts.count == 2, parts[0].count == 64, parts[0].allSatisfy(\.isHexDigit) else { continue }
+            guard parts.count == 2, parts[0].count == 64, parts[0].allSatisfy({ $0.isASCII && $0.isHexDigit }) else { continue }
             var path = parts[1].trimmingCharacters(in: .whitespaces)
             if path.hasPrefix("*") { path.removeFirst() }
             while path.hasPrefix("./") { path.removeFirst(2) }
@@ -236,6 +251,25 @@ struct SHA256Sums {
         }
         guard !entries.isEmpty else { throw DebianImportError("\(file) holds no checksum lines") }
         return SHA256Sums(file: file, entries: entries)
+    }
+
+    /// When the archive itself is listed (by its name), its SHA-256 must match before it is
+    /// opened as gzip; an archive not listed is checked file by file after unpacking.
+    func verifyBeforeUnpacking(archive path: String) throws(DebianImportError) {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        guard let entry = entries.first(where: { $0.path == name || $0.path.hasSuffix("/" + name) }) else { return }
+        guard let input = FileHandle(forReadingAtPath: path) else { throw DebianImportError("cannot read \(path)") }
+        defer { try? input.close() }
+        var hash = SHA256()
+        do {
+            while let data = try input.read(upToCount: 1 << 20), !data.isEmpty { hash.update(data: data) }
+        } catch {
+            throw DebianImportError("cannot read \(path): \(error.localizedDescription)")
+        }
+        let actual = hex(hash.finalize())
+        guard actual == entry.sha256 else {
+            throw DebianImportError("checksum mismatch for \(name): \(file) says \(entry.sha256), the archive is \(actual) (corrupt or tampered download?); nothing was unpacked")
+        }
     }
 
     /// Checks every listed file; true when at least one was listed and all listed match.

@@ -15,6 +15,26 @@ protocol ByteSource {
     mutating func read(upTo count: Int) throws -> [UInt8]
 }
 
+/// Passes another source's bytes through, and fails once more than `limit` have passed.
+/// A class, so that every reader of one stream shares the count.
+final class BoundedSource<Source: ByteSource>: ByteSource {
+    private var source: Source
+    private let limit: Int64
+    private var passed: Int64 = 0
+
+    init(_ source: Source, limit: Int64) {
+        self.source = source
+        self.limit = limit
+    }
+
+    func read(upTo count: Int) throws -> [UInt8] {
+        let bytes = try source.read(upTo: count)
+        passed += Int64(bytes.count)
+        guard passed <= limit else { throw GzipError(description: "the archive unpacks to more than \(limit >> 20) MiB") }
+        return bytes
+    }
+}
+
 final class GzipFileReader: ByteSource {
     private var stream = z_stream()
     private let input: FileHandle

@@ -110,14 +110,32 @@ struct TarReader<Source: ByteSource> {
         guard sum == stored else { throw TarError(description: "tar header checksum mismatch (corrupt archive?)") }
     }
 
-    /// Octal text, or GNU base-256 when the high bit of the first byte is set.
+    /// Octal text, or GNU base-256 when the high bit of the first byte is set. Only what a
+    /// size or checksum can be: digits alone (Swift's Int64(_:radix:) would take a sign,
+    /// and a size of -1 would reach the slicing below), a positive base-256 value that fits.
     static func number(_ field: ArraySlice<UInt8>) throws -> Int64 {
         if let first = field.first, first & 0x80 != 0 {
-            return field.dropFirst().reduce(Int64(first & 0x7f)) { ($0 << 8) | Int64($1) }
+            // Bit 6 set: a negative number in two's complement, never a valid size.
+            guard first & 0x40 == 0 else { throw TarError(description: "negative base-256 number in a tar header") }
+            var value = Int64(first & 0x3f)
+            for byte in field.dropFirst() {
+                guard value <= (Int64.max >> 8) else { throw TarError(description: "base-256 number too large in a tar header") }
+                value = (value << 8) | Int64(byte)
+            }
+            return value
         }
-        let text = String(decoding: field.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        if text.isEmpty { return 0 }
-        guard let value = Int64(text, radix: 8) else { throw TarError(description: "bad number '\(text)' in a tar header") }
+        // Up to the first NUL, without the spaces that pad it on either side.
+        let text = field.prefix { $0 != 0 }
+        let space = UInt8(ascii: " ")
+        guard let first = text.firstIndex(where: { $0 != space }), let last = text.lastIndex(where: { $0 != space }) else { return 0 }
+        var value: Int64 = 0
+        for byte in text[first...last] {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(byte) else {
+                throw TarError(description: "bad number '\(String(decoding: text, as: UTF8.self))' in a tar header")
+            }
+            guard value <= (Int64.max >> 3) else { throw TarError(description: "number too large in a tar header") }
+            value = value << 3 | Int64(byte - UInt8(ascii: "0"))
+        }
         return value
     }
 
@@ -125,12 +143,16 @@ struct TarReader<Source: ByteSource> {
         String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    /// The `path` record of pax extended-header data ("LEN path=VALUE\n" records).
+    /// The `path` record of pax extended-header data ("LEN path=VALUE\n" records, LEN
+    /// counting the whole record). Parsing stops at the first record that is not well formed:
+    /// its length must cover "LEN " and the final newline, and fit in what is left.
     static func paxPath(_ data: [UInt8]) -> String? {
         var rest = data[...]
         while let space = rest.firstIndex(of: UInt8(ascii: " ")),
-              let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)), length > 0,
-              rest.count >= length {
+              rest[rest.startIndex..<space].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
+              length > space - rest.startIndex + 1, rest.count >= length,
+              rest[rest.startIndex + length - 1] == UInt8(ascii: "\n") {
             let record = rest[rest.index(after: space)..<(rest.startIndex + length - 1)]
             if let eq = record.firstIndex(of: UInt8(ascii: "=")), String(decoding: record[record.startIndex..<eq], as: UTF8.self) == "path" {
                 return String(decoding: record[record.index(after: eq)...], as: UTF8.self)

@@ -163,7 +163,7 @@ public enum JournalReader {
     /// "52-54-00-AB-CD-EF" or "52:54:00:ab:cd:ef" → "52:54:00:ab:cd:ef"; nil if not a MAC.
     public static func normalizedMAC(_ text: String) -> String? {
         let parts = text.lowercased().split(whereSeparator: { $0 == ":" || $0 == "-" })
-        guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }) else { return nil }
+        guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy { $0.isASCII && $0.isHexDigit } }) else { return nil }
         return parts.joined(separator: ":")
     }
 }

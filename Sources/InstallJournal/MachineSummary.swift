@@ -22,7 +22,11 @@ public struct MachineSummary: Sendable, Equatable, Codable {
     public var installCount: Int
     public var currentInstallID: String?
 
-    public var elapsedSeconds: Double { Double(lastEventMicroseconds - startedMicroseconds) / 1e6 }
+    /// Zero when the clock stepped back between the two events (NTP setting a wrong clock
+    /// right): the realtime stamps are not monotonic.
+    public var elapsedSeconds: Double {
+        lastEventMicroseconds >= startedMicroseconds ? Double(lastEventMicroseconds - startedMicroseconds) / 1e6 : 0
+    }
 
     /// Folds events (oldest first) into one summary per MAC, ordered by last activity.
     public static func summarize(_ records: [JournalRecord]) -> [MachineSummary] {

@@ -122,6 +122,9 @@ struct CodecTests {
         #expect(MACAddress("525400aabbcc")?.description == "52:54:00:aa:bb:cc")
         #expect(MACAddress("52:54:00:aa:bb") == nil)
         #expect(MACAddress("52:54-00:aa:bb:cc") == nil)
+        // Fullwidth digits pass Character.isHexDigit; they must be refused, not trap.
+        #expect(MACAddress("５２:54:00:aa:bb:cc") == nil)
+        #expect(MACAddress("５２５４００ａａｂｂｃｃ") == nil)
         #expect(IPv4Address("10.0.0.256") == nil)
         #expect(IPv4Address("10.0.0") == nil)
         #expect(IPv4Address("10.0.0.1")?.description == "10.0.0.1")
