@@ -15,6 +15,20 @@ protocol ByteSource {
     mutating func read(upTo count: Int) throws -> [UInt8]
 }
 
+/// Bytes already in memory, read front to back (small archives, tests, the fuzz target).
+struct MemoryByteSource: ByteSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func read(upTo count: Int) throws -> [UInt8] {
+        let n = min(count, bytes.count - offset)
+        defer { offset += n }
+        return Array(bytes[offset..<(offset + n)])
+    }
+}
+
 /// Passes another source's bytes through, and fails once more than `limit` have passed.
 /// A class, so that every reader of one stream shares the count.
 final class BoundedSource<Source: ByteSource>: ByteSource {

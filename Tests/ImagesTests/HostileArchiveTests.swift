@@ -8,17 +8,6 @@ import Testing
 /// tampered archive listed in SHA256SUMS. Each gives an error; none traps, none writes.
 @Suite("import debian: hostile archives")
 struct HostileArchiveTests {
-    /// Bytes in memory, read front to back.
-    struct MemorySource: ByteSource {
-        var bytes: [UInt8]
-        var offset = 0
-        mutating func read(upTo count: Int) throws -> [UInt8] {
-            let n = min(count, bytes.count - offset)
-            defer { offset += n }
-            return Array(bytes[offset..<(offset + n)])
-        }
-    }
-
     /// A ustar header block with a valid checksum; `size` is the raw 12-byte field.
     static func header(name: String, type: Character = "0", size: [UInt8]) -> [UInt8] {
         var block = [UInt8](repeating: 0, count: 512)
@@ -37,7 +26,7 @@ struct HostileArchiveTests {
 
     /// Reads every entry; the first error ends it. A trap would end the test process.
     static func readAll(_ bytes: [UInt8]) -> Result<[TarEntry], Error> {
-        var reader = TarReader(MemorySource(bytes: bytes))
+        var reader = TarReader(MemoryByteSource(bytes))
         var entries: [TarEntry] = []
         do {
             while let entry = try reader.next() {
@@ -82,7 +71,7 @@ struct HostileArchiveTests {
         "+12 path=abc\n", " 12 path=abc\n", "\n", "",
     ])
     func lyingPaxRecords(records: String) throws {
-        #expect(TarReader<MemorySource>.paxPath(Array(records.utf8)) == nil)
+        #expect(TarReader<MemoryByteSource>.paxPath(Array(records.utf8)) == nil)
         // And through the reader: the entry keeps its own name.
         let pax = Array(records.utf8)
         let padded = pax + [UInt8](repeating: 0, count: (512 - pax.count % 512) % 512)
@@ -96,14 +85,14 @@ struct HostileArchiveTests {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/fuzz/tar-pax-short-record.bin")
         let bytes = [UInt8](try Data(contentsOf: url))
-        #expect(TarReader<MemorySource>.paxPath(bytes) == nil)
+        #expect(TarReader<MemoryByteSource>.paxPath(bytes) == nil)
         #expect(throws: TarError.self) { try Self.readAll(bytes).get() }
     }
 
     @Test("a well-formed pax path still names the entry")
     func goodPaxRecord() {
-        #expect(TarReader<MemorySource>.paxPath(Array("12 path=abc\n".utf8)) == "abc")
-        #expect(TarReader<MemorySource>.paxPath(Array("9 a=bcde\n12 path=xyz\n".utf8)) == "xyz")
+        #expect(TarReader<MemoryByteSource>.paxPath(Array("12 path=abc\n".utf8)) == "abc")
+        #expect(TarReader<MemoryByteSource>.paxPath(Array("9 a=bcde\n12 path=xyz\n".utf8)) == "xyz")
     }
 
     // MARK: The importer on hostile archives

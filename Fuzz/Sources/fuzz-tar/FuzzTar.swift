@@ -6,17 +6,6 @@
 import Foundation
 import Images
 
-/// The input's bytes, read front to back.
-struct FuzzInput: ByteSource {
-    var bytes: [UInt8]
-    var offset = 0
-    mutating func read(upTo count: Int) throws -> [UInt8] {
-        let n = min(count, bytes.count - offset)
-        defer { offset += n }
-        return Array(bytes[offset..<(offset + n)])
-    }
-}
-
 /// The bound for one input: what a small input may unpack to before the reader must stop.
 let unpackedBound: Int64 = 4 << 20
 
@@ -39,7 +28,7 @@ func readEntries<S: ByteSource>(_ source: S) {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTar(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    _ = TarReader<FuzzInput>.paxPath(bytes)
+    _ = TarReader<MemoryByteSource>.paxPath(bytes)
     if bytes.starts(with: [0x1f, 0x8b]) {
         let path = NSTemporaryDirectory() + "/fuzz-tar-\(getpid()).tar.gz"
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return 0 }
@@ -47,7 +36,7 @@ public func fuzzTar(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         guard let gzip = try? GzipFileReader(path: path) else { return 0 }
         readEntries(BoundedSource(gzip, limit: unpackedBound))
     } else {
-        readEntries(FuzzInput(bytes: bytes))
+        readEntries(MemoryByteSource(bytes))
     }
     return 0
 }
