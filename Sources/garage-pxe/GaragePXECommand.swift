@@ -44,9 +44,12 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "User to run as after binding the ports, when started as root.")
     var user: String?
 
+    @Option(name: .long, help: "Folder of the daemon's durable state (install once's install-once.json).")
+    var state: String?
+
     var overrides: ConfigOverrides {
         ConfigOverrides(interface: interface, address: address, httpPort: httpPort, tftpRoot: tftpRoot,
-                        menusDirectory: menus, imagesDirectory: images, user: user)
+                        menusDirectory: menus, imagesDirectory: images, user: user, stateDirectory: state)
     }
 
     var path: String { config ?? GaragePXEConfig.defaultPath() }
@@ -69,7 +72,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr), or 'auto' (journal when started by systemd).")
+    @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr only: install once and the record are off), or 'auto' (the journal whenever it is reachable, started by systemd or by hand).")
     var events: String = "auto"
 
     func run() throws {
@@ -77,7 +80,7 @@ struct Serve: ParsableCommand {
         switch events {
         case "journal": toJournal = true
         case "log": toJournal = false
-        case "auto": toJournal = JournalWriter.standardErrorIsJournal()
+        case "auto": toJournal = JournalWriter.standardErrorIsJournal() || JournalWriter.journalReachable()
         default: throw ValidationError("--events must be journal, log or auto")
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
