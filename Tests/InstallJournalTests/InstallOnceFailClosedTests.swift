@@ -31,6 +31,7 @@ struct InstallOnceFailClosedTests {
         # (a) by hand, a journal reachable: the install's events are written to it.
         byhand --groups="$jgid"
         echo "=== fresh"; menu "$mac"
+        get "preseed/debian-12-auto.cfg?mac=$mac" >/dev/null
         get "progress?mac=$mac&stage=finished" >/dev/null
         waitfor "$mac" installer.finished 1
         echo "=== finished-journal"; journalctl -q -D /run/log/journal -o cat "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=installer.finished
