@@ -211,7 +211,8 @@ struct Render: ParsableCommand {
                 print(preseed ? try menus.renderPreseed(entry, for: machine, server: server)
                               : try menus.renderEntry(entry, for: machine, server: server), terminator: "")
             } else {
-                let installed = config.installOnce.enabled && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory))
+                let installed = config.installOnce.enabled
+                    && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory, stateDirectory: config.stateDirectory))
                 print(menus.renderMenu(for: machine, server: server, installed: installed), terminator: "")
             }
         } catch {
@@ -222,14 +223,30 @@ struct Render: ParsableCommand {
 }
 
 extension Render {
-    /// The daemon's install-once decision, from the journal; says on stderr what it found.
-    static func installedPerJournal(_ mac: String, _ directories: [String]) -> Bool {
-        do throws(JournalReadError) {
-            guard let record = try InstallOnceState.latestDecidingEvent(mac: mac, directories: directories), let kind = record.kind else { return false }
-            let installed = InstallOnceState.isInstalled(after: kind)
-            FileHandle.standardError.write(Data("garage-pxe: journal: \(kind.rawValue) at \(formatTime(record.realtimeMicroseconds)): \(installed ? "installed, the menu defaults to the local disk (garage-pxe rearm \(mac) arms the installer)" : "armed, the menu has its usual default")\n".utf8))
+    /// The daemon's install-once decision, from the journal and (for the local journal) the
+    /// daemon's state file, the newer of the two; says on stderr what it found.
+    static func installedPerJournal(_ mac: String, _ directories: [String], stateDirectory: String) -> Bool {
+        var fromFile: InstallOnceEntry?
+        if directories.isEmpty {
+            do throws(InstallOnceStoreError) {
+                fromFile = try InstallOnceStore(directory: stateDirectory).load()?.machines[mac]
+            } catch {
+                FileHandle.standardError.write(Data("garage-pxe: warning: install once: \(error)\n".utf8))
+            }
+        }
+        func say(_ source: String, _ what: String, _ microseconds: UInt64, _ installed: Bool) -> Bool {
+            FileHandle.standardError.write(Data("garage-pxe: \(source): \(what) at \(formatTime(microseconds)): \(installed ? "installed, the menu defaults to the local disk (garage-pxe rearm \(mac) arms the installer)" : "armed, the menu has its usual default")\n".utf8))
             return installed
+        }
+        let fileAnswer = { (entry: InstallOnceEntry) in say("state file", entry.installed ? "installed" : "armed", entry.microseconds, entry.installed) }
+        do throws(JournalReadError) {
+            let record = try InstallOnceState.latestDecidingEvent(mac: mac, directories: directories)
+            if let record, let kind = record.kind, record.realtimeMicroseconds >= fromFile?.microseconds ?? 0 {
+                return say("journal", kind.rawValue, record.realtimeMicroseconds, InstallOnceState.isInstalled(after: kind))
+            }
+            return fromFile.map(fileAnswer) ?? false
         } catch {
+            if let fromFile { return fileAnswer(fromFile) }
             FileHandle.standardError.write(Data("garage-pxe: warning: \(error); rendering as not installed (or pass --installed)\n".utf8))
             return false
         }

@@ -51,6 +51,8 @@ struct InstallOnceFailClosedTests {
         echo "=== vacuumed"; menu "$mac"
         echo "=== vacuumed-other"; menu "$other"
         stop
+        echo "=== render-vacuumed"
+        "$bin" render --config "$config" --images "$images" --address 10.99.0.1 --http-port 8080 --platform efi --mac "$mac" --state "$state" 2>&1
 
         # (c) no state file, and a journal the daemon cannot read (its user is not in systemd-journal).
         rm -f "$state/install-once.json"
@@ -92,6 +94,8 @@ struct InstallOnceFailClosedTests {
         #expect(menuDefault(out["vacuumed"]) == disk, "the state file keeps the install: \(context)")
         #expect(!(out["vacuumed"] ?? "").contains(reason))
         #expect(menuDefault(out["vacuumed-other"]) == installer, "a brand-new machine installs: \(context)")
+        #expect(menuDefault(out["render-vacuumed"]) == disk, "render decides as the daemon does: \(context)")
+        #expect(out["render-vacuumed"]?.contains("garage-pxe: state file: installed at ") == true, "and says from what: \(context)")
         // (c)
         #expect(menuDefault(out["unknown"]) == disk, "fails closed: \(context)")
         #expect(out["unknown"]?.contains("item --gap -- \(reason)") == true, "the menu says why: \(context)")
