@@ -78,6 +78,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let journal = self.journal
         if journal == nil { logger.error("\(Self.eventsOffWarning)") } else { prepareStateDirectory() }
         installOnce.load()
+        if let problem = installOnce.startProblem { bench.warnings.append(problem) }
         if let journal {
             // An install interrupted by a restart keeps its INSTALL_ID.
             if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400))) {

@@ -47,6 +47,7 @@ public final class InstallOnceTracker: @unchecked Sendable {
     private var snapshot = InstallOnceSnapshot()
     private var warnedUnreadable = false
     private var warnedUnwritable = false
+    private var undecidable: String?
 
     public static let defaultLookup: Lookup = { mac throws(JournalReadError) in
         try JournalReader.ensureReadable()
@@ -115,8 +116,12 @@ public final class InstallOnceTracker: @unchecked Sendable {
         case (false, false) where !recording:
             logger.warning("install once: \(fileProblem), and the journal cannot be read (\(journalProblem)); events are not recorded, so install once is off")
         case (false, false):
-            logger.error("install once cannot decide: \(fileProblem), and the journal cannot be read (\(journalProblem)): every PC not installed or rearmed during this run defaults to its local disk, and its menu says why. Add the daemon's user to the systemd-journal group, then restart.")
-            lock.withLock { warnedUnreadable = true }
+            let problem = "install once cannot decide: \(fileProblem), and the journal cannot be read (\(journalProblem)): every PC not installed or rearmed during this run defaults to its local disk, and its menu says why. Add the daemon's user to the systemd-journal group, then restart."
+            logger.error("\(problem)")
+            lock.withLock {
+                warnedUnreadable = true
+                undecidable = problem
+            }
         }
         if changed { persist() }
     }
@@ -167,6 +172,10 @@ public final class InstallOnceTracker: @unchecked Sendable {
     }
 
     public func isInstalled(mac: String) -> Bool { decide(mac: mac) != .armed }
+
+    /// Set by `load` when neither the state file nor the journal could be read (the bench
+    /// page shows it).
+    public var startProblem: String? { lock.withLock { undecidable } }
 
     /// What the state file holds now (tests, the bench).
     public var current: InstallOnceSnapshot { lock.withLock { snapshot } }

@@ -91,6 +91,9 @@ struct Serve: ParsableCommand {
         let problems = config.environmentProblems()
         let logger = Logger(label: "garage-pxe")
         for w in problems.warnings { logger.warning("\(w)") }
+        if toJournal, !JournalWriter.standardErrorIsJournal(), !JournalWriter.journalReachable() {
+            logger.error("--events journal: journald is not reachable now (/run/systemd/journal/socket); install events wait in memory for it (up to 10 000), then fall back to stderr")
+        }
         guard problems.errors.isEmpty else {
             for e in problems.errors { FileHandle.standardError.write(Data("\(options.path): error: \(e)\n".utf8)) }
             throw ExitCode(1)

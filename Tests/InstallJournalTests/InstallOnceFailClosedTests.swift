@@ -59,6 +59,7 @@ struct InstallOnceFailClosedTests {
         byhand --clear-groups
         echo "=== unknown"; menu "$mac"
         echo "=== unknown-other"; menu "$other"
+        echo "=== unknown-api"; get "api/machines"; echo
         echo "=== rearm-other"; get "rearm?mac=$other&platform=efi" >/dev/null; menu "$other"
         stop
         echo "=== state-unknown"; cat "$state/install-once.json"; echo
@@ -103,6 +104,7 @@ struct InstallOnceFailClosedTests {
         #expect(menuDefault(out["unknown-other"]) == disk, "an unknown machine cannot be told from an installed one: \(context)")
         #expect(menuDefault(out["rearm-other"]) == installer, "rearmed at the bench, it installs: \(context)")
         #expect(out["daemon"]?.contains("install once cannot decide") == true, "said at start: \(context)")
+        #expect(out["unknown-api"]?.contains("install once cannot decide") == true, "and on the bench page: \(context)")
         let unknownState = try? JSONSerialization.jsonObject(with: Data((out["state-unknown"] ?? "").utf8)) as? [String: Any]
         #expect(unknownState?["incomplete"] as? Bool == true, "\(context)")
         // --events log
