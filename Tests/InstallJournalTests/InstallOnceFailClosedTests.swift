@@ -21,7 +21,7 @@ struct InstallOnceFailClosedTests {
             ip netns exec "$ns" env -u JOURNAL_STREAM -u INVOCATION_ID setpriv --reuid=nobody --regid=nogroup "$@" \\
                 --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
                 "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-                --http-port 8080 --state "$state" >>"$log" 2>&1 &
+                --http-port 8080 --state "$state" >>"${dlog:-$log}" 2>&1 &
             daemon=$!
             for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         }
@@ -42,6 +42,11 @@ struct InstallOnceFailClosedTests {
         kill "$GARAGE_PXE_JOURNALD_PID"
         for _ in $(seq 1 1200); do gone "$GARAGE_PXE_JOURNALD_PID" && break; sleep 0.1; done
         gone "$GARAGE_PXE_JOURNALD_PID" || echo "journald did not stop"
+        # Meanwhile, by hand with no journal reachable: log mode, said loudly.
+        dlog=$images/../nojournal.log byhand --groups="$jgid"
+        echo "=== nojournal-api"; get "api/machines"; echo
+        stop
+        echo "=== nojournal"; cat "$images/../nojournal.log"
         rm -rf /run/log/journal/* /var/log/journal/*
         /lib/systemd/systemd-journald >/dev/null 2>&1 &
         journald=$!
@@ -107,6 +112,9 @@ struct InstallOnceFailClosedTests {
         #expect(out["unknown-api"]?.contains("install once cannot decide") == true, "and on the bench page: \(context)")
         let unknownState = try? JSONSerialization.jsonObject(with: Data((out["state-unknown"] ?? "").utf8)) as? [String: Any]
         #expect(unknownState?["incomplete"] as? Bool == true, "\(context)")
+        // by hand, journald down: --events auto falls back to log lines and says so
+        #expect(out["nojournal"]?.contains(" error ") == true && out["nojournal"]?.contains("install events are NOT recorded") == true, "\(context)")
+        #expect(out["nojournal-api"]?.contains("install events are NOT recorded") == true, "\(context)")
         // --events log
         #expect(out["log-mode"]?.contains("error") == true && out["log-mode"]?.contains("install events are NOT recorded") == true, "\(context)")
         #expect(out["log-mode-api"]?.contains("install events are NOT recorded") == true, "the bench page's data says it: \(context)")
