@@ -38,6 +38,7 @@ enum BenchPage {
   tr.failed .result, .failure { color: var(--bad); font-weight: 600; }
   .result.delivered, .result.finished { color: var(--ok); font-weight: 600; }
   .result.installing { color: var(--run); font-weight: 600; }
+  #warnings { margin: 1em 0; padding: 1em; background: #ffebee; color: #b71c1c; border: 2px solid #b71c1c; font-weight: 600; }
   #empty { padding: 2em; text-align: center; color: #607d8b; }
 </style>
 </head>
@@ -48,6 +49,7 @@ enum BenchPage {
   <span id="live">connexion…</span>
 </header>
 <main>
+  <div id="warnings" hidden></div>
   <table>
     <thead><tr>
       <th>Poste</th><th>Machine</th><th>Progression</th><th>Étape</th><th>Démarré</th><th>Durée</th><th>Résultat</th>
@@ -123,6 +125,9 @@ function render() {
     return tr;
   });
   body.replaceChildren(...rows);
+  const warnings = document.getElementById("warnings");
+  warnings.replaceChildren(...(latest.warnings || []).map(w => el("div", "", w)));
+  warnings.hidden = !(latest.warnings || []).length;
   document.getElementById("empty").hidden = rows.length > 0;
 }
 function show(list) {

@@ -31,6 +31,8 @@ public struct BenchMachineList: Sendable, Equatable, Codable {
     /// The progress bar's stages, in order.
     public var stages: [BenchStage]
     public var machines: [BenchRow]
+    /// Shown above the table: the server's own problems (events not recorded).
+    public var warnings: [String] = []
 }
 
 struct BenchRoutes: Sendable {
@@ -50,7 +52,7 @@ struct BenchRoutes: Sendable {
 
     func list() -> BenchMachineList {
         BenchMachineList(generatedMicroseconds: UInt64(max(0, view.currentDate.timeIntervalSince1970) * 1e6), windowSeconds: Int(view.window),
-                         stages: BenchStage.allCases, machines: view.rows())
+                         stages: BenchStage.allCases, machines: view.rows(), warnings: view.warnings)
     }
 
     func machine(_ request: Request, _ context: BootRequestContext) -> Response {

@@ -72,11 +72,11 @@ public enum BootHTTPServer {
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
-        isInstalled: @escaping @Sendable (HardwareAddress) -> Bool = { _ in false }
+        installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed }
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
         let routes = BootRoutes(configuration: configuration, content: content, statistics: statistics, onEvent: onEvent,
-                                isInstalled: isInstalled)
+                                installOnce: installOnce)
         routes.register(on: router)
         if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
         return Application(
@@ -96,8 +96,9 @@ struct BootRoutes: Sendable {
     let content: BootContentStore
     let statistics: BootHTTPStatistics
     let onEvent: @Sendable (BootHTTPEvent) -> Void
-    /// Install once: whether this machine's last install finished (the daemon asks the journal).
-    let isInstalled: @Sendable (HardwareAddress) -> Bool
+    /// Install once: whether this machine's last install finished, or that it cannot be
+    /// told (the daemon asks its state file and the journal, off the event loop).
+    let installOnce: @Sendable (HardwareAddress) async -> InstallOnceStatus
     var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes, zeroCopy: configuration.zeroCopyFiles) }
 
     func register(on router: Router<BootRequestContext>) {
@@ -105,7 +106,7 @@ struct BootRoutes: Sendable {
         router.add(middleware: RequestTargetLimit(maxBytes: limit) { request, context in
             self.refuse(request, context, .uriTooLong, "request target longer than \(limit) bytes")
         })
-        router.get("boot.ipxe") { request, context in self.bootScript(request, context) }
+        router.get("boot.ipxe") { request, context in await self.bootScript(request, context) }
         router.get("boot/:script") { request, context in self.entryScript(request, context) }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
@@ -125,7 +126,7 @@ struct BootRoutes: Sendable {
 
     // MARK: Scripts
 
-    func bootScript(_ request: Request, _ context: BootRequestContext) -> Response {
+    func bootScript(_ request: Request, _ context: BootRequestContext) async -> Response {
         let snapshot = content.snapshot
         guard let menus = snapshot.menus else {
             onEvent(.refused(path: "/boot.ipxe", status: 200, reason: "no valid menus loaded: sent the retry script", remote: context.remote))
@@ -143,10 +144,10 @@ struct BootRoutes: Sendable {
             return refuse(request, context, .badRequest, error.description)
         }
         // Asked only when install once is on: it costs a journal lookup.
-        let installed = snapshot.server.installOnce.enabled && isInstalled(machine.mac)
-        let choice = menus.menu.choice(for: machine, installed: installed, policy: snapshot.server.installOnce)
+        let status = snapshot.server.installOnce.enabled ? await installOnce(machine.mac) : .armed
+        let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
         onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote))
-        return text(menus.renderMenu(for: machine, server: snapshot.server, installed: installed))
+        return text(menus.renderMenu(for: machine, server: snapshot.server, status: status))
     }
 
     /// `/rearm?mac=…` (the installed machine's menu item): the machine will install again.

@@ -135,6 +135,8 @@ public struct MachineChoice: Sendable, Equatable {
     public var extraKernelArguments: String
     /// Install once put the local disk first (see InstallOnce.swift).
     public var installed = false
+    /// Install once could not decide and chose the local disk: why, for the menu.
+    public var installOnceReason: String?
 }
 
 extension BootMenu {

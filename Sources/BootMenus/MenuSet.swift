@@ -121,11 +121,12 @@ public struct MenuSet: Sendable {
     }
 
     static func context(role: TemplateRole, menu: BootMenu, entry: MenuEntry?, machine: MachineIdentity,
-                        images: [String: BootImageFiles], server: ServerSettings, installed: Bool = false) -> [String: Any] {
+                        images: [String: BootImageFiles], server: ServerSettings,
+                        installOnce: InstallOnceStatus = .armed) -> [String: Any] {
         let style = role.style
         var context: [String: Any] = ["server": TemplateContext.server(server, style: style)]
         if role == .bootstrap { return context }
-        let choice = menu.choice(for: machine, installed: installed, policy: server.installOnce)
+        let choice = menu.choice(for: machine, status: installOnce, policy: server.installOnce)
         context["machine"] = TemplateContext.machine(machine, choice: choice, server: server, style: style)
         if role != .preseed {
             context["menu"] = TemplateContext.menu(menu, machine: machine, choice: choice, images: images, server: server, style: style)
@@ -146,8 +147,13 @@ public struct MenuSet: Sendable {
 
     /// The menu this machine sees; `installed`: its last install finished (install once).
     public func renderMenu(for machine: MachineIdentity, server: ServerSettings, installed: Bool = false) -> String {
+        renderMenu(for: machine, server: server, status: installed ? .installed : .armed)
+    }
+
+    /// The menu, knowing what install once decided (or could not decide) for this machine.
+    public func renderMenu(for machine: MachineIdentity, server: ServerSettings, status: InstallOnceStatus) -> String {
         render(Self.menuTemplate, Self.context(role: .menu, menu: menu, entry: nil, machine: machine, images: images, server: server,
-                                               installed: installed),
+                                               installOnce: status),
                role: .menu)
     }
 

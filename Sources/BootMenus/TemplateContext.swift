@@ -112,6 +112,7 @@ enum TemplateContext {
             "menu_url": "\(server.baseURL)/boot.ipxe?\(m.queryString)",
             // Install once: the menu defaults to the local disk; rearm_url arms the installer again.
             "installed": choice.installed,
+            "install_once_reason": style.display(choice.installOnceReason ?? ""),
             "rearm_url": "\(server.baseURL)/rearm?\(m.queryString)",
         ])
     }

@@ -74,6 +74,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
     public var tftp = TFTP()
     public var menusDirectory = "/etc/garage-pxe/pxe-menus"
     public var imagesDirectory = "/var/lib/garage-pxe/images"
+    /// `paths.state`: the daemon's own durable state (install once's install-once.json).
+    public var stateDirectory = "/var/lib/garage-pxe"
     public var proxyDHCP = ProxyDHCP()
     public var bootfiles = Bootfiles()
     public var installer = Installer()
@@ -92,10 +94,13 @@ public struct ConfigOverrides: Sendable, Equatable {
     public var tftpRoot: String?
     public var menusDirectory: String?
     public var imagesDirectory: String?
+    public var stateDirectory: String?
     public var user: String?
 
     public init(interface: String? = nil, address: String? = nil, httpPort: Int? = nil, tftpRoot: String? = nil,
-                menusDirectory: String? = nil, imagesDirectory: String? = nil, user: String? = nil) {
+                menusDirectory: String? = nil, imagesDirectory: String? = nil, user: String? = nil,
+                stateDirectory: String? = nil) {
+        self.stateDirectory = stateDirectory
         self.user = user
         self.interface = interface
         self.address = address
@@ -201,6 +206,7 @@ extension GaragePXEConfig {
         if let paths = top.mapping("paths") {
             if let v = paths.string("menus") { c.menusDirectory = resolve(v) }
             if let v = paths.string("images") { c.imagesDirectory = resolve(v) }
+            if let v = paths.string("state") { c.stateDirectory = resolve(v) }
             paths.finish()
         }
         if let b = top.mapping("bootfiles") {
@@ -335,6 +341,7 @@ extension GaragePXEConfig {
         if let v = o.tftpRoot { c.tftpRoot = resolve(v) }
         if let v = o.menusDirectory { c.menusDirectory = resolve(v) }
         if let v = o.imagesDirectory { c.imagesDirectory = resolve(v) }
+        if let v = o.stateDirectory { c.stateDirectory = resolve(v) }
     }
 
     /// Problems that depend on this machine rather than on the file's syntax: missing

@@ -38,16 +38,23 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// The bench page's view: rebuilt from the journal at start, then fed each event written.
     private let bench: BenchView
 
-    /// Install once: what the journal says each machine's last install did.
+    /// Install once: what each machine's last install did, from the state file and the journal.
     private let installOnce: InstallOnceTracker
+
+    /// Said at start (an error) and on the bench page when install events go nowhere durable.
+    public static let eventsOffWarning = "install events are NOT recorded: no journal is reachable (/run/systemd/journal/socket) or --events log was asked; install once cannot record new installs (an installed PC that network-boots again is offered the auto-install, which erases its disk) and the install record is off"
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
                 journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
-        let installOnce = InstallOnceTracker(logger: logger)
+        let installOnce = InstallOnceTracker(logger: logger, store: InstallOnceStore(directory: config.stateDirectory),
+                                             recording: journal != nil)
         self.installOnce = installOnce
-        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site, onMachineEvent: installOnce.noteWritten) }
+        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
         let bench = BenchView()
         journal?.addObserver { event in bench.record(event) }
+        // Every deciding event the daemon writes also goes in the install-once state file.
+        journal?.addObserver { event in installOnce.noteWritten(event) }
+        if journal == nil { bench.warnings = [Self.eventsOffWarning] }
         self.bench = bench
         self.configPath = configPath
         self.overrides = overrides
@@ -69,6 +76,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
         let logger = self.logger
         let journal = self.journal
+        if journal == nil { logger.error("\(Self.eventsOffWarning)") } else { prepareStateDirectory() }
+        installOnce.load()
+        if let problem = installOnce.startProblem { bench.warnings.append(problem) }
         if let journal {
             // An install interrupted by a restart keeps its INSTALL_ID.
             if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400))) {
@@ -144,6 +154,21 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         startWatchdogAndStatus()
     }
 
+    /// The state folder exists and, started as root, belongs to the user the daemon becomes
+    /// (under systemd, StateDirectory= does both).
+    private func prepareStateDirectory() {
+        let directory = config.stateDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o750])
+        } catch {
+            logger.error("install once: cannot create the state folder \(directory): \(error)")
+        }
+        if geteuid() == 0, let user = getpwnam(config.user), chown(directory, user.pointee.pw_uid, user.pointee.pw_gid) != 0 {
+            logger.warning("install once: cannot give \(directory) to \(config.user): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// The installer's syslog (log_host/log_port) on the bench address. A port already taken
     /// costs the installers' progress lines, not the boots: warn and serve on.
     private func startInstallerSyslog(_ journal: InstallEventRecorder, address: IPv4Address) {
@@ -193,7 +218,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             },
             onRunning: { port in started.finish(.success(port)) },
             bench: bench,
-            isInstalled: { [installOnce] mac in installOnce.isInstalled(mac: mac.description) })
+            installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) })
         httpTask = Task {
             do {
                 try await app.run()
@@ -358,6 +383,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             self.installerSyslog?.stop()
             self.httpTask?.cancel()
             self.journal?.flush()
+            self.installOnce.flush()
             self.logger.notice("garage-pxe stopped", metadata: [
                 "tftp_transfers_finished": "\(running - left)", "tftp_transfers_abandoned": "\(left)",
             ])

@@ -88,11 +88,19 @@ public final class BenchView: @unchecked Sendable {
     private var subscribers: [UInt64: @Sendable () -> Void] = [:]
     private var nextSubscriber: UInt64 = 0
     private var changeCount: UInt64 = 0
+    private var warningLines: [String] = []
 
     public init(window: TimeInterval = 86_400, maximumEventsPerMachine: Int = 2_000, now: @escaping Clock = { Date() }) {
         self.window = window
         self.maximumEventsPerMachine = maximumEventsPerMachine
         self.now = now
+    }
+
+    /// What the page must say above the machines, whatever they are: that events are not
+    /// recorded (no journal), so install once and the record are off.
+    public var warnings: [String] {
+        get { lock.withLock { warningLines } }
+        set { lock.withLock { warningLines = newValue } }
     }
 
     /// The view's clock (the page counts elapsed time from it, not from the browser's).

@@ -79,6 +79,22 @@ public enum JournalReader {
         return records
     }
 
+    /// Throws unless the local journal opens with at least one file this process can read:
+    /// sd_journal_open succeeds on a journal whose files are all refused (the user is not in
+    /// systemd-journal, they were deleted), and then every query looks like "no events".
+    public static func ensureReadable() throws(JournalReadError) {
+        var handle: OpaquePointer?
+        let opened = sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
+        guard opened >= 0, let journal = handle else {
+            throw JournalReadError(description: "cannot open the journal: \(String(cString: strerror(-opened)))")
+        }
+        defer { sd_journal_close(journal) }
+        var bytes: UInt64 = 0
+        guard sd_journal_get_usage(journal, &bytes) >= 0, bytes > 0 else {
+            throw JournalReadError(description: "no journal file can be read (is the user in the systemd-journal group?)")
+        }
+    }
+
     /// The newest event matching the query (`since` is ignored), read backwards from the
     /// tail: one entry read whatever the journal's size.
     public static func latest(_ query: JournalQuery) throws(JournalReadError) -> JournalRecord? {

@@ -237,6 +237,25 @@ public final class JournalWriter: @unchecked Sendable {
         return UInt64(info.st_dev) == parts[0] && UInt64(info.st_ino) == parts[1]
     }
 
+    /// Whether journald's socket exists and accepts: events sent now would be journaled,
+    /// whoever started us (systemd or a shell).
+    public static func journalReachable(socketPath: String = "/run/systemd/journal/socket") -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(socketPath.utf8CString)
+        guard path.count <= MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            path.withUnsafeBytes { raw.copyMemory(from: $0) }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return connected == 0
+    }
+
     public static let writeToStandardError: Fallback = { line in
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { _ = Foundation.write(STDERR_FILENO, $0.baseAddress, $0.count) }

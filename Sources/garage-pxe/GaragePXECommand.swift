@@ -44,9 +44,12 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "User to run as after binding the ports, when started as root.")
     var user: String?
 
+    @Option(name: .long, help: "Folder of the daemon's durable state (install once's install-once.json).")
+    var state: String?
+
     var overrides: ConfigOverrides {
         ConfigOverrides(interface: interface, address: address, httpPort: httpPort, tftpRoot: tftpRoot,
-                        menusDirectory: menus, imagesDirectory: images, user: user)
+                        menusDirectory: menus, imagesDirectory: images, user: user, stateDirectory: state)
     }
 
     var path: String { config ?? GaragePXEConfig.defaultPath() }
@@ -69,7 +72,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr), or 'auto' (journal when started by systemd).")
+    @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr only: install once and the record are off), or 'auto' (the journal whenever it is reachable, started by systemd or by hand).")
     var events: String = "auto"
 
     func run() throws {
@@ -77,7 +80,7 @@ struct Serve: ParsableCommand {
         switch events {
         case "journal": toJournal = true
         case "log": toJournal = false
-        case "auto": toJournal = JournalWriter.standardErrorIsJournal()
+        case "auto": toJournal = JournalWriter.standardErrorIsJournal() || JournalWriter.journalReachable()
         default: throw ValidationError("--events must be journal, log or auto")
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
@@ -88,6 +91,9 @@ struct Serve: ParsableCommand {
         let problems = config.environmentProblems()
         let logger = Logger(label: "garage-pxe")
         for w in problems.warnings { logger.warning("\(w)") }
+        if toJournal, !JournalWriter.standardErrorIsJournal(), !JournalWriter.journalReachable() {
+            logger.error("--events journal: journald is not reachable now (/run/systemd/journal/socket); install events wait in memory for it (up to 10 000), then fall back to stderr")
+        }
         guard problems.errors.isEmpty else {
             for e in problems.errors { FileHandle.standardError.write(Data("\(options.path): error: \(e)\n".utf8)) }
             throw ExitCode(1)
@@ -208,7 +214,8 @@ struct Render: ParsableCommand {
                 print(preseed ? try menus.renderPreseed(entry, for: machine, server: server)
                               : try menus.renderEntry(entry, for: machine, server: server), terminator: "")
             } else {
-                let installed = config.installOnce.enabled && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory))
+                let installed = config.installOnce.enabled
+                    && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory, stateDirectory: config.stateDirectory))
                 print(menus.renderMenu(for: machine, server: server, installed: installed), terminator: "")
             }
         } catch {
@@ -219,14 +226,30 @@ struct Render: ParsableCommand {
 }
 
 extension Render {
-    /// The daemon's install-once decision, from the journal; says on stderr what it found.
-    static func installedPerJournal(_ mac: String, _ directories: [String]) -> Bool {
-        do throws(JournalReadError) {
-            guard let record = try InstallOnceState.latestDecidingEvent(mac: mac, directories: directories), let kind = record.kind else { return false }
-            let installed = InstallOnceState.isInstalled(after: kind)
-            FileHandle.standardError.write(Data("garage-pxe: journal: \(kind.rawValue) at \(formatTime(record.realtimeMicroseconds)): \(installed ? "installed, the menu defaults to the local disk (garage-pxe rearm \(mac) arms the installer)" : "armed, the menu has its usual default")\n".utf8))
+    /// The daemon's install-once decision, from the journal and (for the local journal) the
+    /// daemon's state file, the newer of the two; says on stderr what it found.
+    static func installedPerJournal(_ mac: String, _ directories: [String], stateDirectory: String) -> Bool {
+        var fromFile: InstallOnceEntry?
+        if directories.isEmpty {
+            do throws(InstallOnceStoreError) {
+                fromFile = try InstallOnceStore(directory: stateDirectory).load()?.machines[mac]
+            } catch {
+                FileHandle.standardError.write(Data("garage-pxe: warning: install once: \(error)\n".utf8))
+            }
+        }
+        func say(_ source: String, _ what: String, _ microseconds: UInt64, _ installed: Bool) -> Bool {
+            FileHandle.standardError.write(Data("garage-pxe: \(source): \(what) at \(formatTime(microseconds)): \(installed ? "installed, the menu defaults to the local disk (garage-pxe rearm \(mac) arms the installer)" : "armed, the menu has its usual default")\n".utf8))
             return installed
+        }
+        let fileAnswer = { (entry: InstallOnceEntry) in say("state file", entry.installed ? "installed" : "armed", entry.microseconds, entry.installed) }
+        do throws(JournalReadError) {
+            let record = try InstallOnceState.latestDecidingEvent(mac: mac, directories: directories)
+            if let record, let kind = record.kind, record.realtimeMicroseconds >= fromFile?.microseconds ?? 0 {
+                return say("journal", kind.rawValue, record.realtimeMicroseconds, InstallOnceState.isInstalled(after: kind))
+            }
+            return fromFile.map(fileAnswer) ?? false
         } catch {
+            if let fromFile { return fileAnswer(fromFile) }
             FileHandle.standardError.write(Data("garage-pxe: warning: \(error); rendering as not installed (or pass --installed)\n".utf8))
             return false
         }

@@ -40,7 +40,7 @@ struct BenchPageTests {
         trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null' EXIT
         start() {
             ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-                --http-port 8080 --user nobody --events journal >>"$out/daemon.log" 2>&1 &
+                --http-port 8080 --user nobody --state "$images/../state" --events journal >>"$out/daemon.log" 2>&1 &
             daemon=$!
             for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         }

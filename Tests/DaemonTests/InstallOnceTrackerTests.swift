@@ -53,10 +53,10 @@ struct InstallOnceTrackerTests {
         #expect(!tracker.isInstalled(mac: Self.mac), "the bench's rearm, not yet in the journal")
         tracker.noteWritten(.menuShown, mac: Self.mac)
         #expect(!tracker.isInstalled(mac: Self.mac), "kinds that do not decide change nothing")
-        answers.journal = Self.record(.installerFinished, at: 300)
-        #expect(tracker.isInstalled(mac: Self.mac), "a newer finished install in the journal")
         answers.journal = Self.record(.machineRearmed, at: 200)
         #expect(!tracker.isInstalled(mac: Self.mac), "a tie is the same event")
+        answers.journal = Self.record(.installerFinished, at: 300)
+        #expect(tracker.isInstalled(mac: Self.mac), "a newer finished install in the journal")
     }
 
     @Test("an unreadable journal: this run's own writes still answer")

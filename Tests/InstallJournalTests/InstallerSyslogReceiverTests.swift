@@ -24,7 +24,7 @@ extension PrivateJournaldTests {
         ns=$1 bin=$2 config=$3 images=$4 mac=$5 fixture=$6 peer=$7
         base=http://10.99.0.1:8080
         ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-            --http-port 8080 --user nobody --events journal >"$images/../daemon.log" 2>&1 &
+            --http-port 8080 --user nobody --state "$images/../state" --events journal >"$images/../daemon.log" 2>&1 &
         daemon=$!
         for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         # The machine's menu request ties 10.99.0.1 to its MAC.

@@ -1,0 +1,162 @@
+// Install once's durable copy: per MAC, whether its last install finished (installed) or
+// it is armed to install again, with the install ID and the time of the deciding event.
+// The journal stays the record; this file is what the decision falls back on when the
+// journal cannot be read or its events were vacuumed or rate-limited away. It is written
+// atomically (a temporary file, fsync, rename, fsync of the folder), bounded (the oldest
+// machines are dropped past `capacity`, and the file says so), and rebuilt from the
+// journal's deciding events when it is missing or corrupt.
+
+import Foundation
+
+public struct InstallOnceEntry: Sendable, Equatable, Codable {
+    public var installed: Bool
+    public var installID: String?
+    /// When the deciding event happened, microseconds since the epoch.
+    public var microseconds: UInt64
+
+    public init(installed: Bool, installID: String? = nil, microseconds: UInt64) {
+        self.installed = installed
+        self.installID = installID
+        self.microseconds = microseconds
+    }
+}
+
+/// The file's content.
+public struct InstallOnceSnapshot: Sendable, Equatable, Codable {
+    public var version = 1
+    public var machines: [String: InstallOnceEntry] = [:]
+    /// Machines may be missing (dropped to keep the cap, or the file was started while
+    /// neither it nor the journal could be read): a MAC absent here may have been installed.
+    public var incomplete = false
+
+    public init(machines: [String: InstallOnceEntry] = [:], incomplete: Bool = false) {
+        self.machines = machines
+        self.incomplete = incomplete
+    }
+
+    /// Records a deciding event unless a newer one is already known; drops the oldest
+    /// machines past `capacity`. Returns whether anything changed.
+    @discardableResult
+    public mutating func record(mac: String, _ entry: InstallOnceEntry, capacity: Int) -> Bool {
+        if let known = machines[mac], known.microseconds > entry.microseconds { return false }
+        guard machines[mac] != entry else { return false }
+        machines[mac] = entry
+        if machines.count > capacity {
+            let oldest = machines.sorted { ($0.value.microseconds, $0.key) < ($1.value.microseconds, $1.key) }
+            for (old, _) in oldest.prefix(machines.count - capacity) { machines[old] = nil }
+            incomplete = true
+        }
+        return true
+    }
+
+    /// Folds journal records (deciding kinds; others are ignored) into the snapshot.
+    @discardableResult
+    public mutating func record(_ records: [JournalRecord], capacity: Int) -> Bool {
+        var changed = false
+        for record in records {
+            guard let kind = record.kind, InstallOnceState.decidingKinds.contains(kind), let mac = record[.mac] else { continue }
+            let entry = InstallOnceEntry(installed: InstallOnceState.isInstalled(after: kind), installID: record[.installID],
+                                         microseconds: record.realtimeMicroseconds)
+            if self.record(mac: mac, entry, capacity: capacity) { changed = true }
+        }
+        return changed
+    }
+
+    /// A snapshot built from the journal alone (the file was missing or corrupt).
+    public static func rebuilt(from records: [JournalRecord], capacity: Int) -> InstallOnceSnapshot {
+        var snapshot = InstallOnceSnapshot()
+        snapshot.record(records, capacity: capacity)
+        return snapshot
+    }
+}
+
+public enum InstallOnceStoreError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case corrupt(path: String, reason: String)
+    case unwritable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): "cannot read \(path): \(reason)"
+        case .corrupt(let path, let reason): "\(path) is corrupt: \(reason)"
+        case .unwritable(let path, let reason): "cannot write \(path): \(reason)"
+        }
+    }
+}
+
+/// The file itself: `install-once.json` in the daemon's state folder.
+public struct InstallOnceStore: Sendable {
+    public static let fileName = "install-once.json"
+    public static let defaultCapacity = 20_000
+
+    public let path: String
+    public let capacity: Int
+
+    public init(directory: String, capacity: Int = InstallOnceStore.defaultCapacity) {
+        self.path = (directory as NSString).appendingPathComponent(Self.fileName)
+        self.capacity = max(1, capacity)
+    }
+
+    /// nil: there is no file yet.
+    public func load() throws(InstallOnceStoreError) -> InstallOnceSnapshot? {
+        var status = stat()
+        if lstat(path, &status) != 0, errno == ENOENT { return nil }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .unreadable(path: path, reason: "\(error.localizedDescription)")
+        }
+        do {
+            let snapshot = try JSONDecoder().decode(InstallOnceSnapshot.self, from: data)
+            guard snapshot.version == 1 else { throw InstallOnceStoreError.corrupt(path: path, reason: "unknown version \(snapshot.version)") }
+            return snapshot
+        } catch let error as InstallOnceStoreError {
+            throw error
+        } catch {
+            throw .corrupt(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Writes the snapshot so that the file is, at every instant and after a crash, either
+    /// the old content or the new: temporary file, fsync, rename over, fsync of the folder.
+    public func save(_ snapshot: InstallOnceSnapshot) throws(InstallOnceStoreError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(snapshot) } catch { throw .unwritable(path: path, reason: "\(error)") }
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = "\(path).tmp-\(getpid())"
+        func failure(_ what: String) -> InstallOnceStoreError {
+            .unwritable(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw failure("open \(temporary)") }
+        var written = 0
+        let ok = data.withUnsafeBytes { bytes -> Bool in
+            while written < bytes.count {
+                let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                written += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else {
+            let error = failure("write \(temporary)")
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = failure("rename \(temporary)")
+            unlink(temporary)
+            throw error
+        }
+        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 {
+            fsync(dir)
+            close(dir)
+        }
+    }
+}
