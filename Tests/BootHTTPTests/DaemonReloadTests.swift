@@ -62,6 +62,7 @@ struct DaemonReloadTests {
         let ns = try NetworkNamespace(prefix: "gpxhttp")
         defer { ns.remove() }
         let daemon = try ns.spawn([Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address,
+                                   "--events", "log", "--state", setup.dir.appendingPathComponent("state").path,
                                    "--log-level", "info"], output: setup.log)
         defer { stop(daemon) }
         let started = await Self.eventually(120) { setup.logText().contains("garage-pxe started") }

@@ -163,7 +163,8 @@ struct DaemonFloodTests {
         let log = dir.appendingPathComponent("daemon.log")
         let daemon = try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
                                    "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--images", images.path,
-                                   "--http-port", "8080", "--user", "nobody", "--events", "log"], output: log)
+                                   "--http-port", "8080", "--user", "nobody", "--events", "log",
+                                   "--state", dir.appendingPathComponent("state").path], output: log)
         defer { stop(daemon) }
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
         try #require(waitUntil(60) { logText().contains("garage-pxe started") }, "the daemon did not start:\n\(logText())")

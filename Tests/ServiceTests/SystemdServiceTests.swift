@@ -51,7 +51,9 @@ struct SystemdServiceTests {
         try TestImages.create(in: images)
         return try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
                              "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--images", images.path,
-                             "--http-port", "8080", "--user", "nobody"] + extra,
+                             "--http-port", "8080", "--user", "nobody",
+                             // Events as log lines, never into the host's journal; state in the test's folder.
+                             "--events", "log", "--state", images.appendingPathExtension("state").path] + extra,
                             environment: env, output: log)
     }
 
@@ -181,7 +183,7 @@ struct GracefulStopTests {
         let notify = try NotifySocket()
         let daemon = try ns.spawn([Repo.binary, "serve", "--config", config.path, "--menus", Repo.path("pxe-menus"), "--interface", "eth0",
                                    "--tftp-root", root.path, "--images", dir.appendingPathComponent("images").path,
-                                   "--http-port", "8080", "--user", "nobody"],
+                                   "--http-port", "8080", "--user", "nobody", "--events", "log", "--state", dir.appendingPathComponent("state").path],
                                   environment: ["NOTIFY_SOCKET": notify.path], output: log)
         defer { stop(daemon) }
         #expect(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)

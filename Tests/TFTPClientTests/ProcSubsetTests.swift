@@ -24,7 +24,7 @@ struct ProcSubsetTests {
             echo "=== missing"; echo "procfs subset=pid did not hide /proc/net or lacks /proc/self/net/arp"; exit 0
         fi
         ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe \\
-            --images "$work/images" --http-port 8080 --user nobody --events log >"$work/daemon.log" 2>&1 &
+            --images "$work/images" --http-port 8080 --user nobody --events log --state "$work/state" >"$work/daemon.log" 2>&1 &
         daemon=$!
         for _ in $(seq 1 1200); do grep -q 'garage-pxe started' "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
         echo "=== tftp"; ip netns exec "$peer" timeout 120 /usr/bin/tftp 10.99.0.1 -m binary -c get undionly.kpxe "$work/got" 2>&1

@@ -138,7 +138,7 @@ e2e_setup() {
   unshare -m --propagation private "$E2E_REPO/scripts/e2e/journal-serve.sh" "$E2E_JOURNAL" \
     ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_REPO/config/garage-pxe.yaml" --events journal \
     --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
-    --images "$RUN/images" --menus "$RUN/menus" --tftp-root /usr/lib/ipxe --log-level debug >"$E2E_DAEMON_LOG" 2>&1 &
+    --images "$RUN/images" --menus "$RUN/menus" --state "$RUN/state" --tftp-root /usr/lib/ipxe --log-level debug >"$E2E_DAEMON_LOG" 2>&1 &
   E2E_PIDS+=($!)
   for _ in $(seq 1200); do grep -q "garage-pxe started" "$E2E_DAEMON_LOG" && break; sleep 0.1; done
   grep -q "garage-pxe started" "$E2E_DAEMON_LOG" || { echo "e2e: garage-pxe did not start:" >&2; cat "$E2E_DAEMON_LOG" >&2; exit 1; }

@@ -52,7 +52,7 @@ RUN="$LAB_RUN_DIR"
 # The server under test, with the repository's own config.
 ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$REPO/config/garage-pxe.yaml" \
   --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
-  --images "$RUN/images" --tftp-root /usr/lib/ipxe --log-level debug >"$RUN/garage-pxe.log" 2>&1 &
+  --images "$RUN/images" --tftp-root /usr/lib/ipxe --log-level debug --events log --state "$RUN/state" >"$RUN/garage-pxe.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1200); do grep -q "garage-pxe started" "$RUN/garage-pxe.log" && break; sleep 0.1; done
 grep -q "garage-pxe started" "$RUN/garage-pxe.log" || { echo "e2e: garage-pxe did not start:" >&2; cat "$RUN/garage-pxe.log" >&2; exit 1; }
