@@ -51,10 +51,15 @@ enum TextStyle {
     case utf8
 
     func display(_ s: String) -> String { self == .ipxe ? ASCIIText.transliterate(s) : s }
-    /// Text a machine reported (DMI): in iPXE, `${` would be expanded by iPXE itself.
+    /// Text a machine reported (DMI), in an iPXE script: `${` would be expanded by iPXE
+    /// itself, and `;`, `&&`, `||` end or chain a command and `#` starts a comment (a
+    /// serial of `X ; shell` would give that PC a shell): those characters, quotes and
+    /// backslashes become '?'.
     func reported(_ s: String?) -> String {
         guard let s else { return "" }
-        return self == .ipxe ? display(s).replacingOccurrences(of: "${", with: "$ {") : s
+        guard self == .ipxe else { return s }
+        let meaningful: Set<Character> = [";", "&", "|", "#", "\"", "'", "\\", "`"]
+        return String(display(s).map { meaningful.contains($0) ? "?" : $0 }).replacingOccurrences(of: "${", with: "$ {")
     }
 }
 

@@ -232,6 +232,16 @@ struct MachineQueryTests {
         #expect(try folder.load().renderMenu(for: machine, server: Golden.server) == "#!ipxe\necho $ {root-path} e\n")
     }
 
+    @Test("DMI text cannot form an iPXE command: ; && || # quotes and backslashes become '?'")
+    func noCommand() throws {
+        let folder = try MenusFolder(menu: "default: a\nentries: [{id: a, label: A, kind: ipxe-shell}]\n",
+                                     templates: ["menu.ipxe": "#!ipxe\nitem --gap -- {{machine.serial}} {{machine.product}}\n"])
+        defer { folder.remove() }
+        let machine = try MachineIdentity(query: ["mac": "52:54:00:12:34:56", "serial": "X ; shell", "product": "a && reboot || exit # \"q' \\ `x`"])
+        let script = try folder.load().renderMenu(for: machine, server: Golden.server)
+        #expect(script == "#!ipxe\nitem --gap -- X ? shell a ?? reboot ?? exit ? ?q? ? ?x?\n")
+    }
+
     @Test("transliteration for iPXE", arguments: [
         ("Démarrer sur le disque", "Demarrer sur le disque"), ("Cœur « spécial » — 5 €", "Coeur \" special \" - 5 EUR"),
         ("Ligne\nsuivante", "Ligne suivante"), ("中文", "??"), ("Ça marche, Noël", "Ca marche, Noel"),
