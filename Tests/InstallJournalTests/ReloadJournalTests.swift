@@ -100,6 +100,31 @@ extension PrivateJournaldTests {
         #expect(!daemon.contains("change only on restart"), "\(daemon)")
     }
 
+    @Test("installer.syslog_port changed to a port another program holds: the receiver and the kernel command lines keep the old port, the log says why")
+    func syslogPortReloadRefused() throws {
+        let (out, context) = try Self.runReload(prefix: "gpxrf", """
+            menu "$mac" >/dev/null
+            # Another program holds 10.99.0.1:5515 (bounded wait until it is bound).
+            ip netns exec "$ns" python3 -c 'import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.99.0.1", 5515)); time.sleep(300)' &
+            holder=$!
+            for _ in $(seq 1 1200); do [ -n "$(ip netns exec "$ns" ss -Hlun 'sport = :5515')" ] && break; sleep 0.1; done
+            echo "=== held"; ip netns exec "$ns" ss -Hlun 'sport = :5515'
+            reload 's/syslog_port: 514$/syslog_port: 5515/'
+            echo "=== entryafter"; get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
+            ip netns exec "$ns" logger --udp --server 10.99.0.1 --port 514 -t main-menu -p user.info "INFO: Menu item 'pkgsel' selected"
+            waitfor "$mac" installer.step 1
+            kill -KILL "$holder"; wait "$holder"
+            """)
+        #expect(out["held"]?.contains("10.99.0.1:5515") == true, "the port was not held before the reload:\n\(context)")
+        let after = try #require(out["entryafter"], "no entry script after the reload:\n\(context)")
+        #expect(after.contains("log_port=514 ") && !after.contains("log_port=5515"), "\(context)")
+        let steps = Self.jsonLines(out["json"]).filter { $0["GARAGE_PXE_EVENT"] as? String == "installer.step" }
+        #expect(steps.map { $0["GARAGE_PXE_STEP"] as? String } == ["software"], "nothing recorded from the old port:\n\(context)")
+        let daemon = out["daemon"] ?? ""
+        #expect(daemon.contains("cannot receive the installers' syslog on 10.99.0.1:5515"), "\(daemon)")
+        #expect(!daemon.contains("changed=installer.syslog_port"), "\(daemon)")
+    }
+
     @Test("site changed and SIGHUP: events written afterwards carry the new GARAGE_PXE_SITE, earlier ones the old")
     func siteReload() throws {
         let (out, context) = try Self.runReload(prefix: "gpxrs", """
