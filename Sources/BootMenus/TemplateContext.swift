@@ -13,15 +13,19 @@ public struct ServerSettings: Sendable, Equatable {
     public var site: String
     /// UDP port of the installer-syslog receiver (log_port).
     public var syslogPort: Int
-    /// Debian mirror URL, e.g. http://deb.debian.org/debian.
+    /// Debian mirror URL, e.g. `defaultMirrorURL`.
     public var mirrorURL: String
     /// HTTP proxy for the installer's downloads; empty for none.
     public var proxyURL: String
     /// What an installed machine's menu defaults to (`install_once`).
     public var installOnce = InstallOncePolicy()
 
-    public init(baseURL: String, address: String, site: String, syslogPort: Int = 514,
-                mirrorURL: String = "http://deb.debian.org/debian", proxyURL: String = "") {
+    /// The defaults of `installer.syslog_port` and `installer.mirror`, here once.
+    public static let defaultSyslogPort = 514
+    public static let defaultMirrorURL = "http://deb.debian.org/debian"
+
+    public init(baseURL: String, address: String, site: String, syslogPort: Int = defaultSyslogPort,
+                mirrorURL: String = defaultMirrorURL, proxyURL: String = "") {
         self.baseURL = baseURL
         self.address = address
         self.site = site

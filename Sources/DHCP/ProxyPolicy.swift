@@ -95,14 +95,22 @@ public struct ProxySettings: Sendable, Equatable {
     /// User classes that mark a client as already running our iPXE, besides "iPXE".
     public var ipxeUserClasses: [String]
 
+    /// The defaults, here once: the daemon's configuration (`bootfiles.*`,
+    /// `proxy_dhcp.discovery_control.bios`, `proxy_dhcp.ipxe_user_classes`) starts from them.
+    public static let defaultBIOSBootfile = "undionly.kpxe"
+    public static let defaultEFIBootfile = "ipxe.efi"
+    public static let defaultEFISNPOnlyBootfile = "snponly.efi"
+    public static let defaultBIOSDiscoveryControl: UInt8? = 8
+    public static let defaultIPXEUserClasses = ["garage-pxe"]
+
     public init(
         serverAddress: IPv4Address, httpBaseURL: String, ipxeScriptPath: String = "/boot.ipxe",
-        biosBootfile: String = "undionly.kpxe", efiBootfile: String = "ipxe.efi",
-        efiSNPOnlyBootfile: String = "snponly.efi", arm64Bootfile: String? = nil,
+        biosBootfile: String = defaultBIOSBootfile, efiBootfile: String = defaultEFIBootfile,
+        efiSNPOnlyBootfile: String = defaultEFISNPOnlyBootfile, arm64Bootfile: String? = nil,
         httpLoaderPrefix: String = "/tftp/",
-        biosDiscoveryControl: UInt8? = 8, efiDiscoveryControl: UInt8? = nil,
+        biosDiscoveryControl: UInt8? = defaultBIOSDiscoveryControl, efiDiscoveryControl: UInt8? = nil,
         snponlyMACs: Set<MACAddress> = [], snponlyVendorPrefixes: [[UInt8]] = [],
-        ipxeUserClasses: [String] = ["garage-pxe"]
+        ipxeUserClasses: [String] = defaultIPXEUserClasses
     ) {
         self.serverAddress = serverAddress
         self.httpBaseURL = httpBaseURL

@@ -13,17 +13,17 @@ public struct GaragePXEConfig: Sendable, Equatable {
     public struct ProxyDHCP: Sendable, Equatable {
         public var answerOnDHCPPort = true
         public var answerOnPXEPort = true
-        public var biosDiscoveryControl: UInt8? = 8
+        public var biosDiscoveryControl: UInt8? = ProxySettings.defaultBIOSDiscoveryControl
         public var efiDiscoveryControl: UInt8? = nil
         public var snponlyMACs: [MACAddress] = []
         public var snponlyVendorPrefixes: [[UInt8]] = []
-        public var ipxeUserClasses: [String] = ["garage-pxe"]
+        public var ipxeUserClasses: [String] = ProxySettings.defaultIPXEUserClasses
     }
 
     public struct Bootfiles: Sendable, Equatable {
-        public var bios = "undionly.kpxe"
-        public var efi = "ipxe.efi"
-        public var efiSNPOnly = "snponly.efi"
+        public var bios = ProxySettings.defaultBIOSBootfile
+        public var efi = ProxySettings.defaultEFIBootfile
+        public var efiSNPOnly = ProxySettings.defaultEFISNPOnlyBootfile
         public var arm64: String? = nil
     }
 
@@ -40,17 +40,17 @@ public struct GaragePXEConfig: Sendable, Equatable {
 
     /// What the Debian installer is told (preseeds, kernel arguments).
     public struct Installer: Sendable, Equatable {
-        public var mirror = "http://deb.debian.org/debian"
+        public var mirror = ServerSettings.defaultMirrorURL
         /// HTTP proxy for the installer's downloads; nil for none.
         public var proxy: String? = nil
         /// UDP port the installer sends its syslog to (log_port), on this server.
-        public var syslogPort = 514
+        public var syslogPort = ServerSettings.defaultSyslogPort
     }
 
     public struct Limits: Sendable, Equatable {
-        public var maxTFTPTransfers = 64
-        public var tftpMaxBlockSize = 1468
-        public var tftpMaxWindowSize = 16
+        public var maxTFTPTransfers = TFTPServerSettings.defaultMaxTransfers
+        public var tftpMaxBlockSize = TFTPNegotiationLimits.defaultMaxBlockSize
+        public var tftpMaxWindowSize = TFTPNegotiationLimits.defaultMaxWindowSize
         public var receiveBufferKiB = 1024
         /// On SIGTERM, how long running TFTP transfers may take to finish.
         public var stopGraceSeconds = 15
@@ -247,7 +247,7 @@ extension GaragePXEConfig {
         if let i = top.mapping("installer") {
             if let v = i.string("mirror") {
                 if isHTTPURL(v) { c.installer.mirror = v } else {
-                    sink.error("'installer.mirror' must be an http:// or https:// URL such as http://deb.debian.org/debian, found '\(v)'", at: i.markOf("mirror"))
+                    sink.error("'installer.mirror' must be an http:// or https:// URL such as \(ServerSettings.defaultMirrorURL), found '\(v)'", at: i.markOf("mirror"))
                 }
             }
             if let v = i.optionalString("proxy") {

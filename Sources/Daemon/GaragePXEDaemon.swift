@@ -184,6 +184,22 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
     }
 
+    /// A reload's syslog address or port: the receiver moves there (the old socket closed
+    /// once the new one is bound). false: the new port could not be bound, the receiver
+    /// stays where it was, and so must the port handed to installers.
+    private func moveInstallerSyslog(address: IPv4Address, port: Int) -> Bool {
+        guard let receiver = installerSyslog,
+              receiver.address != address.hostOrder || Int(receiver.port) != port else { return true }
+        do {
+            try receiver.rebind(address: address.hostOrder, port: UInt16(port))
+            logger.notice("installer syslog moved", metadata: ["address": "\(address)", "syslog_port": "\(port)"])
+            return true
+        } catch {
+            logger.error("configuration reload: cannot receive the installers' syslog on \(address):\(port): \(error); still on port \(receiver.port), which installers keep being given")
+            return false
+        }
+    }
+
     /// Loads the menus and images, then binds the HTTP port and waits (bounded) until it
     /// listens, so READY is never sent for a server that cannot answer. Menus with errors
     /// at start do not stop the daemon: PCs get a script that says so and retries, the
@@ -320,29 +336,33 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     }
 
     /// Re-reads the configuration. A file with errors is refused and the running
-    /// configuration stays; settings that need new sockets (interface, ports) take a restart.
+    /// configuration stays. Every changed key is either applied or named in the log as
+    /// needing a restart (GaragePXEConfig.reloadKeys), its running value kept: URLs handed
+    /// to clients must name the ports actually listened on.
     private func reload() {
         SystemdNotify.reloading()
         defer { SystemdNotify.ready(status: statusLine()) }
         do {
-            var fresh = try GaragePXEConfig.load(path: configPath, overrides: overrides)
-            if fresh.interface != config.interface || fresh.proxyDHCP.answerOnDHCPPort != config.proxyDHCP.answerOnDHCPPort
-                || fresh.proxyDHCP.answerOnPXEPort != config.proxyDHCP.answerOnPXEPort || fresh.tftp.port != config.tftp.port
-                || fresh.httpPort != config.httpPort || fresh.httpListenAddress != config.httpListenAddress
-                || fresh.httpSendfile != config.httpSendfile {
-                logger.warning("configuration reload: interface, listening ports and http.sendfile change only on restart")
+            let loaded = try GaragePXEConfig.load(path: configPath, overrides: overrides)
+            var plan = GaragePXEConfig.reloadPlan(running: config, loaded: loaded)
+            if !plan.needRestart.isEmpty {
+                logger.warning("configuration reload: \(plan.needRestart.joined(separator: ", ")) change only on restart; the running values stay until then")
             }
-            // URLs handed to clients must name the port actually listened on.
-            fresh.httpPort = config.httpPort
-            fresh.httpListenAddress = config.httpListenAddress
-            fresh.httpSendfile = config.httpSendfile
-            let address = fresh.address ?? serverAddress
-            proxy?.replacePolicy(ProxyPolicy(settings: fresh.proxySettings(serverAddress: address)))
-            tftp?.update(fresh.tftpServerSettings)
-            config = fresh
+            let address = plan.config.address ?? serverAddress
+            if !moveInstallerSyslog(address: address, port: plan.config.installer.syslogPort) {
+                // log_port in the kernel command lines must be where the receiver listens.
+                plan.config.installer.syslogPort = config.installer.syslogPort
+                plan.applied.removeAll { $0 == "installer.syslog_port" }
+            }
+            proxy?.replacePolicy(ProxyPolicy(settings: plan.config.proxySettings(serverAddress: address)))
+            tftp?.update(plan.config.tftpServerSettings)
+            journal?.changeSite(to: plan.config.site)
+            config = plan.config
             serverAddress = address
             journal?.daemon(.configReloaded, message: "garage-pxe configuration reloaded")
-            logger.notice("configuration reloaded", metadata: ["config": "\(configPath)"])
+            logger.notice("configuration reloaded", metadata: [
+                "config": "\(configPath)", "changed": "\(plan.applied.isEmpty ? "-" : plan.applied.joined(separator: ","))",
+            ])
         } catch {
             journal?.daemon(.configRefused, message: "garage-pxe refused the new configuration", reason: "\(error)")
             logger.errorLines("configuration reload refused, keeping the running configuration:", error)

@@ -13,7 +13,10 @@ import UDP
 
 public final class InstallEventRecorder: @unchecked Sendable {
     private let writer: JournalWriter
-    private let site: String
+    /// `site` of the configuration: a reload may change it, so it has a lock of its own.
+    private var currentSite: String
+    private let siteLock = NSLock()
+    private var site: String { siteLock.withLock { currentSite } }
     private let lock = NSLock()
     // Guarded by `lock`; reports arrive on the proxy, TFTP and HTTP threads.
     private var macByIP: [String: String] = [:]
@@ -24,9 +27,12 @@ public final class InstallEventRecorder: @unchecked Sendable {
 
     public init(writer: JournalWriter, site: String, onMachineEvent: @escaping @Sendable (InstallEventKind, String) -> Void = { _, _ in }) {
         self.writer = writer
-        self.site = site
+        self.currentSite = site
         self.onMachineEvent = onMachineEvent
     }
+
+    /// Events written from now on carry `site` (a reload changed it).
+    public func changeSite(to site: String) { siteLock.withLock { currentSite = site } }
 
     public var fallbackEvents: Int { writer.fallbackEvents }
     /// Events waiting for journald to come back (journald restarting).

@@ -19,9 +19,10 @@ public struct InstallerSyslogStatistics: Sendable, Equatable {
     public var unknownSender = 0
 }
 
+/// `start`, `rebind`, `stop` and `port` are called from one queue (the daemon's main queue).
 public final class InstallerSyslogReceiver: @unchecked Sendable {
     private let recorder: InstallEventRecorder
-    private let options: UDPSocketOptions
+    private var options: UDPSocketOptions
     private let queue = DispatchQueue(label: "garage-pxe.installer-syslog")
     private let onDropped: @Sendable (InstallerSyslogRefusal, String) -> Void
     private var socket: UDPSocket?
@@ -47,9 +48,31 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     /// The port bound (the configured one, or the kernel's pick for port 0).
     public var port: UInt16 { socket?.localPort ?? 0 }
 
+    /// The address bound, host order.
+    public var address: UInt32 { options.bindAddress }
+
     public func start() throws(UDPError) {
         let socket = try UDPSocket(options)
         self.socket = socket
+        listen(on: socket)
+    }
+
+    /// Moves to another address or port (a reload): the new socket is bound first, and only
+    /// once it is, the old one is closed; if binding fails the old one keeps receiving.
+    /// The counts carry over.
+    public func rebind(address: UInt32, port: UInt16) throws(UDPError) {
+        var moved = options
+        moved.bindAddress = address
+        moved.port = port
+        let fresh = try UDPSocket(moved)
+        let old = socket
+        socket = fresh
+        options = moved
+        listen(on: fresh)
+        old?.close()
+    }
+
+    private func listen(on socket: UDPSocket) {
         // One byte over the limit is enough to tell an oversize datagram from a full one.
         socket.startReceiving(on: queue, bufferSize: InstallerSyslog.maximumDatagramBytes + 1) { [self] datagram in
             receive(datagram)

@@ -17,7 +17,12 @@ public struct TFTPNegotiationLimits: Sendable, Equatable {
     /// Options not to grant this client (config `tftp.refuse_options`).
     public var refused: Set<TFTPOption>
 
-    public init(maxBlockSize: Int = 1468, maxWindowSize: Int = 16, pathMTU: Int? = nil, refused: Set<TFTPOption> = []) {
+    /// The defaults of `limits.tftp_max_blksize` and `limits.tftp_max_windowsize`, here once:
+    /// 1468 fills one Ethernet frame (MTU 1500 - headerOverhead).
+    public static let defaultMaxBlockSize = 1468
+    public static let defaultMaxWindowSize = 16
+
+    public init(maxBlockSize: Int = defaultMaxBlockSize, maxWindowSize: Int = defaultMaxWindowSize, pathMTU: Int? = nil, refused: Set<TFTPOption> = []) {
         self.maxBlockSize = maxBlockSize
         self.maxWindowSize = maxWindowSize
         self.pathMTU = pathMTU

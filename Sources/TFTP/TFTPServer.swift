@@ -50,8 +50,12 @@ public struct TFTPServerSettings: Sendable, Equatable {
     public var retransmit: TFTPRetransmitPolicy
     public var optionRefusals: [TFTPOptionRefusal]
 
-    public init(root: String, trustedLinkTargets: [String] = [], maxTransfers: Int = 64, maxBlockSize: Int = 1468,
-                maxWindowSize: Int = 16, retransmit: TFTPRetransmitPolicy = TFTPRetransmitPolicy(),
+    /// The default of `limits.max_tftp_transfers`, here once.
+    public static let defaultMaxTransfers = 64
+
+    public init(root: String, trustedLinkTargets: [String] = [], maxTransfers: Int = defaultMaxTransfers,
+                maxBlockSize: Int = TFTPNegotiationLimits.defaultMaxBlockSize,
+                maxWindowSize: Int = TFTPNegotiationLimits.defaultMaxWindowSize, retransmit: TFTPRetransmitPolicy = TFTPRetransmitPolicy(),
                 optionRefusals: [TFTPOptionRefusal] = []) {
         self.root = root
         self.trustedLinkTargets = trustedLinkTargets
