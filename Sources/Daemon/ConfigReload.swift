@@ -68,6 +68,8 @@ extension GaragePXEConfig {
             // The folder watch and the HTTP server's images folder are set up once.
             ConfigKey("paths.menus", .restart, \.menusDirectory),
             ConfigKey("paths.images", .restart, \.imagesDirectory),
+            // The install-once store is opened once, at start.
+            ConfigKey("paths.state", .restart, \.stateDirectory),
             ConfigKey("proxy_dhcp.answer_on_port_67", .restart, \.proxyDHCP.answerOnDHCPPort),
             ConfigKey("proxy_dhcp.answer_on_port_4011", .restart, \.proxyDHCP.answerOnPXEPort),
             ConfigKey("proxy_dhcp.discovery_control.bios", .live, \.proxyDHCP.biosDiscoveryControl),
