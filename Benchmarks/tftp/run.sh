@@ -84,7 +84,7 @@ start_server() {
 network: {interface: $dev, address: $addr}
 tftp: {root: $ROOT}
 paths: {menus: $RUN, images: $RUN}
-limits: {max_tftp_transfers: 64, tftp_max_blksize: 8192, tftp_max_windowsize: 16}
+limits: {max_tftp_transfers: 64, max_tftp_transfers_per_client: 64, tftp_max_blksize: 8192, tftp_max_windowsize: 16}
 YAML
       $NICE ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe-$ns.yaml" >"$RUN/$name-$ns.log" 2>&1 &
       pid=$! ;;

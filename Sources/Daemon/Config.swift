@@ -49,6 +49,9 @@ public struct GaragePXEConfig: Sendable, Equatable {
 
     public struct Limits: Sendable, Equatable {
         public var maxTFTPTransfers = TFTPServerSettings.defaultMaxTransfers
+        public var maxTFTPTransfersPerClient = TFTPServerSettings.defaultMaxTransfersPerClient
+        /// Seconds a transfer may go without a useful packet from its client.
+        public var tftpSilentTransferSeconds = TFTPRetransmitPolicy.defaultSilenceSeconds
         public var tftpMaxBlockSize = TFTPNegotiationLimits.defaultMaxBlockSize
         public var tftpMaxWindowSize = TFTPNegotiationLimits.defaultMaxWindowSize
         public var receiveBufferKiB = 1024
@@ -267,6 +270,10 @@ extension GaragePXEConfig {
         }
         if let l = top.mapping("limits") {
             if let v = l.int("max_tftp_transfers", in: 1...10000) { c.limits.maxTFTPTransfers = v }
+            if let v = l.int("max_tftp_transfers_per_client", in: 1...10000) { c.limits.maxTFTPTransfersPerClient = v }
+            if let v = l.int("tftp_silent_transfer_seconds", in: TFTPRetransmitPolicy.silenceSecondsRange) {
+                c.limits.tftpSilentTransferSeconds = v
+            }
             if let v = l.int("tftp_max_blksize", in: 512...65464) { c.limits.tftpMaxBlockSize = v }
             if let v = l.int("tftp_max_windowsize", in: 1...256) { c.limits.tftpMaxWindowSize = v }
             if let v = l.int("receive_buffer_kib", in: 64...65536) { c.limits.receiveBufferKiB = v }
@@ -398,8 +405,10 @@ extension GaragePXEConfig {
     public var tftpServerSettings: TFTPServerSettings {
         TFTPServerSettings(
             root: tftpRoot, trustedLinkTargets: tftp.trustedLinkTargets, maxTransfers: limits.maxTFTPTransfers,
+            maxTransfersPerClient: limits.maxTFTPTransfersPerClient,
             maxBlockSize: limits.tftpMaxBlockSize, maxWindowSize: limits.tftpMaxWindowSize,
-            retransmit: TFTPRetransmitPolicy(ceiling: .milliseconds(tftp.timeoutMilliseconds), maxRetries: tftp.retries),
+            retransmit: TFTPRetransmitPolicy(ceiling: .milliseconds(tftp.timeoutMilliseconds), maxRetries: tftp.retries,
+                                             silenceLimit: .seconds(limits.tftpSilentTransferSeconds)),
             optionRefusals: tftp.refuseOptions)
     }
 

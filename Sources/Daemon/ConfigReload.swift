@@ -88,6 +88,9 @@ extension GaragePXEConfig {
             ConfigKey("install_once.enabled", .live, \.installOnce.enabled),
             ConfigKey("install_once.entry", .live, \.installOnce.entry),
             ConfigKey("limits.max_tftp_transfers", .live, \.limits.maxTFTPTransfers),
+            ConfigKey("limits.max_tftp_transfers_per_client", .live, \.limits.maxTFTPTransfersPerClient),
+            // Read when a transfer starts, like tftp.timeout_ms.
+            ConfigKey("limits.tftp_silent_transfer_seconds", .live, \.limits.tftpSilentTransferSeconds),
             ConfigKey("limits.tftp_max_blksize", .live, \.limits.tftpMaxBlockSize),
             ConfigKey("limits.tftp_max_windowsize", .live, \.limits.tftpMaxWindowSize),
             // A socket option set when the DHCP and TFTP sockets are bound.

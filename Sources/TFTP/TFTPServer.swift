@@ -45,6 +45,9 @@ public struct TFTPServerSettings: Sendable, Equatable {
     /// Folders outside the root that symlinks inside it may point into.
     public var trustedLinkTargets: [String]
     public var maxTransfers: Int
+    /// Concurrent transfers one client address may hold (firmware fetches one file at a
+    /// time; EDK2 opens a `tsize` probe, then the download).
+    public var maxTransfersPerClient: Int
     public var maxBlockSize: Int
     public var maxWindowSize: Int
     public var retransmit: TFTPRetransmitPolicy
@@ -52,14 +55,18 @@ public struct TFTPServerSettings: Sendable, Equatable {
 
     /// The default of `limits.max_tftp_transfers`, here once.
     public static let defaultMaxTransfers = 64
+    /// The default of `limits.max_tftp_transfers_per_client`, here once.
+    public static let defaultMaxTransfersPerClient = 4
 
     public init(root: String, trustedLinkTargets: [String] = [], maxTransfers: Int = defaultMaxTransfers,
+                maxTransfersPerClient: Int = defaultMaxTransfersPerClient,
                 maxBlockSize: Int = TFTPNegotiationLimits.defaultMaxBlockSize,
                 maxWindowSize: Int = TFTPNegotiationLimits.defaultMaxWindowSize, retransmit: TFTPRetransmitPolicy = TFTPRetransmitPolicy(),
                 optionRefusals: [TFTPOptionRefusal] = []) {
         self.root = root
         self.trustedLinkTargets = trustedLinkTargets
         self.maxTransfers = maxTransfers
+        self.maxTransfersPerClient = maxTransfersPerClient
         self.maxBlockSize = maxBlockSize
         self.maxWindowSize = maxWindowSize
         self.retransmit = retransmit
@@ -118,7 +125,8 @@ public struct TFTPServerStatistics: Sendable, Equatable {
     /// A client repeating a request whose transfer is already running.
     public var duplicateRequests = 0
     /// Requests answered with an error, by error code name ("access-violation"…);
-    /// "server busy" past the transfer cap counts under "busy".
+    /// "server busy" past the transfer cap counts under "busy", past the cap for one
+    /// client address under "client-busy".
     public var refused: [String: Int] = [:]
     public var started = 0
     /// Transfers that ended, by outcome ("completed", "aborted", "timed-out", "failed").
@@ -148,6 +156,8 @@ public final class TFTPServer: @unchecked Sendable {
     private let cache = TFTPFileCache()
     private var virtualFiles: [String: VirtualFile] = [:]
     private var sessions: [IPv4Endpoint: TransferSession] = [:]
+    /// Running transfers per client address (the sessions' keys, counted).
+    private var sessionsPerAddress: [UInt32: Int] = [:]
     private var listener: UDPSocket?
     private var interfaces: [Int32: NetworkInterface] = [:]
     private var stats = TFTPServerStatistics()
@@ -210,6 +220,7 @@ public final class TFTPServer: @unchecked Sendable {
             listener = nil
             for session in sessions.values { session.cancel() }
             sessions = [:]
+            sessionsPerAddress = [:]
             cache.removeAll()
         }
     }
@@ -274,6 +285,10 @@ public final class TFTPServer: @unchecked Sendable {
             return refuse(TFTPRefusal(.notDefined, "Server busy (\(settings.maxTransfers) transfers), try again"), file: label, datagram,
                           counter: "busy")
         }
+        guard sessionsPerAddress[datagram.source.address, default: 0] < settings.maxTransfersPerClient else {
+            return refuse(TFTPRefusal(.notDefined, "Server busy (\(settings.maxTransfersPerClient) transfers for this client), try again"),
+                          file: label, datagram, counter: "client-busy")
+        }
         let relative: String
         switch TFTPPathJail.normalize(request.filename) {
         case .failure(let refusal): return refuse(refusal, file: label, datagram)
@@ -321,7 +336,7 @@ public final class TFTPServer: @unchecked Sendable {
                 duration: (stats.finishedAt ?? stats.startedAt).duration(since: stats.startedAt),
                 retransmissions: stats.retransmissions, outcome: outcome))
             queue.async {
-                if self.sessions[session.machine.peer] === session { self.sessions[session.machine.peer] = nil }
+                if self.sessions[session.machine.peer] === session { self.removeSession(at: session.machine.peer) }
                 self.stats.finished[outcome.counterName, default: 0] += 1
                 self.stats.ignoredTransferPackets += stats.ignoredPackets
                 self.stats.strangerTransferPackets += stats.strangerPackets
@@ -329,7 +344,14 @@ public final class TFTPServer: @unchecked Sendable {
         }
         stats.started += 1
         sessions[datagram.source] = session
+        sessionsPerAddress[datagram.source.address, default: 0] += 1
         session.begin()
+    }
+
+    private func removeSession(at peer: IPv4Endpoint) {
+        sessions[peer] = nil
+        let left = sessionsPerAddress[peer.address, default: 1] - 1
+        sessionsPerAddress[peer.address] = left > 0 ? left : nil
     }
 
     /// Answers with an error from port 69 and reports the refusal.

@@ -30,7 +30,8 @@ extension Duration {
 /// When to send again. The wait adapts to the measured round trip (as TCP's does), so a
 /// lost packet on a LAN costs milliseconds, not the second a fixed timer costs; it doubles
 /// on each silence up to `ceiling`, and the transfer gives up after `maxRetries` silences
-/// in a row.
+/// in a row, or once the client has said nothing useful for `silenceLimit`, whichever
+/// comes first.
 public struct TFTPRetransmitPolicy: Sendable, Equatable {
     /// Wait before any round trip has been measured.
     public var initial: Duration
@@ -40,13 +41,25 @@ public struct TFTPRetransmitPolicy: Sendable, Equatable {
     public var ceiling: Duration
     /// Consecutive timeouts before the transfer is abandoned (config `tftp.retries`).
     public var maxRetries: Int
+    /// The longest a transfer may go without a useful packet from its client (an ACK that
+    /// moves it on) before it is abandoned, whatever the client's `timeout` option says:
+    /// a client asking `timeout 255` that never answers would otherwise hold its slot for
+    /// minutes (config `limits.tftp_silent_transfer_seconds`).
+    public var silenceLimit: Duration
+
+    /// The default of `limits.tftp_silent_transfer_seconds`, here once.
+    public static let defaultSilenceSeconds = 30
+    /// The values `limits.tftp_silent_transfer_seconds` accepts.
+    public static let silenceSecondsRange = 1...3600
 
     public init(initial: Duration = .milliseconds(250), minimum: Duration = .milliseconds(20),
-                ceiling: Duration = .seconds(1), maxRetries: Int = 10) {
+                ceiling: Duration = .seconds(1), maxRetries: Int = 10,
+                silenceLimit: Duration = .seconds(defaultSilenceSeconds)) {
         self.initial = initial
         self.minimum = minimum
         self.ceiling = ceiling
         self.maxRetries = maxRetries
+        self.silenceLimit = silenceLimit
     }
 }
 
@@ -84,7 +97,8 @@ public enum TFTPTransferOutcome: Sendable, Equatable, CustomStringConvertible {
     case completed
     /// The client sent an ERROR (EDK2 sends 8 after reading tsize from the OACK: normal).
     case abortedByClient(code: UInt16, message: String)
-    /// No answer after the retries. `lastBlockSent`: only the final ACK was missing, so
+    /// No answer after the retries, or nothing useful from the client for the policy's
+    /// `silenceLimit`. `lastBlockSent`: only the final ACK was missing, so
     /// the client most likely has the whole file.
     case timedOut(lastBlockSent: Bool)
     /// The server could not read the file.
@@ -165,6 +179,9 @@ public struct TFTPTransfer: Sendable {
     private let maxRetries: Int
     private var consecutiveTimeouts = 0
     private var deadline: TFTPInstant?
+    private let silenceLimit: Duration
+    /// The start, then the last ACK that moved the transfer on.
+    private var lastHeard: TFTPInstant
 
     public init(peer: IPv4Endpoint, content: any TFTPContent, mode: TFTPMode, options: TFTPNegotiatedOptions,
                 retransmit: TFTPRetransmitPolicy, now: TFTPInstant) {
@@ -174,6 +191,8 @@ public struct TFTPTransfer: Sendable {
         if let seconds = options.timeoutSeconds { policy.ceiling = .seconds(seconds) }
         timer = RetransmitTimer(policy)
         maxRetries = max(1, retransmit.maxRetries)
+        silenceLimit = max(.zero, retransmit.silenceLimit)
+        lastHeard = now
         reader = BlockReader(content: content, mode: mode)
         statistics = TFTPTransferStatistics(startedAt: now)
     }
@@ -183,6 +202,7 @@ public struct TFTPTransfer: Sendable {
     /// The first packet: the OACK when options were agreed, else DATA block 1.
     public mutating func start(now: TFTPInstant) -> [Action] {
         guard case .created = phase else { return [] }
+        lastHeard = now
         if options.acknowledged.isEmpty {
             phase = .sending
             return fillWindow(now: now)
@@ -220,7 +240,7 @@ public struct TFTPTransfer: Sendable {
         guard let due = deadline else { return [] }
         guard now >= due else { return [.wake(at: due)] }
         consecutiveTimeouts += 1
-        if consecutiveTimeouts > maxRetries {
+        if consecutiveTimeouts > maxRetries || now >= silentUntil {
             let allSent = lastBlock != nil && windowStart + window.count - 1 == lastBlock
             return finish(.timedOut(lastBlockSent: allSent), now: now)
         }
@@ -250,6 +270,7 @@ public struct TFTPTransfer: Sendable {
             guard wireBlock == 0 else { statistics.ignoredPackets += 1; return [] }
             if oack.sendCount == 1 { timer.sample(now.duration(since: oack.sentAt).nanoseconds) }
             consecutiveTimeouts = 0
+            lastHeard = now
             phase = .sending
             return fillWindow(now: now)
         case .sending:
@@ -268,6 +289,7 @@ public struct TFTPTransfer: Sendable {
             window.removeFirst(count)
             windowStart = acked + 1
             consecutiveTimeouts = 0
+            lastHeard = now
             if let last = lastBlock, acked >= last { return finish(.completed, now: now) }
             // An ACK short of the window's end reports a gap (RFC 7440): the receiver
             // dropped what followed, so the window restarts right after it.
@@ -310,8 +332,12 @@ public struct TFTPTransfer: Sendable {
         return actions
     }
 
+    /// When the silence ceiling abandons the transfer unless the client moves it on.
+    private var silentUntil: TFTPInstant { lastHeard.advanced(by: silenceLimit) }
+
+    /// The next retransmission, or the silence ceiling if that comes first.
     private mutating func armTimer(now: TFTPInstant) -> Action {
-        let due = now.advanced(by: .nanoseconds(timer.current))
+        let due = min(now.advanced(by: .nanoseconds(timer.current)), silentUntil)
         deadline = due
         return .wake(at: due)
     }

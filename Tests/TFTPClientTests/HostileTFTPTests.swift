@@ -207,4 +207,73 @@ struct HostileTFTPTests {
         #expect(server.server.activeTransfers == 0)
         try realClientStillServed(server)
     }
+
+    /// `count` peers at `address` each ask for `big` with `timeout 255` and never ACK the
+    /// OACK; returns how many got the OACK (a slot) and how many "Server busy".
+    func hoard(_ server: LoopbackServer, from address: String, count: Int) throws -> (peers: [RawPeer], held: Int, busy: Int) {
+        let peers = try (0..<count).map { _ in try RawPeer(address: address) }
+        var held = 0
+        var busy = 0
+        for peer in peers {
+            try peer.send(.readRequest(TFTPRequest(filename: Array("big".utf8), modeName: "octet",
+                                                   options: [(name: "timeout", value: "255")])), to: server.port)
+            // One at a time, so which requests get a slot does not depend on timing.
+            guard let (packet, _) = peer.receive(within: 60) else { Issue.record("a request from \(address) got no answer"); continue }
+            switch packet {
+            case .optionAck(let options) where options.map(\.name) == ["timeout"]: held += 1
+            case .error(0, let message) where message.hasPrefix("Server busy"): busy += 1
+            default: Issue.record("unexpected \(packet)")
+            }
+        }
+        return (peers, held, busy)
+    }
+
+    /// A server with room for 8 transfers, 4 per client, and `silence` as the ceiling, and
+    /// 8 hoarding requests from `address`: 4 get a slot, 4 "Server busy".
+    func hoardedServer(silence: Duration, from address: String) throws -> (LoopbackServer, [RawPeer]) {
+        // Room for 8: without the per-client cap the hoarder would take every slot.
+        var settings = TFTPServerSettings(root: Fixtures.root, maxTransfers: 8, maxTransfersPerClient: 4)
+        settings.retransmit.silenceLimit = silence
+        let server = try LoopbackServer(settings: settings)
+        let hoarder = try hoard(server, from: address, count: 8)
+        #expect(hoarder.held == 4)
+        #expect(hoarder.busy == 4)
+        return (server, hoarder.peers)
+    }
+
+    @Test("one address asking 8 times with 'timeout 255' holds only its 4 slots; another client is served meanwhile")
+    func perClientCap() throws {
+        // A ceiling long enough that the hoarder's slots are still held when the real client asks.
+        let (server, hoarder) = try hoardedServer(silence: .seconds(600), from: "127.0.0.2")
+        // tftp-hpa runs from 127.0.0.1: another client.
+        try realClientStillServed(server)
+        let s = statistics(of: server.server) { $0.finished["completed", default: 0] >= 1 }
+        #expect(s.refused["client-busy"] == 4)
+        #expect(s.refused["busy"] == nil)
+        #expect(s.started == 5)
+        #expect(server.server.activeTransfers == 4, "the hoarder's transfers hold their slots until the silence ceiling")
+        // A third address gets its own four.
+        let third = try hoard(server, from: "127.0.0.3", count: 4)
+        #expect(third.held == 4)
+        #expect(third.busy == 0)
+        withExtendedLifetime((hoarder, third.peers)) {}
+    }
+
+    @Test("transfers whose client asked 'timeout 255' and went silent are abandoned at the silence ceiling; the same address is served again")
+    func silentTransfersAbandoned() throws {
+        // From 127.0.0.1, the address tftp-hpa uses too.
+        let (server, hoarder) = try hoardedServer(silence: .seconds(3), from: "127.0.0.1")
+        // With the client's 255 s and ten retries they would hold on for minutes; the
+        // ceiling ends them 3 s after they started.
+        let s = statistics(of: server.server, within: 120) { $0.finished["timed-out", default: 0] >= 4 }
+        #expect(s.finished["timed-out"] == 4)
+        #expect(s.refused["client-busy"] == 4)
+        let reports = server.reports.wait(for: 8).filter { $0.outcome == .timedOut(lastBlockSent: false) }
+        #expect(reports.count == 4)
+        #expect(reports.allSatisfy { $0.duration >= .seconds(3) }, "\(reports.map(\.duration))")
+        // Sessions leave the table in the same step that counts them finished.
+        #expect(server.server.activeTransfers == 0)
+        try realClientStillServed(server)
+        withExtendedLifetime(hoarder) {}
+    }
 }

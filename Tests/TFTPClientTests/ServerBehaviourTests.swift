@@ -12,7 +12,10 @@ struct ServerBehaviourTests {
     /// A bare UDP peer for what no client program can send.
     final class RawPeer {
         let socket: UDPSocket
-        init() throws { socket = try UDPSocket(UDPSocketOptions(bindAddress: parseIPv4("127.0.0.1")!, port: 0)) }
+        /// `address`: any of 127.0.0.0/8 (all loopback on Linux), to act as another client.
+        init(address: String = "127.0.0.1") throws {
+            socket = try UDPSocket(UDPSocketOptions(bindAddress: parseIPv4(address)!, port: 0))
+        }
         deinit { socket.close() }
 
         func send(_ packet: TFTPPacket, to port: UInt16) throws {
