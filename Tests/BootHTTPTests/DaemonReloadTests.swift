@@ -32,6 +32,8 @@ struct DaemonReloadTests {
             http: {port: \(port)}
             tftp: {root: /usr/lib/ipxe, trusted_link_targets: [/boot]}
             paths: {menus: menus, images: images}
+            # The load tests' clients all share the one address outside the namespace.
+            limits: {max_tftp_transfers_per_client: 64}
             """.write(to: config, atomically: true, encoding: .utf8)
         }
 

@@ -16,6 +16,8 @@ struct TFTPConfigTests {
         let s = c.tftpServerSettings
         #expect(s.root == "/usr/lib/ipxe")
         #expect(s.maxTransfers == 64)
+        #expect(s.maxTransfersPerClient == 4)
+        #expect(s.retransmit.silenceLimit == .seconds(30))
         #expect(s.maxBlockSize == 1468)
         #expect(s.maxWindowSize == 16)
         #expect(s.retransmit.ceiling == .seconds(1))
@@ -76,6 +78,21 @@ struct TFTPConfigTests {
         }
         #expect { try GaragePXEConfig.parse("tftp: {refuse_options: blksize}\n", file: "g.yaml") } throws: {
             "\($0)" == "g.yaml:1:24: error: 'tftp.refuse_options' must be a list, found 'blksize'"
+        }
+    }
+
+    @Test("the per-client cap and the silence ceiling reach the server's settings; out of range is a positioned error")
+    func slotLimits() throws {
+        let c = try GaragePXEConfig.parse("limits: {max_tftp_transfers_per_client: 2, tftp_silent_transfer_seconds: 45}\n", file: "g.yaml")
+        #expect(c.tftpServerSettings.maxTransfersPerClient == 2)
+        #expect(c.tftpServerSettings.retransmit.silenceLimit == .seconds(45))
+        #expect {
+            try GaragePXEConfig.parse("limits:\n  max_tftp_transfers_per_client: 0\n  tftp_silent_transfer_seconds: 0\n", file: "g.yaml")
+        } throws: { error in
+            "\(error)".split(separator: "\n") == [
+                "g.yaml:2:34: error: 'limits.max_tftp_transfers_per_client' must be between 1 and 10000, found 0",
+                "g.yaml:3:33: error: 'limits.tftp_silent_transfer_seconds' must be between 1 and 3600, found 0",
+            ]
         }
     }
 
