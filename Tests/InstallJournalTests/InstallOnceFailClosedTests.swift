@@ -25,7 +25,7 @@ struct InstallOnceFailClosedTests {
             daemon=$!
             for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         }
-        gone() { [ ! -e /proc/$1/stat ] || [ "$(cut -d' ' -f3 /proc/$1/stat)" = Z ]; }
+        gone() { local s; s=$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null) || return 0; [ "$s" = Z ]; }
         echo "=== environment"; ip netns exec "$ns" env -u JOURNAL_STREAM -u INVOCATION_ID env | grep -E '^(JOURNAL_STREAM|INVOCATION_ID)='; echo "end"
 
         # (a) by hand, a journal reachable: the install's events are written to it.
