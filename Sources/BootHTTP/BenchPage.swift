@@ -2,6 +2,10 @@
 // network may have no internet), French labels. It reads the list from
 // `/api/events` (server-sent events: the whole list on connect, again after each change)
 // and redraws the table; the browser reconnects by itself when the stream ends.
+// Re-arming an installed PC (its next network boot installs again, erasing its disk) is a
+// POST /rearm with the admin token as `Authorization: Bearer …`: the page asks for the
+// token once (a password field), keeps it in this tab's sessionStorage, and forgets it
+// when the server refuses it. A header no other site can make a browser send.
 // Kept as a Swift string rather than a bundle resource: nothing to locate at run time,
 // and the installed binary stays a single file.
 
@@ -40,6 +44,9 @@ enum BenchPage {
   .result.installing { color: var(--run); font-weight: 600; }
   #warnings { margin: 1em 0; padding: 1em; background: #ffebee; color: #b71c1c; border: 2px solid #b71c1c; font-weight: 600; }
   #empty { padding: 2em; text-align: center; color: #607d8b; }
+  button.rearm { margin-top: .3em; font-size: .85em; }
+  #notice { margin: 1em 0; padding: .7em 1em; background: #e3f2fd; border: 1px solid #1565c0; }
+  #notice.bad { background: #ffebee; border-color: #b71c1c; color: #b71c1c; }
 </style>
 </head>
 <body>
@@ -50,6 +57,15 @@ enum BenchPage {
 </header>
 <main>
   <div id="warnings" hidden></div>
+  <div id="notice" hidden></div>
+  <dialog id="token-dialog">
+    <form method="dialog">
+      <p>Jeton d'administration (fichier <code>admin-token</code> du dossier d'état du serveur,
+      lisible par root : <code>sudo cat /var/lib/garage-pxe/admin-token</code>)</p>
+      <input type="password" id="admin-token" autocomplete="off" size="70">
+      <button value="ok" id="token-ok">Valider</button> <button value="cancel">Annuler</button>
+    </form>
+  </dialog>
   <table>
     <thead><tr>
       <th>Poste</th><th>Machine</th><th>Progression</th><th>Étape</th><th>Démarré</th><th>Durée</th><th>Résultat</th>
@@ -120,6 +136,13 @@ function render() {
     }
     const result = el("td", "result " + s.result, RESULTS[s.result] || s.result);
     if (s.installCount > 1) { result.appendChild(el("br")); result.appendChild(el("span", "small", s.installCount + " installations")); }
+    if (s.result === "finished" || s.result === "delivered") {
+      // Installed: its network boot defaults to the local disk until re-armed.
+      const button = el("button", "rearm", "Réinstaller au prochain démarrage");
+      button.type = "button";
+      button.addEventListener("click", () => rearm(s.mac));
+      result.appendChild(el("br")); result.appendChild(button);
+    }
     const time = el("td", "elapsed", duration(elapsed(row)));
     [poste, machine, progress, stage, el("td", "", clock(s.startedMicroseconds)), time, result].forEach(td => tr.appendChild(td));
     return tr;
@@ -129,6 +152,40 @@ function render() {
   warnings.replaceChildren(...(latest.warnings || []).map(w => el("div", "", w)));
   warnings.hidden = !(latest.warnings || []).length;
   document.getElementById("empty").hidden = rows.length > 0;
+}
+const TOKEN_KEY = "garage-pxe-admin-token";
+function notice(text, bad) {
+  const n = document.getElementById("notice");
+  n.textContent = text; n.className = bad ? "bad" : ""; n.hidden = false;
+}
+function askToken() {
+  return new Promise(resolve => {
+    const dialog = document.getElementById("token-dialog"), input = document.getElementById("admin-token");
+    input.value = ""; dialog.returnValue = "";
+    dialog.addEventListener("close", () => {
+      const token = input.value.trim(); input.value = "";
+      resolve(dialog.returnValue === "ok" && token ? token : null);
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+async function rearm(mac) {
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) { token = await askToken(); if (!token) return; }
+  let response;
+  try {
+    response = await fetch("/rearm?mac=" + encodeURIComponent(mac) + "&by=bench",
+                           { method: "POST", headers: { "Authorization": "Bearer " + token } });
+  } catch (e) { notice("Serveur injoignable : " + e, true); return; }
+  if (response.status === 403) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    notice("Jeton d'administration refusé : " + mac + " n'est pas réarmé.", true);
+  } else if (response.ok) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    notice(mac + " : réarmé, son prochain démarrage réseau lance l'installation automatique (efface le disque).");
+  } else {
+    notice("Erreur " + response.status + " : " + (await response.text()), true);
+  }
 }
 function show(list) {
   latest = list; receivedAt = Date.now();

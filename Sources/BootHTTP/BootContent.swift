@@ -32,13 +32,23 @@ public enum BootHTTPEvent: Sendable, Equatable {
     /// /boot.ipxe without a MAC: a machine is about to identify itself.
     case bootstrapSent(remote: String)
     /// `machine` carries what iPXE said about itself (serial, product…) for the journal.
-    case menuShown(machine: MachineIdentity, entry: String?, remote: String)
-    case entryChosen(machine: MachineIdentity, entry: String, remote: String)
+    /// `proven`: the kernel's neighbour table ties `remote` to that MAC, so the request is
+    /// the PC's own; only then may its DMI fields and address be remembered.
+    case menuShown(machine: MachineIdentity, entry: String?, remote: String, proven: Bool)
+    /// `proven` as above; only a proven choice of an installer entry opens an install.
+    case entryChosen(machine: MachineIdentity, entry: String, remote: String, proven: Bool)
     /// A file (image or boot loader) was sent to the end; `range` is set for partial requests.
     case fileSent(path: String, bytes: Int64, range: String?, remote: String)
+    /// The installer fetched its preseed with its install's token: installer.started.
     case preseedSent(machine: MachineIdentity, entry: String, remote: String)
+    /// A preseed fetched without a token (a person reading it): served, arms nothing.
+    case preseedRead(machine: MachineIdentity, entry: String, remote: String)
+    /// A PC's own report, its token checked.
     case progress(mac: String, stage: String, remote: String)
-    /// `/rearm`: the person at the bench asked for the installer again (install once).
-    case rearmed(machine: MachineIdentity, remote: String)
+    /// A request claimed DMI fields for a MAC whose address it does not come from: not stored.
+    case identityNotStored(mac: String, remote: String)
+    /// `POST /rearm` with the admin token: the machine's next boot installs again (install
+    /// once). `by`: "garage-pxe rearm" or "bench page".
+    case rearmed(mac: String, by: String, remote: String)
     case refused(path: String, status: Int, reason: String, remote: String)
 }

@@ -50,6 +50,27 @@ public struct BootHTTPConfiguration: Sendable {
     }
 }
 
+/// What requests that change state are checked against. A PC proves it is itself by
+/// asking from the address the kernel's neighbour table ties to its MAC (only then does it
+/// get its install's token), and later by presenting that token; an admin by the admin token.
+public struct BootHTTPProof: Sendable {
+    public var sessions: ReportSessions
+    public var adminToken: AdminToken
+    /// The MAC the kernel's neighbour table has for a dotted IPv4 address; nil: unknown
+    /// (loopback, the server itself, a PC behind a router).
+    public var macOfAddress: @Sendable (String) -> HardwareAddress?
+
+    /// The defaults prove nothing: no token is issued, no admin action accepted.
+    public init(sessions: ReportSessions = ReportSessions(directory: nil), adminToken: AdminToken = .unusable(),
+                macOfAddress: @escaping @Sendable (String) -> HardwareAddress? = { _ in nil }) {
+        self.sessions = sessions
+        self.adminToken = adminToken
+        self.macOfAddress = macOfAddress
+    }
+
+    func proves(_ mac: HardwareAddress, from remote: String) -> Bool { macOfAddress(remote) == mac }
+}
+
 /// A request context that knows the client's address (for the events) and the
 /// connection (to send files with sendfile, or to pace streaming them).
 public struct BootRequestContext: RequestContext {
@@ -72,11 +93,12 @@ public enum BootHTTPServer {
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
-        installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed }
+        installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed },
+        proof: BootHTTPProof = BootHTTPProof()
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
         let routes = BootRoutes(configuration: configuration, content: content, statistics: statistics, onEvent: onEvent,
-                                installOnce: installOnce)
+                                installOnce: installOnce, proof: proof)
         routes.register(on: router)
         if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
         return Application(
@@ -99,6 +121,7 @@ struct BootRoutes: Sendable {
     /// Install once: whether this machine's last install finished, or that it cannot be
     /// told (the daemon asks its state file and the journal, off the event loop).
     let installOnce: @Sendable (HardwareAddress) async -> InstallOnceStatus
+    let proof: BootHTTPProof
     var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes, zeroCopy: configuration.zeroCopyFiles) }
 
     func register(on router: Router<BootRequestContext>) {
@@ -110,7 +133,14 @@ struct BootRoutes: Sendable {
         router.get("boot/:script") { request, context in self.entryScript(request, context) }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
-        router.get("rearm") { request, context in self.rearm(request, context) }
+        // Re-arming erases a disk at the next boot: a POST with the admin token only. A GET
+        // (a link, an <img>, a PC's iPXE) changes nothing.
+        router.post("rearm") { request, context in self.rearm(request, context) }
+        router.get("rearm") { request, context in
+            var response = self.refuse(request, context, .methodNotAllowed, "re-arming is a POST with the admin token (garage-pxe rearm MAC, or the bench page)")
+            response.headers[.allow] = "POST"
+            return response
+        }
         router.get("postinstall/:file") { request, context in self.postinstall(request, context) }
         for method in [HTTPRequest.Method.get, .head] {
             router.on("images/**", method: method) { request, context in
@@ -146,27 +176,32 @@ struct BootRoutes: Sendable {
         // Asked only when install once is on: it costs a journal lookup.
         let status = snapshot.server.installOnce.enabled ? await installOnce(machine.mac) : .armed
         let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
-        onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote))
+        let proven = proof.proves(machine.mac, from: context.remote)
+        if !proven, machine.uuid != nil || machine.manufacturer != nil || machine.product != nil || machine.serial != nil {
+            onEvent(.identityNotStored(mac: machine.mac.description, remote: context.remote))
+        }
+        onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote, proven: proven))
         return text(menus.renderMenu(for: machine, server: snapshot.server, status: status))
     }
 
-    /// `/rearm?mac=…` (the installed machine's menu item): the machine will install again.
-    /// The event is reported before the answer, so the menu this script chains to already
-    /// defaults to the installer.
+    /// `POST /rearm?mac=…[&by=cli|bench]` with `Authorization: Bearer ADMIN_TOKEN`: the
+    /// machine's next network boot defaults to the installer again. The token is checked
+    /// first, so a request without it learns nothing, not even whether the MAC is valid.
+    /// A browser sends that header only from script on the bench page itself: a form or
+    /// an <img> of another site cannot, and a cross-site fetch with it needs a CORS
+    /// preflight this server never grants.
     func rearm(_ request: Request, _ context: BootRequestContext) -> Response {
-        let machine: MachineIdentity
-        do throws(MachineQueryError) {
-            machine = try MachineIdentity(query: firstValues(request))
-        } catch {
-            return refuse(request, context, .badRequest, error.description)
+        guard proof.adminToken.accepts(authorization: request.headers[.authorization]) else {
+            let why = request.headers[.authorization] == nil ? "no admin token (Authorization: Bearer …)" : "wrong admin token"
+            return refuse(request, context, .forbidden, "\(why): re-arming needs the token in \(AdminToken.fileName) of the state folder")
         }
-        onEvent(.rearmed(machine: machine, remote: context.remote))
-        return text("""
-            #!ipxe
-            echo garage-pxe: installation automatique rearmee pour \(machine.mac).
-            chain --replace --autofree \(content.snapshot.server.baseURL)/boot.ipxe?\(machine.queryString)
-
-            """)
+        let query = firstValues(request)
+        guard let macText = query["mac"], let mac = HardwareAddress(macText) else {
+            return refuse(request, context, .badRequest, "query parameter 'mac' must be a MAC address such as 52:54:00:12:34:56")
+        }
+        let by = query["by"] == "cli" ? "garage-pxe rearm" : "bench page"
+        onEvent(.rearmed(mac: mac.description, by: by, remote: context.remote))
+        return text("\(mac): rearmed, its next network boot defaults to the installer\n")
     }
 
     /// Sent while no menus folder has ever loaded cleanly (e.g. no image imported yet): the
@@ -183,20 +218,45 @@ struct BootRoutes: Sendable {
         """
     }
 
+    /// An installer entry asked by the PC itself (its address is its MAC's) opens an install
+    /// session: a new token, in the preseed URL of the kernel command line this script
+    /// gives. Anyone else reading the script gets it without a token.
     func entryScript(_ request: Request, _ context: BootRequestContext) -> Response {
         machineDocument(request, context, parameter: "script", suffix: ".ipxe") { (menus, id, machine, server) throws(MenuRenderError) in
-            let script = try menus.renderEntry(id, for: machine, server: server)
-            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote))
+            let proven = proof.proves(machine.mac, from: context.remote)
+            var token: ReportToken?
+            if proven, menus.menu.entry(id)?.kind == .debianInstaller, menus.menu.choice(for: machine).entries.contains(where: { $0.id == id }) {
+                token = proof.sessions.issue(mac: machine.mac.description, purpose: .install, address: context.remote)
+            }
+            let script = try menus.renderEntry(id, for: machine, server: server, reportToken: token?.text)
+            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven))
             return script
         }
     }
 
+    /// The installer's own fetch carries its install's token (from the kernel command line):
+    /// installer.started, and the preseed's progress URLs carry the token on. Without a
+    /// token (a person reading it) the same preseed is served, without a token in it, and
+    /// nothing is recorded. A wrong token is refused.
     func preseed(_ request: Request, _ context: BootRequestContext) -> Response {
-        machineDocument(request, context, parameter: "file", suffix: ".cfg") { (menus, id, machine, server) throws(MenuRenderError) in
-            let preseed = try menus.renderPreseed(id, for: machine, server: server)
-            onEvent(.preseedSent(machine: machine, entry: id, remote: context.remote))
-            return preseed
+        let presented = firstValues(request)["token"]
+        var wrongToken = false
+        let response = machineDocument(request, context, parameter: "file", suffix: ".cfg") { (menus, id, machine, server) throws(MenuRenderError) in
+            switch proof.sessions.verify(mac: machine.mac.description, purpose: .install, presented: presented, from: context.remote) {
+            case .accepted:
+                let preseed = try menus.renderPreseed(id, for: machine, server: server, reportToken: presented)
+                onEvent(.preseedSent(machine: machine, entry: id, remote: context.remote))
+                return preseed
+            case .missing:
+                let preseed = try menus.renderPreseed(id, for: machine, server: server)
+                onEvent(.preseedRead(machine: machine, entry: id, remote: context.remote))
+                return preseed
+            case .wrong:
+                wrongToken = true
+                return ""
+            }
         }
+        return wrongToken ? refuse(request, context, .forbidden, "wrong install token for this MAC: nothing recorded") : response
     }
 
     /// `/boot/ENTRY.ipxe` and `/preseed/ENTRY.cfg`: an entry id from the path, the machine
@@ -230,6 +290,14 @@ struct BootRoutes: Sendable {
         guard let stage = query["stage"], isValidStage(stage) else {
             return refuse(request, context, .badRequest, "query parameter 'stage' must be 1 to 32 of a-z, 0-9, '-', '_', '.'")
         }
+        switch proof.sessions.verify(mac: mac.description, purpose: .install, presented: query["token"], from: context.remote) {
+        case .accepted: break
+        case .missing: return refuse(request, context, .forbidden, "no install token: progress is reported by the PC's installer only")
+        case .wrong: return refuse(request, context, .forbidden, "wrong install token for this MAC")
+        }
+        // The PC said its install ended: its syslog no longer counts (the token stays, for
+        // the installed system's first boot).
+        if stage == "finished" || stage == "failed" { proof.sessions.close(mac: mac.description, purpose: .install) }
         onEvent(.progress(mac: mac.description, stage: stage, remote: context.remote))
         return text("ok\n")
     }
@@ -273,7 +341,7 @@ struct BootRoutes: Sendable {
         Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    fileprivate func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+    func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
         statistics.countRefusal(status: status.code)
         // The path is logged as received (still percent-encoded), so it cannot break a log line.
         onEvent(.refused(path: String(request.uri.path.prefix(256)), status: status.code, reason: reason, remote: context.remote))

@@ -122,7 +122,7 @@ public struct MenuSet: Sendable {
 
     static func context(role: TemplateRole, menu: BootMenu, entry: MenuEntry?, machine: MachineIdentity,
                         images: [String: BootImageFiles], server: ServerSettings,
-                        installOnce: InstallOnceStatus = .armed) -> [String: Any] {
+                        installOnce: InstallOnceStatus = .armed, reportToken: String? = nil) -> [String: Any] {
         let style = role.style
         var context: [String: Any] = ["server": TemplateContext.server(server, style: style)]
         if role == .bootstrap { return context }
@@ -132,7 +132,8 @@ public struct MenuSet: Sendable {
             context["menu"] = TemplateContext.menu(menu, machine: machine, choice: choice, images: images, server: server, style: style)
         }
         if role != .menu, let entry {
-            context["entry"] = TemplateContext.entry(entry, machine: machine, choice: choice, images: images, server: server, style: style)
+            context["entry"] = TemplateContext.entry(entry, machine: machine, choice: choice, images: images, server: server, style: style,
+                                                     reportToken: reportToken)
         }
         return context
     }
@@ -158,20 +159,25 @@ public struct MenuSet: Sendable {
     }
 
     /// What entry `id` does for this machine; only entries the machine's menu shows.
-    public func renderEntry(_ id: String, for machine: MachineIdentity, server: ServerSettings) throws(MenuRenderError) -> String {
+    /// `reportToken`: the install's token, for the PC itself (nil: anyone else reading it).
+    public func renderEntry(_ id: String, for machine: MachineIdentity, server: ServerSettings,
+                            reportToken: String? = nil) throws(MenuRenderError) -> String {
         guard let entry = menu.entry(id) else { throw .unknownEntry(id) }
         guard menu.choice(for: machine).entries.contains(where: { $0.id == id }) else {
             throw .hiddenEntry(id, platform: machine.platform)
         }
-        let context = Self.context(role: .entry, menu: menu, entry: entry, machine: machine, images: images, server: server)
+        let context = Self.context(role: .entry, menu: menu, entry: entry, machine: machine, images: images, server: server,
+                                   reportToken: reportToken)
         return render(entry.scriptTemplate ?? Self.entryTemplate, context, role: .entry)
     }
 
     /// The preseed of entry `id` for this machine (the installer sends only its MAC).
-    public func renderPreseed(_ id: String, for machine: MachineIdentity, server: ServerSettings) throws(MenuRenderError) -> String {
+    public func renderPreseed(_ id: String, for machine: MachineIdentity, server: ServerSettings,
+                              reportToken: String? = nil) throws(MenuRenderError) -> String {
         guard let entry = menu.entry(id) else { throw .unknownEntry(id) }
         guard let template = entry.preseedTemplate else { throw .noPreseed(id) }
-        return render(template, Self.context(role: .preseed, menu: menu, entry: entry, machine: machine, images: images, server: server),
+        return render(template, Self.context(role: .preseed, menu: menu, entry: entry, machine: machine, images: images, server: server,
+                                             reportToken: reportToken),
                       role: .preseed)
     }
 

@@ -119,19 +119,22 @@ enum TemplateContext {
             "group": choice.group?.id ?? "", "is_known": choice.override != nil,
             "query": m.queryString,
             "menu_url": "\(server.baseURL)/boot.ipxe?\(m.queryString)",
-            // Install once: the menu defaults to the local disk; rearm_url arms the installer again.
+            // Install once: the menu defaults to the local disk. Re-arming is an admin's
+            // action (POST /rearm with the admin token), never a URL a PC or a page can fetch.
             "installed": choice.installed,
             "install_once_reason": style.display(choice.installOnceReason ?? ""),
-            "rearm_url": "\(server.baseURL)/rearm?\(m.queryString)",
         ])
     }
 
+    /// `reportToken`: the secret this PC's reports must carry (see ReportToken in
+    /// InstallJournal), set only when the request came from the PC itself; it rides in the
+    /// preseed URL (kernel command line) and in the progress URLs (the preseed's late_command).
     static func entry(_ e: MenuEntry, machine m: MachineIdentity, choice: MachineChoice, images: [String: BootImageFiles],
-                      server: ServerSettings, style: TextStyle) -> [String: Any] {
+                      server: ServerSettings, style: TextStyle, reportToken: String? = nil) -> [String: Any] {
         let base = server.baseURL
         let image = e.image.flatMap { images[$0] }
         let imageURL = e.image.map { "\(base)/images/\(percentEncodeQueryValue($0))" } ?? ""
-        let macQuery = "mac=\(m.mac.description)"
+        let macQuery = "mac=\(m.mac.description)" + (reportToken.map { "&token=\($0)" } ?? "")
         let kernelArguments = [e.kernelArguments, choice.extraKernelArguments].filter { !$0.isEmpty }.joined(separator: " ")
         return withEmptyTextFalse([
             "id": e.id, "label": style.display(e.label), "kind": e.kind.rawValue,
@@ -150,6 +153,7 @@ enum TemplateContext {
             "chain_url": e.chainURL ?? "",
             "script_url": "\(base)/boot/\(e.id).ipxe?\(m.queryString)",
             "progress_url": "\(base)/progress?\(macQuery)",
+            "report_token": reportToken ?? "",
         ])
     }
 

@@ -2,6 +2,7 @@
 // systemd, reloads on SIGHUP keeping the last good configuration, stops on SIGTERM.
 
 import BootHTTP
+import BootMenus
 import DHCP
 import Dispatch
 import Foundation
@@ -40,6 +41,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
 
     /// Install once: what each machine's last install did, from the state file and the journal.
     private let installOnce: InstallOnceTracker
+    /// Each installing PC's token (its reports' proof), in the state folder when events are recorded.
+    private let reportSessions: ReportSessions
+    /// What admin actions must present; unusable until read or made at start.
+    private var adminToken = AdminToken.unusable()
 
     /// Said at start (an error) and on the bench page when install events go nowhere durable.
     public static let eventsOffWarning = "install events are NOT recorded: no journal is reachable (/run/systemd/journal/socket) or --events log was asked; install once cannot record new installs (an installed PC that network-boots again is offered the auto-install, which erases its disk) and the install record is off"
@@ -49,6 +54,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let installOnce = InstallOnceTracker(logger: logger, store: InstallOnceStore(directory: config.stateDirectory),
                                              recording: journal != nil)
         self.installOnce = installOnce
+        self.reportSessions = ReportSessions(directory: journal != nil ? config.stateDirectory : nil)
         self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
         let bench = BenchView()
         journal?.addObserver { event in bench.record(event) }
@@ -76,7 +82,13 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
         let logger = self.logger
         let journal = self.journal
-        if journal == nil { logger.error("\(Self.eventsOffWarning)") } else { prepareStateDirectory() }
+        if journal == nil {
+            logger.error("\(Self.eventsOffWarning)")
+            logger.warning("admin actions (re-arming) are off: with no state folder in use there is no admin token")
+        } else {
+            prepareStateDirectory()
+            loadProofs()
+        }
         installOnce.load()
         if let problem = installOnce.startProblem { bench.warnings.append(problem) }
         if let journal {
@@ -169,12 +181,34 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
     }
 
+    /// The install tokens of PCs installing across a restart, and the admin token (made at
+    /// the first start, 0600, given to the daemon's user when started as root, so the
+    /// same file serves a later start under systemd).
+    private func loadProofs() {
+        do throws(ReportSessionsError) {
+            let count = try reportSessions.load()
+            if count > 0 { logger.info("install tokens: \(count) in \(reportSessions.path ?? "-")") }
+        } catch {
+            logger.error("install tokens: \(error); PCs installing now have their reports refused until they boot the installer again")
+        }
+        let owner = geteuid() == 0 ? getpwnam(config.user).map { ($0.pointee.pw_uid, $0.pointee.pw_gid) } : nil
+        do throws(AdminTokenError) {
+            let (token, created) = try AdminToken.loadOrCreate(directory: config.stateDirectory, owner: owner)
+            adminToken = token
+            if created { logger.notice("admin token created in \(AdminToken.path(in: config.stateDirectory)) (mode 0600; garage-pxe rearm reads it as root)") }
+        } catch {
+            logger.error("admin token: \(error); admin actions (re-arming) are refused until it is fixed and the daemon restarted")
+        }
+    }
+
     /// The installer's syslog (log_host/log_port) on the bench address. A port already taken
     /// costs the installers' progress lines, not the boots: warn and serve on.
     private func startInstallerSyslog(_ journal: InstallEventRecorder, address: IPv4Address) {
         let logger = self.logger
+        let sessions = reportSessions
         let receiver = InstallerSyslogReceiver(
             recorder: journal, address: address.hostOrder, port: UInt16(config.installer.syslogPort),
+            openInstall: { ip in sessions.openSession(at: ip, purpose: .install) },
             onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) })
         do {
             try receiver.start()
@@ -234,7 +268,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             },
             onRunning: { port in started.finish(.success(port)) },
             bench: bench,
-            installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) })
+            installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) },
+            proof: BootHTTPProof(sessions: reportSessions, adminToken: adminToken, macOfAddress: { ip in
+                // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
+                // cannot claim another PC's MAC and be believed.
+                parseIPv4(ip).flatMap(NeighbourTable.hardwareAddress(of:)).flatMap { MACAddress(bytes: $0) }.flatMap { HardwareAddress($0.description) }
+            }))
         httpTask = Task {
             do {
                 try await app.run()
@@ -293,7 +332,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
 
     private var installerSyslogStatus: String {
         guard let s = installerSyslog?.statistics else { return "" }
-        return "; installer syslog \(s.lines) lines, \(s.dropped) dropped, \(s.unknownSender) from unknown senders"
+        return "; installer syslog \(s.lines) lines, \(s.dropped) dropped, \(s.unknownSender) from senders with no open install, \(s.rateLimited) over the rate limit"
     }
 
     /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
@@ -390,6 +429,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "installer_syslog_lines": "\(installerSyslog?.statistics.lines ?? 0)",
             "installer_syslog_dropped": "\(installerSyslog?.statistics.dropped ?? 0)",
             "installer_syslog_unknown_senders": "\(installerSyslog?.statistics.unknownSender ?? 0)",
+            "installer_syslog_rate_limited": "\(installerSyslog?.statistics.rateLimited ?? 0)",
         ].merging(RobustnessCounters.metadata(tftp: tftp?.statistics, http: httpStatistics.counts)) { a, _ in a })
         let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
         let waiter = DispatchSource.makeTimerSource(queue: mainQueue)
@@ -496,9 +536,9 @@ public enum BootHTTPEventLog {
         switch event {
         case .bootstrapSent(let remote):
             logger.info("http.bootstrap", metadata: ["remote": "\(remote)"])
-        case .menuShown(let machine, let entry, let remote):
+        case .menuShown(let machine, let entry, let remote, _):
             logger.info("menu.shown", metadata: ["mac": "\(machine.mac)", "platform": "\(machine.platform.rawValue)", "default_entry": "\(entry ?? "-")", "remote": "\(remote)"])
-        case .entryChosen(let machine, let entry, let remote):
+        case .entryChosen(let machine, let entry, let remote, _):
             logger.info("menu.chosen", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
         case .fileSent(let path, let bytes, let range, let remote):
             var m: Logger.Metadata = ["path": "\(path)", "bytes": "\(bytes)", "remote": "\(remote)"]
@@ -508,8 +548,12 @@ public enum BootHTTPEventLog {
             logger.info("installer.started", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
         case .progress(let mac, let stage, let remote):
             logger.notice("installer.progress", metadata: ["mac": "\(mac)", "stage": "\(stage)", "remote": "\(remote)"])
-        case .rearmed(let machine, let remote):
-            logger.notice("machine.rearmed", metadata: ["mac": "\(machine.mac)", "remote": "\(remote)"])
+        case .preseedRead(let machine, let entry, let remote):
+            logger.info("preseed.read", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)", "note": "no install token: nothing recorded"])
+        case .identityNotStored(let mac, let remote):
+            logger.notice("identity.not-stored", metadata: ["mac": "\(mac)", "remote": "\(remote)", "reason": "DMI fields from an address that is not this MAC's (neighbour table)"])
+        case .rearmed(let mac, let by, let remote):
+            logger.notice("machine.rearmed", metadata: ["mac": "\(mac)", "by": "\(by)", "remote": "\(remote)"])
         case .refused(let path, let status, let reason, let remote):
             logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
         }

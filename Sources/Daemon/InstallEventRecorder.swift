@@ -46,7 +46,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
         defer { lock.unlock() }
         for record in records {
             guard let mac = record[.mac], let kind = record.kind else { continue }
-            if kind.endsInstall { installIDByMAC[mac] = nil } else if let id = record[.installID] { installIDByMAC[mac] = id }
+            if kind.endsInstall && !Self.saidBySyslog(record) { installIDByMAC[mac] = nil } else if let id = record[.installID] { installIDByMAC[mac] = id }
         }
     }
 
@@ -86,15 +86,16 @@ public final class InstallEventRecorder: @unchecked Sendable {
     /// keep their log lines.
     public func http(_ event: BootHTTPEvent, installs: (String) -> Bool) -> Bool {
         switch event {
-        case .menuShown(let machine, let entry, let remote):
-            remember(machine, ip: remote)
+        case .menuShown(let machine, let entry, let remote, let proven):
+            // Only the PC's own request may change what is known of it (DMI, address).
+            if proven { remember(machine, ip: remote) }
             var fields = machineFields(mac: machine.mac.description)
             fields[.entry] = entry
             write(.menuShown, fields)
-        case .entryChosen(let machine, let entry, let remote):
-            remember(machine, ip: remote)
+        case .entryChosen(let machine, let entry, let remote, let proven):
+            if proven { remember(machine, ip: remote) }
             let mac = machine.mac.description
-            if installs(entry) {
+            if proven && installs(entry) {
                 lock.lock()
                 installIDByMAC[mac] = UUID().uuidString.lowercased()
                 lock.unlock()
@@ -125,10 +126,9 @@ public final class InstallEventRecorder: @unchecked Sendable {
             var fields = machineFields(mac: mac)
             fields[.stage] = stage
             write(Self.progressKind(stage), fields)
-        case .rearmed(let machine, let remote):
-            remember(machine, ip: remote)
-            var fields = machineFields(mac: machine.mac.description)
-            fields[.reason] = "menu at the bench"
+        case .rearmed(let mac, let by, _):
+            var fields = machineFields(mac: mac)
+            fields[.reason] = by
             write(.machineRearmed, fields)
         case .refused(let path, let status, let reason, let remote) where path.hasPrefix("/images/"):
             // The PC's iPXE stops at its entry's failure branch; this is the journal's side
@@ -140,7 +140,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             fields[.image] = path.split(separator: "/").dropFirst().first.map(String.init)
             fields[.reason] = "HTTP \(status): \(reason)"
             write(.imageFailed, fields)
-        case .bootstrapSent, .refused:
+        case .bootstrapSent, .refused, .preseedRead, .identityNotStored:
             return false
         }
         return true
@@ -148,14 +148,15 @@ public final class InstallEventRecorder: @unchecked Sendable {
 
     /// One line of an installer's syslog, sent from `ip`: always an installer.log event
     /// (debug) with the machine's fields, plus installer.step / installer.failed when the
-    /// line is one of main-menu's milestones. The MAC is the one this IP used in its HTTP
-    /// requests, else `neighbourMAC(ip)` (the kernel's neighbour table), remembered for the
-    /// next lines. Returns the MAC, nil when the sender is unknown (its lines still carry IP).
+    /// line is one of main-menu's milestones. The MAC is `attributedMAC(ip)` (the receiver's:
+    /// the PC with an open install at that address), else the one this IP used in its HTTP
+    /// requests, remembered for the next lines. Returns the MAC, nil when the sender is
+    /// unknown (its lines still carry IP).
     @discardableResult
     public func installerSyslog(_ line: InstallerSyslogLine, from ip: String,
-                                neighbourMAC: (String) -> String?) -> String? {
+                                neighbourMAC attributedMAC: (String) -> String?) -> String? {
         var mac = knownMAC(ip: ip)
-        if mac == nil, let found = neighbourMAC(ip) {
+        if let found = attributedMAC(ip), found != mac {
             lock.lock()
             macByIP[ip] = found
             lock.unlock()
@@ -174,7 +175,9 @@ public final class InstallEventRecorder: @unchecked Sendable {
             fields[.step] = step
             fields[.stage] = component
             fields[.reason] = reason
-            write(.installerFailed, fields)
+            // A syslog line is not proof (UDP takes any source address): it may mark the
+            // install failed, never end it; only the PC's own report (with its token) does.
+            write(.installerFailed, fields, endsInstall: false)
         case nil:
             break
         }
@@ -194,12 +197,18 @@ public final class InstallEventRecorder: @unchecked Sendable {
         }
     }
 
-    private func write(_ kind: InstallEventKind, _ fields: [InstallField: String]) {
+    /// An installer.failed from the installer's syslog (it names the failed step, which
+    /// the PC's own `/progress?stage=failed` does not): it did not end the install.
+    static func saidBySyslog(_ record: JournalRecord) -> Bool {
+        record.kind == .installerFailed && record[.step] != nil
+    }
+
+    private func write(_ kind: InstallEventKind, _ fields: [InstallField: String], endsInstall: Bool = true) {
         var fields = fields
         if kind == .installerStep, fields[.step] == nil { fields[.step] = fields[.stage] }
         writer.write(InstallEvent(kind, fields: fields))
         if let mac = fields[.mac] { onMachineEvent(kind, mac) }
-        if kind.endsInstall, let mac = fields[.mac] {
+        if endsInstall, kind.endsInstall, let mac = fields[.mac] {
             lock.lock()
             installIDByMAC[mac] = nil
             lock.unlock()

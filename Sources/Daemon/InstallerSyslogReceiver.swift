@@ -1,7 +1,13 @@
 // The UDP side of the installer's syslog (log_host/log_port on its kernel command line):
 // one socket on the server's bench address, each datagram parsed (InstallJournal's
 // InstallerSyslog) and handed to the recorder with the sender's IP. Nothing here blocks
-// a boot: bad datagrams are dropped and counted, unknown senders counted and still logged.
+// a boot: bad datagrams are dropped and counted.
+//
+// Who may speak (issue 16): UDP takes any source, so a line counts only when it comes from
+// the address of a PC with an open install (the address its proven requests came from,
+// ReportSessions), and is attributed to that PC; any other sender's lines are dropped and
+// counted. Each sender is rate-limited (a token bucket per address) before its datagram is
+// even parsed, so one installer, or a host spoofing its address, cannot flood the journal.
 
 import DHCP
 import Dispatch
@@ -15,8 +21,10 @@ public struct InstallerSyslogStatistics: Sendable, Equatable {
     public var lines = 0
     /// Datagrams refused: empty, oversize, or not syslog.
     public var dropped = 0
-    /// Lines from an IP that no HTTP request nor the neighbour table tied to a MAC.
+    /// Lines dropped because no open install has the sender's address.
     public var unknownSender = 0
+    /// Datagrams dropped by the per-sender rate limit.
+    public var rateLimited = 0
 }
 
 /// `start`, `rebind`, `stop` and `port` are called from one queue (the daemon's main queue).
@@ -25,6 +33,11 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     private var options: UDPSocketOptions
     private let queue = DispatchQueue(label: "garage-pxe.installer-syslog")
     private let onDropped: @Sendable (InstallerSyslogRefusal, String) -> Void
+    /// The MAC of the PC with an open install at this address, if any.
+    private let openInstall: @Sendable (String) -> String?
+    private let clock: @Sendable () -> Double
+    // Touched on `queue` only.
+    private var limiter: SourceRateLimiter
     private var socket: UDPSocket?
     private let lock = NSLock()
     private var counts = InstallerSyslogStatistics()
@@ -32,10 +45,22 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     /// `onDropped` hears each refused datagram (reason, sender) for the daemon's log.
     /// Bound to the served address only (no SO_BINDTODEVICE: a PC's lines arrive on the
     /// bench interface, and a test's on loopback, both addressed to it).
+    /// The rate limit a sender gets: an installer's busiest minutes (dpkg unpacking) stay far
+    /// under it, a flood is cut after one burst.
+    public static let linesPerSecond = 200.0
+    public static let burstLines = 2000.0
+
     public init(recorder: InstallEventRecorder, address: UInt32, port: UInt16,
+                openInstall: @escaping @Sendable (String) -> String?,
+                limiter: SourceRateLimiter = SourceRateLimiter(perSecond: InstallerSyslogReceiver.linesPerSecond,
+                                                              burst: InstallerSyslogReceiver.burstLines),
+                clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
                 onDropped: @escaping @Sendable (InstallerSyslogRefusal, String) -> Void = { _, _ in }) {
         self.recorder = recorder
         self.options = UDPSocketOptions(bindAddress: address, port: port)
+        self.openInstall = openInstall
+        self.limiter = limiter
+        self.clock = clock
         self.onDropped = onDropped
     }
 
@@ -85,20 +110,23 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     }
 
     private func receive(_ datagram: Datagram) {
+        guard limiter.admit(datagram.source.address, now: clock()) else {
+            count { $0.rateLimited += 1 }
+            return
+        }
         let ip = formatIPv4(datagram.source.address)
+        guard let mac = openInstall(ip) else {
+            count { $0.unknownSender += 1 }
+            return
+        }
         let parsed = datagram.truncated ? .failure(.oversize(bytes: datagram.bytes.count)) : InstallerSyslog.parse(datagram.bytes)
         switch parsed {
         case .failure(let refusal):
             count { $0.dropped += 1 }
             onDropped(refusal, ip)
         case .success(let line):
-            let mac = recorder.installerSyslog(line, from: ip) { ip in
-                parseIPv4(ip).flatMap(NeighbourTable.hardwareAddress(of:)).flatMap { MACAddress(bytes: $0)?.description }
-            }
-            count {
-                $0.lines += 1
-                if mac == nil { $0.unknownSender += 1 }
-            }
+            recorder.installerSyslog(line, from: ip) { _ in mac }
+            count { $0.lines += 1 }
         }
     }
 

@@ -125,38 +125,11 @@ public struct InstallOnceStore: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do { data = try encoder.encode(snapshot) } catch { throw .unwritable(path: path, reason: "\(error)") }
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = "\(path).tmp-\(getpid())"
-        func failure(_ what: String) -> InstallOnceStoreError {
-            .unwritable(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw failure("open \(temporary)") }
-        var written = 0
-        let ok = data.withUnsafeBytes { bytes -> Bool in
-            while written < bytes.count {
-                let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return true
-        }
-        guard ok, fsync(fd) == 0 else {
-            let error = failure("write \(temporary)")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let error = failure("rename \(temporary)")
-            unlink(temporary)
-            throw error
-        }
-        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 {
-            fsync(dir)
-            close(dir)
+        do throws(AtomicFileError) {
+            try AtomicFile.write(data, to: path, mode: 0o640)
+        } catch {
+            throw .unwritable(path: path, reason: error.reason)
         }
     }
 }
+

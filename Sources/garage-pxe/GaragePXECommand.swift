@@ -259,7 +259,9 @@ extension Render {
 struct Rearm: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Arm a machine's install again: its next network boot defaults to the installer (install once).",
-        discussion: "Writes a machine.rearmed event to the journal; a running daemon sees it at the machine's next boot.")
+        discussion: """
+            Sends POST /rearm to the running daemon with the admin token of the state folder             (paths.state/admin-token, readable by root only: run it as root). With no daemon             answering, writes the machine.rearmed event to the journal, which the daemon reads at its next start.
+            """)
 
     @OptionGroup var options: ConfigOptions
 
@@ -269,6 +271,31 @@ struct Rearm: ParsableCommand {
     func run() throws {
         guard let machine = HardwareAddress(mac) else { throw ValidationError("'\(mac)' is not a MAC address such as 52:54:00:12:34:56") }
         let config = try options.load()
+        func fail(_ message: String) -> ExitCode {
+            FileHandle.standardError.write(Data("garage-pxe: \(message)\n".utf8))
+            return ExitCode(1)
+        }
+        let token: AdminToken
+        do throws(AdminTokenError) {
+            token = try AdminToken.read(directory: config.stateDirectory)
+        } catch {
+            throw fail("\(error)")
+        }
+        var answer: (status: Int, body: String)?
+        do throws(AdminClientError) {
+            answer = try AdminClient.post(host: AdminClient.host(for: config), port: Int(config.httpPort),
+                                          target: "/rearm?mac=\(machine)&by=cli", token: token.text)
+        } catch .notListening(let why) {
+            FileHandle.standardError.write(Data("garage-pxe: \(why); writing the journal directly (the daemon reads it at its next start)\n".utf8))
+        } catch {
+            throw fail("\(error)")
+        }
+        if let (status, body) = answer {
+            let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard status == 200 else { throw fail("the daemon refused (HTTP \(status)): \(text)") }
+            print(text)
+            return
+        }
         let writer = JournalWriter()
         writer.write(InstallEvent(.machineRearmed, fields: [.mac: machine.description, .site: config.site, .reason: "garage-pxe rearm"]))
         writer.flush()

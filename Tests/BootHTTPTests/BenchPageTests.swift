@@ -37,7 +37,8 @@ struct BenchPageTests {
         ns=$1 bin=$2 config=$3 images=$4 out=$5 driver=$6 a=$7 b=$8 c=$9
         base=http://10.99.0.1:8080
         daemon=
-        trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null' EXIT
+        \(BenchPCs.functions)
+        trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; for n in "${pcns[@]}"; do ip netns delete "$n" 2>/dev/null; done' EXIT
         start() {
             ip netns exec "$ns" "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
                 --http-port 8080 --user nobody --state "$images/../state" --events journal >>"$out/daemon.log" 2>&1 &
@@ -47,19 +48,20 @@ struct BenchPageTests {
         stop() { kill "$daemon"; wait "$daemon"; daemon=; }
         get() { ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$1"; }
         body() { ip netns exec "$ns" curl -s -w '\\n%{http_code}\\n' "$base/$1"; }
+        # The PCs' own requests (their own address and MAC); the install token comes with the entry script.
+        pget() { on "$1" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$2"; }
         start
+        pc "$a"; pc "$b"; pc "$c"
         echo "=== requests"
-        get "boot.ipxe?mac=$a&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
-        get "boot/debian-12-auto.ipxe?mac=$a&platform=efi"
-        get "preseed/debian-12-auto.cfg?mac=$a"
-        get "progress?mac=$a&stage=partman"
-        get "progress?mac=$a&stage=finished"
-        get "progress?mac=$a&stage=first-boot"
-        get "boot.ipxe?mac=$b&platform=pcbios&serial=CZC1234XYZ&manufacturer=HP&product=EliteDesk%20800%20G2"
-        get "boot/debian-12-auto.ipxe?mac=$b&platform=pcbios"
-        get "preseed/debian-12-auto.cfg?mac=$b"
-        get "progress?mac=$b&stage=partman"
-        get "progress?mac=$b&stage=failed"
+        pget "$a" "boot.ipxe?mac=$a&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
+        install "$a"
+        pget "$a" "progress?mac=$a&stage=partman&token=${token[$a]}"
+        pget "$a" "progress?mac=$a&stage=finished&token=${token[$a]}"
+        pget "$a" "progress?mac=$a&stage=first-boot&token=${token[$a]}"
+        pget "$b" "boot.ipxe?mac=$b&platform=pcbios&serial=CZC1234XYZ&manufacturer=HP&product=EliteDesk%20800%20G2"
+        install "$b"
+        pget "$b" "progress?mac=$b&stage=partman&token=${token[$b]}"
+        pget "$b" "progress?mac=$b&stage=failed&token=${token[$b]}"
         echo "=== live"; body api/machines
         stop
         # journald reads its socket on its own time: wait (bounded) for the last event.
@@ -75,9 +77,15 @@ struct BenchPageTests {
         echo "=== page"; body ""
         echo "=== chromium"
         # Debian's python3: python3-websocket is an apt package.
-        ip netns exec "$ns" /usr/bin/python3 "$driver" "$base" "$out" \\
-            "/boot.ipxe?mac=$c&platform=efi&serial=SN-NEW-3&manufacturer=Dell&product=OptiPlex%207050" "$c" 2>"$out/driver.log"
+        # From the new PC's own namespace: its menu request is its own, so its DMI fields count.
+        on "$c" /usr/bin/python3 "$driver" "$base" "$out" \\
+            "/boot.ipxe?mac=$c&platform=efi&serial=SN-NEW-3&manufacturer=Dell&product=OptiPlex%207050" "$c" \\
+            "$(cat "$images/../state/admin-token")" "$a" 2>"$out/driver.log"
         stop
+        for _ in $(seq 1 1200); do
+            journalctl -q -D /run/log/journal GARAGE_PXE_EVENT=machine.rearmed -o cat | grep -q . && break; sleep 0.1
+        done
+        echo "=== rearmed"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_EVENT=machine.rearmed
         echo "=== daemon"; cat "$out/daemon.log"
         """
         let out = try underPrivateJournald(script, [
@@ -144,6 +152,17 @@ struct BenchPageTests {
             let png = try Data(contentsOf: URL(fileURLWithPath: path))
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 10_000, "\(path): \(png.count) bytes")
         }
+        // Re-arming from the page: a wrong token is refused and forgotten; the right one is
+        // sent as a header, kept for the tab, and recorded as the bench page's.
+        #expect((result["rearm_wrong_notice"] as? String)?.contains("refusé") == true, "\(result)")
+        #expect(result["rearm_kept_after_wrong"] is NSNull, "\(result)")
+        #expect((result["rearm_notice"] as? String)?.contains("réarmé") == true, "\(result)")
+        #expect(result["rearm_kept"] as? Bool == true, "\(result)")
+        let rearmed = (out["rearmed"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(rearmed.map { $0["GARAGE_PXE_MAC"] as? String } == [Self.delivered], "\(context)")
+        #expect(rearmed.first?["GARAGE_PXE_REASON"] as? String == "bench page", "\(context)")
         #expect(!(out["daemon"] ?? "").contains("garage-pxe-event"), "nothing fell back to stderr")
     }
 }

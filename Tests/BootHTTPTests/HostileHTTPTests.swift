@@ -71,9 +71,9 @@ struct HostileHTTPTests {
         #expect(longValue.status == 400)
         // 500 unknown parameters (under 8 KiB) are ignored; the first of each name wins.
         let many = (0..<500).map { "p\($0)=\($0)" }.joined(separator: "&")
-        let manyParameters = try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=partman&\(many)&stage=x"])
+        let manyParameters = try await server.curl(["\(server.base)/boot.ipxe?mac=52:54:00:12:34:56&platform=efi&\(many)&platform=amiga"])
         #expect(manyParameters.status == 200)
-        #expect(server.events.contains(.progress(mac: "52:54:00:12:34:56", stage: "partman", remote: "127.0.0.1")))
+        #expect(server.events.contains { if case .menuShown(let m, _, _, _) = $0 { m.mac.description == "52:54:00:12:34:56" && m.platform == .efi } else { false } })
         // 9 KB and 60 KB targets: 414 before any route parses them.
         for size in [9_000, 60_000] {
             let r = try await server.curl(["\(server.base)/boot.ipxe?mac=52:54:00:12:34:56&junk=\(String(repeating: "J", count: size))"])

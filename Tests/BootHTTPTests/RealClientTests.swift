@@ -28,10 +28,12 @@ struct RealClientTests {
             let r = try await server.curl(["\(server.base)/boot.ipxe?\(bad)"])
             #expect(r.status == 400, "\(bad)")
         }
-        #expect(server.events.contains(.menuShown(machine: MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE"), entry: "disque-local", remote: "127.0.0.1")))
+        #expect(server.events.contains(.menuShown(machine: MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE"), entry: "disque-local", remote: "127.0.0.1", proven: false)))
+        // From loopback, not the PC's own address: its DMI fields are logged as not stored.
+        #expect(server.events.contains(.identityNotStored(mac: "52:54:00:00:00:99", remote: "127.0.0.1")))
     }
 
-    @Test("entry scripts, preseeds, post-install scripts and progress calls")
+    @Test("entry scripts, preseeds, post-install scripts and progress calls, asked by a host that is not the PC: no token, nothing armed")
     func entryPreseedProgress() async throws {
         let server = try await RunningBootServer()
         defer { server.stop() }
@@ -47,6 +49,9 @@ struct RealClientTests {
         #expect(preseed.status == 200)
         #expect(preseedText.contains("d-i netcfg/get_hostname string pc-525400123456"))
         #expect(preseedText.contains("wget -q -O /dev/null \"http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56&stage=finished\""))
+        #expect(!preseedText.contains("token="))
+        // A token, but not one this server gave: refused.
+        #expect(try await server.curl(["\(server.base)/preseed/debian-12-auto.cfg?mac=52:54:00:12:34:56&token=00112233445566778899aabbccddeeff"]).status == 403)
         #expect(try await server.curl(["\(server.base)/preseed/shell.cfg?mac=52:54:00:12:34:56"]).status == 404)
 
         let script = try await server.curl(["\(server.base)/postinstall/atelier.sh"])
@@ -54,14 +59,26 @@ struct RealClientTests {
         #expect(script.body == (try Data(contentsOf: URL(fileURLWithPath: Repo.path("pxe-menus/postinstall/atelier.sh")))))
         #expect(try await server.curl(["--path-as-is", "\(server.base)/postinstall/../menu.yaml"]).status == 404)
 
-        #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=finished"]).status == 200)
+        // Progress without the install's token (or with a wrong one): 403, nothing reported.
+        #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=finished"]).status == 403)
+        #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=finished&token=00112233445566778899aabbccddeeff"]).status == 403)
         #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=rm%20-rf"]).status == 400)
         #expect(try await server.curl(["\(server.base)/progress?stage=finished"]).status == 400)
+        // Re-arming: a GET changes nothing (405), a POST needs the admin token (403).
+        let getRearm = try await server.curl(["\(server.base)/rearm?mac=52:54:00:12:34:56"])
+        #expect(getRearm.status == 405)
+        #expect(getRearm.headers["allow"] == "POST")
+        #expect(try await server.curl(["-X", "POST", "\(server.base)/rearm?mac=52:54:00:12:34:56"]).status == 403)
+        #expect(try await server.curl(["-X", "POST", "-H", "Authorization: Bearer \(String(repeating: "0", count: 64))",
+                                       "\(server.base)/rearm?mac=52:54:00:12:34:56"]).status == 403)
+        #expect(server.statistics.counts.refused[403] == 5)
+        #expect(server.statistics.counts.refused[405] == 1)
         let events = server.events
-        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
-        #expect(events.contains(.preseedSent(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
-        #expect(events.contains(.progress(mac: "52:54:00:12:34:56", stage: "finished", remote: "127.0.0.1")))
-        #expect(!events.contains { if case .progress(_, let stage, _) = $0 { stage != "finished" } else { false } })
+        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1", proven: false)))
+        #expect(events.contains(.preseedRead(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(!events.contains { if case .preseedSent = $0 { true } else { false } })
+        #expect(!events.contains { if case .progress = $0 { true } else { false } })
+        #expect(!events.contains { if case .rearmed = $0 { true } else { false } })
     }
 
     @Test("files: whole, Content-Length, HEAD, ranges, 416, ETag and Last-Modified conditionals (sendfile, then streamed)",

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Drives a real headless Chromium through the DevTools protocol to check the bench page.
 
-usage: bench-page-chromium.py BASE_URL OUT_DIR NEW_EVENT_PATH NEW_MAC
+usage: bench-page-chromium.py BASE_URL OUT_DIR NEW_EVENT_PATH NEW_MAC [ADMIN_TOKEN REARM_MAC]
 
 Loads BASE_URL/, waits (bounded) for the rows, takes a screenshot, marks the page's
 JavaScript state, asks the server for NEW_EVENT_PATH (a real boot request that writes a
 new event), then waits (bounded) for a row with NEW_MAC to appear in the same page, and
-takes a second screenshot. Prints one JSON object: the rows before and after, whether the
+takes a second screenshot. With ADMIN_TOKEN and REARM_MAC, clicks that row's re-arm button,
+answers the token dialog first with a wrong token, then (clicking again) with ADMIN_TOKEN,
+and reports the page's notices and what the tab kept in sessionStorage. Prints one JSON object: the rows before and after, whether the
 marker survived (no reload happened) and the screenshot paths. Exit 0 even when the row
 never appears: the Swift test decides from the JSON.
 """
@@ -115,6 +117,37 @@ try:
     result["after"] = rows()
     result["marker"] = evaluate("window.benchMarker || null")
     result["screenshots"].append(screenshot("bench-page-after.png"))
+
+    if len(sys.argv) > 6:
+        admin_token, rearm_mac = sys.argv[5:7]
+        click_js = """(() => { const b = document.querySelector('#machines tr[data-mac="%s"] button.rearm');
+            if (!b) return false; b.click(); return true; })()""" % rearm_mac
+        notice_js = "(() => { const n = document.getElementById('notice'); return n.hidden ? null : n.textContent; })()"
+
+        def rearm_with(token, expect):
+            evaluate("document.getElementById('notice').hidden = true; 'cleared'")
+            clicked = False
+            for _ in deadline_loop(10):
+                clicked = evaluate(click_js)
+                if clicked:
+                    break
+            if not clicked:
+                return None
+            for _ in deadline_loop(10):
+                if evaluate("document.getElementById('token-dialog').open"):
+                    break
+            evaluate("document.getElementById('admin-token').value = %s; document.getElementById('token-ok').click(); 'sent'"
+                     % json.dumps(token))
+            for _ in deadline_loop(10):
+                text = evaluate(notice_js)
+                if text and expect in text:
+                    return text
+            return evaluate(notice_js)
+
+        result["rearm_wrong_notice"] = rearm_with("0" * 64, "refusé")
+        result["rearm_kept_after_wrong"] = evaluate("sessionStorage.getItem('garage-pxe-admin-token')")
+        result["rearm_notice"] = rearm_with(admin_token, "réarmé")
+        result["rearm_kept"] = evaluate("sessionStorage.getItem('garage-pxe-admin-token') === %s" % json.dumps(admin_token))
     try:
         call("Browser.close")
     except Exception:

@@ -144,6 +144,12 @@ struct AllVariablesTests {
             out += "## entry debian-12-auto, \(label)\n" + (try menus.renderEntry("debian-12-auto", for: machine, server: Golden.server))
             out += "## preseed debian-12-auto, \(label)\n" + (try menus.renderPreseed("debian-12-auto", for: machine, server: Golden.server))
         }
+        // What the PC itself gets: its install's token in the preseed URL and the progress URLs.
+        let token = "0123456789abcdef0123456789abcdef"
+        out += "## entry debian-12-auto, plain BIOS, with its install token\n"
+            + (try menus.renderEntry("debian-12-auto", for: Golden.plainBIOS, server: Golden.server, reportToken: token))
+        out += "## preseed debian-12-auto, plain BIOS, with its install token\n"
+            + (try menus.renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server, reportToken: token))
         try Golden.compare(out, "rendered.txt", folder: "menus-all-variables")
         // No variable rendered as nothing by mistake where the machine told us everything.
         #expect(!out.contains("mac=\n"))

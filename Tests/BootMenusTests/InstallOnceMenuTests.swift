@@ -48,15 +48,15 @@ struct InstallOnceMenuTests {
         #expect(!choice.installed)
     }
 
-    @Test("the shipped menu for an installed UEFI PC (golden): local disk by default, a rearm item")
+    @Test("the shipped menu for an installed UEFI PC (golden): local disk by default, the installer still listed, no URL that re-arms")
     func golden() throws {
         let menus = try Golden.shippedMenus()
         let rendered = menus.renderMenu(for: Golden.plainEFI, server: Golden.server, installed: true)
         try Golden.compare(rendered, "menu-installed-efi.ipxe")
         #expect(rendered.contains("--default disque-local "))
-        #expect(rendered.contains("item garage-pxe-rearm "))
-        #expect(rendered.contains("iseq ${selected} garage-pxe-rearm && goto rearm ||"))
-        #expect(rendered.contains("chain --replace --autofree http://10.99.0.1:8080/rearm?mac=52:54:00:12:34:56&platform=efi"))
+        #expect(rendered.contains("item debian-12-auto "))
+        // Re-arming is an admin's POST with the admin token (issue 16), never a link a PC follows.
+        #expect(!rendered.contains("rearm"))
         // Not installed: byte for byte the usual menu.
         #expect(menus.renderMenu(for: Golden.plainEFI, server: Golden.server, installed: false)
                 == menus.renderMenu(for: Golden.plainEFI, server: Golden.server))
@@ -78,11 +78,18 @@ struct PreseedLateCommandTests {
         return text.trimmingCharacters(in: .whitespaces)
     }
 
-    @Test("the post-install script's result is reported, the first-boot unit installed, finished last")
+    @Test("the post-install script's result is reported, the first-boot unit installed, finished last, each URL with the install's token")
     func lateCommandReports() throws {
-        let preseed = try Golden.shippedMenus().renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server)
+        let token = "00112233445566778899aabbccddeeff"
+        let preseed = try Golden.shippedMenus().renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server,
+                                                             reportToken: token)
         let command = try #require(Self.lateCommand(preseed))
-        let progress = "http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56"
+        let progress = "http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56&token=\(token)"
+        // The first-boot file holds the token: root's only.
+        #expect(command.contains("chmod 600 /target/etc/garage-pxe-first-boot.conf"))
+        // Without a token (a person reading the preseed), no URL carries one.
+        let read = try Golden.shippedMenus().renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server)
+        #expect(!read.contains("token="))
         let done = try #require(command.range(of: "\(progress)&stage=postinstall-done"))
         let failed = try #require(command.range(of: "\(progress)&stage=postinstall-failed"))
         let finished = try #require(command.range(of: "\(progress)&stage=finished"))

@@ -26,8 +26,8 @@ import Testing
         let menuRequest = MachineIdentity(mac: mac, platform: .efi, buildArchitecture: "x86_64", serial: "PF0ABC12")
         // What /preseed/ENTRY.cfg?mac=… parses to: the MAC and the default platform.
         let preseedRequest = MachineIdentity(mac: mac, platform: .bios)
-        #expect(recorder.http(.menuShown(machine: menuRequest, entry: nil, remote: "10.0.0.5"), installs: { _ in true }))
-        #expect(recorder.http(.entryChosen(machine: menuRequest, entry: "debian", remote: "10.0.0.5"), installs: { _ in true }))
+        #expect(recorder.http(.menuShown(machine: menuRequest, entry: nil, remote: "10.0.0.5", proven: true), installs: { _ in true }))
+        #expect(recorder.http(.entryChosen(machine: menuRequest, entry: "debian", remote: "10.0.0.5", proven: true), installs: { _ in true }))
         #expect(recorder.http(.preseedSent(machine: preseedRequest, entry: "debian", remote: "10.0.0.7"), installs: { _ in true }))
         writer.flush()
         let started = try #require(sink.all.first { $0.contains("GARAGE_PXE_EVENT=installer.started") })

@@ -20,20 +20,22 @@ struct JournaldRestartTests {
         ns=$1 bin=$2 config=$3 images=$4 mac=$5 down=$6
         base=http://10.99.0.1:8080
         \(PrivateJournald.daemonFunctions)
+        \(BenchPCs.functions)
         # Is PID $1 gone? The helper started journald, so once killed it stays a zombie
         # (state Z) until the helper reaps it.
         gone() { local s; s=$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null) || return 0; [ "$s" = Z ]; }
         start
-        get "progress?mac=$mac&stage=before" >/dev/null
+        pc "$mac"; install "$mac"
+        report "$mac" before >/dev/null
         waitfor "$mac" installer.step 1
         kill "$GARAGE_PXE_JOURNALD_PID"
         for _ in $(seq 1 1200); do gone "$GARAGE_PXE_JOURNALD_PID" && break; sleep 0.1; done
         gone "$GARAGE_PXE_JOURNALD_PID" || echo "journald did not stop"
-        for i in $(seq 1 "$down"); do get "progress?mac=$mac&stage=down$i" >/dev/null; done
+        for i in $(seq 1 "$down"); do report "$mac" "down$i" >/dev/null; done
         /lib/systemd/systemd-journald >/dev/null 2>&1 &
         journald=$!
         waitfor "$mac" installer.step $((down + 1))
-        get "progress?mac=$mac&stage=after" >/dev/null
+        report "$mac" after >/dev/null
         waitfor "$mac" installer.step $((down + 2))
         stop
         echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"

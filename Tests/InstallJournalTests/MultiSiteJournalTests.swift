@@ -27,16 +27,17 @@ struct MultiSiteJournalTests {
         shift 6
         base=http://10.99.0.1:8080
         \(PrivateJournald.daemonFunctions)
+        \(BenchPCs.functions)
         start
         for mac in "$@"; do
-            menu "$mac" >/dev/null
-            get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi" >/dev/null
-            get "preseed/debian-12-auto.cfg?mac=$mac" >/dev/null
+            pc "$mac"
+            pcget "$mac" "boot.ipxe?mac=$mac&platform=efi" >/dev/null
+            install "$mac"
         done
-        get "progress?mac=$1&stage=finished" >/dev/null
+        report "$1" finished >/dev/null
         waitfor "$1" installer.finished 1
-        if [ $# -gt 1 ]; then get "progress?mac=$2&stage=failed" >/dev/null; waitfor "$2" installer.failed 1
-        else get "progress?mac=$1&stage=first-boot" >/dev/null; waitfor "$1" machine.delivered 1; fi
+        if [ $# -gt 1 ]; then report "$2" failed >/dev/null; waitfor "$2" installer.failed 1
+        else report "$1" first-boot >/dev/null; waitfor "$1" machine.delivered 1; fi
         stop
         # What systemd-journal-upload does over HTTPS, here through a pipe: the site's
         # entries in the export format, into a journal file at the center.

@@ -23,12 +23,16 @@ struct PrivateJournaldTests {
             --http-port 8080 --user nobody --state "$images/../state" --events journal >"$images/../daemon.log" 2>&1 &
         daemon=$!
         for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
-        get() { ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$1"; }
+        \(BenchPCs.functions)
+        # The PC's own requests, from its own address and MAC.
+        pc "$mac"
+        get() { pcget "$mac" "$1" >/dev/null; }
         get "boot.ipxe?mac=$mac&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
-        get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
+        script=$(pcget "$mac" "boot/debian-12-auto.ipxe?mac=$mac&platform=efi")
+        token[$mac]=$(printf '%s' "$script" | grep -o 'token=[0-9a-f]*' | head -n 1 | cut -d= -f2)
         get "images/debian-12-amd64/linux"
-        get "preseed/debian-12-auto.cfg?mac=$mac"
-        get "progress?mac=$mac&stage=finished"
+        get "preseed/debian-12-auto.cfg?mac=$mac&token=${token[$mac]}"
+        report "$mac" finished >/dev/null
         kill "$daemon"; wait "$daemon"
         # journald reads its socket on its own time: wait (bounded) for the last event.
         for _ in $(seq 1 1200); do
