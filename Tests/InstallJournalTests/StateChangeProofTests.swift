@@ -101,7 +101,7 @@ struct StateChangeProofTests {
         #expect(events("installer.started").count == 1, "\(context)")
         // One failure, the victim's own line; the attacker's forged text is nowhere.
         let failed = events("installer.failed")
-        #expect(failed.count == 1 && failed.first?["GARAGE_PXE_STEP"] as? String == "pkgsel", "\(context)")
+        #expect(failed.count == 1 && failed.first?["GARAGE_PXE_STAGE"] as? String == "pkgsel", "\(context)")
         #expect(!(out["json"] ?? "").contains("partman-auto"), "the spoofed line was not recorded: \(context)")
         // The failure line did not end the install: the finish carries the same INSTALL_ID as the start.
         let started = events("installer.started").first?["GARAGE_PXE_INSTALL_ID"] as? String
@@ -117,7 +117,8 @@ struct StateChangeProofTests {
         #expect(daemon.contains("status=403"), "refusals are logged: \(daemon)")
         #expect(!daemon.contains(victimToken), "the install token is never logged")
         // The flood: one burst of 2000 passes (with the 2 lines before), then 200 a second; the rest is counted.
-        let rateLimited = daemon.split(separator: "\n").last { $0.contains("installer_syslog_rate_limited=") }
+        // The first run's stop line (the log holds both runs; the counts start over at a restart).
+        let rateLimited = daemon.split(separator: "\n").first { $0.contains("installer_syslog_rate_limited=") }
             .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("installer_syslog_rate_limited=") } }
             .flatMap { Int($0.split(separator: "=")[1]) } ?? 0
         #expect(rateLimited >= 500, "\(rateLimited) datagrams over the per-sender rate limit: \(daemon.suffix(3000))")
