@@ -208,6 +208,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let sessions = reportSessions
         let receiver = InstallerSyslogReceiver(
             recorder: journal, address: address.hostOrder, port: UInt16(config.installer.syslogPort),
+            receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024),
             openInstall: { ip in sessions.openSession(at: ip, purpose: .install) },
             onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) })
         do {

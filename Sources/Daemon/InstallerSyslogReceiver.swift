@@ -50,14 +50,16 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     public static let linesPerSecond = 200.0
     public static let burstLines = 2000.0
 
-    public init(recorder: InstallEventRecorder, address: UInt32, port: UInt16,
+    /// `receiveBufferBytes`: the socket's buffer (limits.receive_buffer_kib, as the other
+    /// services'), so a burst of lines waits there rather than being dropped by the kernel.
+    public init(recorder: InstallEventRecorder, address: UInt32, port: UInt16, receiveBufferBytes: Int32? = nil,
                 openInstall: @escaping @Sendable (String) -> String?,
                 limiter: SourceRateLimiter = SourceRateLimiter(perSecond: InstallerSyslogReceiver.linesPerSecond,
                                                               burst: InstallerSyslogReceiver.burstLines),
                 clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
                 onDropped: @escaping @Sendable (InstallerSyslogRefusal, String) -> Void = { _, _ in }) {
         self.recorder = recorder
-        self.options = UDPSocketOptions(bindAddress: address, port: port)
+        self.options = UDPSocketOptions(bindAddress: address, port: port, receiveBufferBytes: receiveBufferBytes)
         self.openInstall = openInstall
         self.limiter = limiter
         self.clock = clock
