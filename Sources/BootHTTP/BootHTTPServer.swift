@@ -72,13 +72,16 @@ public enum BootHTTPServer {
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
-        installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed }
+        installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed },
+        reports: ReportSettings = ReportSettings(), records: MachineRecordsAccess? = nil
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
         let routes = BootRoutes(configuration: configuration, content: content, statistics: statistics, onEvent: onEvent,
                                 installOnce: installOnce)
         routes.register(on: router)
+        ReportRoutes(settings: reports, onEvent: onEvent, refuse: { routes.refuse($0, $1, $2, $3) }).register(on: router)
         if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
+        if let records { MachineRoutes(access: records, onEvent: onEvent).register(on: router) }
         return Application(
             router: router,
             server: .http1(configuration: .init(
@@ -273,7 +276,7 @@ struct BootRoutes: Sendable {
         Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    fileprivate func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
+    func refuse(_ request: Request, _ context: BootRequestContext, _ status: HTTPResponse.Status, _ reason: String) -> Response {
         statistics.countRefusal(status: status.code)
         // The path is logged as received (still percent-encoded), so it cannot break a log line.
         onEvent(.refused(path: String(request.uri.path.prefix(256)), status: status.code, reason: reason, remote: context.remote))
