@@ -418,6 +418,9 @@ struct History: ParsableCommand {
 
     @OptionGroup var journal: JournalOptions
 
+    @Flag(name: .long, help: "Start with one line of the PC's record: its names, health grade, erase, install and delivery.")
+    var summary = false
+
     func run() throws {
         // The per-PC record ties every name of the PC together (its other NICs, its disks);
         // a name it does not know still gets the journal's direct matches.
@@ -425,7 +428,7 @@ struct History: ParsableCommand {
         let records = try record?.events
             ?? readJournal { () throws(JournalReadError) in try JournalReader.history(of: machine, directories: journal.directory) }
         if journal.json { return try printJSON(records) }
-        if let record {
+        if summary, let record {
             let health = record.health.map { "health \($0.grade.rawValue)" + ($0.reasons.isEmpty ? "" : " (\($0.reasons.joined(separator: "; ")))") } ?? "health -"
             print(LogText.escaped("machine \(record.key) \([record.manufacturer, record.product].compactMap { $0 }.joined(separator: " ")) macs \(record.macs.joined(separator: ",")) \(health); erase \(record.eraseResult.rawValue); install \(record.installResult); delivered \(record.delivered ? "yes" : "no")"))
         }

@@ -30,8 +30,8 @@ struct RecordCommandTests {
         for _ in $(seq 1 1200); do
             journalctl -q -D /run/log/journal GARAGE_PXE_EVENT=machine.delivered -o cat | grep -q . && break; sleep 0.1
         done
-        echo "=== history"; "$bin" history PF0ERASE1; echo "status=$?"
-        echo "=== history-disk"; "$bin" history 19285D801234 | head -1
+        echo "=== history"; "$bin" history PF0ERASE1 --summary; echo "status=$?"
+        echo "=== history-disk"; "$bin" history 19285D801234 --summary | head -1
         # CR shown as ^: Swift reads CR LF as one character, which would hide the next section line.
         echo "=== csv"; "$bin" machines --csv | tr '\\r' '^'
         echo "=== public-key"; "$bin" certificate --public-key $cli
