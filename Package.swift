@@ -117,7 +117,8 @@ let package = Package(
         // The log-forging test runs the real daemon binary.
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        // The diagnostic image's build from Debian packages runs the real binary (TestSupport).
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "garage-pxe", "TestSupport"]),
         // Reports, health grade, the per-PC fold, CSV, certificates signed and verified
         // (and refused after a one-byte change); the CLI on a real private journald.
         .testTarget(name: "MachineRecordsTests",

@@ -304,7 +304,7 @@ struct ImagesCommand: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add a netboot image to the images folder.", subcommands: [ImportDebian.self])
+        abstract: "Add a netboot image to the images folder.", subcommands: [ImportDebian.self, ImportWipe.self])
 }
 
 struct ImportDebian: ParsableCommand {

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Certificates
 import Foundation
+import Images
 import InstallJournal
 import MachineRecords
 
@@ -112,5 +113,52 @@ struct Verify: ParsableCommand {
             print("REJECTED: \(error)")
             throw ExitCode(1)
         }
+    }
+}
+
+struct ImportWipe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wipe",
+        abstract: "Build the diagnostic and erase image from Debian packages (signed kernel, busybox, smartmontools, hdparm, nvme-cli, dmidecode, nwipe, the agent) and add it as an image.",
+        discussion: "Runs pxe-wipe/build-image.sh (apt downloads the .debs from the host's apt sources only), then imports the result like 'import debian', each file's SHA-256 in image.json.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Image folder name.")
+    var name = "diagnostic-amd64"
+
+    @Option(help: "The builder script (default: /usr/share/garage-pxe/pxe-wipe/build-image.sh, else the repository's).")
+    var builder: String?
+
+    func run() throws {
+        let config = try options.load()
+        let script = builder ?? Self.defaultBuilder()
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("garage-pxe-wipe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, output]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw fail("the image build failed (\(script) exited \(process.terminationStatus))") }
+        do {
+            let image = try DebianImport(source: output, imagesDirectory: config.imagesDirectory, name: name,
+                                         sha256sumsFile: output + "/SHA256SUMS").run()
+            print("imported \(image.name): \(image.metadata.installerBuild ?? "") into \(image.directory), checksums verified")
+        } catch {
+            throw fail("import failed: \(error)")
+        }
+    }
+
+    static func defaultBuilder() -> String {
+        let installed = "/usr/share/garage-pxe/pxe-wipe/build-image.sh"
+        if FileManager.default.fileExists(atPath: installed) { return installed }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            dir = dir.deletingLastPathComponent()
+            let candidate = dir.appendingPathComponent("pxe-wipe/build-image.sh").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        return installed
     }
 }
