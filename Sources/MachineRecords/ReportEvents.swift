@@ -22,7 +22,9 @@ public enum ReportEvents {
         ]
         if let battery = report.battery { fields[.batteryWearPercent] = String(battery.wearPercent) }
         if !health.reasons.isEmpty { fields[.reason] = health.reasons.joined(separator: "; ") }
-        return fields
+        // A DMI string the firmware left empty must not erase what iPXE reported for the
+        // machine when the recorder merges these over its known fields.
+        return fields.filter { !$0.value.isEmpty }
     }
 
     /// `disk.wiped` when the disk is erased and verified, else `disk.wipe.failed`.

@@ -13,6 +13,11 @@ struct ReportValidationTests {
         let decoded = try ReportValidation.inventory(from: try JSONEncoder().encode(report))
         #expect(decoded.nics.map(\.mac) == [Samples.mac, Samples.otherNIC])
         #expect(decoded.disks.map(\.transport) == [.sata, .nvme, .usb])
+        // Empty DMI strings give no field, so they never hide the identity iPXE reported.
+        var blank = Samples.inventory()
+        blank.machine.serial = ""
+        let fields = ReportEvents.inventoryFields(blank)
+        #expect(fields[.serial] == nil && fields[.manufacturer] == "LENOVO" && fields[.diskSerials] == "S3Z9NB0K123456 19285D801234 USB-RO-0003")
     }
 
     @Test("refusals name the field and the reason")
