@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "BootHTTP", targets: ["BootHTTP"]),
         .library(name: "InstallJournal", targets: ["InstallJournal"]),
         .library(name: "Images", targets: ["Images"]),
+        .library(name: "Inventory", targets: ["Inventory"]),
+        .library(name: "MachineRecords", targets: ["MachineRecords"]),
+        .library(name: "Certificates", targets: ["Certificates"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,11 +68,20 @@ let package = Package(
         // The install journal: event kinds and fields, writing with sd_journal_sendv,
         // reading back with sd_journal_open* and matches, the per-machine summary.
         .target(name: "InstallJournal", dependencies: ["CSystemd"]),
+        // What the diagnostic environment reports (hardware inventory, per-disk wipe
+        // results), their strict validation, and the health grade: values only, no I/O.
+        .target(name: "Inventory"),
+        // One record per PC from its journal events (keyed by DMI serial, disk serials,
+        // MACs), the reports' journal fields both ways, the CSV export: a pure fold.
+        .target(name: "MachineRecords", dependencies: ["InstallJournal", "Inventory"]),
+        // Erasure certificates: canonical bytes, the site's Ed25519 key, the French HTML,
+        // verification of a .json or .html certificate.
+        .target(name: "Certificates", dependencies: ["Inventory", "MachineRecords", .product(name: "Crypto", package: "swift-crypto")]),
         // The HTTP side: boot scripts, images, preseeds, progress callbacks, the bench page.
         .target(
             name: "BootHTTP",
             dependencies: [
-                "BootMenus", "Images", "InstallJournal",
+                "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -83,6 +95,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP", "InstallJournal",
+                "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -90,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "garage-pxe",
             dependencies: [
-                "Daemon", "DHCP", "BootMenus", "Images", "BootHTTP", "InstallJournal",
+                "Daemon", "DHCP", "BootMenus", "Images", "BootHTTP", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,14 +117,20 @@ let package = Package(
         // The log-forging test runs the real daemon binary.
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        // The diagnostic image's build from Debian packages runs the real binary (TestSupport).
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "garage-pxe", "TestSupport"]),
+        // Reports, health grade, the per-PC fold, CSV, certificates signed and verified
+        // (and refused after a one-byte change); the CLI on a real private journald.
+        .testTarget(name: "MachineRecordsTests",
+                    dependencies: ["Inventory", "MachineRecords", "Certificates", "InstallJournal", "garage-pxe", "TestSupport"]),
         // The journal written and read back through a private systemd-journald the tests
         // start in their own mount namespace, and the real daemon's events.
         .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"],
                     exclude: ["private-journald.sh"]),
         // Real HTTP clients (curl) against the real server and the real daemon binary.
         // The bench page: its JSON API, and the page in a real headless Chromium (driven by the .py).
-        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "InstallJournal", "garage-pxe", "TestSupport"],
+        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords",
+                                                          "Certificates", "garage-pxe", "TestSupport"],
                     exclude: ["bench-page-chromium.py"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -53,6 +53,8 @@ enum BenchPage {
 <header>
   <h1>Tableau de l'atelier</h1>
   <span class="small" style="color:#b0bec5">Postes vus ces dernières 24 h</span>
+  <a id="csv" href="/machines.csv" style="color:#fff">Registre des postes (CSV)</a>
+  <a id="site-key" href="/site-key" style="color:#b0bec5">Clé publique des certificats</a>
   <span id="live">connexion…</span>
 </header>
 <main>
@@ -114,7 +116,11 @@ function render() {
     tr.dataset.mac = s.mac;
     tr.dataset.stage = row.stage || "";
     tr.dataset.result = s.result;
-    const poste = el("td", "mac", s.mac);
+    const poste = el("td", "mac");
+    // The PC's page: its record from intake to delivery, inventory, erase, certificate.
+    const page = el("a", "record", s.mac);
+    page.href = "/machines/" + encodeURIComponent(s.mac);
+    poste.appendChild(page);
     if (s.ip) { poste.appendChild(el("br")); poste.appendChild(el("span", "small", s.ip)); }
     const machine = el("td", "", [s.manufacturer, s.product].filter(Boolean).join(" ") || "—");
     if (s.serial) { machine.appendChild(el("br")); machine.appendChild(el("span", "small", "n° de série " + s.serial)); }

@@ -3,6 +3,7 @@
 // a new template, or sees a half-loaded menus folder.
 
 import BootMenus
+import Inventory
 import NIOConcurrencyHelpers
 
 public struct BootSnapshot: Sendable {
@@ -51,4 +52,8 @@ public enum BootHTTPEvent: Sendable, Equatable {
     /// once). `by`: "garage-pxe rearm" or "bench page".
     case rearmed(mac: String, by: String, remote: String)
     case refused(path: String, status: Int, reason: String, remote: String)
+    /// `/report/inventory` with a valid token: the PC's validated hardware report.
+    case inventoried(mac: String, report: InventoryReport, remote: String)
+    /// `/report/wipe` with a valid token: one disk's erase, successful or not.
+    case diskWipeReported(mac: String, report: DiskWipeReport, remote: String)
 }

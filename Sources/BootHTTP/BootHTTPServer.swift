@@ -94,13 +94,16 @@ public enum BootHTTPServer {
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
         installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed },
-        proof: BootHTTPProof = BootHTTPProof()
+        proof: BootHTTPProof = BootHTTPProof(),
+        reports: ReportSettings = ReportSettings(), records: MachineRecordsAccess? = nil
     ) -> some ApplicationProtocol {
         let router = Router(context: BootRequestContext.self)
         let routes = BootRoutes(configuration: configuration, content: content, statistics: statistics, onEvent: onEvent,
                                 installOnce: installOnce, proof: proof)
         routes.register(on: router)
+        ReportRoutes(settings: reports, onEvent: onEvent, refuse: { routes.refuse($0, $1, $2, $3) }).register(on: router)
         if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
+        if let records { MachineRoutes(access: records, onEvent: onEvent).register(on: router) }
         return Application(
             router: router,
             server: .http1(configuration: .init(

@@ -3,6 +3,7 @@
 
 import BootHTTP
 import BootMenus
+import Certificates
 import DHCP
 import Dispatch
 import Foundation
@@ -274,7 +275,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
                 // cannot claim another PC's MAC and be believed.
                 parseIPv4(ip).flatMap(NeighbourTable.hardwareAddress(of:)).flatMap { MACAddress(bytes: $0) }.flatMap { HardwareAddress($0.description) }
-            }))
+            }),
+            reports: ReportSettings(sessions: reportSessions),
+            records: journal == nil ? nil : machineRecordsAccess())
         httpTask = Task {
             do {
                 try await app.run()
@@ -293,6 +296,40 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             httpTask?.cancel()
             throw ConfigRuntimeError("the HTTP server did not start within 30 s")
         }
+    }
+
+
+    /// The per-PC record's source for the bench (machine pages, CSV, certificates): the whole
+    /// journal (without the installers' raw lines), read on a queue of its own, never on an
+    /// event loop. The site key is made now, under the state folder, if it is not there yet.
+    private func machineRecordsAccess() -> MachineRecordsAccess {
+        var key: SiteSigningKey?
+        do {
+            key = try SiteSigningKey.loadOrCreate(stateDirectory: config.stateDirectory)
+            // Made as root before the privilege drop: it must stay readable by the daemon's user.
+            if geteuid() == 0, let user = getpwnam(config.user) {
+                _ = chown(config.stateDirectory + "/" + SiteSigningKey.fileName, user.pointee.pw_uid, user.pointee.pw_gid)
+            }
+            logger.notice("certificate signing key ready", metadata: ["public_key": "\(key!.publicKeyBase64)", "fingerprint": "\(key!.fingerprint)"])
+        } catch {
+            logger.error("erasure certificates cannot be signed: \(error)")
+        }
+        let queue = DispatchQueue(label: "garage-pxe.machine-records")
+        let site = config.site
+        return MachineRecordsAccess(
+            events: {
+                try await withCheckedThrowingContinuation { continuation in
+                    queue.async {
+                        do throws(JournalReadError) {
+                            let kinds = InstallEventKind.allCases.filter { $0.concernsMachine && $0 != .installerLog }
+                            continuation.resume(returning: try JournalReader.read(JournalQuery(kinds: kinds)))
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
+                    }
+                }
+            },
+            signingKey: key, site: { site })
     }
 
     /// Menu files saved, or an image imported: reload the boot content.
@@ -557,6 +594,13 @@ public enum BootHTTPEventLog {
             logger.notice("machine.rearmed", metadata: ["mac": "\(mac)", "by": "\(by)", "remote": "\(remote)"])
         case .refused(let path, let status, let reason, let remote):
             logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
+        case .inventoried(let mac, let report, let remote):
+            logger.notice("machine.inventoried", metadata: ["mac": "\(mac)", "serial": "\(report.machine.serial)", "disks": "\(report.disks.count)", "remote": "\(remote)"])
+        case .diskWipeReported(let mac, let report, let remote):
+            let message: Logger.Message = report.erased ? "disk.wiped" : "disk.wipe.failed"
+            logger.log(level: report.erased ? .notice : .error, message,
+                       metadata: ["mac": "\(mac)", "disk_serial": "\(report.serial)", "method": "\(report.method.rawValue)",
+                                  "verification": "\(report.verification.rawValue)", "reason": "\(report.reason)", "remote": "\(remote)"])
         }
     }
 }

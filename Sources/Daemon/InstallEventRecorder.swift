@@ -8,6 +8,7 @@ import BootMenus
 import DHCP
 import Foundation
 import InstallJournal
+import MachineRecords
 import TFTP
 import UDP
 
@@ -140,6 +141,20 @@ public final class InstallEventRecorder: @unchecked Sendable {
             fields[.image] = path.split(separator: "/").dropFirst().first.map(String.init)
             fields[.reason] = "HTTP \(status): \(reason)"
             write(.imageFailed, fields)
+        case .inventoried(let mac, let report, let remote):
+            lock.lock()
+            macByIP[remote] = mac
+            lock.unlock()
+            // The report's DMI strings (read by dmidecode on the PC, behind a token) win over
+            // what iPXE said in the menu request.
+            var fields = machineFields(mac: mac).merging(ReportEvents.inventoryFields(report)) { _, new in new }
+            fields[.ip] = remote
+            write(.machineInventoried, fields)
+        case .diskWipeReported(let mac, let report, let remote):
+            let (kind, wipeFields) = ReportEvents.wipeEvent(report)
+            var fields = machineFields(mac: mac).merging(wipeFields) { _, new in new }
+            fields[.ip] = remote
+            write(kind, fields)
         case .bootstrapSent, .refused, .preseedRead, .identityNotStored:
             return false
         }

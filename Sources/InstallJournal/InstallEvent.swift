@@ -23,6 +23,12 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     case machineDelivered = "machine.delivered"
     /// `garage-pxe rearm` or the bench menu: the machine's next network boot installs again.
     case machineRearmed = "machine.rearmed"
+    /// The diagnostic environment's inventory of the PC (one per diagnostic boot).
+    case machineInventoried = "machine.inventoried"
+    /// One disk erased AND read back as the method leaves it.
+    case diskWiped = "disk.wiped"
+    /// One disk that could not be erased or whose read-back did not verify: never "wiped".
+    case diskWipeFailed = "disk.wipe.failed"
     case daemonStarted = "daemon.started"
     case daemonStopping = "daemon.stopping"
     case configReloaded = "config.reloaded"
@@ -47,6 +53,9 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
         case .postinstallFailed: "13af03b7fbfd4c12a7f19f6522444aa9"
         case .machineDelivered: "1668cea4f445480c83773f342eded7c1"
         case .machineRearmed: "9b566f6bf2294937be88a75b95194c02"
+        case .machineInventoried: "647711557ba24594a9a9ae39fd1432a7"
+        case .diskWiped: "9947d84204d842b7ae2b50490545dcc7"
+        case .diskWipeFailed: "db7e1975d9d346c8be00b954c2b0d446"
         case .daemonStarted: "a644906ebbad4a96bfb26942a8208b0f"
         case .daemonStopping: "d7a3edf5cc1b45e6bea012d85173e04b"
         case .configReloaded: "fa0d08075de34632917b43bc964d6f0a"
@@ -58,8 +67,9 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     /// chatty per-file events info (6); raw installer lines debug (7).
     public var priority: Int {
         switch self {
-        case .tftpFailed, .imageFailed, .installerFailed, .postinstallFailed, .configRefused: 3
+        case .tftpFailed, .imageFailed, .installerFailed, .postinstallFailed, .configRefused, .diskWipeFailed: 3
         case .installerStarted, .installerFinished, .machineDelivered, .machineRearmed, .postinstallDone,
+             .machineInventoried, .diskWiped,
              .daemonStarted, .daemonStopping, .configReloaded: 5
         case .installerLog: 7
         default: 6
@@ -108,6 +118,32 @@ public enum InstallField: String, CaseIterable, Sendable, Codable {
     case installID = "GARAGE_PXE_INSTALL_ID"
     /// Why something failed or was refused (error text, TFTP outcome…).
     case reason = "GARAGE_PXE_REASON"
+    // machine.inventoried (the DMI strings go to MANUFACTURER, PRODUCT, SERIAL, UUID):
+    case cpuModel = "GARAGE_PXE_CPU_MODEL"
+    case cpuCores = "GARAGE_PXE_CPU_CORES"
+    case memoryBytes = "GARAGE_PXE_MEMORY_BYTES"
+    /// Every disk's serial, space-separated: for people and grep (a serial may itself hold a
+    /// space; the exact values are in INVENTORY).
+    case diskSerials = "GARAGE_PXE_DISK_SERIALS"
+    /// Every NIC's MAC, space-separated: links the PC's other NICs to its record.
+    case nicMACs = "GARAGE_PXE_NIC_MACS"
+    case batteryWearPercent = "GARAGE_PXE_BATTERY_WEAR_PERCENT"
+    /// A to D (Inventory's HealthGrade, documented in README).
+    case healthGrade = "GARAGE_PXE_HEALTH_GRADE"
+    /// The whole validated report as canonical JSON: the record and the certificate are
+    /// rebuilt from the journal alone.
+    case inventory = "GARAGE_PXE_INVENTORY"
+    // disk.wiped / disk.wipe.failed (REASON says why a wipe failed):
+    case diskSerial = "GARAGE_PXE_DISK_SERIAL"
+    case diskModel = "GARAGE_PXE_DISK_MODEL"
+    case diskBytes = "GARAGE_PXE_DISK_BYTES"
+    case wipeMethod = "GARAGE_PXE_WIPE_METHOD"
+    case wipePasses = "GARAGE_PXE_WIPE_PASSES"
+    /// ISO 8601, the PC's clock.
+    case wipeStarted = "GARAGE_PXE_WIPE_STARTED"
+    case wipeEnded = "GARAGE_PXE_WIPE_ENDED"
+    /// verified, mismatch or not-run.
+    case verification = "GARAGE_PXE_VERIFICATION"
 }
 
 /// One event, ready to be written: its kind, its fields and a human sentence.
@@ -126,7 +162,7 @@ public struct InstallEvent: Sendable, Equatable {
 
     /// "tftp.sent 52:54:00:12:34:56 ipxe.efi": the kind, then the machine and what it concerns.
     static func defaultMessage(_ kind: InstallEventKind, _ fields: [InstallField: String]) -> String {
-        let parts = [InstallField.mac, .entry, .stage, .step, .file, .reason].compactMap { fields[$0] }
+        let parts = [InstallField.mac, .entry, .stage, .step, .file, .diskSerial, .reason].compactMap { fields[$0] }
         return ([kind.rawValue] + parts).joined(separator: " ")
     }
 

@@ -78,12 +78,14 @@ public enum SecretText {
     }
 }
 
-/// What a session's reports are about. One case today; the diagnostic/erase environment
-/// (issue 19) adds its own, so its tokens never prove an install's reports nor the reverse.
+/// What a session's reports are about: each purpose has its own token, so a diagnostic
+/// boot's token never proves an install's reports, nor the reverse.
 public enum ReportPurpose: String, Sendable, Codable, CaseIterable {
     /// The Debian installer (preseed fetch, late_command's progress calls) and the
     /// installed system's first boot.
     case install
+    /// The diagnostic and erase environment (`/report/inventory`, `/report/wipe`).
+    case diagnostic
 }
 
 /// One PC's boot session for one purpose.

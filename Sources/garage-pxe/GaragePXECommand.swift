@@ -6,6 +6,7 @@ import DHCP
 import Daemon
 import Images
 import InstallJournal
+import MachineRecords
 import Foundation
 import Logging
 
@@ -14,7 +15,8 @@ struct GaragePXECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
-        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self, Machines.self, History.self, Rearm.self],
+        subcommands: [Serve.self, Check.self, Render.self, ImagesCommand.self, Import.self, Machines.self, History.self, Rearm.self,
+                      Certificate.self, Verify.self],
         defaultSubcommand: nil)
 }
 
@@ -329,7 +331,7 @@ struct ImagesCommand: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add a netboot image to the images folder.", subcommands: [ImportDebian.self])
+        abstract: "Add a netboot image to the images folder.", subcommands: [ImportDebian.self, ImportWipe.self])
 }
 
 struct ImportDebian: ParsableCommand {
@@ -402,6 +404,9 @@ struct Machines: ParsableCommand {
     @Option(name: .long, help: "Only events of this site (GARAGE_PXE_SITE).")
     var site: String?
 
+    @Flag(name: .long, help: "One CSV row per PC (the per-PC record: identity, health grade, erase, install, delivered), all time unless --since.")
+    var csv = false
+
     func run() throws {
         var query = JournalQuery(directories: journal.directory)
         if let since {
@@ -414,6 +419,10 @@ struct Machines: ParsableCommand {
             }
         }
         if let site { query.matches[.site] = site }
+        if csv {
+            let records = MachineRecords.fold(try readJournal { () throws(JournalReadError) in try JournalReader.read(query) })
+            return FileHandle.standardOutput.write(Data(MachineCSV.document(records).utf8))
+        }
         let rows = MachineSummary.summarize(try readJournal { () throws(JournalReadError) in try JournalReader.read(query) })
         if journal.json { return try printJSON(rows) }
         print(["MAC", "SERIAL", "MODEL", "LAST STAGE", "STARTED", "ELAPSED", "RESULT", "INSTALLS"].joined(separator: "\t"))
@@ -429,20 +438,32 @@ struct Machines: ParsableCommand {
 }
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The events of one machine, oldest first.")
+    static let configuration = CommandConfiguration(abstract: "The events of one machine, oldest first: intake, inventory, erase, install, delivery.")
 
-    @Argument(help: "The machine's MAC address or serial number.")
+    @Argument(help: "The machine's MAC address, DMI serial, or one of its disks' serials.")
     var machine: String
 
     @OptionGroup var journal: JournalOptions
 
+    @Flag(name: .long, help: "Start with one line of the PC's record: its names, health grade, erase, install and delivery.")
+    var summary = false
+
     func run() throws {
-        let records = try readJournal { () throws(JournalReadError) in try JournalReader.history(of: machine, directories: journal.directory) }
+        // The per-PC record ties every name of the PC together (its other NICs, its disks);
+        // a name it does not know still gets the journal's direct matches.
+        let record = MachineRecords.find(machine, in: try machineRecords(directories: journal.directory))
+        let records = try record?.events
+            ?? readJournal { () throws(JournalReadError) in try JournalReader.history(of: machine, directories: journal.directory) }
         if journal.json { return try printJSON(records) }
+        if summary, let record {
+            let health = record.health.map { "health \($0.grade.rawValue)" + ($0.reasons.isEmpty ? "" : " (\($0.reasons.joined(separator: "; ")))") } ?? "health -"
+            print(LogText.escaped("machine \(record.key) \([record.manufacturer, record.product].compactMap { $0 }.joined(separator: " ")) macs \(record.macs.joined(separator: ",")) \(health); erase \(record.eraseResult.rawValue); install \(record.installResult); delivered \(record.delivered ? "yes" : "no")"))
+        }
         for r in records {
             // The journal keeps the PCs' text exactly (file names, steps, reasons); one event
             // is printed as one escaped line.
-            let extras = [InstallField.entry, .step, .stage, .file, .bytes, .installID, .reason].compactMap { f in
+            let extras = [InstallField.entry, .step, .stage, .file, .bytes, .installID, .cpuModel, .memoryBytes, .diskSerials,
+                          .healthGrade, .diskSerial, .wipeMethod, .verification, .reason].compactMap { f in
                 r[f].map { "\(f.rawValue.dropFirst(11).lowercased())=\(LogText.escaped($0))" }
             }
             print(([formatTime(r.realtimeMicroseconds), r.kind?.rawValue ?? "-"] + extras).joined(separator: " "))

@@ -27,7 +27,8 @@ final class RunningBootServer: @unchecked Sendable {
     /// `bench`: also serve the bench page and its API from this view.
     /// `zeroCopy`: files sent with sendfile (the default) or streamed in `chunkBytes` chunks.
     init(initrdBytes: Int = 3 * 1024 * 1024 + 7, chunkBytes: Int = 64 * 1024, zeroCopy: Bool = true, idleTimeout: Duration = .seconds(60),
-         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings()) async throws {
+         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
+         reports: ReportSettings = ReportSettings(), records: MachineRecordsAccess? = nil) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-http-\(UUID().uuidString)")
         let fm = FileManager.default
         let image = root.appendingPathComponent("images/debian-12-amd64")
@@ -58,7 +59,7 @@ final class RunningBootServer: @unchecked Sendable {
         let app = BootHTTPServer.application(configuration: configuration, content: store, logger: logger,
                                              statistics: statistics, onEvent: { box.append($0) },
                                              onRunning: { portContinuation.yield($0); portContinuation.finish() },
-                                             bench: bench, benchStream: benchStream)
+                                             bench: bench, benchStream: benchStream, reports: reports, records: records)
         task = Task { try await app.run() }
         var bound: Int?
         for await p in portStream { bound = p }

@@ -1,0 +1,244 @@
+#!/bin/sh
+# garage-pxe diagnostic and erase agent: runs in the diagnostic boot environment (busybox
+# sh, Debian's util-linux, smartmontools, hdparm, nvme-cli, dmidecode) on a PC booted from
+# the bench. It inventories the PC and reports it; with garage_pxe.mode=erase it then, after
+# a countdown any key cancels, erases every disk with the strongest method the disk
+# supports, reads the WHOLE disk back to check it, and reports each disk. A disk that cannot
+# be written, or whose read-back is not what the method leaves, is reported failed, never
+# wiped: the server's certificate then says NOT erased.
+#
+# Kernel command line (what the server's menu entry puts there):
+#   garage_pxe.server=http://SERVER:PORT  garage_pxe.mac=MAC  garage_pxe.token=TOKEN
+#   garage_pxe.mode=diagnostic|erase       garage_pxe.countdown=SECONDS (default 30)
+# For tests: GARAGE_PXE_CMDLINE (a file instead of /proc/cmdline) and GARAGE_PXE_DISKS (the
+# exact block devices to use, instead of every disk under /sys/block).
+set -u
+
+CMDLINE=${GARAGE_PXE_CMDLINE:-/proc/cmdline}
+arg() {
+    for word in $(cat "$CMDLINE"); do
+        case $word in "$1"=*) echo "${word#*=}"; return 0 ;; esac
+    done
+    echo "${2:-}"
+}
+SERVER=$(arg garage_pxe.server)
+MAC=$(arg garage_pxe.mac)
+TOKEN=$(arg garage_pxe.token)
+MODE=$(arg garage_pxe.mode diagnostic)
+COUNTDOWN=$(arg garage_pxe.countdown 30)
+WORK=$(mktemp -d /tmp/garage-pxe-agent.XXXXXX)
+
+say() { echo "garage-pxe: $*" >&2; }
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# Seconds since boot with centiseconds (busybox date has no %N): for the throughput lines.
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+first_line() { [ -r "$1" ] && head -n 1 "$1" | tr -d '\000-\037\177' | sed 's/^ *//; s/ *$//'; }
+
+# A JSON string: control characters dropped, backslash and quote escaped, at most 120
+# bytes (the server refuses texts over 128).
+js() {
+    printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\177' | cut -c1-120 | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+num() { case $1 in '' | *[!0-9]*) echo null ;; *) echo "$1" ;; esac; }
+
+post() { # post KIND FILE: the report, with this boot's token
+    wget -q -O - --header 'Content-Type: application/json' --post-file "$2" \
+        "$SERVER/report/$1?mac=$MAC&token=$TOKEN" >/dev/null 2>"$WORK/post.err" && return 0
+    say "report $1 refused or lost: $(cat "$WORK/post.err")"
+    return 1
+}
+
+disks() {
+    if [ -n "${GARAGE_PXE_DISKS:-}" ]; then echo "$GARAGE_PXE_DISKS"; return; fi
+    for path in /sys/block/*; do
+        name=${path##*/}
+        case $name in loop* | ram* | sr* | zram* | dm-* | md* | fd* | nbd*) continue ;; esac
+        echo "/dev/$name"
+    done
+}
+
+sysblock() { echo "/sys/block/${1##*/}"; }
+
+disk_serial() { # the drive's own serial; a loop device is known by its backing file
+    dev=$1 sys=$(sysblock "$1")
+    serial=$(first_line "$sys/device/serial")
+    [ -z "$serial" ] && serial=$(smartctl -i "$dev" 2>/dev/null | sed -n 's/^Serial [Nn]umber: *//p' | head -n 1)
+    [ -z "$serial" ] && serial=$(hdparm -I "$dev" 2>/dev/null | sed -n 's/^[[:space:]]*Serial Number:[[:space:]]*//p' | head -n 1)
+    [ -z "$serial" ] && [ -r "$sys/loop/backing_file" ] && serial=$(basename "$(first_line "$sys/loop/backing_file")")
+    [ -z "$serial" ] && serial="unknown-${dev##*/}"
+    echo "$serial"
+}
+
+disk_transport() {
+    name=${1##*/}
+    case $name in nvme*) echo nvme; return ;; esac
+    case $(readlink -f "$(sysblock "$1")") in *usb*) echo usb ;; */ata*) echo sata ;; *) echo other ;; esac
+}
+
+disk_health() { # SMART (ATA) or the NVMe health log, as JSON, or null
+    out=$(smartctl -H -A "$1" 2>/dev/null) || [ -n "$out" ] || { echo null; return; }
+    case $out in
+        *"test result: PASSED"* | *"Health Status: OK"*) overall=passed ;;
+        *"test result: FAILED"* | *"Health Status: FAIL"*) overall=failed ;;
+        *) overall=unknown ;;
+    esac
+    attr() { printf '%s\n' "$out" | awk -v n="$1" '$2 == n { print $10; exit }'; }
+    hours=$(attr Power_On_Hours)
+    [ -z "$hours" ] && hours=$(printf '%s\n' "$out" | sed -n 's/^Power On Hours: *//p' | tr -d ', ')
+    used=$(printf '%s\n' "$out" | sed -n 's/^Percentage Used: *//p' | tr -d '% ')
+    printf '{"overall":"%s","powerOnHours":%s,"reallocatedSectors":%s,"pendingSectors":%s,"percentageUsed":%s}' \
+        "$overall" "$(num "$hours")" "$(num "$(attr Reallocated_Sector_Ct)")" "$(num "$(attr Current_Pending_Sector)")" "$(num "$used")"
+}
+
+dmi() { # dmi KEYWORD SYSFILE
+    value=$(first_line "/sys/class/dmi/id/$2")
+    [ -z "$value" ] && value=$(dmidecode -s "$1" 2>/dev/null | head -n 1)
+    echo "$value"
+}
+
+memory_bytes() { # installed RAM from DMI, else what the kernel sees
+    mib=$(dmidecode -t 17 2>/dev/null | awk '/^[[:space:]]Size: [0-9]+ (MB|GB)/ { s += ($3 * ($4 == "GB" ? 1024 : 1)) } END { print s + 0 }')
+    if [ "${mib:-0}" -gt 0 ]; then echo $((mib * 1048576)); else echo $(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024)); fi
+}
+
+inventory() {
+    disk_json=
+    for dev in $(disks); do
+        sys=$(sysblock "$dev")
+        entry=$(printf '{"name":%s,"model":%s,"serial":%s,"sizeBytes":%s,"transport":"%s","health":%s}' \
+            "$(js "${dev##*/}")" "$(js "$(first_line "$sys/device/model")")" "$(js "$(disk_serial "$dev")")" \
+            "$(num "$(blockdev --getsize64 "$dev" 2>/dev/null)")" "$(disk_transport "$dev")" "$(disk_health "$dev")")
+        disk_json="${disk_json:+$disk_json,}$entry"
+    done
+    nic_json=
+    for path in /sys/class/net/*; do
+        name=${path##*/}
+        [ "$name" = lo ] && continue
+        address=$(first_line "$path/address")
+        case $address in ??:??:??:??:??:??) ;; *) continue ;; esac
+        [ "$address" = 00:00:00:00:00:00 ] && continue
+        nic_json="${nic_json:+$nic_json,}{\"name\":$(js "$name"),\"mac\":\"$address\"}"
+    done
+    battery=null
+    for bat in /sys/class/power_supply/BAT*; do
+        [ -d "$bat" ] || continue
+        design=$(first_line "$bat/energy_full_design"); full=$(first_line "$bat/energy_full")
+        [ -z "$design" ] && design=$(first_line "$bat/charge_full_design") && full=$(first_line "$bat/charge_full")
+        [ -n "$design" ] && [ -n "$full" ] && battery="{\"designCapacity\":$(num "$design"),\"fullCapacity\":$(num "$full")}"
+        break
+    done
+    cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
+    printf '{"machine":{"manufacturer":%s,"product":%s,"serial":%s,"uuid":%s},"cpu":{"model":%s,"cores":%s},"memoryBytes":%s,"disks":[%s],"battery":%s,"nics":[%s]}\n' \
+        "$(js "$(dmi system-manufacturer sys_vendor)")" "$(js "$(dmi system-product-name product_name)")" \
+        "$(js "$(dmi system-serial-number product_serial)")" "$(js "$(dmi system-uuid product_uuid)")" \
+        "$(js "$cpu")" "$(grep -c '^processor' /proc/cpuinfo)" "$(memory_bytes)" "$disk_json" "$battery" "$nic_json"
+}
+
+# Reads the whole device (SIZE bytes) and succeeds only if every byte is BYTE (octal, 000
+# or 377). The device is read in 4 MiB O_DIRECT blocks (what is checked is the disk, not the
+# page cache); zeros are compared by diffutils' cmp, word by word. A read error ends the
+# stream early: cmp then sees fewer than SIZE bytes, a mismatch. Without diffutils (busybox
+# cmp has no -n: status 2), and for 377, tr deletes the expected byte and anything left is a
+# mismatch.
+all_bytes_are() {
+    if [ "$3" = 000 ] && cmp --version >/dev/null 2>&1; then
+        dd if="$1" bs=4M iflag=direct 2>/dev/null | cmp -s -n "$2" - /dev/zero
+        return $?
+    fi
+    [ "$(tr -d "\\$3" <"$1" | head -c 1 | wc -c)" -eq 0 ]
+}
+
+# The drive erases itself: NVMe sanitize (block erase), else NVMe format with secure
+# erase, else ATA SECURITY ERASE UNIT when the drive is not frozen. Prints the method, or
+# nothing when none applies (the caller then overwrites).
+firmware_erase() {
+    dev=$1
+    case ${dev##*/} in
+        nvme*)
+            if nvme id-ctrl "$dev" 2>/dev/null | grep -Eq '^sanicap +: +0x[0-9a-f]*[2367abef]$' \
+                && nvme sanitize "$dev" --sanact=2 >/dev/null 2>&1; then
+                # Sanitize runs in the background: wait (bounded: 2 h) until the log says done.
+                i=0
+                while [ $i -lt 7200 ]; do
+                    nvme sanitize-log "$dev" 2>/dev/null | grep -qi 'completed successfully' && { echo nvme-sanitize; return; }
+                    sleep 1; i=$((i + 1))
+                done
+                return
+            fi
+            nvme format "$dev" --ses=1 --force >/dev/null 2>&1 && echo nvme-format
+            ;;
+        *)
+            info=$(hdparm -I "$dev" 2>/dev/null) || return
+            case $info in *"not	frozen"*) ;; *) return ;; esac
+            case $info in *"supported: enhanced erase"* | *"supported"*"erase"*) ;; *) return ;; esac
+            hdparm --user-master u --security-set-pass garage "$dev" >/dev/null 2>&1 || return
+            if hdparm --user-master u --security-erase garage "$dev" >/dev/null 2>&1; then echo ata-secure-erase; else
+                hdparm --user-master u --security-disable garage "$dev" >/dev/null 2>&1
+            fi
+            ;;
+    esac
+}
+
+erase_disk() {
+    dev=$1
+    serial=$(disk_serial "$dev")
+    size=$(blockdev --getsize64 "$dev" 2>/dev/null || echo 0)
+    model=$(first_line "$(sysblock "$dev")/device/model")
+    started=$(now) method=none passes=0 verification=not-run success=false reason=
+    if [ "$(blockdev --getro "$dev" 2>/dev/null)" = 1 ]; then
+        reason="read-only device: cannot be written"
+    else
+        method=$(firmware_erase "$dev")
+        expected=
+        if [ -n "$method" ]; then
+            passes=1
+            # The drive leaves zeros or ones depending on its make: any single byte value.
+            expected=$(od -An -to1 -N1 "$dev" | tr -d ' ')
+        else
+            method=overwrite passes=1 expected=000
+            t0=$(uptime_s)
+            if ! dd if=/dev/zero of="$dev" bs=4M oflag=direct conv=fsync 2>"$WORK/dd.err" \
+                && ! grep -q 'No space left' "$WORK/dd.err"; then
+                reason="overwrite failed: $(tail -n 1 "$WORK/dd.err")"
+            fi
+            say "write pass ${dev}: $size bytes from $t0 s to $(uptime_s) s (uptime)"
+        fi
+        if [ -z "$reason" ]; then
+            t0=$(uptime_s)
+            if all_bytes_are "$dev" "$size" "${expected:-000}"; then
+                verification=verified success=true
+            else
+                verification=mismatch reason="read-back found data after $method"
+            fi
+            say "read-back ${dev}: $size bytes from $t0 s to $(uptime_s) s (uptime)"
+        fi
+    fi
+    printf '{"serial":%s,"model":%s,"sizeBytes":%s,"method":"%s","passes":%s,"started":"%s","ended":"%s","verification":"%s","success":%s,"reason":%s}\n' \
+        "$(js "$serial")" "$(js "$model")" "$(num "$size")" "$method" "$passes" "$started" "$(now)" "$verification" "$success" "$(js "$reason")" \
+        >"$WORK/wipe.json"
+    say "disk $dev ($serial): $method, $verification${reason:+: $reason}"
+    post wipe "$WORK/wipe.json" && [ "$success" = true ]
+}
+
+# Erase only after a countdown a key press cancels (the console is the PC's screen).
+countdown() {
+    i=$COUNTDOWN
+    while [ "$i" -gt 0 ]; do
+        printf '\rEffacement de TOUS les disques dans %3s s. Appuyez sur une touche pour annuler. ' "$i"
+        if read -r -t 1 _ 2>/dev/null </dev/console; then
+            echo; say "effacement annulé"; return 1
+        fi
+        i=$((i - 1))
+    done
+    echo
+    return 0
+}
+
+inventory >"$WORK/inventory.json"
+post inventory "$WORK/inventory.json" && say "inventaire envoyé"
+status=0
+if [ "$MODE" = erase ] && countdown; then
+    for dev in $(disks); do erase_disk "$dev" || status=1; done
+fi
+rm -rf "$WORK"
+exit $status
