@@ -59,15 +59,11 @@ CGROOT=/sys/fs/cgroup/cpuacct
 PIDS=()
 NAMESPACES=()
 CGROUPS=()
+# shellcheck source=../lib.sh
+source "$REPO/Benchmarks/lib.sh"
 cleanup() {
   local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  for cg in "${CGROUPS[@]}"; do rmdir "$cg" 2>/dev/null || true; done
+  undo_run
   exit $rc
 }
 trap cleanup EXIT INT TERM

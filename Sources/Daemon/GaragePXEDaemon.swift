@@ -18,7 +18,6 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private let logger: Logger
     // Touched only on `mainQueue`.
     private let mainQueue = DispatchQueue(label: "garage-pxe.main")
-    private let proxyQueue = DispatchQueue(label: "garage-pxe.proxy-dhcp")
     private let tftpQueue = DispatchQueue(label: "garage-pxe.tftp")
     private var config: GaragePXEConfig
     private var serverAddress: IPv4Address
@@ -99,7 +98,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 bench.rebuild(from: records)
             }
         }
-        let service = ProxyDHCPService(policy: policy, listen: listen, queue: proxyQueue) { event in
+        let service = ProxyDHCPService(policy: policy, listen: listen) { event in
             if let journal, case .answered(let summary, let bootfile, _, _) = event {
                 journal.proxyAnswered(summary, bootfile: bootfile)
             } else {

@@ -1,8 +1,10 @@
 // The proxyDHCP service: the policy (module DHCP) on sockets (module UDP). Everything
-// runs on one serial queue, so the counters and the policy need no locks.
+// runs on the thread of one UDPEventLoop, which reads each request and answers it without
+// a hand-off between threads, so the counters and the policy need no locks.
 
 import DHCP
 import Dispatch
+import Synchronization
 import UDP
 
 /// What the service reports; `Daemon` turns each into a log line (and, once the journal
@@ -49,8 +51,9 @@ public struct ProxyListenSettings: Sendable {
 }
 
 public final class ProxyDHCPService: @unchecked Sendable {
-    // Mutable state is touched only on `queue`.
-    private let queue: DispatchQueue
+    // Mutable state is touched only on the loop's thread while it runs (before `start` and
+    // after `stop` no thread reads requests, and the caller's thread may touch it).
+    private let running = Mutex<UDPEventLoop?>(nil)
     private var policy: ProxyPolicy
     private let listen: ProxyListenSettings
     private let onEvent: @Sendable (ProxyEvent) -> Void
@@ -58,12 +61,20 @@ public final class ProxyDHCPService: @unchecked Sendable {
     private var stats = ProxyStatistics()
     private var interfaceNames: [Int32: String] = [:]
 
-    public init(policy: ProxyPolicy, listen: ProxyListenSettings, queue: DispatchQueue,
-                onEvent: @escaping @Sendable (ProxyEvent) -> Void) {
+    public init(policy: ProxyPolicy, listen: ProxyListenSettings, onEvent: @escaping @Sendable (ProxyEvent) -> Void) {
         self.policy = policy
         self.listen = listen
-        self.queue = queue
         self.onEvent = onEvent
+    }
+
+    deinit {
+        running.withLock { $0 }?.stop()
+    }
+
+    /// Runs `work` where the state lives: on the loop while it runs, else right here.
+    private func onLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) -> T {
+        guard let loop = running.withLock({ $0 }) else { return work() }
+        return loop.sync(work)
     }
 
     /// Binds every configured port; on failure nothing stays bound.
@@ -81,30 +92,65 @@ public final class ProxyDHCPService: @unchecked Sendable {
                 throw error
             }
         }
-        queue.sync { sockets = bound.map { (port: $0.0, socket: $0.1) } }
-        for (kind, socket) in bound {
-            socket.startReceiving(on: queue) { [weak self] datagram in
-                self?.handle(datagram, port: kind, socket: socket)
-            }
+        // Requests up to 64 KiB are read whole, so an oversized one is reported as such.
+        let loop: UDPEventLoop
+        do throws(UDPError) {
+            loop = try UDPEventLoop(label: "proxy-dhcp", bufferSize: 65536)
+        } catch {
+            bound.forEach { $0.1.close() }
+            throw error
         }
+        let opened = bound.map { (port: $0.0, socket: $0.1) }
+        let added = loop.sync { () -> UDPError? in
+            self.sockets = opened
+            for (kind, socket) in opened {
+                do throws(UDPError) {
+                    // A burst of clients fills the queue: several requests per turn.
+                    try loop.add(socket, batch: 16) { [weak self] datagram in
+                        self?.handle(datagram, port: kind, socket: socket)
+                    }
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        if let added {
+            loop.stop()
+            bound.forEach { $0.1.close() }
+            throw added
+        }
+        running.withLock { $0 = loop }
     }
 
     public func stop() {
-        queue.sync {
-            sockets.forEach { $0.socket.close() }
-            sockets = []
+        guard let loop = running.withLock({ $0 }) else { return }
+        loop.sync {
+            self.sockets.forEach {
+                loop.remove($0.socket)
+                $0.socket.close()
+            }
+            self.sockets = []
         }
+        loop.stop()
+        running.withLock { $0 = nil }
     }
 
     /// Bound ports, for tests that bind port 0.
     public var boundPorts: [ProxyPort: UInt16] {
-        queue.sync { Dictionary(uniqueKeysWithValues: sockets.map { ($0.port, $0.socket.localPort) }) }
+        onLoop { Dictionary(uniqueKeysWithValues: self.sockets.map { ($0.port, $0.socket.localPort) }) }
     }
 
-    public var statistics: ProxyStatistics { queue.sync { stats } }
+    public var statistics: ProxyStatistics { onLoop { self.stats } }
 
     /// Swaps the policy (config reload); requests already being handled finish with the old one.
-    public func replacePolicy(_ newPolicy: ProxyPolicy) { queue.async { self.policy = newPolicy } }
+    public func replacePolicy(_ newPolicy: ProxyPolicy) {
+        if let loop = running.withLock({ $0 }) {
+            loop.execute { self.policy = newPolicy }
+        } else {
+            policy = newPolicy
+        }
+    }
 
     private func interfaceName(_ index: Int32?) -> String? {
         guard let index else { return nil }

@@ -4,9 +4,9 @@
 // by the codec, the negotiation, the jail or the state machine.
 //
 // Threads: the listener, the session table, the file cache and the settings live on
-// `queue`. Transfers are spread over a few serial queues, each reading its transfers'
-// sockets through one UDPSocketGroup; each transfer's socket, timer and state machine
-// stay on the queue it was given.
+// `queue`. Transfers are spread over a few UDPEventLoops (a thread each, 8 by default);
+// each transfer's sockets, timer and state machine stay on the loop it was
+// given, which reads and answers each datagram without a hand-off to another thread.
 
 import Dispatch
 import UDP
@@ -146,10 +146,10 @@ public final class TFTPServer: @unchecked Sendable {
 
     // Everything mutable below is touched only on `queue`.
     private let queue: DispatchQueue
-    private let transferQueueCount: Int
-    /// One per transfer queue: the transfers' sockets, read through one source each.
-    private var transferGroups: [UDPSocketGroup] = []
-    private var nextTransferGroup = 0
+    private let transferLoopCount: Int
+    /// The threads that run the transfers: their sockets, timers and state machines.
+    private var transferLoops: [UDPEventLoop] = []
+    private var nextTransferLoop = 0
     private let listen: TFTPListenSettings
     private var settings: TFTPServerSettings
     private var jail: TFTPPathJail?
@@ -169,18 +169,20 @@ public final class TFTPServer: @unchecked Sendable {
         TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// `transferQueueCount` defaults to 8: each queue's socket group keeps reading while
-    /// its transfers are busy, so several queues let several threads do that at once, and
-    /// one queue never holds up more than an eighth of the transfers.
+    /// `transferLoopCount` defaults to 8, whatever the CPUs: the scheduler gives each
+    /// thread one share, and a lockstep transfer waits for its loop's turn on a CPU, so on
+    /// a machine doing other work too, 8 loops moved 32 lockstep transfers 1.5× faster
+    /// than 2 (one per CPU) and windowed ones up to 2.6× (Benchmarks/RESULTS.md, "Per-packet
+    /// cost"), for about 25 % more CPU per GB: still well under tftpd-hpa's and atftpd's.
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
-                transferQueueCount: Int? = nil,
+                transferLoopCount: Int? = nil,
                 clock: @escaping @Sendable () -> TFTPInstant = TFTPServer.monotonicClock,
                 neighbours: @escaping @Sendable (UInt32) -> [UInt8]? = NeighbourTable.hardwareAddress(of:),
                 onReport: @escaping @Sendable (TFTPTransferReport) -> Void) {
         self.settings = settings
         self.listen = listen
         self.queue = queue
-        self.transferQueueCount = max(1, transferQueueCount ?? 8)
+        self.transferLoopCount = max(1, transferLoopCount ?? 8)
         self.clock = clock
         self.neighbours = neighbours
         self.onReport = onReport
@@ -188,16 +190,22 @@ public final class TFTPServer: @unchecked Sendable {
     }
 
     public func start() throws(UDPError) {
-        var groups: [UDPSocketGroup] = []
-        for i in 0..<transferQueueCount {
-            groups.append(try UDPSocketGroup(queue: DispatchQueue(label: "garage-pxe.tftp.transfers.\(i)")))
-        }
         let socket = try UDPSocket(UDPSocketOptions(
             bindAddress: listen.bindAddress, port: listen.port, device: listen.device, reuseAddress: true,
             packetInfo: true, receiveBufferBytes: listen.receiveBufferBytes))
+        var loops: [UDPEventLoop] = []
+        for i in 0..<transferLoopCount {
+            do throws(UDPError) {
+                loops.append(try UDPEventLoop(label: "tftp-xfer-\(i)"))
+            } catch {
+                loops.forEach { $0.stop() }
+                socket.close()
+                throw error
+            }
+        }
         queue.sync {
             listener = socket
-            transferGroups = groups
+            transferLoops = loops
         }
         socket.startReceiving(on: queue, bufferSize: 2048) { [weak self] datagram in
             self?.handleRequest(datagram)
@@ -213,7 +221,7 @@ public final class TFTPServer: @unchecked Sendable {
         }
     }
 
-    /// Closes the listener and abandons every transfer.
+    /// Closes the listener and abandons every transfer; the transfer threads end.
     public func stop() {
         queue.sync {
             listener?.close()
@@ -222,7 +230,14 @@ public final class TFTPServer: @unchecked Sendable {
             sessions = [:]
             sessionsPerAddress = [:]
             cache.removeAll()
+            // After the cancels queued above: each loop closes its sessions, then ends.
+            transferLoops.forEach { $0.stop() }
+            transferLoops = []
         }
+    }
+
+    deinit {
+        transferLoops.forEach { $0.stop() }
     }
 
     public var boundPort: UInt16? { queue.sync { listener?.localPort } }
@@ -317,17 +332,15 @@ public final class TFTPServer: @unchecked Sendable {
             transferSize = try? content.transferSize(mode: mode)
         }
         let options = TFTPNegotiation.negotiate(request.options, limits: limits, transferSize: transferSize)
-        let socket: UDPSocket
-        do {
-            socket = try UDPSocket(UDPSocketOptions(bindAddress: replyAddress(datagram), port: 0, device: listen.device))
-        } catch {
+        guard !transferLoops.isEmpty, let sockets = transferSockets(datagram) else {
             return refuse(TFTPRefusal(.notDefined, "Server cannot open a transfer socket"), file: relative, datagram, mac: mac)
         }
         let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
                                    retransmit: settings.retransmit, now: clock())
-        let group = transferGroups[nextTransferGroup % transferGroups.count]
-        nextTransferGroup &+= 1
-        let session = TransferSession(machine: machine, socket: socket, group: group, clock: clock) { [weak self] session, outcome in
+        let loop = transferLoops[nextTransferLoop % transferLoops.count]
+        nextTransferLoop &+= 1
+        let session = TransferSession(machine: machine, socket: sockets.peer, strangers: sockets.strangers, loop: loop,
+                                      clock: clock) { [weak self] session, outcome in
             guard let self else { return }
             let stats = session.machine.statistics
             onReport(TFTPTransferReport(
@@ -346,6 +359,30 @@ public final class TFTPServer: @unchecked Sendable {
         sessions[datagram.source] = session
         sessionsPerAddress[datagram.source.address, default: 0] += 1
         session.begin()
+    }
+
+    /// The transfer's port (its TID), as two sockets: one connected to the client, which
+    /// sends without a route lookup per datagram and receives only the client's packets,
+    /// and one unconnected on the same port (SO_REUSEPORT) that receives everyone else's,
+    /// so a stranger still gets error 5 (RFC 1350) rather than an ICMP port unreachable.
+    private func transferSockets(_ datagram: Datagram) -> (peer: UDPSocket, strangers: UDPSocket)? {
+        let address = replyAddress(datagram)
+        guard let peer = try? UDPSocket(UDPSocketOptions(bindAddress: address, port: 0, device: listen.device)) else { return nil }
+        do throws(UDPError) {
+            try peer.sharePort()
+            let strangers = try UDPSocket(UDPSocketOptions(bindAddress: address, port: peer.localPort, device: listen.device,
+                                                           reusePort: true))
+            do throws(UDPError) {
+                try peer.connect(to: datagram.source)
+            } catch {
+                strangers.close()
+                throw error
+            }
+            return (peer, strangers)
+        } catch {
+            peer.close()
+            return nil
+        }
     }
 
     private func removeSession(at peer: IPv4Endpoint) {
@@ -386,40 +423,43 @@ public final class TFTPServer: @unchecked Sendable {
     }
 }
 
-/// One transfer on its socket and timer. Everything runs on its group's queue.
+/// One transfer on its sockets and timer. Everything runs on its loop's thread.
 final class TransferSession: @unchecked Sendable {
     private(set) var machine: TFTPTransfer
+    /// Connected to the client.
     private let socket: UDPSocket
-    private let group: UDPSocketGroup
-    private let queue: DispatchQueue
-    private let timer: DispatchSourceTimer
+    /// Same port, unconnected: packets from anyone else (answered with error 5).
+    private let strangers: UDPSocket
+    private let loop: UDPEventLoop
+    private var timer: UDPEventLoop.TimerID?
     private var armedFor: TFTPInstant?
     private let clock: @Sendable () -> TFTPInstant
     private let onFinish: @Sendable (TransferSession, TFTPTransferOutcome) -> Void
     private var closed = false
 
-    init(machine: TFTPTransfer, socket: UDPSocket, group: UDPSocketGroup, clock: @escaping @Sendable () -> TFTPInstant,
+    init(machine: TFTPTransfer, socket: UDPSocket, strangers: UDPSocket, loop: UDPEventLoop,
+         clock: @escaping @Sendable () -> TFTPInstant,
          onFinish: @escaping @Sendable (TransferSession, TFTPTransferOutcome) -> Void) {
         self.machine = machine
         self.socket = socket
-        self.group = group
-        self.queue = group.queue
+        self.strangers = strangers
+        self.loop = loop
         self.clock = clock
         self.onFinish = onFinish
-        timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
     func begin() {
-        timer.setEventHandler { [self] in
-            armedFor = nil
-            perform(machine.timeout(now: clock()))
-        }
-        timer.resume()
-        queue.async { [self] in
+        loop.execute { [self] in
+            timer = loop.makeTimer { [self] in
+                armedFor = nil
+                perform(machine.timeout(now: clock()))
+            }
             do {
-                try group.add(socket) { [self] datagram in
+                let receive: (Datagram) -> Void = { [self] datagram in
                     perform(machine.handle(datagram.bytes, from: datagram.source, now: clock()))
                 }
+                try loop.add(socket, handler: receive)
+                try loop.add(strangers, handler: receive)
             } catch {
                 perform([.finish(.failed("cannot watch the transfer socket: \(error)"))])
                 return
@@ -429,7 +469,7 @@ final class TransferSession: @unchecked Sendable {
     }
 
     func cancel() {
-        queue.async { [self] in close() }
+        loop.execute { [self] in close() }
     }
 
     private func perform(_ actions: [TFTPTransfer.Action]) {
@@ -438,12 +478,16 @@ final class TransferSession: @unchecked Sendable {
             switch action {
             case .send(let bytes, let destination):
                 // A full socket buffer is a lost packet like any other: the timer resends.
-                try? socket.send(bytes, to: destination)
+                if destination == machine.peer {
+                    try? socket.send(bytes)
+                } else {
+                    try? strangers.send(bytes, to: destination)
+                }
             case .wake(let instant):
                 // The timer is moved only earlier; firing early costs one call that re-arms.
-                if armedFor == nil || instant < armedFor! {
+                if let timer, armedFor == nil || instant < armedFor! {
                     armedFor = instant
-                    timer.schedule(deadline: DispatchTime(uptimeNanoseconds: instant.nanoseconds), leeway: .milliseconds(1))
+                    loop.schedule(timer, at: instant.nanoseconds)
                 }
             case .finish(let outcome):
                 close()
@@ -455,8 +499,10 @@ final class TransferSession: @unchecked Sendable {
     private func close() {
         guard !closed else { return }
         closed = true
-        timer.cancel()
-        group.remove(socket)
+        if let timer { loop.removeTimer(timer) }
+        loop.remove(socket)
+        loop.remove(strangers)
         socket.close()
+        strangers.close()
     }
 }

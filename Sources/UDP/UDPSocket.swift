@@ -83,13 +83,19 @@ public struct UDPSocketOptions: Sendable {
     public var device: String?
     public var broadcast = false
     public var reuseAddress = false
+    /// SO_REUSEPORT: join another socket of this process on the same port (see
+    /// `sharePort`); the kernel then gives a datagram to the connected one whose peer sent
+    /// it, and the rest to the unconnected one.
+    public var reusePort = false
     /// IP_PKTINFO: learn the ingress interface to reply out of the same one.
     public var packetInfo = false
     public var receiveBufferBytes: Int32?
 
     public init(bindAddress: UInt32 = 0, port: UInt16 = 0, device: String? = nil, broadcast: Bool = false,
-                reuseAddress: Bool = false, packetInfo: Bool = false, receiveBufferBytes: Int32? = nil) {
+                reuseAddress: Bool = false, reusePort: Bool = false, packetInfo: Bool = false,
+                receiveBufferBytes: Int32? = nil) {
         self.bindAddress = bindAddress
+        self.reusePort = reusePort
         self.port = port
         self.device = device
         self.broadcast = broadcast
@@ -113,6 +119,7 @@ public final class UDPSocket: @unchecked Sendable {
         do throws(UDPError) {
             var one: Int32 = 1
             if options.reuseAddress { try Self.setOption(fd, SOL_SOCKET, SO_REUSEADDR, &one, "SO_REUSEADDR") }
+            if options.reusePort { try Self.setOption(fd, SOL_SOCKET, SO_REUSEPORT, &one, "SO_REUSEPORT") }
             if options.broadcast { try Self.setOption(fd, SOL_SOCKET, SO_BROADCAST, &one, "SO_BROADCAST") }
             if options.packetInfo { try Self.setOption(fd, Int32(IPPROTO_IP), IP_PKTINFO, &one, "IP_PKTINFO") }
             if var size = options.receiveBufferBytes { try Self.setOption(fd, SOL_SOCKET, SO_RCVBUF, &size, "SO_RCVBUF") }
@@ -139,6 +146,29 @@ public final class UDPSocket: @unchecked Sendable {
         guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else { throw UDPError("setsockopt", label) }
     }
 
+    /// Lets a socket bound later with `reusePort` share this one's port. Set after binding
+    /// port 0, so the kernel still picks a port no other socket uses.
+    public func sharePort() throws(UDPError) {
+        var one: Int32 = 1
+        try Self.setOption(fd, SOL_SOCKET, SO_REUSEPORT, &one, "SO_REUSEPORT")
+    }
+
+    /// Fixes the peer: `send(_:)` needs no address and no route lookup per datagram (the
+    /// route is cached on the socket), and the kernel delivers only the peer's datagrams.
+    public func connect(to peer: IPv4Endpoint) throws(UDPError) {
+        var sa = peer.sockaddr
+        let connected = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw UDPError("connect", peer.description) }
+    }
+
+    /// Sends one datagram to the peer of a connected socket.
+    public func send(_ bytes: [UInt8]) throws(UDPError) {
+        let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == bytes.count else { throw UDPError("send") }
+    }
+
     /// The port actually bound (useful after binding port 0).
     public var localPort: UInt16 {
         var sa = sockaddr_in()
@@ -159,7 +189,7 @@ public final class UDPSocket: @unchecked Sendable {
         let buffer = ReceiveBuffer(size: bufferSize)
         source.setEventHandler {
             for _ in 0..<batch {
-                guard let datagram = Self.receive(fd: fd, buffer: &buffer.bytes) else { break }
+                guard let datagram = Self.receive(fd: fd, buffer: buffer) else { break }
                 handler(datagram)
             }
         }
@@ -168,12 +198,11 @@ public final class UDPSocket: @unchecked Sendable {
         source.resume()
     }
 
-    private static func receive(fd: Int32, buffer: inout [UInt8]) -> Datagram? {
+    static func receive(fd: Int32, buffer: ReceiveBuffer) -> Datagram? {
         var from = sockaddr_in()
-        var control = [UInt8](repeating: 0, count: 128)
-        let bufferCount = buffer.count
-        return buffer.withUnsafeMutableBytes { raw -> Datagram? in
-            control.withUnsafeMutableBytes { ctl -> Datagram? in
+        let bufferCount = buffer.bytes.count
+        return buffer.bytes.withUnsafeMutableBytes { raw -> Datagram? in
+            buffer.control.withUnsafeMutableBytes { ctl -> Datagram? in
                 withUnsafeMutablePointer(to: &from) { fromPtr -> Datagram? in
                     var iov = iovec(iov_base: raw.baseAddress, iov_len: bufferCount)
                     return withUnsafeMutablePointer(to: &iov) { iovPtr -> Datagram? in
@@ -259,8 +288,7 @@ public final class UDPSocket: @unchecked Sendable {
     /// Blocking-free receive for callers that poll (tests, load generators); nil when
     /// nothing is queued.
     public func receiveNow(bufferSize: Int = 65536) -> Datagram? {
-        var buffer = [UInt8](repeating: 0, count: bufferSize)
-        return Self.receive(fd: fd, buffer: &buffer)
+        Self.receive(fd: fd, buffer: ReceiveBuffer(size: bufferSize))
     }
 
     /// Stops the read source (which closes the descriptor) or closes it directly if
@@ -275,9 +303,11 @@ public final class UDPSocket: @unchecked Sendable {
     }
 }
 
-/// Storage reused across reads of one socket; touched only on that socket's queue.
-private final class ReceiveBuffer: @unchecked Sendable {
+/// Storage reused across reads (datagram and control messages); touched only by the one
+/// queue or thread that reads with it.
+final class ReceiveBuffer: @unchecked Sendable {
     var bytes: [UInt8]
+    var control = [UInt8](repeating: 0, count: 128)
     init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
 }
 

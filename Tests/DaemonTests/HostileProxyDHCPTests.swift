@@ -21,7 +21,7 @@ struct HostileProxyDHCPTests {
         let service = ProxyDHCPService(
             policy: policy,
             listen: ProxyListenSettings(device: nil, dhcpPort: 0, pxePort: 0, clientPort: 0, relayPort: relayPort),
-            queue: DispatchQueue(label: "proxy-hostile-test"), onEvent: { _ in })
+            onEvent: { _ in })
         try service.start()
         return service
     }

@@ -22,7 +22,7 @@ struct ProxyDHCPServiceTests {
         let service = ProxyDHCPService(
             policy: policy,
             listen: ProxyListenSettings(device: nil, dhcpPort: 0, pxePort: 0, clientPort: 0, relayPort: relayPort),
-            queue: DispatchQueue(label: "proxy-test"), onEvent: { events.add($0) })
+            onEvent: { events.add($0) })
         try service.start()
         return service
     }

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Tables for Benchmarks/per-packet/run.sh: medians and spread over rounds, per row,
+server and generator; garage-pxe's ratio to the best peer by each generator."""
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+ROWS = {
+    "t1": "1 client, initrd, blksize 1468, lockstep (pinned)",
+    "t32": "32 clients at once, blksize 1468, lockstep",
+    "w1": "1 client, blksize 1468, windowsize 16 (pinned)",
+    "w32": "32 clients, blksize 1468, windowsize 16",
+    "d1": "proxyDHCP DISCOVER→OFFER :67, 1 outstanding (pinned)",
+    "d16": "proxyDHCP DISCOVER→OFFER :67, 16 outstanding",
+    "r1": ":4011 REQUEST→ACK, 1 outstanding (pinned)",
+    "r16": ":4011 REQUEST→ACK, 16 outstanding",
+}
+PAIR = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
+
+
+def parse(line):
+    head, _, tail = line.partition("{")
+    fields = {k: v.strip('"') for k, v in PAIR.findall(head)}
+    if tail:
+        data = json.loads("{" + tail.strip())
+        fields["replies_per_s"] = data["replies_per_s"]
+        fields["valid"] = data["valid"]
+        fields["verified"] = "yes" if data["verified"] else "NO"
+        fields["lost"] = data["lost"]
+        fields["invalid"] = data["invalid"]
+        fields["p50_us"] = data["lat_us"]["p50"]
+    else:
+        # key=value generators: tftp-load prints no byte count; ok transfers are whole files.
+        rest = {k: v.strip('"') for k, v in PAIR.findall(line)}
+        fields.update(rest)
+    return fields
+
+
+def main(path):
+    runs = defaultdict(list)
+    for line in open(path):
+        if not line.strip():
+            continue
+        f = parse(line)
+        row, server, gen = f["row"], f["server"], f["gen"]
+        cpu = float(f["cpu_s"])
+        if row[0] in "tw":
+            ok = int(f.get("ok", 0))
+            failed = int(f.get("failed", 0))
+            nbytes = int(f.get("bytes", ok * int(f["file_bytes"])))
+            value = float(f.get("aggregate_MBps", 0))
+            cost = cpu / (nbytes / 1e9) if nbytes else float("nan")
+            good = failed == 0 and f["rc"] == "0"
+            extra = {"failed": failed}
+        else:
+            valid = int(f.get("valid", 0))
+            value = float(f.get("replies_per_s", 0))
+            cost = cpu * 1e6 / valid if valid else float("nan")
+            good = f.get("verified") == "yes" and f["rc"] == "0"
+            extra = {"lost": int(f.get("lost", 0)), "invalid": int(f.get("invalid", 0))}
+        runs[(row, server, gen)].append({"value": value, "cost": cost, "good": good, **extra})
+
+    order = [r for r in ROWS if any(k[0] == r for k in runs)]
+    gens = sorted({k[2] for k in runs}, key=lambda g: (g != "pxe-cload", g))
+    print("| row | server | generator | runs | median | spread (min–max) | server CPU (median) | all verified |")
+    print("|---|---|---|---:|---:|---|---:|---|")
+    for row in order:
+        unit, cunit = ("MB/s", "s/GB") if row[0] in "tw" else ("replies/s", "µs/reply")
+        for server in ["garage-pxe", "dnsmasq", "tftpd-hpa", "atftpd"]:
+            for gen in gens:
+                rs = runs.get((row, server, gen))
+                if not rs:
+                    continue
+                vals = [r["value"] for r in rs]
+                costs = [r["cost"] for r in rs]
+                fmt = "{:,.1f}" if unit == "MB/s" else "{:,.0f}"
+                cfmt = "{:.2f}" if cunit == "s/GB" else "{:.1f}"
+                print(f"| {ROWS[row]} | {server} | {gen} | {len(rs)} | {fmt.format(statistics.median(vals))} {unit} | "
+                      f"{fmt.format(min(vals))}–{fmt.format(max(vals))} | {cfmt.format(statistics.median(costs))} {cunit} | "
+                      f"{'yes' if all(r['good'] for r in rs) else '**NO**'} |")
+    print()
+    print("garage-pxe against the best peer on the row, by each generator (medians over rounds; "
+          "rate: higher is better, CPU: lower is better). A row is met only when both generators say so.")
+    print()
+    print("| row | generator | best peer (rate) | rate ratio | CPU ratio (vs that peer) | met |")
+    print("|---|---|---|---:|---:|---|")
+    for row in order:
+        verdicts = []
+        lines = []
+        for gen in gens:
+            mine = runs.get((row, "garage-pxe", gen))
+            peers = {s: runs[(row, s, gen)] for s in ["dnsmasq", "tftpd-hpa", "atftpd"] if (row, s, gen) in runs}
+            if not mine or not peers:
+                continue
+            best = max(peers, key=lambda s: statistics.median(r["value"] for r in peers[s]))
+            rate = statistics.median(r["value"] for r in mine) / statistics.median(r["value"] for r in peers[best])
+            cpu = statistics.median(r["cost"] for r in mine) / statistics.median(r["cost"] for r in peers[best])
+            met = rate >= 1.0 and cpu <= 1.0
+            verdicts.append(met)
+            lines.append(f"| {ROWS[row]} | {gen} | {best} | {rate:.2f}× | {cpu:.2f}× | {'yes' if met else 'no'} |")
+        for l in lines:
+            print(l)
+        if len(verdicts) > 1:
+            print(f"| {ROWS[row]} | **both** | | | | **{'met' if all(verdicts) else 'not met'}** |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,240 @@
+// Many sockets and their timers on one thread of their own, blocked in epoll_wait.
+//
+// Why not libdispatch: a read source per socket costs its single event thread several
+// system calls and two thread hand-offs per datagram, and even one epoll set behind one
+// read source (the earlier UDPSocketGroup) paid that hand-off whenever the set went
+// quiet for a moment, and a DispatchSourceTimer re-arm through the same event thread. A
+// lockstep TFTP transfer is one datagram in, one out: per packet this loop makes one
+// epoll_wait, one recvmsg and one send, and nothing else, on a thread that sleeps in the
+// kernel between packets. Timers are deadlines the loop turns into epoll_wait's timeout.
+//
+// Everything registered with a loop (sockets' handlers, timers' handlers, `execute`'d
+// work) runs on its thread, one at a time, so what they touch needs no lock.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CEpoll
+import Dispatch
+import Synchronization
+
+public final class UDPEventLoop: @unchecked Sendable {
+    public typealias TimerID = UInt64
+
+    private struct Member {
+        var socket: UDPSocket
+        var batch: Int
+        var handler: (Datagram) -> Void
+    }
+
+    private struct Timer {
+        /// Uptime nanoseconds (DispatchTime's clock); nil while not armed.
+        var deadline: UInt64?
+        var handler: () -> Void
+    }
+
+    private let epollFD: Int32
+    /// An eventfd: `execute` writes it to wake the loop for queued work.
+    private let wakeFD: Int32
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private let label: String
+    private let bufferSize: Int
+    // Touched only on the loop's thread.
+    private var members: [Int32: Member] = [:]
+    private var timers: [TimerID: Timer] = [:]
+    private var nextTimerID: TimerID = 1
+    /// No armed timer is due before this (a lower bound: a cancelled timer may leave it early).
+    private var earliestDeadline = UInt64.max
+    private var stopping = false
+    private var thread = pthread_t()
+
+    /// Starts the loop's thread. `bufferSize` is the largest datagram delivered whole.
+    public init(label: String, bufferSize: Int = 2048) throws(UDPError) {
+        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epoll >= 0 else { throw UDPError("epoll_create1") }
+        let wake = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        guard wake >= 0 else { Glibc.close(epoll); throw UDPError("eventfd") }
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = wake
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event) == 0 else {
+            Glibc.close(epoll); Glibc.close(wake)
+            throw UDPError("epoll_ctl")
+        }
+        epollFD = epoll
+        wakeFD = wake
+        self.label = label
+        self.bufferSize = bufferSize
+        // The thread holds the loop until `stop` ends it.
+        let retained = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { argument in
+            let loop = Unmanaged<UDPEventLoop>.fromOpaque(argument!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, retained)
+        guard created == 0 else {
+            Unmanaged<UDPEventLoop>.fromOpaque(retained).release()
+            Glibc.close(epoll); Glibc.close(wake)
+            throw UDPError("pthread_create")
+        }
+        pthread_detach(thread)
+    }
+
+    /// Whether the caller runs on this loop's thread.
+    public var isCurrent: Bool { pthread_equal(pthread_self(), thread) != 0 }
+
+    /// Runs `work` on the loop's thread, after what is already queued.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        let wasEmpty = pending.withLock { queue in
+            let empty = queue.isEmpty
+            queue.append(work)
+            return empty
+        }
+        // One wake-up per batch: the loop takes the whole queue after reading the eventfd.
+        if wasEmpty {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Runs `work` on the loop's thread and waits for it (inline when already there).
+    public func sync<T: Sendable>(_ work: @escaping @Sendable () -> T) -> T {
+        if isCurrent { return work() }
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<T?>(nil)
+        execute {
+            let value = work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0! }
+    }
+
+    /// Ends the thread once the work queued before has run; the loop's sockets are left
+    /// to their owners (not closed).
+    public func stop() {
+        execute { [self] in stopping = true }
+    }
+
+    // MARK: on the loop's thread
+
+    /// Delivers `socket`'s datagrams to `handler`, at most `batch` per turn of the loop (1
+    /// for a socket with one datagram in flight, more for one many clients send to). Call
+    /// on the loop.
+    public func add(_ socket: UDPSocket, batch: Int = 1, handler: @escaping (Datagram) -> Void) throws(UDPError) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = socket.fd
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, socket.fd, &event) == 0 else { throw UDPError("epoll_ctl") }
+        members[socket.fd] = Member(socket: socket, batch: max(1, batch), handler: handler)
+    }
+
+    /// Stops delivering `socket`'s datagrams; the caller still owns and closes it. Call on the loop.
+    public func remove(_ socket: UDPSocket) {
+        guard members.removeValue(forKey: socket.fd) != nil else { return }
+        var event = epoll_event()
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, socket.fd, &event)
+    }
+
+    /// Sockets being read. Call on the loop.
+    public var count: Int { members.count }
+
+    /// A timer that runs `handler` on the loop once per `schedule`. Call on the loop.
+    public func makeTimer(_ handler: @escaping () -> Void) -> TimerID {
+        let id = nextTimerID
+        nextTimerID += 1
+        timers[id] = Timer(deadline: nil, handler: handler)
+        return id
+    }
+
+    /// Arms (or moves) `timer` to fire at `deadline`, in DispatchTime uptime nanoseconds. Call on the loop.
+    public func schedule(_ timer: TimerID, at deadline: UInt64) {
+        guard timers[timer] != nil else { return }
+        timers[timer]!.deadline = deadline
+        earliestDeadline = min(earliestDeadline, deadline)
+    }
+
+    /// Forgets `timer`; it never fires again. Call on the loop.
+    public func removeTimer(_ timer: TimerID) {
+        timers[timer] = nil
+    }
+
+    private func run() {
+        // The thread's name, for top -H and perf (pthread_setname_np is not visible to Swift).
+        let comm = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        if comm >= 0 {
+            let name = Array(label.utf8.prefix(15))
+            _ = name.withUnsafeBytes { write(comm, $0.baseAddress, $0.count) }
+            Glibc.close(comm)
+        }
+        let buffer = ReceiveBuffer(size: bufferSize)
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while !stopping {
+            let ready = events.withUnsafeMutableBufferPointer {
+                epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeoutMilliseconds())
+            }
+            if ready < 0 && errno != EINTR { break }
+            for i in 0..<Int(max(0, ready)) {
+                let fd = events[i].data.fd
+                if fd == wakeFD {
+                    runPending()
+                    continue
+                }
+                // Up to `batch` datagrams per ready socket per turn: a lockstep transfer has
+                // one ACK in flight, so a second read would mostly be an empty recvmsg (the
+                // set is level-triggered: whatever is left is reported again). A handler
+                // may have removed a socket that is later in this batch, or this one.
+                guard let member = members[fd] else { continue }
+                for _ in 0..<member.batch {
+                    guard let datagram = UDPSocket.receive(fd: fd, buffer: buffer) else { break }
+                    member.handler(datagram)
+                    if member.batch > 1 && members[fd] == nil { break }
+                }
+            }
+            fireDueTimers()
+        }
+        members = [:]
+        timers = [:]
+        Glibc.close(epollFD)
+        Glibc.close(wakeFD)
+    }
+
+    private func runPending() {
+        // Read the eventfd before taking the queue, so work queued after the take wakes us again.
+        var count: UInt64 = 0
+        _ = read(wakeFD, &count, 8)
+        let work = pending.withLock { queue in
+            let taken = queue
+            queue = []
+            return taken
+        }
+        for item in work { item() }
+    }
+
+    private func timeoutMilliseconds() -> Int32 {
+        guard earliestDeadline != .max else { return -1 }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard earliestDeadline > now else { return 0 }
+        // Rounded up: waking a little late is fine, waking early costs a turn for nothing.
+        return Int32(min((earliestDeadline - now + 999_999) / 1_000_000, 60_000))
+    }
+
+    private func fireDueTimers() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now >= earliestDeadline else { return }
+        var due: [TimerID] = []
+        var earliest = UInt64.max
+        for (id, timer) in timers {
+            guard let deadline = timer.deadline else { continue }
+            if deadline <= now { due.append(id) } else { earliest = min(earliest, deadline) }
+        }
+        earliestDeadline = earliest
+        for id in due {
+            // A handler may have removed or re-armed another due timer.
+            guard let timer = timers[id], let deadline = timer.deadline, deadline <= now else { continue }
+            timers[id]!.deadline = nil
+            timer.handler()
+        }
+    }
+}
