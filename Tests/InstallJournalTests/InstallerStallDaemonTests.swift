@@ -61,7 +61,7 @@ extension PrivateJournaldTests {
         say "<12>Dec  6 05:41:07 anna[1833]: WARNING **: package retrieval failed\\\\x0a"
         waitfor "$mac" installer.stalled 2
         echo "=== machines2"; "$bin" machines --directory /run/log/journal
-        echo "=== api2"; get api/machines
+        echo "=== api2"; get api/machines; echo
         # "Réessayer": anna goes on; then nothing for installer.stall_seconds, shortened by a reload.
         say "<13>Dec  6 05:43:10 anna-install: Queueing udeb apt-mirror-setup for later installation\\\\x0a"
         waitfor "$mac" installer.resumed 2
