@@ -96,18 +96,24 @@ import TestSupport
     /// installer.started, and the step is never ahead of it.
     @Test("preseed fetch and first step on two threads: one installer.started, always before the step")
     func startedBeforeStepUnderRace() throws {
-        for _ in 0..<200 {
+        for round in 0..<200 {
             let sink = Sink()
             let (recorder, writer) = Self.recorder(sink)
             let machine = try Self.choose(recorder)
             let line = try InstallerSyslog.parse(Array("<14>Nov 22 03:31:32 main-menu[258]: INFO: Menu item 'localechooser' selected\n".utf8)).get()
+            let preseed: @Sendable () -> Void = { _ = recorder.http(.preseedSent(machine: machine, entry: "debian-12-auto", remote: Self.ip), installs: { _ in true }) }
+            let syslog: @Sendable () -> Void = { recorder.installerSyslog(line, from: Self.ip, neighbourMAC: { _ in nil }) }
+            // Both released at once, each side first in half the rounds.
+            let go = DispatchSemaphore(value: 0)
             let group = DispatchGroup()
-            DispatchQueue.global().async(group: group) {
-                _ = recorder.http(.preseedSent(machine: machine, entry: "debian-12-auto", remote: Self.ip), installs: { _ in true })
+            for work in round % 2 == 0 ? [preseed, syslog] : [syslog, preseed] {
+                DispatchQueue.global().async(group: group) {
+                    go.wait()
+                    work()
+                }
             }
-            DispatchQueue.global().async(group: group) {
-                recorder.installerSyslog(line, from: Self.ip, neighbourMAC: { _ in nil })
-            }
+            go.signal()
+            go.signal()
             group.wait()
             writer.flush()
             let kinds = sink.milestones.map(\.kind).filter { $0.hasPrefix("installer.") }
