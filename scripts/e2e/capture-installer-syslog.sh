@@ -11,12 +11,21 @@
 # its real "Configuring 'UDEB' failed with error code 3" line (the lab cannot make the
 # installer fail on its own before it waits on the offline mirror question).
 #
-# Usage: capture-installer-syslog.sh OUT [SECONDS] [--fail-step UDEB]   (default 600 s)
+# With --through-proxy, the installer reaches Debian's archive through an HTTP proxy on the
+# server (port 3128, a socat forwarder to deb.debian.org:80 started in the host's network
+# namespace: the only traffic that leaves the lab is the installer's own requests to the
+# archive). It then gets past the mirror step, and stops where this lab stops every netboot
+# installer: anna cannot fetch some of its own .udeb components (404 here) and waits on
+# the "Réessayer / Changer de miroir / Annuler" dialog (LAB-NOTES, turn 2).
+#
+# Usage: capture-installer-syslog.sh OUT [SECONDS] [--fail-step UDEB | --through-proxy]   (default 600 s)
 set -euo pipefail
 OUT="$(realpath -m "$1")"
 LIMIT="${2:-600}"
 FAIL_STEP=""
+THROUGH_PROXY=""
 [[ "${3:-}" == --fail-step ]] && FAIL_STEP="${4:?--fail-step needs a udeb name}"
+[[ "${3:-}" == --through-proxy ]] && THROUGH_PROXY=1
 E2E_NAME=capture
 if [[ -n "$FAIL_STEP" ]]; then
   e2e_customise() {
@@ -24,9 +33,20 @@ if [[ -n "$FAIL_STEP" ]]; then
       >>"$RUN/menus/templates/preseed-debian.cfg.mustache"
   }
 fi
+if [[ -n "$THROUGH_PROXY" ]]; then
+  e2e_customise() {
+    # The preseed's last value wins: the test copy's proxy is the server's forwarder.
+    printf 'd-i mirror/http/proxy string http://%s:3128/\n' "$LAB_SRV_ADDR" >>"$RUN/menus/templates/preseed-debian.cfg.mustache"
+  }
+fi
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup
+if [[ -n "$THROUGH_PROXY" ]]; then
+  ip netns exec "$LAB_NS_SRV" socat TCP-LISTEN:3128,bind="$LAB_SRV_ADDR",fork,reuseaddr \
+    EXEC:"nsenter --net=/proc/1/ns/net socat STDIO TCP\:deb.debian.org\:80" >"$RUN/archive-proxy.log" 2>&1 &
+  E2E_PIDS=("$!" "${E2E_PIDS[@]}")
+fi
 
 pcap="$RUN/installer-syslog.pcap"
 ip netns exec "$LAB_NS_SRV" tcpdump -i "$LAB_SRV_IF" -U -w "$pcap" udp port 514 >"$RUN/tcpdump.log" 2>&1 &
@@ -66,4 +86,7 @@ while offset + 16 <= len(data):
     count += 1
 print("e2e[capture]: %d datagrams written to %s" % (count, sys.argv[2]))
 EOF
+# What garage-pxe made of it: the PC's milestones (the raw lines left out).
+journalctl -q -D "$E2E_JOURNAL" -o cat GARAGE_PXE_EVENT=installer.started + GARAGE_PXE_EVENT=installer.step \
+  + GARAGE_PXE_EVENT=installer.stalled + GARAGE_PXE_EVENT=installer.resumed + GARAGE_PXE_EVENT=installer.failed || true
 E2E_KEEP_LOGS=1
