@@ -54,7 +54,8 @@ tcpdump_pid=$!
 E2E_PIDS=("$tcpdump_pid" "${E2E_PIDS[@]}")
 start_pc pc1 bios "$((LIMIT + 30))"
 
-# Quiet for 90 s after the installer started (it waits on a question), or a
+# Quiet for CAPTURE_QUIET_SECONDS (default 90) after the installer started (it waits on a
+# question; under TCG on a busy machine the preseed fetch alone can be quieter than 90 s), or a
 # "failed with error code" line and 20 s more, or the limit.
 deadline=$((SECONDS + LIMIT))
 last_size=-1 quiet_since=$SECONDS failed_at=""
@@ -63,7 +64,7 @@ while ((SECONDS < deadline)); do
   if [[ "$size" != "$last_size" ]]; then last_size="$size"; quiet_since=$SECONDS; fi
   if [[ -z "$failed_at" ]] && tcpdump -r "$pcap" -A 2>/dev/null | grep -q "failed with error code"; then failed_at=$SECONDS; fi
   [[ -n "$failed_at" ]] && ((SECONDS - failed_at > 20)) && break
-  ((size > 24)) && ((SECONDS - quiet_since > 90)) && break
+  ((size > 24)) && ((SECONDS - quiet_since > ${CAPTURE_QUIET_SECONDS:-90})) && break
   sleep 5
 done
 "$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" pc1 stop >/dev/null 2>&1 || true
