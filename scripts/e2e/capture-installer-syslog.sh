@@ -12,9 +12,9 @@
 # installer fail on its own before it waits on the offline mirror question).
 #
 # With --through-proxy, the installer reaches Debian's archive through an HTTP proxy on the
-# server (port 3128, a socat forwarder to deb.debian.org:80 started in the host's network
-# namespace: the only traffic that leaves the lab is the installer's own requests to the
-# archive). It then gets past the mirror step, and stops where this lab stops every netboot
+# server (port 3128, a socat forwarder to deb.debian.org:80 whose far half runs in the
+# host's network namespace: the only traffic that leaves the lab is the installer's own
+# requests to the archive). It then gets past the mirror step, and stops where this lab stops every netboot
 # installer: anna cannot fetch some of its own .udeb components (404 here) and waits on
 # the "Réessayer / Changer de miroir / Annuler" dialog (LAB-NOTES, turn 2).
 #
@@ -43,8 +43,13 @@ fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup
 if [[ -n "$THROUGH_PROXY" ]]; then
-  ip netns exec "$LAB_NS_SRV" socat TCP-LISTEN:3128,bind="$LAB_SRV_ADDR",fork,reuseaddr \
-    EXEC:"nsenter --net=/proc/1/ns/net socat STDIO TCP\:deb.debian.org\:80" >"$RUN/archive-proxy.log" 2>&1 &
+  # Two halves joined by a unix socket (a path crosses network namespaces): the server's
+  # side listens in the lab, the host's side connects to the archive.
+  sock="$RUN/archive-proxy.sock"
+  socat UNIX-LISTEN:"$sock",fork TCP:deb.debian.org:80 >"$RUN/archive-proxy.log" 2>&1 &
+  E2E_PIDS=("$!" "${E2E_PIDS[@]}")
+  ip netns exec "$LAB_NS_SRV" socat TCP-LISTEN:3128,bind="$LAB_SRV_ADDR",fork,reuseaddr UNIX-CONNECT:"$sock" \
+    >>"$RUN/archive-proxy.log" 2>&1 &
   E2E_PIDS=("$!" "${E2E_PIDS[@]}")
 fi
 
