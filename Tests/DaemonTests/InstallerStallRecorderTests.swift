@@ -63,12 +63,15 @@ import TestSupport
     /// The real order of a boot (offline-mirror capture): main-menu logs "Menu item
     /// 'network-preseed' selected" and only then fetches the preseed, so the step came
     /// first and installer.started after it. Now installer.started comes first, once.
-    @Test("installer.started is written before the first installer.step, once, when the step is logged before the preseed fetch")
-    func startedBeforeFirstStep() throws {
+    @Test("installer.started is written before the first installer.step, once, when the step is logged before the preseed fetch; the capture's last line stalls it", arguments: [
+        ("bookworm-bios-offline-mirror.txt", "le miroir ne propose pas la version demandée (bookworm)", "mirror"),
+        ("bookworm-bios-anna-retrieval-failed.txt", "téléchargement d'un composant depuis le miroir a échoué", "download-installer"),
+    ])
+    func startedBeforeFirstStep(fixture: String, reason: String, step: String) throws {
         let sink = Sink()
         let (recorder, writer) = Self.recorder(sink)
         let machine = try Self.choose(recorder)
-        let lines = try InstallerSyslogCapture.datagrams("bookworm-bios-offline-mirror.txt").map { try InstallerSyslog.parse($0).get() }
+        let lines = try InstallerSyslogCapture.datagrams(fixture).map { try InstallerSyslog.parse($0).get() }
         let fetchedAfter = try #require(lines.firstIndex { $0.message.contains("Menu item 'network-preseed' selected") })
         for (index, line) in lines.enumerated() {
             recorder.installerSyslog(line, from: Self.ip, neighbourMAC: { _ in nil })
@@ -86,10 +89,11 @@ import TestSupport
         #expect(started.fields["GARAGE_PXE_SERIAL"] == "PF0STALL")
         let ids = Set(sink.milestones.dropFirst().compactMap { $0.fields["GARAGE_PXE_INSTALL_ID"] })
         #expect(ids.count == 1, "one install attempt from menu.chosen on: \(ids)")
-        // The capture ends on choose-mirror's warning: the PC waits on the bad-mirror question.
+        // Each capture ends on a line the installer follows with a dialog, then silence.
         #expect(kinds.last == "installer.stalled")
-        #expect(sink.milestones.last?.fields["GARAGE_PXE_REASON"] == "le miroir ne propose pas la version demandée (bookworm)")
-        #expect(sink.milestones.last?.fields["GARAGE_PXE_STEP"] == "mirror")
+        #expect(kinds.filter { $0 == "installer.stalled" }.count == 1, "\(kinds)")
+        #expect(sink.milestones.last?.fields["GARAGE_PXE_REASON"] == reason)
+        #expect(sink.milestones.last?.fields["GARAGE_PXE_STEP"] == step)
     }
 
     /// The preseed's HTTP thread and the syslog queue racing: whichever comes first writes

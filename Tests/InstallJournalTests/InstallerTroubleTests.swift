@@ -23,6 +23,21 @@ struct InstallerTroubleTests {
         #expect(lines.contains { $0.message.contains("suite symlinks") })
     }
 
+    /// The lab's own dialog, captured (scripts/e2e/capture-installer-syslog.sh --through-proxy):
+    /// the installer reaches the archive, anna gets 404 for apt-mirror-setup's .udeb, logs
+    /// its warning and waits on "Réessayer / Changer de miroir / Annuler"; nothing follows.
+    @Test("the anna capture: only its last line, anna's package retrieval failure, is a stall (component download)")
+    func annaCapture() throws {
+        let lines = try InstallerSyslogFixture.lines("bookworm-bios-anna-retrieval-failed.txt")
+        let troubles = lines.enumerated().compactMap { index, line in InstallerSyslog.trouble(line).map { (index, $0) } }
+        #expect(troubles.count == 1)
+        #expect(troubles.first?.0 == lines.count - 1, "the capture ends on it: the installer then waits on the dialog")
+        #expect(troubles.first?.1 == InstallerTrouble(.stalled, .componentDownload, "téléchargement d'un composant depuis le miroir a échoué"))
+        #expect(lines.last?.text.hasPrefix("anna[") == true && lines.last?.severity == 4)
+        // The choose-mirror step went through the archive this time: no mirror trouble.
+        #expect(lines.contains { $0.message.contains("Menu item 'download-installer' selected") })
+    }
+
     @Test("the failed-step capture: main-menu's failure is the milestone's, no other line is a trouble")
     func failedStepCapture() throws {
         let lines = try InstallerSyslogFixture.lines("bookworm-bios-failed-step.txt")
