@@ -18,7 +18,7 @@ enum BenchPage {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tableau de l'atelier — garage-pxe</title>
 <style>
-  :root { --ok: #2e7d32; --run: #1565c0; --bad: #c62828; --grey: #cfd8dc; --ink: #1c2429; }
+  :root { --ok: #2e7d32; --run: #1565c0; --bad: #c62828; --stuck: #e65100; --grey: #cfd8dc; --ink: #1c2429; }
   * { box-sizing: border-box; }
   body { margin: 0; font: 15px/1.4 system-ui, "DejaVu Sans", sans-serif; color: var(--ink); background: #f4f6f7; }
   header { display: flex; align-items: baseline; gap: 1.5em; padding: .8em 1.2em; background: var(--ink); color: #fff; }
@@ -42,6 +42,9 @@ enum BenchPage {
   tr.failed .result, .failure { color: var(--bad); font-weight: 600; }
   .result.delivered, .result.finished { color: var(--ok); font-weight: 600; }
   .result.installing { color: var(--run); font-weight: 600; }
+  tr.stalled td { background: #fff3e0; }
+  tr.stalled .bar span.now { background: var(--stuck); }
+  .result.stalled, .stalled-reason { color: var(--stuck); font-weight: 600; }
   #warnings { margin: 1em 0; padding: 1em; background: #ffebee; color: #b71c1c; border: 2px solid #b71c1c; font-weight: 600; }
   #empty { padding: 2em; text-align: center; color: #607d8b; }
   button.rearm { margin-top: .3em; font-size: .85em; }
@@ -83,7 +86,9 @@ const STAGES = {
   "image.sent": "Noyau envoyé", "installer.started": "Installateur démarré", "installer.step": "Installation",
   "installer.finished": "Installation terminée", "postinstall": "Post-installation", "machine.delivered": "Premier démarrage"
 };
-const RESULTS = { delivered: "Livré", finished: "Terminé", failed: "Échec", installing: "En cours", seen: "Vu" };
+const RESULTS = { delivered: "Livré", finished: "Terminé", failed: "Échec", installing: "En cours", stalled: "Bloqué", seen: "Vu" };
+// Still open: the elapsed time keeps counting.
+const OPEN = result => result === "installing" || result === "stalled";
 let latest = null, receivedAt = 0;
 
 function el(tag, className, text) {
@@ -106,13 +111,13 @@ function clock(micro) {
 function elapsed(row) {
   const s = row.summary;
   // Still installing: count up from the server's clock at the last update.
-  const end = s.result === "installing" ? latest.generatedMicroseconds + (Date.now() - receivedAt) * 1000 : s.lastEventMicroseconds;
+  const end = OPEN(s.result) ? latest.generatedMicroseconds + (Date.now() - receivedAt) * 1000 : s.lastEventMicroseconds;
   return (end - s.startedMicroseconds) / 1e6;
 }
 function render() {
   const body = document.getElementById("machines");
   const rows = latest.machines.map(row => {
-    const s = row.summary, tr = el("tr", row.failure ? "failed" : "");
+    const s = row.summary, tr = el("tr", row.failure ? "failed" : s.result === "stalled" ? "stalled" : "");
     tr.dataset.mac = s.mac;
     tr.dataset.stage = row.stage || "";
     tr.dataset.result = s.result;
@@ -137,6 +142,11 @@ function render() {
     if (row.failure) {
       stage.appendChild(el("br"));
       stage.appendChild(el("span", "failure", "Échec à l'étape « " + row.failure.step + " »" + (row.failure.reason ? " : " + row.failure.reason : "")));
+    } else if (s.result === "stalled") {
+      // The one a person must go and look at: why, in the words the journal has.
+      stage.appendChild(el("br"));
+      stage.appendChild(el("span", "stalled-reason", "bloqué : " + (s.stalledReason || "raison inconnue")));
+      if (row.step) { stage.appendChild(el("br")); stage.appendChild(el("span", "small", row.step)); }
     } else if (row.step && row.stage === "installer.step") {
       stage.appendChild(el("br")); stage.appendChild(el("span", "small", row.step));
     }
@@ -209,7 +219,7 @@ setInterval(() => {
   if (!latest) return;
   document.querySelectorAll("#machines tr").forEach((tr, i) => {
     const row = latest.machines[i];
-    if (row && row.summary.result === "installing") tr.querySelector("td.elapsed").textContent = duration(elapsed(row));
+    if (row && OPEN(row.summary.result)) tr.querySelector("td.elapsed").textContent = duration(elapsed(row));
   });
 }, 1000);
 connect();

@@ -45,6 +45,11 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var proxy: String? = nil
         /// UDP port the installer sends its syslog to (log_port), on this server.
         public var syslogPort = ServerSettings.defaultSyslogPort
+        /// Seconds without a syslog line from an open install before its PC is shown as
+        /// stalled (installer.stalled): long enough for the slowest quiet step on a bench
+        /// PC (a big package unpacking sends lines; a dialog sends none).
+        public var stallSeconds = Installer.defaultStallSeconds
+        public static let defaultStallSeconds = 300
     }
 
     public struct Limits: Sendable, Equatable {
@@ -261,6 +266,7 @@ extension GaragePXEConfig {
                 }
             }
             if let v = i.int("syslog_port", in: 1...65535) { c.installer.syslogPort = v }
+            if let v = i.int("stall_seconds", in: 1...86_400) { c.installer.stallSeconds = v }
             i.finish()
         }
         if let o = top.mapping("install_once") {

@@ -85,6 +85,8 @@ extension GaragePXEConfig {
             ConfigKey("installer.proxy", .live, \.installer.proxy),
             // The receiver is bound to the new port; if that fails, the old port stays everywhere.
             ConfigKey("installer.syslog_port", .live, \.installer.syslogPort),
+            // The recorder's stall watch measures silences against the new value at once.
+            ConfigKey("installer.stall_seconds", .live, \.installer.stallSeconds),
             ConfigKey("install_once.enabled", .live, \.installOnce.enabled),
             ConfigKey("install_once.entry", .live, \.installOnce.entry),
             ConfigKey("limits.max_tftp_transfers", .live, \.limits.maxTFTPTransfers),

@@ -55,7 +55,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                                              recording: journal != nil)
         self.installOnce = installOnce
         self.reportSessions = ReportSessions(directory: journal != nil ? config.stateDirectory : nil)
-        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site) }
+        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site, stallSeconds: config.installer.stallSeconds) }
         let bench = BenchView()
         journal?.addObserver { event in bench.record(event) }
         // Every deciding event the daemon writes also goes in the install-once state file.
@@ -128,7 +128,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             throw ConfigRuntimeError("cannot serve TFTP on \(nic.name) port \(config.tftp.port): \(error) (is another TFTP server running?)")
         }
         tftp = tftpServer
-        if let journal { startInstallerSyslog(journal, address: address) }
+        if let journal {
+            startInstallerSyslog(journal, address: address)
+            startStallCheck(journal)
+        }
         let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
         do {
             try startHTTP(address: address)
@@ -217,6 +220,17 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         } catch {
             logger.error("cannot receive the installers' syslog on \(address):\(config.installer.syslogPort): \(error); installs still boot, without their step events")
         }
+    }
+
+    /// Silent installers become installer.stalled: checked every second, so a stall shows
+    /// within a second of `installer.stall_seconds` (a check is one pass over the open
+    /// installs, nothing when none is silent).
+    private func startStallCheck(_ journal: InstallEventRecorder) {
+        let timer = DispatchSource.makeTimerSource(queue: mainQueue)
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler { journal.checkSilences() }
+        timer.resume()
+        timers.append(timer)
     }
 
     /// A reload's syslog address or port: the receiver moves there (the old socket closed
@@ -433,6 +447,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             proxy?.replacePolicy(ProxyPolicy(settings: plan.config.proxySettings(serverAddress: address)))
             tftp?.update(plan.config.tftpServerSettings)
             journal?.changeSite(to: plan.config.site)
+            journal?.changeStallSeconds(to: plan.config.installer.stallSeconds)
             config = plan.config
             serverAddress = address
             journal?.daemon(.configReloaded, message: "garage-pxe configuration reloaded")

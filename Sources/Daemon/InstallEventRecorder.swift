@@ -2,6 +2,9 @@
 // install-journal events with the machine's fields. It also remembers, per machine, what
 // later reports lack: the IP a MAC was last seen at (image downloads carry only the
 // client's address), the DMI identity iPXE sent, and the current install attempt's id.
+// It also reads the installer's syslog for its milestones and its troubles: a line the
+// installer follows with a dialog, or silence, makes the PC installer.stalled (checked by
+// `checkSilences`, which the daemon calls on a timer), more lines make it installer.resumed.
 
 import BootHTTP
 import BootMenus
@@ -23,13 +26,43 @@ public final class InstallEventRecorder: @unchecked Sendable {
     private var macByIP: [String: String] = [:]
     private var identityByMAC: [String: MachineIdentity] = [:]
     private var installIDByMAC: [String: String] = [:]
+    /// The install attempt whose installer.started was written, per MAC: it is written once
+    /// per attempt, before anything else the installer says (see `startInstallLocked`).
+    private var startedInstallByMAC: [String: String] = [:]
+    /// Machines whose installer.started came from their syslog: the preseed fetch that
+    /// follows belongs to that same start and writes nothing.
+    private var startedFromSyslog: Set<String> = []
+    /// The entry chosen at the menu (installer.started from syslog names it too) and the
+    /// installer step reached (installer.stalled says where it stopped).
+    private var entryByMAC: [String: String] = [:]
+    private var stepByMAC: [String: String] = [:]
+    private var watch: InstallerStallWatch
+    /// Monotonic seconds (a wall-clock step must neither stall nor revive an installer).
+    private let uptime: @Sendable () -> Double
+    /// Held while an installer's events are decided and written (syslog lines, the preseed
+    /// fetch, the silence check, an install's end), so their journal order is the order
+    /// they were decided in: installer.started before the first step, installer.stalled
+    /// before the installer.resumed of the line that follows it. Recursive: `write` takes it
+    /// again when an install ends.
+    private let sequence = NSRecursiveLock()
     /// Told of every machine event written (install once keeps its own recent writes).
     private let onMachineEvent: @Sendable (InstallEventKind, _ mac: String) -> Void
 
-    public init(writer: JournalWriter, site: String, onMachineEvent: @escaping @Sendable (InstallEventKind, String) -> Void = { _, _ in }) {
+    /// `stallSeconds`: `installer.stall_seconds`; `uptime`: the silence check's clock
+    /// (tests move it by hand).
+    public init(writer: JournalWriter, site: String, stallSeconds: Int = GaragePXEConfig.Installer.defaultStallSeconds,
+                uptime: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime },
+                onMachineEvent: @escaping @Sendable (InstallEventKind, String) -> Void = { _, _ in }) {
         self.writer = writer
         self.currentSite = site
+        self.watch = InstallerStallWatch(silenceLimit: stallSeconds)
+        self.uptime = uptime
         self.onMachineEvent = onMachineEvent
+    }
+
+    /// `installer.stall_seconds` changed (a reload): silences are measured against it from now on.
+    public func changeStallSeconds(to seconds: Int) {
+        sequence.withLock { lock.withLock { watch.silenceLimit = seconds } }
     }
 
     /// Events written from now on carry `site` (a reload changed it).
@@ -45,9 +78,35 @@ public final class InstallEventRecorder: @unchecked Sendable {
     public func restoreOpenInstalls(from records: [JournalRecord]) {
         lock.lock()
         defer { lock.unlock() }
+        // Per open install: whether its installer.started was written, whether its
+        // installer spoke, and whether its last word on stalls was installer.stalled.
+        var spoke: Set<String> = [], stalled: Set<String> = []
         for record in records {
             guard let mac = record[.mac], let kind = record.kind else { continue }
-            if kind.endsInstall && !Self.saidBySyslog(record) { installIDByMAC[mac] = nil } else if let id = record[.installID] { installIDByMAC[mac] = id }
+            // A failure the installer's syslog reported did not end the install (UDP is no proof).
+            if kind.endsInstall && !Self.saidBySyslog(record) {
+                installIDByMAC[mac] = nil
+                startedInstallByMAC[mac] = nil
+                spoke.remove(mac)
+                stalled.remove(mac)
+                continue
+            }
+            guard let id = record[.installID] else { continue }
+            if installIDByMAC[mac] != id { spoke.remove(mac); stalled.remove(mac) }
+            installIDByMAC[mac] = id
+            switch kind {
+            case .installerStarted: startedInstallByMAC[mac] = id
+            case .installerLog: spoke.insert(mac)
+            case .installerStalled: stalled.insert(mac)
+            case .installerResumed: stalled.remove(mac)
+            default: break
+            }
+            if let step = record[.step] { stepByMAC[mac] = step }
+        }
+        // Silence counts again from the restart: the daemon heard nothing while it was down.
+        let now = uptime()
+        for mac in spoke where startedInstallByMAC[mac] != nil && startedInstallByMAC[mac] == installIDByMAC[mac] {
+            watch.restore(mac, stalled: stalled.contains(mac), at: now)
         }
     }
 
@@ -99,6 +158,11 @@ public final class InstallEventRecorder: @unchecked Sendable {
             if proven && installs(entry) {
                 lock.lock()
                 installIDByMAC[mac] = UUID().uuidString.lowercased()
+                entryByMAC[mac] = entry
+                // A new attempt: the last one's silence (a PC reset mid-install) is not its.
+                startedFromSyslog.remove(mac)
+                stepByMAC[mac] = nil
+                watch.close(mac)
                 lock.unlock()
             }
             var fields = machineFields(mac: mac)
@@ -107,12 +171,22 @@ public final class InstallEventRecorder: @unchecked Sendable {
         case .preseedSent(let machine, let entry, let remote):
             remember(machine, ip: remote, carriesPlatform: false)
             let mac = machine.mac.description
-            lock.lock()
-            if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
-            lock.unlock()
-            var fields = machineFields(mac: mac)
-            fields[.entry] = entry
-            write(.installerStarted, fields)
+            sequence.withLock {
+                let fresh = lock.withLock {
+                    entryByMAC[mac] = entry
+                    // The installer's syslog already started this attempt (main-menu's
+                    // network-preseed item runs before the fetch): same start, no event.
+                    if startedFromSyslog.remove(mac) != nil, startedInstallByMAC[mac] != nil,
+                       startedInstallByMAC[mac] == installIDByMAC[mac] { return false }
+                    if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
+                    startedInstallByMAC[mac] = installIDByMAC[mac]
+                    return true
+                }
+                guard fresh else { return }
+                var fields = machineFields(mac: mac)
+                fields[.entry] = entry
+                write(.installerStarted, fields)
+            }
         case .fileSent(let path, let bytes, _, let remote):
             var fields = knownMAC(ip: remote).map { machineFields(mac: $0) } ?? [:]
             fields[.ip] = remote
@@ -163,9 +237,14 @@ public final class InstallEventRecorder: @unchecked Sendable {
 
     /// One line of an installer's syslog, sent from `ip`: always an installer.log event
     /// (debug) with the machine's fields, plus installer.step / installer.failed when the
-    /// line is one of main-menu's milestones. The MAC is `attributedMAC(ip)` (the receiver's:
-    /// the PC with an open install at that address), else the one this IP used in its HTTP
-    /// requests, remembered for the next lines. Returns the MAC, nil when the sender is
+    /// line is one of main-menu's milestones, installer.stalled / installer.failed when it
+    /// is a known trouble (InstallerSyslog.trouble), installer.resumed when it is the first
+    /// line after a stall. The first milestone or trouble of an attempt writes its
+    /// installer.started first, unless the preseed fetch already did. The MAC is
+    /// `attributedMAC(ip)` (the receiver's: the PC with an open install at that address),
+    /// else the one this IP used in its HTTP requests, remembered for the next lines.
+    /// A failure read from syslog marks the install failed but never ends it: only the PC's
+    /// own report (with its token) does. Returns the MAC, nil when the sender is
     /// unknown (its lines still carry IP).
     @discardableResult
     public func installerSyslog(_ line: InstallerSyslogLine, from ip: String,
@@ -177,15 +256,35 @@ public final class InstallEventRecorder: @unchecked Sendable {
             lock.unlock()
             mac = found
         }
+        let milestone = InstallerSyslog.milestone(line)
+        // main-menu's "Configuring … failed" is already the milestone's failure.
+        let trouble = milestone == nil ? InstallerSyslog.trouble(line) : nil
+        sequence.lock()
+        defer { sequence.unlock() }
+        if let mac, milestone != nil || trouble != nil { startInstall(mac: mac) }
         var fields = mac.map { machineFields(mac: $0) } ?? [:]
         fields[.site] = site
         fields[.ip] = ip
         writer.write(InstallEvent(.installerLog, fields: fields, message: line.text))
-        switch InstallerSyslog.milestone(line) {
+        let who = mac ?? ip
+        // Only an attempt whose installer.started is written is watched for stalls.
+        let change: InstallerStallWatch.Change? = mac.flatMap { mac in
+            lock.withLock {
+                guard let id = installIDByMAC[mac], startedInstallByMAC[mac] == id else { return nil }
+                return watch.line(from: mac, at: uptime(), trouble: trouble)
+            }
+        }
+        if change == .resumed, let mac {
+            var resumed = fields
+            resumed[.step] = lock.withLock { stepByMAC[mac] }
+            write(.installerResumed, resumed, message: "installer.resumed \(who): lines from the installer again")
+        }
+        switch milestone {
         case .step(let step, let component)?:
+            if let mac { lock.withLock { stepByMAC[mac] = step } }
             fields[.step] = step
             fields[.stage] = component
-            writer.write(InstallEvent(.installerStep, fields: fields, message: "installer.step \(mac ?? ip) \(step) (\(component))"))
+            write(.installerStep, fields, message: "installer.step \(who) \(step) (\(component))")
         case .failed(let step, let component, let reason)?:
             fields[.step] = step
             fields[.stage] = component
@@ -193,10 +292,60 @@ public final class InstallEventRecorder: @unchecked Sendable {
             // A syslog line is not proof (UDP takes any source address): it may mark the
             // install failed, never end it; only the PC's own report (with its token) does.
             write(.installerFailed, fields, endsInstall: false)
+            // Failed is its state now: its silence is no stall.
+            if let mac { lock.withLock { watch.close(mac) } }
         case nil:
             break
         }
+        if let trouble {
+            fields[.step] = mac.flatMap { mac in lock.withLock { stepByMAC[mac] } }
+            fields[.stage] = line.appName
+            fields[.reason] = trouble.reason
+            fields[.cause] = trouble.cause.rawValue
+            fields[.installerLine] = line.text
+            switch trouble.outcome {
+            case .failed:
+                write(.installerFailed, fields, message: "installer.failed \(who): \(trouble.reason)", endsInstall: false)
+                if let mac { lock.withLock { watch.close(mac) } }
+            case .stalled where mac == nil || change != nil:
+                write(.installerStalled, fields, message: "installer.stalled \(who): bloqué : \(trouble.reason)")
+            case .stalled:
+                break // already stalled: said once
+            }
+        }
         return mac
+    }
+
+    /// Writes installer.stalled for each watched installer silent for `installer.stall_seconds`
+    /// (the daemon's timer calls it; tests call it after moving their clock).
+    public func checkSilences() {
+        sequence.lock()
+        defer { sequence.unlock() }
+        let (silent, limit) = lock.withLock { (watch.silences(at: uptime()), watch.silenceLimit) }
+        let trouble = InstallerSyslog.silenceTrouble(seconds: limit)
+        for mac in silent {
+            var fields = machineFields(mac: mac)
+            fields[.step] = lock.withLock { stepByMAC[mac] }
+            fields[.reason] = trouble.reason
+            fields[.cause] = trouble.cause.rawValue
+            write(.installerStalled, fields, message: "installer.stalled \(mac): bloqué : \(trouble.reason)")
+        }
+    }
+
+    /// Writes the attempt's installer.started unless it is written already (the caller
+    /// holds `sequence`, so nothing of this machine is written in between).
+    private func startInstall(mac: String) {
+        let fresh = lock.withLock {
+            if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
+            guard startedInstallByMAC[mac] != installIDByMAC[mac] else { return false }
+            startedInstallByMAC[mac] = installIDByMAC[mac]
+            startedFromSyslog.insert(mac)
+            return true
+        }
+        guard fresh else { return }
+        var fields = machineFields(mac: mac)
+        fields[.entry] = lock.withLock { entryByMAC[mac] }
+        write(.installerStarted, fields, message: "installer.started \(mac) \(fields[.entry] ?? ""): first milestone in the installer's syslog")
     }
 
     /// `/progress?stage=…` names: what the preseed's late_command, the post-install script and
@@ -212,21 +361,33 @@ public final class InstallEventRecorder: @unchecked Sendable {
         }
     }
 
-    /// An installer.failed from the installer's syslog (it names the failed step, which
-    /// the PC's own `/progress?stage=failed` does not): it did not end the install.
+    /// An installer.failed from the installer's syslog (it names the failed step or carries
+    /// the installer's line, which the PC's own `/progress?stage=failed` does not): it did
+    /// not end the install.
     static func saidBySyslog(_ record: JournalRecord) -> Bool {
-        record.kind == .installerFailed && record[.step] != nil
+        record.kind == .installerFailed && (record[.step] != nil || record[.installerLine] != nil)
     }
 
-    private func write(_ kind: InstallEventKind, _ fields: [InstallField: String], endsInstall: Bool = true) {
+    private func write(_ kind: InstallEventKind, _ fields: [InstallField: String], message: String? = nil,
+                       endsInstall: Bool = true) {
         var fields = fields
         if kind == .installerStep, fields[.step] == nil { fields[.step] = fields[.stage] }
-        writer.write(InstallEvent(kind, fields: fields))
-        if let mac = fields[.mac] { onMachineEvent(kind, mac) }
-        if endsInstall, kind.endsInstall, let mac = fields[.mac] {
-            lock.lock()
-            installIDByMAC[mac] = nil
-            lock.unlock()
+        guard endsInstall, kind.endsInstall, let mac = fields[.mac] else {
+            writer.write(InstallEvent(kind, fields: fields, message: message))
+            if let mac = fields[.mac] { onMachineEvent(kind, mac) }
+            return
+        }
+        // The end and the forgetting together: a silence check cannot slip in between.
+        sequence.withLock {
+            writer.write(InstallEvent(kind, fields: fields, message: message))
+            onMachineEvent(kind, mac)
+            lock.withLock {
+                installIDByMAC[mac] = nil
+                startedInstallByMAC[mac] = nil
+                startedFromSyslog.remove(mac)
+                stepByMAC[mac] = nil
+                watch.close(mac)
+            }
         }
     }
 

@@ -31,6 +31,8 @@ public enum BenchStage: String, CaseIterable, Sendable, Codable {
         .dhcpOffer: .dhcpOffer, .tftpSent: .tftpSent, .tftpFailed: .tftpSent, .menuShown: .menuShown,
         .menuChosen: .menuChosen, .imageSent: .imageSent, .installerStarted: .installerStarted,
         .installerStep: .installerStep, .installerFailed: .installerStep, .installerFinished: .installerFinished,
+        // A stall sits on the step it happened at (the row says "bloqué" and why).
+        .installerStalled: .installerStep, .installerResumed: .installerStep,
         .postinstallDone: .postinstall, .postinstallFailed: .postinstall, .machineDelivered: .machineDelivered,
     ]
 

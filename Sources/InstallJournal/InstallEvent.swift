@@ -16,6 +16,11 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
     case installerStarted = "installer.started"
     case installerStep = "installer.step"
     case installerFailed = "installer.failed"
+    /// The installer waits on a dialog (a known line) or has been silent for
+    /// `installer.stall_seconds`: a person must look at the PC (GARAGE_PXE_REASON says why).
+    case installerStalled = "installer.stalled"
+    /// Lines again from an installer that was stalled: back to installing.
+    case installerResumed = "installer.resumed"
     case installerFinished = "installer.finished"
     case installerLog = "installer.log"
     case postinstallDone = "postinstall.done"
@@ -47,6 +52,8 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
         case .installerStarted: "e5f65635fd2246799f3167d9ff6558b3"
         case .installerStep: "568510e4caa54223905d0d6fe4012f0b"
         case .installerFailed: "089691caeb6a458b8a9034ae43c975f1"
+        case .installerStalled: "387e053e40d94137a5a86336e3b0ca4a"
+        case .installerResumed: "4aaa00c70154417bb0ce15598d413ec2"
         case .installerFinished: "39e16924c23e4f8facd3645bc6700d12"
         case .installerLog: "98bc60fa94ca4f6198d02597cef8aa9f"
         case .postinstallDone: "98de6d581af74b72a680f0970d2313e2"
@@ -63,14 +70,15 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// syslog priority: failures are err (3); the machine's milestones notice (5); the
-    /// chatty per-file events info (6); raw installer lines debug (7).
+    /// syslog priority: failures are err (3); a stalled installer warning (4); the machine's
+    /// milestones notice (5); the chatty per-file events info (6); raw installer lines debug (7).
     public var priority: Int {
         switch self {
         case .tftpFailed, .imageFailed, .installerFailed, .postinstallFailed, .configRefused, .diskWipeFailed: 3
         case .installerStarted, .installerFinished, .machineDelivered, .machineRearmed, .postinstallDone,
              .machineInventoried, .diskWiped,
-             .daemonStarted, .daemonStopping, .configReloaded: 5
+             .installerResumed, .daemonStarted, .daemonStopping, .configReloaded: 5
+        case .installerStalled: 4
         case .installerLog: 7
         default: 6
         }
@@ -144,6 +152,11 @@ public enum InstallField: String, CaseIterable, Sendable, Codable {
     case wipeEnded = "GARAGE_PXE_WIPE_ENDED"
     /// verified, mismatch or not-run.
     case verification = "GARAGE_PXE_VERIFICATION"
+    /// installer.stalled / installer.failed read from the installer: a stable word for the
+    /// cause (InstallerTroubleCause: component-download, mirror, base-system, bootloader, silence).
+    case cause = "GARAGE_PXE_CAUSE"
+    /// The installer's own syslog line that showed the trouble.
+    case installerLine = "GARAGE_PXE_INSTALLER_LINE"
 }
 
 /// One event, ready to be written: its kind, its fields and a human sentence.

@@ -224,7 +224,7 @@ public enum InstallerSyslog {
     }
 
     /// The text between `after` and `before`, when the message holds both in that order.
-    private static func quoted(in message: String, after: String, before: String) -> String? {
+    static func quoted(in message: String, after: String, before: String) -> String? {
         guard let start = message.firstRange(of: after), let end = message[start.upperBound...].firstRange(of: before),
               start.upperBound < end.lowerBound else { return nil }
         let value = message[start.upperBound..<end.lowerBound]

@@ -16,8 +16,12 @@ public struct MachineSummary: Sendable, Equatable, Codable {
     /// Start of the latest install attempt, else the first event seen.
     public var startedMicroseconds: UInt64
     public var lastEventMicroseconds: UInt64
-    /// "delivered", "finished", "failed", "installing", or "seen" (no install started).
+    /// "delivered", "finished", "failed", "installing", "stalled" (the installer waits on
+    /// a person: a dialog, or silence), or "seen" (no install started).
     public var result: String
+    /// Why the installer is stalled (French, GARAGE_PXE_REASON of installer.stalled), while
+    /// `result` is "stalled".
+    public var stalledReason: String?
     /// Install attempts (distinct INSTALL_IDs).
     public var installCount: Int
     public var currentInstallID: String?
@@ -55,7 +59,13 @@ public struct MachineSummary: Sendable, Equatable, Codable {
                 row.startedMicroseconds = record.realtimeMicroseconds
                 row.result = "installing"
             }
+            // Any milestone after a stall (resumed, a step, the end) means the installer moved.
+            if kind != .installerLog { row.stalledReason = nil }
             switch kind {
+            case .installerStalled where row.result == "installing" || row.result == "stalled":
+                row.result = "stalled"
+                row.stalledReason = record[.reason] ?? ""
+            case .installerResumed, .installerStep where row.result == "stalled": row.result = "installing"
             case .installerFinished: row.result = "finished"
             case .installerFailed, .postinstallFailed, .imageFailed: row.result = "failed"
             case .machineDelivered: row.result = "delivered"

@@ -425,15 +425,24 @@ struct Machines: ParsableCommand {
         }
         let rows = MachineSummary.summarize(try readJournal { () throws(JournalReadError) in try JournalReader.read(query) })
         if journal.json { return try printJSON(rows) }
-        print(["MAC", "SERIAL", "MODEL", "LAST STAGE", "STARTED", "ELAPSED", "RESULT", "INSTALLS"].joined(separator: "\t"))
+        print(["MAC", "SERIAL", "MODEL", "LAST STAGE", "STARTED", "ELAPSED", "RESULT", "INSTALLS", "WHY"].joined(separator: "\t"))
         for r in rows {
             let model = [r.manufacturer, r.product].compactMap { $0 }.joined(separator: " ")
             let stage = r.lastStage + (r.lastStep.map { " (\($0))" } ?? "")
             // Serial, model and step come from the PCs: escaped, so a tab or an ESC in them
             // cannot add a column or drive the admin's terminal.
             print([r.mac, r.serial ?? "-", model.isEmpty ? "-" : model, stage, formatTime(r.startedMicroseconds),
-                   "\(Int(r.elapsedSeconds))s", r.result, "\(r.installCount)"].map(LogText.escaped).joined(separator: "\t"))
+                   "\(Int(r.elapsedSeconds))s", r.result, "\(r.installCount)", Self.why(r)].map(LogText.escaped).joined(separator: "\t"))
         }
+    }
+}
+
+extension Machines {
+    /// What a person at the bench must know about the row: why its installer is stuck
+    /// (the bench page says the same words).
+    static func why(_ row: MachineSummary) -> String {
+        guard row.result == "stalled" else { return "-" }
+        return "bloqué : " + (row.stalledReason.flatMap { $0.isEmpty ? nil : $0 } ?? "raison inconnue")
     }
 }
 

@@ -13,6 +13,8 @@ struct BenchPageTests {
     static let delivered = "52:54:00:be:0c:01"
     static let failed = "52:54:00:be:0c:02"
     static let newcomer = "52:54:00:be:0c:03"
+    /// Its installer waits on anna's "package retrieval failed" dialog.
+    static let stalled = "52:54:00:be:0c:04"
     /// Screenshots and logs of the last run stay here for a human to look at.
     static let runFolder = FileManager.default.temporaryDirectory.appendingPathComponent("garage-pxe-bench-page")
 
@@ -34,7 +36,7 @@ struct BenchPageTests {
         try TestImages.create(in: images)
         let script = """
         set -u
-        ns=$1 bin=$2 config=$3 images=$4 out=$5 driver=$6 a=$7 b=$8 c=$9
+        ns=$1 bin=$2 config=$3 images=$4 out=$5 driver=$6 a=$7 b=$8 c=$9 d=${10}
         base=http://10.99.0.1:8080
         daemon=
         \(BenchPCs.functions)
@@ -51,7 +53,7 @@ struct BenchPageTests {
         # The PCs' own requests (their own address and MAC); the install token comes with the entry script.
         pget() { on "$1" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$2"; }
         start
-        pc "$a"; pc "$b"; pc "$c"
+        pc "$a"; pc "$b"; pc "$c"; pc "$d"
         echo "=== requests"
         pget "$a" "boot.ipxe?mac=$a&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
         install "$a"
@@ -62,6 +64,15 @@ struct BenchPageTests {
         install "$b"
         pget "$b" "progress?mac=$b&stage=partman&token=${token[$b]}"
         pget "$b" "progress?mac=$b&stage=failed&token=${token[$b]}"
+        pget "$d" "boot.ipxe?mac=$d&platform=pcbios&serial=STUCK-4&manufacturer=FUJITSU&product=ESPRIMO%20P757"
+        install "$d"
+        # Its installer's line before the "Réessayer / Changer de miroir / Annuler" dialog, from
+        # the PC's own address (anna's own words, as in the lab's real run).
+        on "$d" logger --udp --server 10.99.0.1 --port 514 --rfc5424 -t anna --id=1833 -p user.warning \\
+            "WARNING **: package retrieval failed"
+        for _ in $(seq 1 1200); do
+            journalctl -q -D /run/log/journal GARAGE_PXE_EVENT=installer.stalled -o cat | grep -q . && break; sleep 0.1
+        done
         echo "=== live"; body api/machines
         stop
         # journald reads its socket on its own time: wait (bounded) for the last event.
@@ -90,7 +101,7 @@ struct BenchPageTests {
         """
         let out = try underPrivateJournald(script, [
             ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"), images.path, Self.runFolder.path,
-            Repo.path("Tests/BootHTTPTests/bench-page-chromium.py"), Self.delivered, Self.failed, Self.newcomer,
+            Repo.path("Tests/BootHTTPTests/bench-page-chromium.py"), Self.delivered, Self.failed, Self.newcomer, Self.stalled,
         ], limit: 900)
         let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
         #expect(out["requests"]?.split(separator: "\n").allSatisfy { $0 == "200" } == true, "\(context)")
@@ -100,13 +111,16 @@ struct BenchPageTests {
             let (status, body) = Self.split(out[section])
             #expect(status == 200, "\(section): \(context)")
             let list = try JSONDecoder().decode(BenchMachineList.self, from: body)
-            #expect(list.machines.map(\.summary.mac).sorted() == [Self.delivered, Self.failed], "\(section)")
+            #expect(list.machines.map(\.summary.mac).sorted() == [Self.delivered, Self.failed, Self.stalled], "\(section)")
             let a = try #require(list.machines.first { $0.summary.mac == Self.delivered })
             #expect(a.summary.result == "delivered" && a.stage == .machineDelivered && a.failure == nil, "\(section): \(a)")
             #expect(a.summary.serial == "PF0ABC12" && a.summary.product == "ThinkCentre M720q")
             let b = try #require(list.machines.first { $0.summary.mac == Self.failed })
             #expect(b.summary.result == "failed" && b.stage == .installerStep, "\(section): \(b)")
             #expect(b.failure?.event == "installer.failed" && b.failure?.step == "partman", "\(section): \(b)")
+            let d = try #require(list.machines.first { $0.summary.mac == Self.stalled })
+            #expect(d.summary.result == "stalled" && d.stage == .installerStep && d.failure == nil, "\(section): \(d)")
+            #expect(d.summary.stalledReason == "téléchargement d'un composant depuis le miroir a échoué", "\(section): \(d)")
             #expect(list.stages.count == 10 && list.windowSeconds == 86_400)
         }
         let detail = Self.split(out["detail"])
@@ -131,7 +145,11 @@ struct BenchPageTests {
         #expect(["Poste", "Étape", "Démarré", "Durée", "Résultat"].allSatisfy(header.contains), "\(header)")
         #expect(result["live"] as? String == "en direct", "\(result)")
         let before = result["before"] as? [[String: Any]] ?? []
-        #expect(before.compactMap { $0["mac"] as? String }.sorted() == [Self.delivered, Self.failed], "\(result)")
+        #expect(before.compactMap { $0["mac"] as? String }.sorted() == [Self.delivered, Self.failed, Self.stalled], "\(result)")
+        let stalledRow = before.first { $0["mac"] as? String == Self.stalled }
+        #expect(stalledRow?["stalled"] as? Bool == true && stalledRow?["failed"] as? Bool == false, "the stuck PC stands out: \(result)")
+        #expect((stalledRow?["text"] as? String)?.contains("bloqué : téléchargement d'un composant depuis le miroir a échoué") == true, "\(result)")
+        #expect((stalledRow?["text"] as? String)?.contains("Bloqué") == true, "\(result)")
         let failedRow = before.first { $0["mac"] as? String == Self.failed }
         #expect(failedRow?["failed"] as? Bool == true, "the failed machine is red: \(result)")
         #expect((failedRow?["text"] as? String)?.contains("Échec à l'étape « partman »") == true, "\(result)")

@@ -81,7 +81,7 @@ try:
 
     rows_js = """JSON.stringify([...document.querySelectorAll('#machines tr')].map(tr => ({
         mac: tr.dataset.mac, stage: tr.dataset.stage, result: tr.dataset.result,
-        failed: tr.classList.contains('failed'), text: tr.innerText })))"""
+        failed: tr.classList.contains('failed'), stalled: tr.classList.contains('stalled'), text: tr.innerText })))"""
 
     def rows():
         return json.loads(evaluate(rows_js) or "[]")

@@ -86,8 +86,9 @@ struct ConfigTests {
     func installerKeys() throws {
         let c = try GaragePXEConfig.parse("""
             http: {listen: 127.0.0.1, sendfile: false}
-            installer: {mirror: "http://192.168.1.10:3142/deb.debian.org/debian", proxy: "http://10.0.0.1:3128", syslog_port: 5514}
+            installer: {mirror: "http://192.168.1.10:3142/deb.debian.org/debian", proxy: "http://10.0.0.1:3128", syslog_port: 5514, stall_seconds: 600}
             """, file: "f")
+        #expect(c.installer.stallSeconds == 600)
         #expect(c.httpListenAddress == "127.0.0.1")
         #expect(c.httpSendfile == false)
         #expect(c.installer.mirror == "http://192.168.1.10:3142/deb.debian.org/debian")
@@ -95,16 +96,18 @@ struct ConfigTests {
         #expect(c.installer.syslogPort == 5514)
         let defaults = try GaragePXEConfig.parse("installer: {proxy: none}\n", file: "f")
         #expect(defaults.installer == GaragePXEConfig.Installer())
+        #expect(defaults.installer.stallSeconds == 300)
         #expect(defaults.httpListenAddress == "0.0.0.0")
         #expect(defaults.httpSendfile == true)
         #expect {
-            try GaragePXEConfig.parse("http:\n  listen: everywhere\n  sendfile: sometimes\ninstaller:\n  mirror: deb.debian.org\n  syslog_port: 0\n", file: "f")
+            try GaragePXEConfig.parse("http:\n  listen: everywhere\n  sendfile: sometimes\ninstaller:\n  mirror: deb.debian.org\n  syslog_port: 0\n  stall_seconds: 0\n", file: "f")
         } throws: { error in
             "\(error)".split(separator: "\n") == [
                 "f:2:11: error: 'http.listen' must be an IPv4 address such as 0.0.0.0 or 127.0.0.1, found 'everywhere'",
                 "f:3:13: error: 'http.sendfile' must be true or false, found 'sometimes'",
                 "f:5:11: error: 'installer.mirror' must be an http:// or https:// URL such as http://deb.debian.org/debian, found 'deb.debian.org'",
                 "f:6:16: error: 'installer.syslog_port' must be between 1 and 65535, found 0",
+                "f:7:18: error: 'installer.stall_seconds' must be between 1 and 86400, found 0",
             ]
         }
     }

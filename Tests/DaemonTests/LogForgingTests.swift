@@ -129,6 +129,7 @@ struct LogForgingTests {
         let lines = history.split(separator: "\n")
         #expect(lines.count == entries.count, "\(context)")
         #expect(lines.allSatisfy { $0.hasPrefix("20") }, "every line starts with its event's time:\n\(context)")
+        // The step opened the machine's install (installer.started first): it carries its INSTALL_ID.
         #expect(lines.contains { $0.contains(#" installer.step step=evil\x1b[2J\x0d\x0a<0>x stage=evil\x1b[2J\x0d\x0a<0>x install_id="#) }, "\(context)")
     }
 }

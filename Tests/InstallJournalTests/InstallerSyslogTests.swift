@@ -3,26 +3,9 @@ import InstallJournal
 import Testing
 import TestSupport
 
-/// One datagram per line as captured (scripts/e2e/capture-installer-syslog.sh): bytes
-/// outside printable ASCII, and the backslash, written \xNN.
+/// The captured datagrams (TestSupport's InstallerSyslogCapture), parsed.
 enum InstallerSyslogFixture {
-    static func datagrams(_ name: String) throws -> [[UInt8]] {
-        let text = try String(contentsOfFile: Repo.path("Tests/Fixtures/installer-syslog/\(name)"), encoding: .utf8)
-        return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { line in
-            var bytes: [UInt8] = []
-            var rest = Substring(line)
-            while let first = rest.first {
-                if rest.hasPrefix("\\x"), let byte = UInt8(rest.dropFirst(2).prefix(2), radix: 16) {
-                    bytes.append(byte)
-                    rest = rest.dropFirst(4)
-                } else {
-                    bytes.append(contentsOf: first.utf8)
-                    rest = rest.dropFirst()
-                }
-            }
-            return bytes
-        }
-    }
+    static func datagrams(_ name: String) throws -> [[UInt8]] { try InstallerSyslogCapture.datagrams(name) }
 
     static func lines(_ name: String) throws -> [InstallerSyslogLine] {
         try datagrams(name).map { try InstallerSyslog.parse($0).get() }
