@@ -18,6 +18,10 @@ enum BuiltPackage {
     }
 }
 
+struct ContainerFailed: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// One boot of the cached root (scripts/systemd-container/root.sh) through an overlay, so
 /// every run starts from the same clean system and the cache is never written to.
 final class BootedContainer: @unchecked Sendable {
@@ -32,8 +36,10 @@ final class BootedContainer: @unchecked Sendable {
     private var mounted = false
 
     /// Boots `root` with the network of `netns` (a namespace under /run/netns) and the
-    /// host folders `binds` (host path → container path) read-only.
-    init(root: String, netns: String, binds: [(String, String)]) throws {
+    /// host folders `binds` (host path → container path) read-only. `beforeBoot`, a shell
+    /// script, runs first in the same root (not booted) with the host's network: the only
+    /// moment the container may reach the Debian archive.
+    init(root: String, netns: String, binds: [(String, String)], beforeBoot: String? = nil) throws {
         machine = "gpxct\(getpid())x\(UInt16.random(in: 0...UInt16.max))"
         run = URL(fileURLWithPath: "/var/tmp/\(machine)")
         merged = run.appendingPathComponent("merged")
@@ -44,8 +50,19 @@ final class BootedContainer: @unchecked Sendable {
         try TestSupport.run("/usr/bin/mount", ["-t", "overlay", "overlay", "-o",
             "lowerdir=\(root),upperdir=\(run.path)/upper,workdir=\(run.path)/work", merged.path])
         mounted = true
+        let bindArguments = binds.map { "--bind-ro=\($0.0):\($0.1)" }
+        if let beforeBoot {
+            let prepared = try runProcess("/usr/bin/systemd-nspawn", ["--register=no", "--keep-unit", "--quiet", "--directory=\(merged.path)",
+                                                                       "--machine=\(machine)", "--resolv-conf=copy-host"]
+                                          + bindArguments + ["/bin/sh", "-c", beforeBoot], limit: 900)
+            guard prepared.status == 0 else {
+                _ = try? runProcess("/usr/bin/umount", [merged.path])
+                try? fm.removeItem(at: run)
+                throw ContainerFailed(description: "before boot: exit \(prepared.status):\n\(prepared.output)")
+            }
+        }
         let log = run.appendingPathComponent("console.log")
-        fm.createFile(atPath: log.path, contents: nil)
+        _ = fm.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         nspawn = Process()
         nspawn.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-nspawn")
@@ -53,7 +70,7 @@ final class BootedContainer: @unchecked Sendable {
         // --console=pipe: no terminal here; the boot messages go to console.log.
         nspawn.arguments = ["--register=no", "--keep-unit", "--quiet", "--boot", "--directory=\(merged.path)",
                             "--machine=\(machine)", "--network-namespace-path=/run/netns/\(netns)", "--console=pipe"]
-            + binds.map { "--bind-ro=\($0.0):\($0.1)" }
+            + bindArguments
         nspawn.standardInput = FileHandle.nullDevice
         nspawn.standardOutput = handle
         nspawn.standardError = handle
@@ -75,12 +92,18 @@ final class BootedContainer: @unchecked Sendable {
             self.initPID = Self.children(of: self.nspawn.processIdentifier).first { Self.command(of: $0) == "systemd" } ?? 0
             return self.initPID != 0
         }
-        guard found, initPID != 0 else { throw CommandFailed(description: "the container's systemd never started:\n\(console)") }
-        let state = try exec(["systemctl", "is-system-running", "--wait"], limit: 180)
+        guard found, initPID != 0 else { throw ContainerFailed(description: "the container's systemd never started:\n\(console)") }
+        // Until systemd has set up its private bus, systemctl cannot connect at all.
+        var state = ""
+        _ = waitUntil(180) {
+            state = (try? self.exec(["systemctl", "is-system-running", "--wait"], limit: 180).output) ?? ""
+            if state.contains("Failed to connect to bus") { usleep(100_000); return false }
+            return true
+        }
         bootSeconds = Date().timeIntervalSince(started)
-        guard state.output.trimmingCharacters(in: .whitespacesAndNewlines) == "running" else {
+        guard state.trimmingCharacters(in: .whitespacesAndNewlines) == "running" else {
             let failed = (try? exec(["systemctl", "--failed", "--no-pager"]).output) ?? ""
-            throw CommandFailed(description: "the container booted to '\(state.output)', not 'running':\n\(failed)\n\(console)")
+            throw ContainerFailed(description: "the container booted to '\(state)', not 'running':\n\(failed)\n\(console)")
         }
     }
 
