@@ -93,11 +93,12 @@ final class BootedContainer: @unchecked Sendable {
             return self.initPID != 0
         }
         guard found, initPID != 0 else { throw ContainerFailed(description: "the container's systemd never started:\n\(console)") }
-        // Until systemd has set up its private bus, systemctl cannot connect at all.
+        // Until systemd has set up its private bus, systemctl cannot connect at all, or
+        // answers "offline" (PID 1 not yet a manager it can ask).
         var state = ""
         _ = waitUntil(180) {
             state = (try? self.exec(["systemctl", "is-system-running", "--wait"], limit: 180).output) ?? ""
-            if state.contains("Failed to connect to bus") { usleep(100_000); return false }
+            if state.contains("Failed to connect to bus") || state.hasPrefix("offline") { usleep(100_000); return false }
             return true
         }
         bootSeconds = Date().timeIntervalSince(started)
