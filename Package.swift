@@ -136,6 +136,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The daemon under systemd's eyes: unit checks, sd_notify, privilege drop.
         .testTarget(name: "ServiceTests", dependencies: ["garage-pxe", "TestSupport"]),
+        // The built .deb installed with apt into a booted systemd-nspawn container and run
+        // by systemctl (scripts/systemd-container); runs after `make deb`, in its own phase.
+        .testTarget(name: "PackageTests", dependencies: ["TestSupport"]),
         // Drives the built garage-pxe binary with real firmware in QEMU (scripts/e2e).
         .testTarget(name: "EndToEndTests", dependencies: ["garage-pxe"]),
     ],

@@ -36,7 +36,9 @@ mkdir -p "$OUT/shlibdeps/debian"
 printf 'Source: garage-pxe\n\nPackage: garage-pxe\nArchitecture: amd64\n' >"$OUT/shlibdeps/debian/control"
 depends="$(cd "$OUT/shlibdeps" && dpkg-shlibdeps -O "$OLDPWD/$STAGE/usr/bin/garage-pxe" | sed -n 's/^shlibs:Depends=//p')"
 [[ -n "$depends" ]] || { echo "deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
-depends="$depends, systemd"
+# systemd runs it; procps gives the unit's ExecReload its /bin/kill (a minimal Debian, a
+# container root made by debootstrap, has no procps: `systemctl reload` failed with 203/EXEC).
+depends="$depends, systemd, procps"
 size="$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)"
 sed -e "s/@VERSION@/$VERSION/" -e "s/@DEPENDS@/$depends/" -e "s/@INSTALLED_SIZE@/$size/" \
   packaging/debian/control.in >"$STAGE/DEBIAN/control"

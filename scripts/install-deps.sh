@@ -15,6 +15,8 @@ test=("${serve[@]}" dpkg-dev lintian chrpath iproute2 dnsmasq-base qemu-system-x
 test+=(systemd-journal-remote)
 # The bench page test: a real headless Chromium driven over the DevTools protocol.
 test+=(chromium python3-websocket)
+# The package test boots a Debian root with systemd-nspawn; debootstrap builds that root once.
+test+=(systemd-container debootstrap)
 # make demo: socat carries the bench page from the bench LAN to the host's loopback.
 test+=(socat)
 

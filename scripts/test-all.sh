@@ -9,6 +9,8 @@
 #   http              BootHTTPTests
 #   end-to-end        EndToEndTests (QEMU firmware, the Debian installer)
 #   package           make deb (release build, man page, lintian)
+#   package-in-systemd  PackageTests: that .deb installed with apt in a booted systemd
+#                     (systemd-nspawn), started and reloaded with systemctl
 #   packaging-checks  scripts/check-packaging.sh
 #
 # Inside `make test` nothing may be skipped: the packages are installed and the run is
@@ -25,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 SWIFT=${SWIFT:-swift}
-phases=${TEST_PHASES:-build unit+clients http end-to-end package packaging-checks}
+phases=${TEST_PHASES:-build unit+clients http end-to-end package package-in-systemd packaging-checks}
 results=$(mktemp -d /tmp/garage-pxe-test.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 
@@ -102,9 +104,11 @@ run_phase() {
         record build FAILED 0 1 0 $((SECONDS - start))
       fi
       ;;
-    unit+clients) swift_phase "$name" --skip BootHTTPTests --skip EndToEndTests ;;
+    unit+clients) swift_phase "$name" --skip BootHTTPTests --skip EndToEndTests --skip PackageTests ;;
     http) swift_phase "$name" --filter BootHTTPTests ;;
     end-to-end) swift_phase "$name" --filter EndToEndTests ;;
+    # Needs the .deb the package phase builds.
+    package-in-systemd) swift_phase "$name" --filter PackageTests ;;
     package)
       local start=$SECONDS
       if make --no-print-directory deb; then record package passed 1 0 0 $((SECONDS - start))

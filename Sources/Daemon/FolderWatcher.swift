@@ -64,13 +64,13 @@ final class FolderWatcher: @unchecked Sendable {
     private func drain() {
         // Events only matter as "something changed": read them all, keep none.
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        var sawEvent = false
+        var sawChange = false
         for _ in 0..<64 {
             let n = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if n <= 0 { break }
-            sawEvent = true
+            if Self.holdsChange(buffer[0..<n]) { sawChange = true }
         }
-        guard sawEvent else { return }
+        guard sawChange else { return }
         pending?.cancel()
         let work = DispatchWorkItem { [weak self] in
             guard let self else { return }
@@ -79,5 +79,23 @@ final class FolderWatcher: @unchecked Sendable {
         }
         pending = work
         queue.asyncAfter(deadline: .now() + quiet, execute: work)
+    }
+
+    /// Whether a read of inotify events holds anything but IN_IGNORED. addWatches removes
+    /// and re-adds every watch after each change, and each removal queues an IN_IGNORED:
+    /// counted as a change, it made every reload schedule the next one, a reload every
+    /// `quiet` forever (seen on the installed package: three config.reloaded events a
+    /// second after one saved menu). A deleted folder still counts through IN_DELETE_SELF.
+    static func holdsChange(_ events: ArraySlice<UInt8>) -> Bool {
+        // struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; }, native byte order.
+        events.withUnsafeBytes { raw in
+            var offset = 0
+            while offset + 16 <= raw.count {
+                let mask = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                if mask & UInt32(IN_IGNORED) == 0 { return true }
+                offset += 16 + Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+            }
+            return false
+        }
     }
 }
