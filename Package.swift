@@ -104,7 +104,7 @@ let package = Package(
         // The log-forging test runs the real daemon binary.
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", .product(name: "Crypto", package: "swift-crypto")]),
         // The journal written and read back through a private systemd-journald the tests
         // start in their own mount namespace, and the real daemon's events.
         .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"],

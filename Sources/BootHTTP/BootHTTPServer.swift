@@ -107,7 +107,11 @@ struct BootRoutes: Sendable {
             self.refuse(request, context, .uriTooLong, "request target longer than \(limit) bytes")
         })
         router.get("boot.ipxe") { request, context in await self.bootScript(request, context) }
-        router.get("boot/:script") { request, context in self.entryScript(request, context) }
+        router.get("boot.grub") { request, context in await self.grubMenu(request, context) }
+        router.get("boot/:script") { request, context in
+            context.parameters.get("script")?.hasSuffix(".grub") == true ? self.grubEntry(request, context) : self.entryScript(request, context)
+        }
+        router.get("rearm.grub") { request, context in self.grubRearm(request, context) }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
         router.get("rearm") { request, context in self.rearm(request, context) }
@@ -148,6 +152,70 @@ struct BootRoutes: Sendable {
         let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
         onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote))
         return text(menus.renderMenu(for: machine, server: snapshot.server, status: status))
+    }
+
+    // MARK: GRUB (Debian's signed chain)
+
+    /// `/boot.grub?mac=…`, sourced by the grub.cfg the TFTP side serves: the machine's GRUB
+    /// menu, with the same install-once decision and the same menu.shown event as iPXE's.
+    func grubMenu(_ request: Request, _ context: BootRequestContext) async -> Response {
+        let snapshot = content.snapshot
+        guard let menus = snapshot.menus else {
+            onEvent(.refused(path: "/boot.grub", status: 200, reason: "no valid menus loaded: sent the retry script", remote: context.remote))
+            return text(Self.grubMessage("les menus du serveur contiennent des erreurs (garage-pxe check)"))
+        }
+        let machine: MachineIdentity
+        do throws(MachineQueryError) {
+            machine = try grubMachine(request)
+        } catch {
+            return refuse(request, context, .badRequest, error.description)
+        }
+        let status = snapshot.server.installOnce.enabled ? await installOnce(machine.mac) : .armed
+        guard let rendered = menus.renderGRUBMenu(for: machine, server: snapshot.server, status: status) else {
+            onEvent(.refused(path: "/boot.grub", status: 200, reason: MenuRenderError.noGRUBTemplates.description, remote: context.remote))
+            return text(Self.grubMessage("le dossier des menus n'a pas de modeles GRUB"))
+        }
+        let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
+        onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote))
+        return text(rendered)
+    }
+
+    func grubEntry(_ request: Request, _ context: BootRequestContext) -> Response {
+        machineDocument(request, context, parameter: "script", suffix: ".grub") { (menus, id, machine, server) throws(MenuRenderError) in
+            var machine = machine
+            machine.chain = .secureBootShim
+            let script = try menus.renderGRUBEntry(id, for: machine, server: server)
+            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote))
+            return script
+        }
+    }
+
+    /// The GRUB menu's "rearm" item: as `/rearm`, then the machine's menu again.
+    func grubRearm(_ request: Request, _ context: BootRequestContext) -> Response {
+        let machine: MachineIdentity
+        do throws(MachineQueryError) {
+            machine = try grubMachine(request)
+        } catch {
+            return refuse(request, context, .badRequest, error.description)
+        }
+        onEvent(.rearmed(machine: machine, remote: context.remote))
+        return text("""
+            echo 'garage-pxe: installation automatique rearmee pour \(machine.mac).'
+            configfile "${gp_server}/boot.grub?\(machine.queryString)"
+
+            """)
+    }
+
+    /// Who asks on a GRUB route: only Debian's signed GRUB does, on a UEFI PC.
+    private func grubMachine(_ request: Request) throws(MachineQueryError) -> MachineIdentity {
+        var machine = try MachineIdentity(query: firstValues(request), defaultPlatform: .efi)
+        machine.chain = .secureBootShim
+        return machine
+    }
+
+    /// A GRUB script that shows `message` and stops there (the person at the bench reboots).
+    static func grubMessage(_ message: String) -> String {
+        "echo 'garage-pxe: \(ASCIIText.transliterate(message).replacingOccurrences(of: "'", with: " "))'\nsleep 30\n"
     }
 
     /// `/rearm?mac=…` (the installed machine's menu item): the machine will install again.

@@ -60,6 +60,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
         guard let mac = s.mac?.description else { return }
         var fields = machineFields(mac: mac)
         fields[.file] = bootfile
+        fields[.chain] = ProxySettings.isSignedChainBootfile(bootfile) ? BootChain.secureBootShim.rawValue : BootChain.ipxe.rawValue
         if let arch = s.architecture { fields[.arch] = arch.description }
         if let uuid = s.uuid { fields[.uuid] = uuid }
         write(.dhcpOffer, fields)
@@ -215,7 +216,10 @@ public final class InstallEventRecorder: @unchecked Sendable {
         macByIP[ip] = mac
         var known = identityByMAC[mac] ?? machine
         // iPXE sends the DMI strings with the menu request only; keep them for later ones.
-        if carriesPlatform { known.platform = machine.platform }
+        if carriesPlatform {
+            known.platform = machine.platform
+            known.chain = machine.chain
+        }
         known.ip = ip
         for key in [\MachineIdentity.buildArchitecture, \.uuid, \.manufacturer, \.product, \.serial] {
             if let value = machine[keyPath: key] { known[keyPath: key] = value }
@@ -238,6 +242,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
         if let known = identityByMAC[mac] {
             fields[.ip] = known.ip
             fields[.platform] = known.platform.rawValue
+            fields[.chain] = known.chain.rawValue
             fields[.arch] = known.buildArchitecture
             fields[.uuid] = known.uuid
             fields[.manufacturer] = known.manufacturer

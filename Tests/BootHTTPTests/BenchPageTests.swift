@@ -50,14 +50,14 @@ struct BenchPageTests {
         start
         echo "=== requests"
         get "boot.ipxe?mac=$a&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
-        get "boot/debian-12-auto.ipxe?mac=$a&platform=efi"
-        get "preseed/debian-12-auto.cfg?mac=$a"
+        get "boot/debian-13-auto.ipxe?mac=$a&platform=efi"
+        get "preseed/debian-13-auto.cfg?mac=$a"
         get "progress?mac=$a&stage=partman"
         get "progress?mac=$a&stage=finished"
         get "progress?mac=$a&stage=first-boot"
         get "boot.ipxe?mac=$b&platform=pcbios&serial=CZC1234XYZ&manufacturer=HP&product=EliteDesk%20800%20G2"
-        get "boot/debian-12-auto.ipxe?mac=$b&platform=pcbios"
-        get "preseed/debian-12-auto.cfg?mac=$b"
+        get "boot/debian-13-auto.ipxe?mac=$b&platform=pcbios"
+        get "preseed/debian-13-auto.cfg?mac=$b"
         get "progress?mac=$b&stage=partman"
         get "progress?mac=$b&stage=failed"
         echo "=== live"; body api/machines

@@ -124,7 +124,7 @@ struct DaemonReloadTests {
         let setup = try Setup(withImage: false)
         defer { setup.remove() }
         try await Self.withRunningDaemon(setup) { ns, daemon in
-            #expect(setup.logText().contains("menu.yaml:17:12: error: image 'debian-12-amd64' is not in"))
+            #expect(setup.logText().contains("menu.yaml:17:12: error: image 'debian-13-amd64' is not in"))
 
             let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56"
             let scratch = setup.dir.appendingPathComponent("body")
@@ -137,7 +137,7 @@ struct DaemonReloadTests {
             #expect(status == 0)
             let menu = try await Self.eventually(60) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier Garage") == true }
             #expect(menu, "menu not served after the import:\n\(setup.logText())")
-            let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-12-amd64/linux", into: scratch)
+            let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-13-amd64/linux", into: scratch)
             #expect(kernel != nil)
         }
     }

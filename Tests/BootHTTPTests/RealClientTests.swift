@@ -35,14 +35,14 @@ struct RealClientTests {
     func entryPreseedProgress() async throws {
         let server = try await RunningBootServer()
         defer { server.stop() }
-        let entry = try await server.curl(["\(server.base)/boot/debian-12-auto.ipxe?mac=52:54:00:12:34:56&platform=pcbios"])
+        let entry = try await server.curl(["\(server.base)/boot/debian-13-auto.ipxe?mac=52:54:00:12:34:56&platform=pcbios"])
         #expect(entry.status == 200)
         #expect(String(decoding: entry.body, as: UTF8.self).contains(
-            "auto=true priority=critical url=http://10.99.0.1:8080/preseed/debian-12-auto.cfg?mac=52:54:00:12:34:56 log_host=10.99.0.1 log_port=514"))
+            "auto=true priority=critical url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=52:54:00:12:34:56 log_host=10.99.0.1 log_port=514"))
         #expect(try await server.curl(["\(server.base)/boot/nope.ipxe?mac=52:54:00:12:34:56"]).status == 404)
-        #expect(try await server.curl(["\(server.base)/boot/debian-12-auto.ipxe"]).status == 400)
+        #expect(try await server.curl(["\(server.base)/boot/debian-13-auto.ipxe"]).status == 400)
 
-        let preseed = try await server.curl(["\(server.base)/preseed/debian-12-auto.cfg?mac=52-54-00-12-34-56"])
+        let preseed = try await server.curl(["\(server.base)/preseed/debian-13-auto.cfg?mac=52-54-00-12-34-56"])
         let preseedText = String(decoding: preseed.body, as: UTF8.self)
         #expect(preseed.status == 200)
         #expect(preseedText.contains("d-i netcfg/get_hostname string pc-525400123456"))
@@ -58,8 +58,8 @@ struct RealClientTests {
         #expect(try await server.curl(["\(server.base)/progress?mac=52:54:00:12:34:56&stage=rm%20-rf"]).status == 400)
         #expect(try await server.curl(["\(server.base)/progress?stage=finished"]).status == 400)
         let events = server.events
-        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
-        #expect(events.contains(.preseedSent(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.preseedSent(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1")))
         #expect(events.contains(.progress(mac: "52:54:00:12:34:56", stage: "finished", remote: "127.0.0.1")))
         #expect(!events.contains { if case .progress(_, let stage, _) = $0 { stage != "finished" } else { false } })
     }
@@ -70,7 +70,7 @@ struct RealClientTests {
         let size = 3 * 1024 * 1024 + 7
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
-        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let expected = RunningBootServer.pattern(size)
 
         let whole = try await server.curl([url])
@@ -119,8 +119,8 @@ struct RealClientTests {
         #expect(ifRange.status == 200)
         #expect(ifRange.body.count == size)
 
-        #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: Int64(size), range: nil, remote: "127.0.0.1")))
-        #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: 100, range: "bytes 0-99/\(size)", remote: "127.0.0.1")))
+        #expect(server.events.contains(.fileSent(path: "/images/debian-13-amd64/initrd.gz", bytes: Int64(size), range: nil, remote: "127.0.0.1")))
+        #expect(server.events.contains(.fileSent(path: "/images/debian-13-amd64/initrd.gz", bytes: 100, range: "bytes 0-99/\(size)", remote: "127.0.0.1")))
     }
 
     @Test("one kept-alive connection: a range, the whole file, a HEAD, a menu, the file again; each body where it belongs",
@@ -129,7 +129,7 @@ struct RealClientTests {
         let size = 2 * 1024 * 1024 + 3
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
-        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let expected = RunningBootServer.pattern(size)
         let out = (0..<5).map { server.root.appendingPathComponent("kept-\($0)").path }
         let report = server.root.appendingPathComponent("connections").path
@@ -159,8 +159,8 @@ struct RealClientTests {
         let size = 24 * 1024 * 1024
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
-        let file = server.imagesDirectory.appendingPathComponent("debian-12-amd64/initrd.gz").path
-        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let file = server.imagesDirectory.appendingPathComponent("debian-13-amd64/initrd.gz").path
+        let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let body = server.root.appendingPathComponent("short").path
         // A slow reader (2 MB/s), so most of the file is still to send when it is cut.
         let download = Task { try await runCurl(["-s", "--max-time", "600", "--limit-rate", "2M", "-o", body, url]) }
@@ -175,16 +175,16 @@ struct RealClientTests {
         // the connection open without sending would leave curl to its timeout (28).
         #expect(try await download.value == 18)
         // The server still serves, the (now short) file whole.
-        let after = try await server.curl(["\(server.base)/images/debian-12-amd64/initrd.gz"])
+        let after = try await server.curl(["\(server.base)/images/debian-13-amd64/initrd.gz"])
         #expect(after.status == 200)
         #expect(after.body == RunningBootServer.pattern(size).prefix(1024 * 1024))
     }
 
     @Test("traversal, encoded traversal, hidden files and symlinks out are refused; other paths are 404", arguments: [
         ("/images/../outside/secret.txt", 403), ("/images/%2e%2e/outside/secret.txt", 403), ("/images/..%2foutside%2fsecret.txt", 403),
-        ("/images/debian-12-amd64%2f..%2f..%2foutside%2fsecret.txt", 403), ("/images/debian-12-amd64/escape", 403),
-        ("/images/debian-12-amd64/.hidden", 403), ("/images/debian-12-amd64/", 403), ("/images/debian-12-amd64", 404),
-        ("/images/debian-12-amd64/nope", 404), ("/images/%zz", 400), ("/images/a%00b", 403),
+        ("/images/debian-13-amd64%2f..%2f..%2foutside%2fsecret.txt", 403), ("/images/debian-13-amd64/escape", 403),
+        ("/images/debian-13-amd64/.hidden", 403), ("/images/debian-13-amd64/", 403), ("/images/debian-13-amd64", 404),
+        ("/images/debian-13-amd64/nope", 404), ("/images/%zz", 400), ("/images/a%00b", 403),
         ("/tftp/secret.efi", 403), ("/tftp/../outside/secret.txt", 403), ("/tftp//etc/passwd", 403),
         ("/etc/passwd", 404), ("/", 404), ("/boot", 404), ("/menu.yaml", 404), ("/templates/menu.ipxe.mustache", 404),
     ])
@@ -208,7 +208,7 @@ struct RealClientTests {
             #expect(r.headers["content-length"] == "11")
         }
         #expect(try await server.curl(["-X", "PUT", "--data", "x", "\(server.base)/tftp/ipxe.efi"]).status == 404)
-        #expect(try await server.curl(["-X", "DELETE", "\(server.base)/images/debian-12-amd64/linux"]).status == 404)
+        #expect(try await server.curl(["-X", "DELETE", "\(server.base)/images/debian-13-amd64/linux"]).status == 404)
     }
 
     @Test("a reload swaps the whole snapshot: requests see the old menu or the new one")

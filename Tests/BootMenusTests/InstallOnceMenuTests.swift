@@ -80,7 +80,7 @@ struct PreseedLateCommandTests {
 
     @Test("the post-install script's result is reported, the first-boot unit installed, finished last")
     func lateCommandReports() throws {
-        let preseed = try Golden.shippedMenus().renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server)
+        let preseed = try Golden.shippedMenus().renderPreseed("debian-13-auto", for: Golden.plainBIOS, server: Golden.server)
         let command = try #require(Self.lateCommand(preseed))
         let progress = "http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56"
         let done = try #require(command.range(of: "\(progress)&stage=postinstall-done"))

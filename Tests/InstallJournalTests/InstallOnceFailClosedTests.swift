@@ -31,7 +31,7 @@ struct InstallOnceFailClosedTests {
         # (a) by hand, a journal reachable: the install's events are written to it.
         byhand --groups="$jgid"
         echo "=== fresh"; menu "$mac"
-        get "preseed/debian-12-auto.cfg?mac=$mac" >/dev/null
+        get "preseed/debian-13-auto.cfg?mac=$mac" >/dev/null
         get "progress?mac=$mac&stage=finished" >/dev/null
         waitfor "$mac" installer.finished 1
         echo "=== finished-journal"; journalctl -q -D /run/log/journal -o cat "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=installer.finished
@@ -82,7 +82,7 @@ struct InstallOnceFailClosedTests {
         echo "=== daemon"; cat "$log"
         kill "$journald"; wait "$journald"
         """, extra: [Self.mac, Self.other])
-        let installer = "debian-12-auto", disk = "disque-local"
+        let installer = "debian-13-auto", disk = "disque-local"
         let menuDefault = InstallOnceJournalTests.menuDefault
         let reason = "Etat d'installation inconnu"
 

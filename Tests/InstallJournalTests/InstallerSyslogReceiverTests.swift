@@ -30,7 +30,7 @@ extension PrivateJournaldTests {
         # The machine's menu request ties 10.99.0.1 to its MAC.
         ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe?mac=$mac&platform=pcbios&serial=PF0SYSLOG"
         # A kernel that is not there: image.failed for that machine, found from its IP.
-        ip netns exec "$ns" curl -s -o /dev/null "$base/images/debian-12-amd64/vmlinuz-absent"
+        ip netns exec "$ns" curl -s -o /dev/null "$base/images/debian-13-amd64/vmlinuz-absent"
         ip netns exec "$ns" ip addr add 10.99.0.7/24 dev eth0
         ip netns exec "$ns" python3 - "$fixture" <<'EOF'
         import socket, sys, re
@@ -101,7 +101,7 @@ extension PrivateJournaldTests {
         let failed = events("image.failed")
         #expect(failed.count == 1, "\(context)")
         #expect(failed.first?["PRIORITY"] as? String == "3")
-        #expect(failed.first?["GARAGE_PXE_FILE"] as? String == "/images/debian-12-amd64/vmlinuz-absent")
+        #expect(failed.first?["GARAGE_PXE_FILE"] as? String == "/images/debian-13-amd64/vmlinuz-absent")
         #expect((failed.first?["GARAGE_PXE_REASON"] as? String)?.hasPrefix("HTTP 404") == true)
         #expect(failed.first?["MESSAGE_ID"] as? String == InstallEventKind.imageFailed.messageID)
 

@@ -30,8 +30,8 @@ struct MultiSiteJournalTests {
         start
         for mac in "$@"; do
             menu "$mac" >/dev/null
-            get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi" >/dev/null
-            get "preseed/debian-12-auto.cfg?mac=$mac" >/dev/null
+            get "boot/debian-13-auto.ipxe?mac=$mac&platform=efi" >/dev/null
+            get "preseed/debian-13-auto.cfg?mac=$mac" >/dev/null
         done
         get "progress?mac=$1&stage=finished" >/dev/null
         waitfor "$1" installer.finished 1

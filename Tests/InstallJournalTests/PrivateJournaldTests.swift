@@ -25,9 +25,9 @@ struct PrivateJournaldTests {
         for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
         get() { ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' "$base/$1"; }
         get "boot.ipxe?mac=$mac&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
-        get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
-        get "images/debian-12-amd64/linux"
-        get "preseed/debian-12-auto.cfg?mac=$mac"
+        get "boot/debian-13-auto.ipxe?mac=$mac&platform=efi"
+        get "images/debian-13-amd64/linux"
+        get "preseed/debian-13-auto.cfg?mac=$mac"
         get "progress?mac=$mac&stage=finished"
         kill "$daemon"; wait "$daemon"
         # journald reads its socket on its own time: wait (bounded) for the last event.
@@ -55,7 +55,7 @@ struct PrivateJournaldTests {
         #expect(chosen["GARAGE_PXE_SERIAL"] as? String == "PF0ABC12")
         #expect(chosen["GARAGE_PXE_PRODUCT"] as? String == "ThinkCentre M720q")
         #expect(chosen["GARAGE_PXE_SITE"] as? String == "Atelier Garage")
-        #expect(chosen["GARAGE_PXE_ENTRY"] as? String == "debian-12-auto")
+        #expect(chosen["GARAGE_PXE_ENTRY"] as? String == "debian-13-auto")
         #expect(chosen["MESSAGE_ID"] as? String == InstallEventKind.menuChosen.messageID)
         let installID = try #require(chosen["GARAGE_PXE_INSTALL_ID"] as? String)
         let finished = entries.last
@@ -63,7 +63,7 @@ struct PrivateJournaldTests {
         #expect(finished?["PRIORITY"] as? String == "5")
         let image = entries.first { $0["GARAGE_PXE_EVENT"] as? String == "image.sent" }
         #expect(image?["GARAGE_PXE_MAC"] as? String == Self.mac, "the image request had no MAC: found from its IP")
-        #expect(image?["GARAGE_PXE_IMAGE"] as? String == "debian-12-amd64")
+        #expect(image?["GARAGE_PXE_IMAGE"] as? String == "debian-13-amd64")
 
         // The CLI's view of the same journal files.
         let history = try JSONDecoder().decode([JournalRecord].self, from: Data((out["history"] ?? "").utf8))
