@@ -31,6 +31,30 @@ struct RealClientTests {
         #expect(server.events.contains(.menuShown(machine: MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE"), entry: "disque-local", remote: "127.0.0.1")))
     }
 
+    @Test("boot.grub and ENTRY.grub: the signed chain's menu and entries, events with chain secureboot-shim")
+    func grubRoutes() async throws {
+        let server = try await RunningBootServer()
+        defer { server.stop() }
+        // As the grub.cfg sends it: DMI %-encoded by the script, no platform (GRUB is UEFI).
+        let menu = try await server.curl(["\(server.base)/boot.grub?mac=52:54:00:00:00:99&platform=efi&buildarch=x86_64&ip=&manufacturer=LENOVO&product=ThinkCentre%20M720q&serial=PF0ABCDE"])
+        let text = String(decoding: menu.body, as: UTF8.self)
+        #expect(menu.status == 200)
+        #expect(text.contains("set default='disque-local'") && text.contains("set timeout=5"))
+        #expect(!text.contains("--id 'shell'"), "the iPXE shell is left out of GRUB's menu")
+        let entry = try await server.curl(["\(server.base)/boot/debian-13-auto.grub?mac=52:54:00:00:00:99&platform=efi"])
+        #expect(entry.status == 200)
+        #expect(String(decoding: entry.body, as: UTF8.self).contains("linux \"${gp_server}/images/debian-13-amd64/linux\" auto=true priority=critical"))
+        #expect(try await server.curl(["\(server.base)/boot/shell.grub?mac=52:54:00:00:00:99"]).status == 404)
+        #expect(try await server.curl(["\(server.base)/boot.grub?mac=nope"]).status == 400)
+        var machine = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64",
+                                      manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE")
+        machine.chain = .secureBootShim
+        #expect(server.events.contains(.menuShown(machine: machine, entry: "disque-local", remote: "127.0.0.1")))
+        var chosen = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi)
+        chosen.chain = .secureBootShim
+        #expect(server.events.contains(.entryChosen(machine: chosen, entry: "debian-13-auto", remote: "127.0.0.1")))
+    }
+
     @Test("entry scripts, preseeds, post-install scripts and progress calls")
     func entryPreseedProgress() async throws {
         let server = try await RunningBootServer()

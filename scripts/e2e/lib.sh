@@ -267,6 +267,11 @@ check_full_chain() {
     check "[$name] tftp.sent: Debian's signed GRUB, loaded by shim" has_event "$mac" tftp.sent file=debian-installer/amd64/grubx64.efi
     check "[$name] tftp.sent: grub.cfg rendered by garage-pxe" has_event "$mac" tftp.sent file=debian-installer/amd64/grub/grub.cfg
     check "[$name] no iPXE anywhere on this PC's path" no_event "$mac" dhcp.offer "file=$url/boot.ipxe"
+    if [[ "$mode" == uefi-sb ]]; then
+      # Linux's EFI stub says so on the serial console when the firmware enforces Secure Boot.
+      check "[$name] the kernel booted with Secure Boot enforced (EFI stub on the console)" \
+        grep -q "UEFI Secure Boot is enabled" "$RUN/vm-$name.serial.log"
+    fi
   elif [[ "$mode" == uefi-ipxe ]]; then
     check "[$name] dhcp.offer: ipxe.efi to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc file=ipxe.efi
     check "[$name] tftp.sent: ipxe.efi" has_event "$mac" tftp.sent file=ipxe.efi
