@@ -118,9 +118,10 @@ struct DaemonReloadTests {
 
     @Test("started before any image exists, PCs are told the menus have errors; importing the image brings the menu")
     func startsWithoutImage() async throws {
-        let tree = "/usr/lib/debian-installer/images/12/amd64/text"
+        // Debian 13's tree, as scripts/fetch-debian13-netboot.sh unpacks it (make deps-test).
+        let tree = "/var/cache/garage-pxe/debian-13-netboot/root/usr/lib/debian-installer/images/13/amd64/text"
         try #require(FileManager.default.fileExists(atPath: tree),
-                     "\(tree) is missing: install debian-installer-12-netboot-amd64 (make deps-test)")
+                     "\(tree) is missing: run scripts/fetch-debian13-netboot.sh (make deps-test)")
         let setup = try Setup(withImage: false)
         defer { setup.remove() }
         try await Self.withRunningDaemon(setup) { ns, daemon in

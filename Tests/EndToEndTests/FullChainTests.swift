@@ -51,8 +51,8 @@ struct FullChainTests {
     /// off, and on.
     @Test("four PCs at once: BIOS, UEFI with iPXE, UEFI signed chain, UEFI Secure Boot; all reach installer.started")
     func fourAtOnce() async throws {
-        let result = try await RealFirmwareTests.run("scripts/e2e/install-boot.sh", ["bios", "uefi-ipxe", "uefi", "uefi-sb", "--limit", "720"],
-                                                     limit: 840)
+        let result = try await RealFirmwareTests.run("scripts/e2e/install-boot.sh", ["bios", "uefi-ipxe", "uefi", "uefi-sb", "--limit", "900"],
+                                                     limit: 1020)
         Self.expectPass("four PCs", result, passLine: "e2e[bius]: bios uefi-ipxe uefi uefi-sb PASS")
     }
 }
