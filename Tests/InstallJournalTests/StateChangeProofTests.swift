@@ -24,7 +24,7 @@ struct StateChangeProofTests {
         echo "=== token-file"; stat -c '%a %U' "$state/admin-token"
         # The victim boots: its menu (with its DMI fields), then its installer starts with its token.
         pcget "$victim" "boot.ipxe?mac=$victim&platform=efi&serial=REAL-SERIAL&manufacturer=LENOVO" >/dev/null
-        echo "=== attacker-entry"; pcget "$attacker" "boot/debian-12-auto.ipxe?mac=$victim&platform=efi"
+        echo "=== attacker-entry"; pcget "$attacker" "boot/debian-13-auto.ipxe?mac=$victim&platform=efi"
         install "$victim"
         echo "=== victim-token"; echo "${token[$victim]}"
         # Its installer's syslog: a step from its own address counts.
@@ -57,7 +57,7 @@ struct StateChangeProofTests {
         echo "=== installed"; pcget "$victim" "boot.ipxe?mac=$victim&platform=efi"
         # The attacker: a GET re-arm, a preseed fetch (as a person reading it), forged DMI, POSTs without or with a wrong admin token.
         echo "=== get-rearm"; on "$attacker" curl -s -o /dev/null -w '%{http_code} %header{allow}\\n' "$base/rearm?mac=$victim&platform=efi"
-        echo "=== read-preseed"; on "$attacker" curl -s -w '\\n%{http_code}\\n' "$base/preseed/debian-12-auto.cfg?mac=$victim"
+        echo "=== read-preseed"; on "$attacker" curl -s -w '\\n%{http_code}\\n' "$base/preseed/debian-13-auto.cfg?mac=$victim"
         on "$attacker" curl -s -o /dev/null "$base/boot.ipxe?mac=$victim&platform=efi&serial=FAKE-SERIAL&manufacturer=EVIL"
         echo "=== post-no-token"; on "$attacker" curl -s -o /dev/null -w '%{http_code}\\n' -X POST "$base/rearm?mac=$victim"
         echo "=== post-wrong-token"; admin POST "rearm?mac=$victim" 0000000000000000000000000000000000000000000000000000000000000000
@@ -78,14 +78,14 @@ struct StateChangeProofTests {
         echo "=== fake"; journalctl -q -D /run/log/journal -o cat GARAGE_PXE_SERIAL=FAKE-SERIAL; echo "end"
         echo "=== daemon"; cat "$log"
         """, extra: [Self.victim, Self.attacker])
-        let installer = "debian-12-auto", disk = "disque-local"
+        let installer = "debian-13-auto", disk = "disque-local"
         let menuDefault = InstallOnceJournalTests.menuDefault
 
         #expect(out["token-file"] == "600 nobody\n", "the admin token is the daemon user's alone: \(context)")
         let victimToken = (out["victim-token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(victimToken.count == 32, "the victim's entry script carried its install token: \(context)")
         // Asked for the victim's MAC from the attacker's address: the script has no token.
-        #expect(out["attacker-entry"]?.contains("url=http://10.99.0.1:8080/preseed/debian-12-auto.cfg?mac=\(Self.victim) ") == true, "\(context)")
+        #expect(out["attacker-entry"]?.contains("url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=\(Self.victim) ") == true, "\(context)")
         #expect(out["attacker-entry"]?.contains("token=") == false, "\(context)")
         #expect(out["forged-progress"] == "403\n", "\(context)")
         #expect(out["wrong-token-progress"] == "403\n", "\(context)")
