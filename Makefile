@@ -66,9 +66,10 @@ deb: deps-deb man
 # 69, 4011) and answers PXE clients on the configured interface: run it on the server
 # facing the bench LAN, not on an office network.
 serve: deps-serve release
-	@# The shipped menu installs Debian 12: import its netboot image on the first run.
-	[ -d images/debian-12-amd64 ] || .build/release/garage-pxe import debian \
-	  /usr/lib/debian-installer/images/12/amd64/text --config $(CONFIG)
+	@# The shipped menu installs Debian 13: import its netboot image (kernel, initrd and
+	@# the signed shim and GRUB for Secure Boot PCs) on the first run. deps-serve fetched it.
+	[ -d images/debian-13-amd64 ] || .build/release/garage-pxe import debian \
+	  "$$(bash scripts/fetch-debian13-netboot.sh)" --config $(CONFIG)
 	.build/release/garage-pxe check --config $(CONFIG) $(SERVE_FLAGS)
 	.build/release/garage-pxe serve --config $(CONFIG) $(SERVE_FLAGS)
 

@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
         // The diagnostic image's build from Debian packages runs the real binary (TestSupport).
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "garage-pxe", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "garage-pxe", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Reports, health grade, the per-PC fold, CSV, certificates signed and verified
         // (and refused after a one-byte change); the CLI on a real private journald.
         .testTarget(name: "MachineRecordsTests",

@@ -47,7 +47,7 @@ check "  binary, unit, config" test -x "$dest/usr/bin/garage-pxe" -a -f "$dest/u
 # As an admin's first run would: import Debian's netboot image with the installed
 # binary, then validate the installed config, menus and templates against it.
 check "the installed binary imports Debian's netboot image" \
-  "$dest/usr/bin/garage-pxe" import debian /usr/lib/debian-installer/images/12/amd64/text \
+  "$dest/usr/bin/garage-pxe" import debian "$(bash scripts/fetch-debian13-netboot.sh)" \
   --config "$dest/etc/garage-pxe/garage-pxe.yaml" --images "$dest/var/lib/garage-pxe/images"
 check "the installed binary validates the installed config, menus and image" \
   "$dest/usr/bin/garage-pxe" check --config "$dest/etc/garage-pxe/garage-pxe.yaml" \

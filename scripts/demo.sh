@@ -11,12 +11,12 @@
 # default) so a browser on this machine can watch it. Ctrl-C (or the time limit) stops
 # everything and removes the LAN.
 #
-# Usage: demo.sh [bios|uefi] [SECONDS]     (needs root; `make demo` runs it with sudo)
+# Usage: demo.sh [bios|uefi|uefi-sb] [SECONDS]     (needs root; `make demo` runs it with sudo)
 # Environment: DEMO_BENCH_PORT (host loopback port of the bench page, default 8099).
 set -euo pipefail
 MODE="${1:-bios}"
 LIMIT="${2:-900}"
-[[ "$MODE" == bios || "$MODE" == uefi ]] || { echo "usage: $0 [bios|uefi] [SECONDS]" >&2; exit 2; }
+[[ "$MODE" == bios || "$MODE" == uefi || "$MODE" == uefi-sb ]] || { echo "usage: $0 [bios|uefi|uefi-sb] [SECONDS]" >&2; exit 2; }
 E2E_NAME=demo
 # The shipped menu, with its timeout cut to 5 s so the default entry starts soon.
 E2E_MENU_TIMEOUT="${DEMO_MENU_TIMEOUT:-5}"

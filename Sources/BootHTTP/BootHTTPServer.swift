@@ -133,7 +133,10 @@ struct BootRoutes: Sendable {
             self.refuse(request, context, .uriTooLong, "request target longer than \(limit) bytes")
         })
         router.get("boot.ipxe") { request, context in await self.bootScript(request, context) }
-        router.get("boot/:script") { request, context in self.entryScript(request, context) }
+        router.get("boot.grub") { request, context in await self.grubMenu(request, context) }
+        router.get("boot/:script") { request, context in
+            context.parameters.get("script")?.hasSuffix(".grub") == true ? self.grubEntry(request, context) : self.entryScript(request, context)
+        }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
         // Re-arming erases a disk at the next boot: a POST with the admin token only. A GET
@@ -179,12 +182,62 @@ struct BootRoutes: Sendable {
         // Asked only when install once is on: it costs a journal lookup.
         let status = snapshot.server.installOnce.enabled ? await installOnce(machine.mac) : .armed
         let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
-        let proven = proof.proves(machine.mac, from: context.remote)
-        if !proven, machine.uuid != nil || machine.manufacturer != nil || machine.product != nil || machine.serial != nil {
-            onEvent(.identityNotStored(mac: machine.mac.description, remote: context.remote))
-        }
+        let proven = provenIdentity(machine, context)
         onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote, proven: proven))
         return text(menus.renderMenu(for: machine, server: snapshot.server, status: status))
+    }
+
+    // MARK: GRUB (Debian's signed chain)
+
+    /// `/boot.grub?mac=…`, sourced by the grub.cfg the TFTP side serves: the machine's GRUB
+    /// menu, with the same install-once decision and the same menu.shown event as iPXE's.
+    /// DMI fields are kept only from the PC's own address, as for `/boot.ipxe`.
+    func grubMenu(_ request: Request, _ context: BootRequestContext) async -> Response {
+        let snapshot = content.snapshot
+        guard let menus = snapshot.menus else {
+            onEvent(.refused(path: "/boot.grub", status: 200, reason: "no valid menus loaded: sent the retry script", remote: context.remote))
+            return text(Self.grubMessage("les menus du serveur contiennent des erreurs (garage-pxe check)"))
+        }
+        let machine: MachineIdentity
+        do throws(MachineQueryError) {
+            machine = try grubMachine(request)
+        } catch {
+            return refuse(request, context, .badRequest, error.description)
+        }
+        let status = snapshot.server.installOnce.enabled ? await installOnce(machine.mac) : .armed
+        guard let rendered = menus.renderGRUBMenu(for: machine, server: snapshot.server, status: status) else {
+            onEvent(.refused(path: "/boot.grub", status: 200, reason: MenuRenderError.noGRUBTemplates.description, remote: context.remote))
+            return text(Self.grubMessage("le dossier des menus n'a pas de modeles GRUB"))
+        }
+        let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
+        let proven = provenIdentity(machine, context)
+        onEvent(.menuShown(machine: machine, entry: choice.defaultEntry?.id, remote: context.remote, proven: proven))
+        return text(rendered)
+    }
+
+    /// `/boot/ENTRY.grub`: as `/boot/ENTRY.ipxe` (same install token rule, see
+    /// `installToken`), the token on GRUB's `linux` line.
+    func grubEntry(_ request: Request, _ context: BootRequestContext) -> Response {
+        machineDocument(request, context, parameter: "script", suffix: ".grub") { (menus, id, machine, server) throws(MenuRenderError) in
+            var machine = machine
+            machine.chain = .secureBootShim
+            let (proven, token) = installToken(menus, id, machine, context)
+            let script = try menus.renderGRUBEntry(id, for: machine, server: server, reportToken: token?.text)
+            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven))
+            return script
+        }
+    }
+
+    /// Who asks on a GRUB route: only Debian's signed GRUB does, on a UEFI PC.
+    private func grubMachine(_ request: Request) throws(MachineQueryError) -> MachineIdentity {
+        var machine = try MachineIdentity(query: firstValues(request), defaultPlatform: .efi)
+        machine.chain = .secureBootShim
+        return machine
+    }
+
+    /// A GRUB script that shows `message` and stops there (the person at the bench reboots).
+    static func grubMessage(_ message: String) -> String {
+        "echo 'garage-pxe: \(ASCIIText.transliterate(message).replacingOccurrences(of: "'", with: " "))'\nsleep 30\n"
     }
 
     /// `POST /rearm?mac=…[&by=cli|bench]` with `Authorization: Bearer ADMIN_TOKEN`: the
@@ -221,16 +274,34 @@ struct BootRoutes: Sendable {
         """
     }
 
+    /// Whether a menu request comes from the PC itself (its address is its MAC's, see
+    /// `BootHTTPProof`): only then are the DMI fields it sends kept. Both loaders' menu
+    /// routes (`/boot.ipxe`, `/boot.grub`) ask here.
+    private func provenIdentity(_ machine: MachineIdentity, _ context: BootRequestContext) -> Bool {
+        let proven = proof.proves(machine.mac, from: context.remote)
+        if !proven, machine.uuid != nil || machine.manufacturer != nil || machine.product != nil || machine.serial != nil {
+            onEvent(.identityNotStored(mac: machine.mac.description, remote: context.remote))
+        }
+        return proven
+    }
+
+    /// An installer entry asked by the PC itself opens an install session: a new token for
+    /// the kernel command line. One rule for both loaders' entry routes (`/boot/ID.ipxe`,
+    /// `/boot/ID.grub`); `machine.chain` picks which menu the entry must be shown in.
+    private func installToken(_ menus: MenuSet, _ id: String, _ machine: MachineIdentity,
+                              _ context: BootRequestContext) -> (proven: Bool, token: ReportToken?) {
+        let proven = proof.proves(machine.mac, from: context.remote)
+        guard proven, menus.menu.entry(id)?.kind == .debianInstaller,
+              menus.menu.choice(for: machine).entries.contains(where: { $0.id == id }) else { return (proven, nil) }
+        return (proven, proof.sessions.issue(mac: machine.mac.description, purpose: .install, address: context.remote))
+    }
+
     /// An installer entry asked by the PC itself (its address is its MAC's) opens an install
     /// session: a new token, in the preseed URL of the kernel command line this script
     /// gives. Anyone else reading the script gets it without a token.
     func entryScript(_ request: Request, _ context: BootRequestContext) -> Response {
         machineDocument(request, context, parameter: "script", suffix: ".ipxe") { (menus, id, machine, server) throws(MenuRenderError) in
-            let proven = proof.proves(machine.mac, from: context.remote)
-            var token: ReportToken?
-            if proven, menus.menu.entry(id)?.kind == .debianInstaller, menus.menu.choice(for: machine).entries.contains(where: { $0.id == id }) {
-                token = proof.sessions.issue(mac: machine.mac.description, purpose: .install, address: context.remote)
-            }
+            let (proven, token) = installToken(menus, id, machine, context)
             let script = try menus.renderEntry(id, for: machine, server: server, reportToken: token?.text)
             onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven))
             return script

@@ -26,6 +26,19 @@ public enum EntryKind: String, Sendable, CaseIterable, Hashable {
     case localDisk = "local-disk"
     case chainURL = "chain-url"
     case ipxeShell = "ipxe-shell"
+
+    /// What Debian's signed GRUB can do for this kind: boot a kernel over HTTP, or leave to
+    /// the firmware's next boot option. iPXE scripts, chain URLs and the iPXE shell need
+    /// iPXE, so the GRUB menu leaves them out rather than showing entries that fail.
+    public var bootsUnderGRUB: Bool { self == .debianInstaller || self == .localDisk }
+}
+
+/// The boot loader chain a UEFI PC runs, recorded with its events: iPXE (from proxyDHCP,
+/// or a NIC ROM), or the chain Debian signs for Secure Boot (Microsoft-signed shim, then
+/// Debian's signed GRUB reading a configuration garage-pxe renders).
+public enum BootChain: String, Sendable, CaseIterable, Hashable {
+    case ipxe = "ipxe"
+    case secureBootShim = "secureboot-shim"
 }
 
 public struct MenuEntry: Sendable, Equatable {

@@ -16,6 +16,9 @@ public struct MachineIdentity: Sendable, Equatable {
     public var manufacturer: String?
     public var product: String?
     public var serial: String?
+    /// Which loader asked: the route it asked on says so (/boot.ipxe or /boot.grub), never
+    /// the query string.
+    public var chain: BootChain = .ipxe
 
     public init(mac: HardwareAddress, platform: BootPlatform, buildArchitecture: String? = nil, ip: String? = nil,
                 uuid: String? = nil, manufacturer: String? = nil, product: String? = nil, serial: String? = nil) {
@@ -151,7 +154,10 @@ extension BootMenu {
         let override = machines[machine.mac]
         let group = group(for: machine)
         let allowed = group?.entries.map(Set.init)
-        let visible = entries.filter { $0.platforms.contains(machine.platform) && (allowed?.contains($0.id) ?? true) }
+        let visible = entries.filter {
+            $0.platforms.contains(machine.platform) && (allowed?.contains($0.id) ?? true)
+                && (machine.chain == .ipxe || $0.kind.bootsUnderGRUB)
+        }
         let wanted = [override?.defaultEntry, group?.defaultEntry, defaultEntry].compactMap { $0 }
         // A default hidden on this firmware falls through to the next one, then to the first shown.
         let chosen = wanted.lazy.compactMap { id in visible.first { $0.id == id } }.first ?? visible.first

@@ -13,6 +13,13 @@ public struct MenuSet: Sendable {
     public static let bootstrapTemplate = "bootstrap.ipxe"
     public static let menuTemplate = "menu.ipxe"
     public static let entryTemplate = "entry.ipxe"
+    /// The GRUB side (Debian's signed chain for Secure Boot PCs). Optional: a menus folder
+    /// without them serves iPXE only, and `check` says so when the signed chain is on.
+    public static let grubBootstrapTemplate = "bootstrap.grub"
+    public static let grubMenuTemplate = "menu.grub"
+    public static let grubEntryTemplate = "entry.grub"
+    static let grubTemplates = [grubBootstrapTemplate, grubMenuTemplate, grubEntryTemplate]
+    public static var grubTemplateFiles: [String] { grubTemplates.map { $0 + templateExtension } }
     static let templateExtension = ".mustache"
     // Templates write iPXE scripts and preseeds, not HTML: no entity escaping.
     static let textPragma = "{{% CONTENT_TYPE: TEXT}}"
@@ -21,6 +28,8 @@ public struct MenuSet: Sendable {
     public let menu: BootMenu
     public let images: [String: BootImageFiles]
     private let library: MustacheLibrary
+    /// All three GRUB templates are present.
+    public let hasGRUBTemplates: Bool
 
     public var menuFile: String { directory + "/" + Self.menuFileName }
     public var templatesDirectory: String { directory + "/templates" }
@@ -87,20 +96,31 @@ public struct MenuSet: Sendable {
             }
             diagnostics += checker.diagnostics
         }
+        let grubPresent = grubTemplates.filter { templateFiles.contains($0 + templateExtension) }
+        if !grubPresent.isEmpty && grubPresent.count < grubTemplates.count {
+            for missing in grubTemplates where !grubPresent.contains(missing) {
+                diagnostics.append(SourceDiagnostic(file: templatesDirectory + "/" + missing + templateExtension, line: 0, column: 0,
+                                                    message: "missing template (the GRUB side needs \(grubTemplates.joined(separator: ", ")), or none of them)"))
+            }
+        }
         guard let menu, diagnostics.isEmpty else { throw SourceDiagnostics(diagnostics) }
-        return MenuSet(directory: directory, menu: menu, images: images, library: library)
+        return MenuSet(directory: directory, menu: menu, images: images, library: library,
+                       hasGRUBTemplates: grubPresent.count == grubTemplates.count)
     }
 
-    private init(directory: String, menu: BootMenu, images: [String: BootImageFiles], library: MustacheLibrary) {
+    private init(directory: String, menu: BootMenu, images: [String: BootImageFiles], library: MustacheLibrary, hasGRUBTemplates: Bool) {
         self.directory = directory
         self.menu = menu
         self.images = images
         self.library = library
+        self.hasGRUBTemplates = hasGRUBTemplates
     }
 
     /// Every template the menu uses, with the role (and so the context) it is rendered in.
     static func templateRoles(_ menu: BootMenu) -> [(String, TemplateRole)] {
-        var roles: [(String, TemplateRole)] = [(bootstrapTemplate, .bootstrap), (menuTemplate, .menu), (entryTemplate, .entry)]
+        var roles: [(String, TemplateRole)] = [(bootstrapTemplate, .bootstrap), (menuTemplate, .menu), (entryTemplate, .entry),
+                                               (grubBootstrapTemplate, .grubBootstrap), (grubMenuTemplate, .grubMenu),
+                                               (grubEntryTemplate, .grubEntry)]
         for entry in menu.entries {
             if let t = entry.scriptTemplate { roles.append((t, .entry)) }
             if let t = entry.preseedTemplate { roles.append((t, .preseed)) }
@@ -125,13 +145,15 @@ public struct MenuSet: Sendable {
                         installOnce: InstallOnceStatus = .armed, reportToken: String? = nil) -> [String: Any] {
         let style = role.style
         var context: [String: Any] = ["server": TemplateContext.server(server, style: style)]
-        if role == .bootstrap { return context }
+        if role.isBootstrap { return context }
+        var machine = machine
+        if role.style == .grub { machine.chain = .secureBootShim }
         let choice = menu.choice(for: machine, status: installOnce, policy: server.installOnce)
         context["machine"] = TemplateContext.machine(machine, choice: choice, server: server, style: style)
         if role != .preseed {
             context["menu"] = TemplateContext.menu(menu, machine: machine, choice: choice, images: images, server: server, style: style)
         }
-        if role != .menu, let entry {
+        if !role.isMenu, let entry {
             context["entry"] = TemplateContext.entry(entry, machine: machine, choice: choice, images: images, server: server, style: style,
                                                      reportToken: reportToken)
         }
@@ -156,6 +178,40 @@ public struct MenuSet: Sendable {
         render(Self.menuTemplate, Self.context(role: .menu, menu: menu, entry: nil, machine: machine, images: images, server: server,
                                                installOnce: status),
                role: .menu)
+    }
+
+    // MARK: GRUB (Debian's signed chain)
+
+    /// grub.cfg, read over TFTP by Debian's signed GRUB before it knows anything else.
+    public func renderGRUBBootstrap(server: ServerSettings) -> String? {
+        guard hasGRUBTemplates else { return nil }
+        return render(Self.grubBootstrapTemplate, Self.context(role: .grubBootstrap, menu: menu, entry: nil, machine: Self.placeholderMachine,
+                                                               images: images, server: server), role: .grubBootstrap)
+    }
+
+    /// The GRUB menu this machine sees: the iPXE menu's entries, default, timeout, group
+    /// and install-once decision, minus the entries only iPXE can run.
+    public func renderGRUBMenu(for machine: MachineIdentity, server: ServerSettings, status: InstallOnceStatus) -> String? {
+        guard hasGRUBTemplates else { return nil }
+        return render(Self.grubMenuTemplate, Self.context(role: .grubMenu, menu: menu, entry: nil, machine: machine, images: images,
+                                                          server: server, installOnce: status),
+                      role: .grubMenu)
+    }
+
+    /// What entry `id` does under GRUB; only entries this machine's GRUB menu shows.
+    /// `reportToken`: the install's token, for the PC itself (nil: anyone else reading it).
+    public func renderGRUBEntry(_ id: String, for machine: MachineIdentity, server: ServerSettings,
+                                reportToken: String? = nil) throws(MenuRenderError) -> String {
+        guard hasGRUBTemplates else { throw .noGRUBTemplates }
+        guard let entry = menu.entry(id) else { throw .unknownEntry(id) }
+        var grubMachine = machine
+        grubMachine.chain = .secureBootShim
+        guard menu.choice(for: grubMachine).entries.contains(where: { $0.id == id }) else {
+            throw .hiddenEntry(id, platform: machine.platform)
+        }
+        let context = Self.context(role: .grubEntry, menu: menu, entry: entry, machine: grubMachine, images: images, server: server,
+                                   reportToken: reportToken)
+        return render(Self.grubEntryTemplate, context, role: .grubEntry)
     }
 
     /// What entry `id` does for this machine; only entries the machine's menu shows.
@@ -193,7 +249,7 @@ public struct MenuSet: Sendable {
 
     private func render(_ template: String, _ context: [String: Any], role: TemplateRole) -> String {
         let text = library.render(context, withTemplate: template) ?? ""
-        return role.style == .ipxe ? ASCIIText.transliterateLines(text) : text
+        return role.style == .utf8 ? text : ASCIIText.transliterateLines(text)
     }
 
     private static let placeholderMachine = MachineIdentity(mac: HardwareAddress("000000000000")!, platform: .bios)
@@ -203,12 +259,14 @@ public enum MenuRenderError: Error, Equatable, Sendable, CustomStringConvertible
     case unknownEntry(String)
     case hiddenEntry(String, platform: BootPlatform)
     case noPreseed(String)
+    case noGRUBTemplates
 
     public var description: String {
         switch self {
         case .unknownEntry(let id): "no entry '\(id)' in the menu"
         case .hiddenEntry(let id, let platform): "entry '\(id)' is not in this machine's menu (platform \(platform.menuName), or its group hides it)"
         case .noPreseed(let id): "entry '\(id)' has no preseed"
+        case .noGRUBTemplates: "the menus folder has no GRUB templates (\(MenuSet.grubTemplates.joined(separator: ", ")))"
         }
     }
 }

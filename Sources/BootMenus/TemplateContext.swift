@@ -34,6 +34,15 @@ public struct ServerSettings: Sendable, Equatable {
         self.proxyURL = proxyURL
     }
 
+    /// This server's HTTP side as a GRUB device, `(http,ADDRESS[:PORT])`: GRUB names files
+    /// by device and path, not by URL.
+    var grubHTTPDevice: String {
+        var host = Substring(baseURL)
+        if let r = host.range(of: "://") { host = host[r.upperBound...] }
+        while host.hasSuffix("/") { host = host.dropLast() }
+        return "(http,\(host))"
+    }
+
     /// Protocol, host[:port] and directory of the mirror, the three parts d-i asks for.
     var mirrorParts: (scheme: String, host: String, directory: String) {
         var rest = Substring(mirrorURL)
@@ -49,18 +58,33 @@ public struct ServerSettings: Sendable, Equatable {
     }
 }
 
-/// The output a context is built for: iPXE scripts get ASCII display text; preseeds keep UTF-8.
+/// The output a context is built for: iPXE scripts get ASCII display text; preseeds keep
+/// UTF-8; GRUB configurations get ASCII text made safe inside single quotes.
 enum TextStyle {
     case ipxe
     case utf8
+    case grub
 
-    func display(_ s: String) -> String { self == .ipxe ? ASCIIText.transliterate(s) : s }
+    func display(_ s: String) -> String {
+        switch self {
+        case .ipxe: ASCIIText.transliterate(s)
+        case .utf8: s
+        // GRUB's console font may lack accented letters; inside '…' nothing is expanded
+        // and a quote is written '\'' (close, escaped quote, reopen).
+        case .grub: ASCIIText.transliterate(s).replacingOccurrences(of: "'", with: "'\\''")
+        }
+    }
     /// Text a machine reported (DMI), in an iPXE script: `${` would be expanded by iPXE
     /// itself, and `;`, `&&`, `||` end or chain a command and `#` starts a comment (a
     /// serial of `X ; shell` would give that PC a shell): those characters, quotes and
     /// backslashes become '?'.
     func reported(_ s: String?) -> String {
         guard let s else { return "" }
+        if self == .grub {
+            // Reported text goes inside '…' in GRUB: letters, digits and plain punctuation only.
+            let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:_+-/()")
+            return String(ASCIIText.transliterate(s).map { plain.contains($0) ? $0 : "?" })
+        }
         guard self == .ipxe else { return s }
         let meaningful: Set<Character> = [";", "&", "|", "#", "\"", "'", "\\", "`"]
         return String(display(s).map { meaningful.contains($0) ? "?" : $0 }).replacingOccurrences(of: "${", with: "$ {")
@@ -77,8 +101,24 @@ public enum TemplateRole: String, Sendable, CaseIterable {
     case entry
     /// /preseed/ENTRY.cfg: the Debian installer's answers.
     case preseed
+    /// grub.cfg over TFTP, read by Debian's signed GRUB: identifies the machine (MAC, DMI)
+    /// to the server and sources its menu.
+    case grubBootstrap = "grub-bootstrap"
+    /// /boot.grub?mac=…: the GRUB menu, same entries as the iPXE one minus those only iPXE can do.
+    case grubMenu = "grub-menu"
+    /// /boot/ENTRY.grub: what one entry does under GRUB.
+    case grubEntry = "grub-entry"
 
-    var style: TextStyle { self == .preseed ? .utf8 : .ipxe }
+    var style: TextStyle {
+        switch self {
+        case .preseed: .utf8
+        case .grubBootstrap, .grubMenu, .grubEntry: .grub
+        default: .ipxe
+        }
+    }
+
+    var isBootstrap: Bool { self == .bootstrap || self == .grubBootstrap }
+    var isMenu: Bool { self == .menu || self == .grubMenu }
 }
 
 /// An empty text value: renders as nothing and counts as false in a section, so
@@ -104,7 +144,7 @@ enum TemplateContext {
             "base_url": s.baseURL, "address": s.address, "site": style.display(s.site),
             "syslog_port": String(s.syslogPort), "mirror_url": s.mirrorURL, "mirror_protocol": mirror.scheme,
             "mirror_host": mirror.host, "mirror_directory": mirror.directory, "proxy_url": s.proxyURL,
-            "has_proxy": !s.proxyURL.isEmpty,
+            "has_proxy": !s.proxyURL.isEmpty, "grub_http": s.grubHTTPDevice,
         ])
     }
 
@@ -119,6 +159,7 @@ enum TemplateContext {
             "group": choice.group?.id ?? "", "is_known": choice.override != nil,
             "query": m.queryString,
             "menu_url": "\(server.baseURL)/boot.ipxe?\(m.queryString)",
+            "grub_menu_path": "/boot.grub?\(m.queryString)",
             // Install once: the menu defaults to the local disk. Re-arming is an admin's
             // action (POST /rearm with the admin token), never a URL a PC or a page can fetch.
             "installed": choice.installed,
@@ -133,7 +174,8 @@ enum TemplateContext {
                       server: ServerSettings, style: TextStyle, reportToken: String? = nil) -> [String: Any] {
         let base = server.baseURL
         let image = e.image.flatMap { images[$0] }
-        let imageURL = e.image.map { "\(base)/images/\(percentEncodeQueryValue($0))" } ?? ""
+        let imagePath = e.image.map { "/images/\(percentEncodeQueryValue($0))" } ?? ""
+        let imageURL = e.image.map { _ in base + imagePath } ?? ""
         let macQuery = "mac=\(m.mac.description)" + (reportToken.map { "&token=\($0)" } ?? "")
         let kernelArguments = [e.kernelArguments, choice.extraKernelArguments].filter { !$0.isEmpty }.joined(separator: " ")
         return withEmptyTextFalse([
@@ -145,6 +187,10 @@ enum TemplateContext {
             "kernel_url": image.map { "\(imageURL)/\($0.kernel)" } ?? "",
             "initrd_url": image.map { "\(imageURL)/\($0.initrd)" } ?? "",
             "kernel_file": image?.kernel ?? "", "initrd_file": image?.initrd ?? "",
+            // Paths on this server's HTTP side, for GRUB's (http,…) device.
+            "kernel_path": image.map { "\(imagePath)/\($0.kernel)" } ?? "",
+            "initrd_path": image.map { "\(imagePath)/\($0.initrd)" } ?? "",
+            "grub_script_path": "/boot/\(e.id).grub?\(m.queryString)",
             "kernel_args": kernelArguments,
             "has_preseed": e.preseedTemplate != nil,
             "preseed_url": e.preseedTemplate != nil ? "\(base)/preseed/\(e.id).cfg?\(macQuery)" : "",

@@ -94,6 +94,26 @@ public struct ProxySettings: Sendable, Equatable {
     public var snponlyVendorPrefixes: [[UInt8]]
     /// User classes that mark a client as already running our iPXE, besides "iPXE".
     public var ipxeUserClasses: [String]
+    /// UEFI x64 PCs get Debian's signed chain (`signedShimPath`: Microsoft-signed shim,
+    /// which loads Debian's signed GRUB from the same folder) instead of `efiBootfile`: the
+    /// firmware does not say whether Secure Boot is on, and this chain boots either way.
+    public var efiSignedChain = false
+    /// Machines and vendors that get iPXE (`efiBootfile`, or the SNP-only loader) even so.
+    public var efiIPXEMACs: Set<MACAddress> = []
+    public var efiIPXEVendorPrefixes: [[UInt8]] = []
+
+    /// Where the signed shim is served over TFTP. Shim loads `grubx64.efi` from the folder
+    /// it was loaded from, and Debian's GRUB reads `grub/grub.cfg` under its built-in
+    /// prefix `/debian-installer/amd64`: the three paths must sit together, here.
+    public static let signedChainFolder = "debian-installer/amd64"
+    public static let signedShimPath = signedChainFolder + "/bootnetx64.efi"
+    public static let signedGRUBPath = signedChainFolder + "/grubx64.efi"
+    public static let signedGRUBConfigPath = signedChainFolder + "/grub/grub.cfg"
+
+    /// Whether a boot file named in an offer starts the signed chain.
+    public static func isSignedChainBootfile(_ bootfile: String) -> Bool {
+        bootfile == signedShimPath || bootfile.hasSuffix("/" + signedShimPath)
+    }
 
     /// The defaults, here once: the daemon's configuration (`bootfiles.*`,
     /// `proxy_dhcp.discovery_control.bios`, `proxy_dhcp.ipxe_user_classes`) starts from them.
@@ -252,7 +272,9 @@ public struct ProxyPolicy: Sendable {
                 bootfile = settings.biosBootfile
                 discoveryControl = settings.biosDiscoveryControl
             case .efiIA32, .efiBC, .efiX64:
-                bootfile = efiLoader(for: mac)
+                // 32-bit UEFI has no signed x64 shim to run: iPXE, as before.
+                let signed = arch != .efiIA32 && settings.efiSignedChain && !wantsIPXE(mac)
+                bootfile = signed ? ProxySettings.signedShimPath : efiLoader(for: mac)
                 discoveryControl = settings.efiDiscoveryControl
             case .efiARM64:
                 guard let f = settings.arm64Bootfile else { return .ignore(.architectureNotConfigured(arch), summary: summary) }
@@ -311,6 +333,10 @@ public struct ProxyPolicy: Sendable {
             destination = .broadcast
         }
         return .reply(reply, destination: destination, bootfile: bootfile, summary: summary)
+    }
+
+    private func wantsIPXE(_ mac: MACAddress) -> Bool {
+        settings.efiIPXEMACs.contains(mac) || settings.efiIPXEVendorPrefixes.contains(mac.oui)
     }
 
     private func efiLoader(for mac: MACAddress) -> String {

@@ -5,6 +5,7 @@
 import BootMenus
 import DHCP
 import Foundation
+import Images
 import TFTP
 import UDP
 import YAMLDiagnostics
@@ -17,14 +18,29 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var efiDiscoveryControl: UInt8? = nil
         public var snponlyMACs: [MACAddress] = []
         public var snponlyVendorPrefixes: [[UInt8]] = []
+        /// UEFI PCs that get iPXE although `bootfiles.efi` is the signed chain.
+        public var uefiIPXEMACs: [MACAddress] = []
+        public var uefiIPXEVendorPrefixes: [[UInt8]] = []
         public var ipxeUserClasses: [String] = ProxySettings.defaultIPXEUserClasses
     }
 
     public struct Bootfiles: Sendable, Equatable {
+        /// `bootfiles.efi`'s value for Debian's signed chain (shim, then GRUB).
+        public static let signedChain = "signed"
+        public static let defaultSignedChainImage = "debian-13-amd64"
         public var bios = ProxySettings.defaultBIOSBootfile
-        public var efi = ProxySettings.defaultEFIBootfile
+        /// `signed`, or the file name of an iPXE loader (as before the signed chain existed).
+        public var efi = Bootfiles.signedChain
+        /// The iPXE loader of UEFI PCs that use iPXE while `efi` is `signed`.
+        public var efiIPXE = ProxySettings.defaultEFIBootfile
         public var efiSNPOnly = ProxySettings.defaultEFISNPOnlyBootfile
         public var arm64: String? = nil
+        /// The image whose signed shim and GRUB the signed chain serves.
+        public var signedChainImage = Bootfiles.defaultSignedChainImage
+
+        public var usesSignedChain: Bool { efi == Self.signedChain }
+        /// The iPXE loader UEFI PCs get when they run iPXE.
+        public var efiIPXELoader: String { usesSignedChain ? efiIPXE : efi }
     }
 
     public struct TFTP: Sendable, Equatable {
@@ -220,7 +236,13 @@ extension GaragePXEConfig {
         if let b = top.mapping("bootfiles") {
             if let v = b.string("bios") { c.bootfiles.bios = v }
             if let v = b.string("efi") { c.bootfiles.efi = v }
+            if let v = b.string("efi_ipxe") { c.bootfiles.efiIPXE = v }
             if let v = b.string("efi_snponly") { c.bootfiles.efiSNPOnly = v }
+            if let v = b.string("signed_chain_image") {
+                if ImageCatalogue.isValidName(v) { c.bootfiles.signedChainImage = v } else {
+                    sink.error("'bootfiles.signed_chain_image' '\(v)' is not an image folder name (letters, digits, '-', '_', '.')", at: b.markOf("signed_chain_image"))
+                }
+            }
             if let v = b.optionalString("arm64") { c.bootfiles.arm64 = v }
             b.finish()
         }
@@ -232,22 +254,15 @@ extension GaragePXEConfig {
                 if let v = dc.optionalInt("efi", in: 0...15) { c.proxyDHCP.efiDiscoveryControl = v.map(UInt8.init) }
                 dc.finish()
             }
+            if let s = p.mapping("uefi_ipxe") {
+                let (macs, vendors) = readMachineList(s, key: "proxy_dhcp.uefi_ipxe")
+                if let macs { c.proxyDHCP.uefiIPXEMACs = macs }
+                if let vendors { c.proxyDHCP.uefiIPXEVendorPrefixes = vendors }
+            }
             if let s = p.mapping("snponly") {
-                if let macs = s.stringList("macs") {
-                    c.proxyDHCP.snponlyMACs = macs.compactMap { item in
-                        if let m = MACAddress(item.value) { return m }
-                        sink.error("'proxy_dhcp.snponly.macs' item '\(item.value)' is not a MAC address such as 52:54:00:12:34:56", at: item.mark)
-                        return nil
-                    }
-                }
-                if let vendors = s.stringList("vendors") {
-                    c.proxyDHCP.snponlyVendorPrefixes = vendors.compactMap { item in
-                        if let oui = parseOUI(item.value) { return oui }
-                        sink.error("'proxy_dhcp.snponly.vendors' item '\(item.value)' is not a MAC prefix of three octets such as 00:e0:4c", at: item.mark)
-                        return nil
-                    }
-                }
-                s.finish()
+                let (macs, vendors) = readMachineList(s, key: "proxy_dhcp.snponly")
+                if let macs { c.proxyDHCP.snponlyMACs = macs }
+                if let vendors { c.proxyDHCP.snponlyVendorPrefixes = vendors }
             }
             if let classes = p.stringList("ipxe_user_classes") { c.proxyDHCP.ipxeUserClasses = classes.map(\.value) }
             p.finish()
@@ -289,6 +304,28 @@ extension GaragePXEConfig {
     }
 
     /// `tftp.refuse_options`: a list of {mac | vendor, options}.
+    /// `macs` and `vendors` of a machine list (proxy_dhcp.snponly, proxy_dhcp.uefi_ipxe):
+    /// nil for a list not given; each bad item an error at its position.
+    private static func readMachineList(_ list: YAMLMappingReader, key: String) -> (macs: [MACAddress]?, vendors: [[UInt8]]?) {
+        let sink = list.sink
+        let macs = list.stringList("macs").map { items in
+            items.compactMap { item -> MACAddress? in
+                if let m = MACAddress(item.value) { return m }
+                sink.error("'\(key).macs' item '\(item.value)' is not a MAC address such as 52:54:00:12:34:56", at: item.mark)
+                return nil
+            }
+        }
+        let vendors = list.stringList("vendors").map { items in
+            items.compactMap { item -> [UInt8]? in
+                if let oui = parseOUI(item.value) { return oui }
+                sink.error("'\(key).vendors' item '\(item.value)' is not a MAC prefix of three octets such as 00:e0:4c", at: item.mark)
+                return nil
+            }
+        }
+        list.finish()
+        return (macs, vendors)
+    }
+
     private static func readOptionRefusals(_ tftp: YAMLMappingReader) -> [TFTPOptionRefusal]? {
         let key = "refuse_options"
         guard let node = tftp.node(key), node.scalar.map({ !["", "~", "null"].contains($0.string) }) ?? true else { return nil }
@@ -366,7 +403,8 @@ extension GaragePXEConfig {
         if !fileManager.fileExists(atPath: tftpRoot, isDirectory: &isDirectory) || !isDirectory.boolValue {
             errors.append("TFTP root \(tftpRoot) is not a folder (install the 'ipxe' package or set tftp.root)")
         } else {
-            for (key, name) in [("bios", bootfiles.bios), ("efi", bootfiles.efi), ("efi_snponly", bootfiles.efiSNPOnly)] + (bootfiles.arm64.map { [("arm64", $0)] } ?? []) {
+            let efi = bootfiles.usesSignedChain ? ("efi_ipxe", bootfiles.efiIPXE) : ("efi", bootfiles.efi)
+            for (key, name) in [("bios", bootfiles.bios), efi, ("efi_snponly", bootfiles.efiSNPOnly)] + (bootfiles.arm64.map { [("arm64", $0)] } ?? []) {
                 if !fileManager.fileExists(atPath: tftpRoot + "/" + name) {
                     errors.append("boot file bootfiles.\(key) '\(name)' is not in the TFTP root \(tftpRoot)")
                 } else if let jail = TFTPPathJail(root: tftpRoot, trustedLinkTargets: tftp.trustedLinkTargets),
@@ -376,6 +414,15 @@ extension GaragePXEConfig {
                     let target = (try? fileManager.destinationOfSymbolicLink(atPath: tftpRoot + "/" + name)).map { " (a link to \($0))" } ?? ""
                     errors.append("boot file bootfiles.\(key) '\(name)'\(target) would be refused over TFTP: \(refusal.message); add its folder to tftp.trusted_link_targets")
                 }
+            }
+        }
+        if bootfiles.usesSignedChain {
+            // A warning, not an error: BIOS PCs and iPXE still work, and `make serve`
+            // imports the image after the first check.
+            let folder = imagesDirectory + "/" + bootfiles.signedChainImage
+            let missing = [DebianImport.shimName, DebianImport.grubName].filter { !fileManager.fileExists(atPath: folder + "/" + $0) }
+            if !missing.isEmpty {
+                warnings.append("bootfiles.efi is signed but \(folder) has no \(missing.joined(separator: " or ")): UEFI PCs cannot boot until a Debian 13 netboot image is imported there (garage-pxe import debian …), or set bootfiles.efi: ipxe.efi")
             }
         }
         if !fileManager.fileExists(atPath: menusDirectory) { warnings.append("menus folder \(menusDirectory) does not exist yet") }
@@ -426,13 +473,17 @@ extension GaragePXEConfig {
 
     public func proxySettings(serverAddress: IPv4Address) -> ProxySettings {
         let httpBase = httpBaseURL(serverAddress: serverAddress)
-        return ProxySettings(
+        var settings = ProxySettings(
             serverAddress: serverAddress, httpBaseURL: httpBase,
-            biosBootfile: bootfiles.bios, efiBootfile: bootfiles.efi, efiSNPOnlyBootfile: bootfiles.efiSNPOnly,
+            biosBootfile: bootfiles.bios, efiBootfile: bootfiles.efiIPXELoader, efiSNPOnlyBootfile: bootfiles.efiSNPOnly,
             arm64Bootfile: bootfiles.arm64,
             biosDiscoveryControl: proxyDHCP.biosDiscoveryControl, efiDiscoveryControl: proxyDHCP.efiDiscoveryControl,
             snponlyMACs: Set(proxyDHCP.snponlyMACs), snponlyVendorPrefixes: proxyDHCP.snponlyVendorPrefixes,
             ipxeUserClasses: proxyDHCP.ipxeUserClasses)
+        settings.efiSignedChain = bootfiles.usesSignedChain
+        settings.efiIPXEMACs = Set(proxyDHCP.uefiIPXEMACs)
+        settings.efiIPXEVendorPrefixes = proxyDHCP.uefiIPXEVendorPrefixes
+        return settings
     }
 }
 

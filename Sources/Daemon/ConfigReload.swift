@@ -76,11 +76,16 @@ extension GaragePXEConfig {
             ConfigKey("proxy_dhcp.discovery_control.efi", .live, \.proxyDHCP.efiDiscoveryControl),
             ConfigKey("proxy_dhcp.snponly.macs", .live, \.proxyDHCP.snponlyMACs),
             ConfigKey("proxy_dhcp.snponly.vendors", .live, \.proxyDHCP.snponlyVendorPrefixes),
+            ConfigKey("proxy_dhcp.uefi_ipxe.macs", .live, \.proxyDHCP.uefiIPXEMACs),
+            ConfigKey("proxy_dhcp.uefi_ipxe.vendors", .live, \.proxyDHCP.uefiIPXEVendorPrefixes),
             ConfigKey("proxy_dhcp.ipxe_user_classes", .live, \.proxyDHCP.ipxeUserClasses),
             ConfigKey("bootfiles.bios", .live, \.bootfiles.bios),
             ConfigKey("bootfiles.efi", .live, \.bootfiles.efi),
+            ConfigKey("bootfiles.efi_ipxe", .live, \.bootfiles.efiIPXE),
             ConfigKey("bootfiles.efi_snponly", .live, \.bootfiles.efiSNPOnly),
             ConfigKey("bootfiles.arm64", .live, \.bootfiles.arm64),
+            // The TFTP side reads the signed chain's files from this image at each request.
+            ConfigKey("bootfiles.signed_chain_image", .live, \.bootfiles.signedChainImage),
             ConfigKey("installer.mirror", .live, \.installer.mirror),
             ConfigKey("installer.proxy", .live, \.installer.proxy),
             // The receiver is bound to the new port; if that fails, the old port stays everywhere.

@@ -28,6 +28,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var stopping = false
     private var interfaceName = ""
     private var bootContent: BootContentStore?
+    /// Shim, GRUB and grub.cfg of the signed chain, served over TFTP.
+    private var signedChain: SignedChainFiles?
     private var httpTask: Task<Void, Never>?
     private var httpPort = 0
     private var watcher: FolderWatcher?
@@ -138,6 +140,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         } catch {
             service.stop()
             throw error
+        }
+        if let bootContent {
+            let files = SignedChainFiles(config: config)
+            files.register(on: tftpServer, content: bootContent)
+            signedChain = files
         }
 
         // Every socket is open: nothing privileged is needed any more.
@@ -446,6 +453,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             }
             proxy?.replacePolicy(ProxyPolicy(settings: plan.config.proxySettings(serverAddress: address)))
             tftp?.update(plan.config.tftpServerSettings)
+            signedChain?.update(plan.config)
             journal?.changeSite(to: plan.config.site)
             journal?.changeStallSeconds(to: plan.config.installer.stallSeconds)
             config = plan.config

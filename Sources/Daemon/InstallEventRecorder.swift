@@ -120,6 +120,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
         guard let mac = s.mac?.description else { return }
         var fields = machineFields(mac: mac)
         fields[.file] = bootfile
+        fields[.chain] = ProxySettings.isSignedChainBootfile(bootfile) ? BootChain.secureBootShim.rawValue : BootChain.ipxe.rawValue
         if let arch = s.architecture { fields[.arch] = arch.description }
         if let uuid = s.uuid { fields[.uuid] = uuid }
         write(.dhcpOffer, fields)
@@ -150,6 +151,9 @@ public final class InstallEventRecorder: @unchecked Sendable {
             // Only the PC's own request may change what is known of it (DMI, address).
             if proven { remember(machine, ip: remote) }
             var fields = machineFields(mac: machine.mac.description)
+            // The chain is the route this request took (/boot.ipxe or /boot.grub), not a claim
+            // to keep: recorded on the event even when the request is not the PC's own.
+            fields[.chain] = machine.chain.rawValue
             fields[.entry] = entry
             write(.menuShown, fields)
         case .entryChosen(let machine, let entry, let remote, let proven):
@@ -166,6 +170,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
                 lock.unlock()
             }
             var fields = machineFields(mac: mac)
+            fields[.chain] = machine.chain.rawValue
             fields[.entry] = entry
             write(.menuChosen, fields)
         case .preseedSent(let machine, let entry, let remote):
@@ -400,7 +405,10 @@ public final class InstallEventRecorder: @unchecked Sendable {
         macByIP[ip] = mac
         var known = identityByMAC[mac] ?? machine
         // iPXE sends the DMI strings with the menu request only; keep them for later ones.
-        if carriesPlatform { known.platform = machine.platform }
+        if carriesPlatform {
+            known.platform = machine.platform
+            known.chain = machine.chain
+        }
         known.ip = ip
         for key in [\MachineIdentity.buildArchitecture, \.uuid, \.manufacturer, \.product, \.serial] {
             if let value = machine[keyPath: key] { known[keyPath: key] = value }
@@ -423,6 +431,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
         if let known = identityByMAC[mac] {
             fields[.ip] = known.ip
             fields[.platform] = known.platform.rawValue
+            fields[.chain] = known.chain.rawValue
             fields[.arch] = known.buildArchitecture
             fields[.uuid] = known.uuid
             fields[.manufacturer] = known.manufacturer

@@ -1,7 +1,9 @@
 // `garage-pxe import debian SRC`: makes an image folder from Debian's netboot installer,
-// either the tree the `debian-installer-12-netboot-amd64` package installs or a
-// `netboot.tar.gz` from a mirror. Kernel and initrd are copied while their SHA-256 is
-// computed, checked against a SHA256SUMS when one is given, and the folder appears under
+// either the tree a `debian-installer-NN-netboot-amd64` package installs (Debian 12 or 13)
+// or a `netboot.tar.gz` from a mirror. Kernel and initrd are copied, and Debian's signed
+// UEFI chain when the image has it (`bootnetx64.efi`, the Microsoft-signed shim, and
+// `grubx64.efi`, Debian's signed GRUB, which shim loads from the same folder: what PCs
+// with Secure Boot on can run), each while its SHA-256 is computed, checked against a SHA256SUMS when one is given, and the folder appears under
 // its final name only once complete (a rename), so the server never sees half an image.
 
 import Crypto
@@ -34,6 +36,11 @@ public struct DebianImport: Sendable {
 
     static let kernelName = "linux"
     static let initrdName = "initrd.gz"
+    /// Copied when present (every amd64 netboot image since Debian 10 has them; other
+    /// architectures do not): the signed chain for UEFI PCs with Secure Boot on.
+    public static let shimName = "bootnetx64.efi"
+    public static let grubName = "grubx64.efi"
+    static let signedLoaderNames = [shimName, grubName]
 
     /// Imports and returns the new image; on any error nothing is left in the images folder.
     public func run() throws(DebianImportError) -> ImageRecord {
@@ -121,6 +128,14 @@ public struct DebianImport: Sendable {
             files[name] = record
             checked.append(("debian-installer/\(architecture)/\(name)", record.sha256))
         }
+        for name in Self.signedLoaderNames {
+            let from = installer.appendingPathComponent(name).path
+            guard let input = FileHandle(forReadingAtPath: from) else { continue }
+            defer { try? input.close() }
+            let record = try copyHashing(into: staging + "/" + name) { try input.read(upToCount: 1 << 20).map { [UInt8]($0) } ?? [] }
+            files[name] = record
+            checked.append(("debian-installer/\(architecture)/\(name)", record.sha256))
+        }
         let versionInfo = (try? String(contentsOf: root.appendingPathComponent("version.info"), encoding: .utf8)) ?? ""
         return Found(architecture: architecture, files: files, versionInfo: versionInfo, checked: checked)
     }
@@ -148,8 +163,9 @@ public struct DebianImport: Sendable {
                     versionInfo = String(decoding: try tar.readData(upTo: 4096), as: UTF8.self)
                     continue
                 }
-                // debian-installer/ARCH/linux and …/initrd.gz, nothing else.
-                guard parts.count == 3, parts[0] == "debian-installer", [Self.kernelName, Self.initrdName].contains(parts[2]) else { continue }
+                // debian-installer/ARCH/linux, …/initrd.gz and the signed loaders, nothing else.
+                guard parts.count == 3, parts[0] == "debian-installer",
+                      ([Self.kernelName, Self.initrdName] + Self.signedLoaderNames).contains(parts[2]) else { continue }
                 guard entry.kind == .file else { throw DebianImportError("\(entry.path) in the archive is not a regular file") }
                 guard entry.size <= maximumFileBytes else {
                     throw DebianImportError("\(entry.path) in the archive says it is \(entry.size) bytes, more than an installer's \(maximumFileBytes >> 20) MiB")
@@ -171,7 +187,7 @@ public struct DebianImport: Sendable {
         } catch {
             throw DebianImportError("\(source): \(error)")
         }
-        guard let architecture, files.count == 2 else {
+        guard let architecture, files[Self.kernelName] != nil, files[Self.initrdName] != nil else {
             throw DebianImportError("\(source) holds no debian-installer/ARCH/linux and initrd.gz")
         }
         checked.append((URL(fileURLWithPath: source).lastPathComponent, hex(archiveHash.finalize())))

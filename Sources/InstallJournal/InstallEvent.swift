@@ -124,6 +124,8 @@ public enum InstallField: String, CaseIterable, Sendable, Codable {
     case product = "GARAGE_PXE_PRODUCT"
     case serial = "GARAGE_PXE_SERIAL"
     case installID = "GARAGE_PXE_INSTALL_ID"
+    /// The boot chain a UEFI PC runs: `ipxe` or `secureboot-shim` (Debian's signed shim and GRUB).
+    case chain = "GARAGE_PXE_CHAIN"
     /// Why something failed or was refused (error text, TFTP outcome…).
     case reason = "GARAGE_PXE_REASON"
     // machine.inventoried (the DMI strings go to MANUFACTURER, PRODUCT, SERIAL, UUID):

@@ -130,7 +130,20 @@ struct Check: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
         }
         if let menus, let warning = BootContentLoader.installOnceProblem(config, menu: menus.menu) { print("\(options.path): warning: \(warning)") }
-        if !problems.errors.isEmpty || menus == nil { throw ExitCode(1) }
+        // The GRUB side, as the iPXE side: the templates exist and GRUB parses what they render.
+        var grubErrors: [String] = []
+        if let menus, config.bootfiles.usesSignedChain {
+            if !menus.hasGRUBTemplates {
+                grubErrors.append("bootfiles.efi is signed but \(menus.templatesDirectory) has no GRUB templates (\(MenuSet.grubTemplateFiles.joined(separator: ", "))): UEFI PCs would get no menu")
+            } else if let checker = GRUBScriptCheck.checker {
+                let server = BootContentLoader.serverSettings(config, address: config.address ?? IPv4Address(192, 0, 2, 1))
+                grubErrors += GRUBScriptCheck.problems(menus, server: server, checker: checker)
+            } else {
+                print("\(options.path): warning: grub-script-check (package grub-common) is not installed: the GRUB menus were rendered but not parsed")
+            }
+        }
+        for e in grubErrors { FileHandle.standardError.write(Data("\(menus?.templatesDirectory ?? options.path): error: \(e)\n".utf8)) }
+        if !problems.errors.isEmpty || menus == nil || !grubErrors.isEmpty { throw ExitCode(1) }
         var network = "interface \(config.interface)"
         if let resolved = try? config.resolveNetwork() {
             network = "interface \(resolved.interface.name), address \(resolved.address)"
@@ -159,6 +172,12 @@ struct Render: ParsableCommand {
 
     @Flag(help: "With --entry: render the entry's preseed instead of its script.")
     var preseed = false
+
+    @Option(help: "The boot loader asking: ipxe, or grub (Debian's signed chain for UEFI PCs, Secure Boot on or off).")
+    var loader: String = "ipxe"
+
+    @Flag(help: "With --loader grub: print grub.cfg, what GRUB reads over TFTP before it knows the machine.")
+    var grubCfg = false
 
     @Option(help: "DMI manufacturer, as iPXE would report it (for group matching).")
     var manufacturer: String?
@@ -192,6 +211,8 @@ struct Render: ParsableCommand {
             throw ValidationError("\(error)".replacingOccurrences(of: "query parameter", with: "option"))
         }
         if preseed && entry == nil { throw ValidationError("--preseed needs --entry") }
+        guard let chain = ["ipxe": BootChain.ipxe, "grub": .secureBootShim][loader] else { throw ValidationError("--loader must be ipxe or grub") }
+        if grubCfg && chain != .secureBootShim { throw ValidationError("--grub-cfg needs --loader grub") }
         let address: IPv4Address
         if let a = config.address {
             address = a
@@ -211,13 +232,25 @@ struct Render: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
+        let installed = config.installOnce.enabled && entry == nil && !grubCfg
+            && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory, stateDirectory: config.stateDirectory))
         do {
-            if let entry {
+            if chain == .secureBootShim && !preseed {
+                if grubCfg {
+                    guard let text = menus.renderGRUBBootstrap(server: server) else { throw MenuRenderError.noGRUBTemplates }
+                    print(text, terminator: "")
+                } else if let entry {
+                    print(try menus.renderGRUBEntry(entry, for: machine, server: server), terminator: "")
+                } else {
+                    guard let text = menus.renderGRUBMenu(for: machine, server: server, status: installed ? .installed : .armed) else {
+                        throw MenuRenderError.noGRUBTemplates
+                    }
+                    print(text, terminator: "")
+                }
+            } else if let entry {
                 print(preseed ? try menus.renderPreseed(entry, for: machine, server: server)
                               : try menus.renderEntry(entry, for: machine, server: server), terminator: "")
             } else {
-                let installed = config.installOnce.enabled
-                    && (self.installed || Self.installedPerJournal(machine.mac.description, journalDirectory, stateDirectory: config.stateDirectory))
                 print(menus.renderMenu(for: machine, server: server, installed: installed), terminator: "")
             }
         } catch {

@@ -13,7 +13,7 @@ struct BenchAPITests {
     static func fedView() -> BenchView {
         let view = BenchView()
         view.record(InstallEvent(.menuShown, fields: [.mac: mac, .serial: "PF0XYZ", .manufacturer: "LENOVO"]))
-        view.record(InstallEvent(.menuChosen, fields: [.mac: mac, .installID: "one", .entry: "debian-12-auto"]))
+        view.record(InstallEvent(.menuChosen, fields: [.mac: mac, .installID: "one", .entry: "debian-13-auto"]))
         return view
     }
 

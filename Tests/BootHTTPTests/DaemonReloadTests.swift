@@ -118,13 +118,14 @@ struct DaemonReloadTests {
 
     @Test("started before any image exists, PCs are told the menus have errors; importing the image brings the menu")
     func startsWithoutImage() async throws {
-        let tree = "/usr/lib/debian-installer/images/12/amd64/text"
+        // Debian 13's tree, as scripts/fetch-debian13-netboot.sh unpacks it (make deps-test).
+        let tree = "/var/cache/garage-pxe/debian-13-netboot/root/usr/lib/debian-installer/images/13/amd64/text"
         try #require(FileManager.default.fileExists(atPath: tree),
-                     "\(tree) is missing: install debian-installer-12-netboot-amd64 (make deps-test)")
+                     "\(tree) is missing: run scripts/fetch-debian13-netboot.sh (make deps-test)")
         let setup = try Setup(withImage: false)
         defer { setup.remove() }
         try await Self.withRunningDaemon(setup) { ns, daemon in
-            #expect(setup.logText().contains("menu.yaml:17:12: error: image 'debian-12-amd64' is not in"))
+            #expect(setup.logText().contains("menu.yaml:17:12: error: image 'debian-13-amd64' is not in"))
 
             let url = "http://127.0.0.1:\(setup.port)/boot.ipxe?mac=52:54:00:12:34:56"
             let scratch = setup.dir.appendingPathComponent("body")
@@ -137,7 +138,7 @@ struct DaemonReloadTests {
             #expect(status == 0)
             let menu = try await Self.eventually(60) { try await Self.get(ns, url, into: scratch)?.contains("menu Atelier Garage") == true }
             #expect(menu, "menu not served after the import:\n\(setup.logText())")
-            let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-12-amd64/linux", into: scratch)
+            let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-13-amd64/linux", into: scratch)
             #expect(kernel != nil)
         }
     }

@@ -31,7 +31,7 @@ final class RunningBootServer: @unchecked Sendable {
          reports: ReportSettings = ReportSettings(), records: MachineRecordsAccess? = nil) async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("gpxe-http-\(UUID().uuidString)")
         let fm = FileManager.default
-        let image = root.appendingPathComponent("images/debian-12-amd64")
+        let image = root.appendingPathComponent("images/debian-13-amd64")
         try fm.createDirectory(at: image, withIntermediateDirectories: true)
         try fm.createDirectory(at: root.appendingPathComponent("tftp"), withIntermediateDirectories: true)
         try fm.createDirectory(at: root.appendingPathComponent("outside"), withIntermediateDirectories: true)
@@ -45,7 +45,7 @@ final class RunningBootServer: @unchecked Sendable {
         try fm.createSymbolicLink(atPath: image.appendingPathComponent("escape").path, withDestinationPath: "/etc/passwd")
 
         let menus = try MenuSet.load(directory: Repo.path("pxe-menus"),
-                                     images: ["debian-12-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")],
+                                     images: ["debian-13-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")],
                                      imagesDirectory: image.deletingLastPathComponent().path)
         let store = BootContentStore(BootSnapshot(menus: menus, server: Self.server))
         self.store = store

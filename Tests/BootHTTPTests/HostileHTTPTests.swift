@@ -14,17 +14,17 @@ import Glibc
 struct HostileHTTPTests {
     /// curl downloads the initrd whole: the server still serves real clients.
     func stillServes(_ server: RunningBootServer) async throws {
-        let r = try await server.curl(["\(server.base)/images/debian-12-amd64/initrd.gz"])
+        let r = try await server.curl(["\(server.base)/images/debian-13-amd64/initrd.gz"])
         #expect(r.status == 200)
         #expect(r.body == RunningBootServer.pattern(64 * 1024 + 3))
     }
 
     static let traversals = [
         "/images/../outside/secret.txt", "/images/%2e%2e/outside/secret.txt", "/images/%2E%2E%2Foutside%2Fsecret.txt",
-        "/images/..%5c..%5coutside%5csecret.txt", "/images/debian-12-amd64/..%2f..%2f..%2fetc%2fpasswd",
-        "/images/./../outside/secret.txt", "/images/debian-12-amd64/escape", "/images/%2fetc%2fpasswd",
+        "/images/..%5c..%5coutside%5csecret.txt", "/images/debian-13-amd64/..%2f..%2f..%2fetc%2fpasswd",
+        "/images/./../outside/secret.txt", "/images/debian-13-amd64/escape", "/images/%2fetc%2fpasswd",
         "/tftp/..", "/tftp/../../../../etc/passwd", "/tftp/secret.efi", "/tftp/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-        "/images/debian-12-amd64/.%2e/.%2e/outside/secret.txt", "/images/debian-12-amd64/%00",
+        "/images/debian-13-amd64/.%2e/.%2e/outside/secret.txt", "/images/debian-13-amd64/%00",
     ]
 
     @Test("traversal in every spelling: 403 or 404, never a byte from outside, each refusal counted")
@@ -50,7 +50,7 @@ struct HostileHTTPTests {
     func invalidMACs() async throws {
         let server = try await RunningBootServer(initrdBytes: 64 * 1024 + 3)
         defer { server.stop() }
-        let routes = ["/boot.ipxe?mac=", "/boot/debian-12-auto.ipxe?mac=", "/preseed/debian-12-auto.cfg?mac=", "/progress?stage=finished&mac="]
+        let routes = ["/boot.ipxe?mac=", "/boot/debian-13-auto.ipxe?mac=", "/preseed/debian-13-auto.cfg?mac=", "/progress?stage=finished&mac="]
         for route in routes {
             for mac in Self.badMACs {
                 let r = try await server.curl(["\(server.base)\(route)\(mac)"])

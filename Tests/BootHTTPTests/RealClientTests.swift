@@ -33,25 +33,55 @@ struct RealClientTests {
         #expect(server.events.contains(.identityNotStored(mac: "52:54:00:00:00:99", remote: "127.0.0.1")))
     }
 
+    @Test("boot.grub and ENTRY.grub: the signed chain's menu and entries, events with chain secureboot-shim")
+    func grubRoutes() async throws {
+        let server = try await RunningBootServer()
+        defer { server.stop() }
+        // As the grub.cfg sends it: DMI %-encoded by the script, no platform (GRUB is UEFI).
+        let menu = try await server.curl(["\(server.base)/boot.grub?mac=52:54:00:00:00:99&platform=efi&buildarch=x86_64&ip=&manufacturer=LENOVO&product=ThinkCentre%20M720q&serial=PF0ABCDE"])
+        let text = String(decoding: menu.body, as: UTF8.self)
+        #expect(menu.status == 200)
+        #expect(text.contains("set default='disque-local'") && text.contains("set timeout=5"))
+        #expect(!text.contains("--id 'shell'"), "the iPXE shell is left out of GRUB's menu")
+        #expect(!text.contains("rearm"), "no URL in a PC's GRUB menu re-arms it")
+        #expect(try await server.curl(["\(server.base)/rearm.grub?mac=52:54:00:00:00:99"]).status == 404, "no GET re-arm route for GRUB")
+        let entry = try await server.curl(["\(server.base)/boot/debian-13-auto.grub?mac=52:54:00:00:00:99&platform=efi"])
+        #expect(entry.status == 200)
+        let entryText = String(decoding: entry.body, as: UTF8.self)
+        #expect(entryText.contains("linux \"${gp_server}/images/debian-13-amd64/linux\" auto=true priority=critical"))
+        // Asked by a host that is not the PC: as for ENTRY.ipxe, no install token.
+        #expect(entryText.contains("'url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=52:54:00:00:00:99' "), "\(entryText)")
+        #expect(!entryText.contains("token="))
+        #expect(try await server.curl(["\(server.base)/boot/shell.grub?mac=52:54:00:00:00:99"]).status == 404)
+        #expect(try await server.curl(["\(server.base)/boot.grub?mac=nope"]).status == 400)
+        var machine = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64",
+                                      manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE")
+        machine.chain = .secureBootShim
+        #expect(server.events.contains(.menuShown(machine: machine, entry: "disque-local", remote: "127.0.0.1", proven: false)))
+        var chosen = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi)
+        chosen.chain = .secureBootShim
+        #expect(server.events.contains(.entryChosen(machine: chosen, entry: "debian-13-auto", remote: "127.0.0.1", proven: false)))
+    }
+
     @Test("entry scripts, preseeds, post-install scripts and progress calls, asked by a host that is not the PC: no token, nothing armed")
     func entryPreseedProgress() async throws {
         let server = try await RunningBootServer()
         defer { server.stop() }
-        let entry = try await server.curl(["\(server.base)/boot/debian-12-auto.ipxe?mac=52:54:00:12:34:56&platform=pcbios"])
+        let entry = try await server.curl(["\(server.base)/boot/debian-13-auto.ipxe?mac=52:54:00:12:34:56&platform=pcbios"])
         #expect(entry.status == 200)
         #expect(String(decoding: entry.body, as: UTF8.self).contains(
-            "auto=true priority=critical url=http://10.99.0.1:8080/preseed/debian-12-auto.cfg?mac=52:54:00:12:34:56 log_host=10.99.0.1 log_port=514"))
+            "auto=true priority=critical url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=52:54:00:12:34:56 log_host=10.99.0.1 log_port=514"))
         #expect(try await server.curl(["\(server.base)/boot/nope.ipxe?mac=52:54:00:12:34:56"]).status == 404)
-        #expect(try await server.curl(["\(server.base)/boot/debian-12-auto.ipxe"]).status == 400)
+        #expect(try await server.curl(["\(server.base)/boot/debian-13-auto.ipxe"]).status == 400)
 
-        let preseed = try await server.curl(["\(server.base)/preseed/debian-12-auto.cfg?mac=52-54-00-12-34-56"])
+        let preseed = try await server.curl(["\(server.base)/preseed/debian-13-auto.cfg?mac=52-54-00-12-34-56"])
         let preseedText = String(decoding: preseed.body, as: UTF8.self)
         #expect(preseed.status == 200)
         #expect(preseedText.contains("d-i netcfg/get_hostname string pc-525400123456"))
         #expect(preseedText.contains("wget -q -O /dev/null \"http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56&stage=finished\""))
         #expect(!preseedText.contains("token="))
         // A token, but not one this server gave: refused.
-        #expect(try await server.curl(["\(server.base)/preseed/debian-12-auto.cfg?mac=52:54:00:12:34:56&token=00112233445566778899aabbccddeeff"]).status == 403)
+        #expect(try await server.curl(["\(server.base)/preseed/debian-13-auto.cfg?mac=52:54:00:12:34:56&token=00112233445566778899aabbccddeeff"]).status == 403)
         #expect(try await server.curl(["\(server.base)/preseed/shell.cfg?mac=52:54:00:12:34:56"]).status == 404)
 
         let script = try await server.curl(["\(server.base)/postinstall/atelier.sh"])
@@ -74,8 +104,8 @@ struct RealClientTests {
         #expect(server.statistics.counts.refused[403] == 5)
         #expect(server.statistics.counts.refused[405] == 1)
         let events = server.events
-        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1", proven: false)))
-        #expect(events.contains(.preseedRead(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-12-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1", proven: false)))
+        #expect(events.contains(.preseedRead(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1")))
         #expect(!events.contains { if case .preseedSent = $0 { true } else { false } })
         #expect(!events.contains { if case .progress = $0 { true } else { false } })
         #expect(!events.contains { if case .rearmed = $0 { true } else { false } })
@@ -87,7 +117,7 @@ struct RealClientTests {
         let size = 3 * 1024 * 1024 + 7
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
-        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let expected = RunningBootServer.pattern(size)
 
         let whole = try await server.curl([url])
@@ -136,8 +166,8 @@ struct RealClientTests {
         #expect(ifRange.status == 200)
         #expect(ifRange.body.count == size)
 
-        #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: Int64(size), range: nil, remote: "127.0.0.1")))
-        #expect(server.events.contains(.fileSent(path: "/images/debian-12-amd64/initrd.gz", bytes: 100, range: "bytes 0-99/\(size)", remote: "127.0.0.1")))
+        #expect(server.events.contains(.fileSent(path: "/images/debian-13-amd64/initrd.gz", bytes: Int64(size), range: nil, remote: "127.0.0.1")))
+        #expect(server.events.contains(.fileSent(path: "/images/debian-13-amd64/initrd.gz", bytes: 100, range: "bytes 0-99/\(size)", remote: "127.0.0.1")))
     }
 
     @Test("one kept-alive connection: a range, the whole file, a HEAD, a menu, the file again; each body where it belongs",
@@ -146,7 +176,7 @@ struct RealClientTests {
         let size = 2 * 1024 * 1024 + 3
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
-        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let expected = RunningBootServer.pattern(size)
         let out = (0..<5).map { server.root.appendingPathComponent("kept-\($0)").path }
         let report = server.root.appendingPathComponent("connections").path
@@ -176,8 +206,8 @@ struct RealClientTests {
         let size = 24 * 1024 * 1024
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
-        let file = server.imagesDirectory.appendingPathComponent("debian-12-amd64/initrd.gz").path
-        let url = "\(server.base)/images/debian-12-amd64/initrd.gz"
+        let file = server.imagesDirectory.appendingPathComponent("debian-13-amd64/initrd.gz").path
+        let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let body = server.root.appendingPathComponent("short").path
         // A slow reader (2 MB/s), so most of the file is still to send when it is cut.
         let download = Task { try await runCurl(["-s", "--max-time", "600", "--limit-rate", "2M", "-o", body, url]) }
@@ -192,16 +222,16 @@ struct RealClientTests {
         // the connection open without sending would leave curl to its timeout (28).
         #expect(try await download.value == 18)
         // The server still serves, the (now short) file whole.
-        let after = try await server.curl(["\(server.base)/images/debian-12-amd64/initrd.gz"])
+        let after = try await server.curl(["\(server.base)/images/debian-13-amd64/initrd.gz"])
         #expect(after.status == 200)
         #expect(after.body == RunningBootServer.pattern(size).prefix(1024 * 1024))
     }
 
     @Test("traversal, encoded traversal, hidden files and symlinks out are refused; other paths are 404", arguments: [
         ("/images/../outside/secret.txt", 403), ("/images/%2e%2e/outside/secret.txt", 403), ("/images/..%2foutside%2fsecret.txt", 403),
-        ("/images/debian-12-amd64%2f..%2f..%2foutside%2fsecret.txt", 403), ("/images/debian-12-amd64/escape", 403),
-        ("/images/debian-12-amd64/.hidden", 403), ("/images/debian-12-amd64/", 403), ("/images/debian-12-amd64", 404),
-        ("/images/debian-12-amd64/nope", 404), ("/images/%zz", 400), ("/images/a%00b", 403),
+        ("/images/debian-13-amd64%2f..%2f..%2foutside%2fsecret.txt", 403), ("/images/debian-13-amd64/escape", 403),
+        ("/images/debian-13-amd64/.hidden", 403), ("/images/debian-13-amd64/", 403), ("/images/debian-13-amd64", 404),
+        ("/images/debian-13-amd64/nope", 404), ("/images/%zz", 400), ("/images/a%00b", 403),
         ("/tftp/secret.efi", 403), ("/tftp/../outside/secret.txt", 403), ("/tftp//etc/passwd", 403),
         ("/etc/passwd", 404), ("/", 404), ("/boot", 404), ("/menu.yaml", 404), ("/templates/menu.ipxe.mustache", 404),
     ])
@@ -225,7 +255,7 @@ struct RealClientTests {
             #expect(r.headers["content-length"] == "11")
         }
         #expect(try await server.curl(["-X", "PUT", "--data", "x", "\(server.base)/tftp/ipxe.efi"]).status == 404)
-        #expect(try await server.curl(["-X", "DELETE", "\(server.base)/images/debian-12-amd64/linux"]).status == 404)
+        #expect(try await server.curl(["-X", "DELETE", "\(server.base)/images/debian-13-amd64/linux"]).status == 404)
     }
 
     @Test("a reload swaps the whole snapshot: requests see the old menu or the new one")

@@ -14,11 +14,11 @@ struct ReloadUnderLoadTests {
     static var tftpSize: Int { ((try? FileManager.default.attributesOfItem(atPath: tftpSource))?[.size] as? Int) ?? 0 }
     static let httpBytes = 16 * 1024 * 1024 + 11
 
-    /// The daemon's folder with `bytes` of pattern as images/debian-12-amd64/load.bin.
+    /// The daemon's folder with `bytes` of pattern as images/debian-13-amd64/load.bin.
     static func prepare(httpBytes: Int) throws -> (setup: D.Setup, payload: Data, served: URL) {
         let setup = try D.Setup()
         let payload = RunningBootServer.pattern(httpBytes)
-        let served = setup.dir.appendingPathComponent("images/debian-12-amd64/load.bin")
+        let served = setup.dir.appendingPathComponent("images/debian-13-amd64/load.bin")
         try payload.write(to: served)
         try #require(FileManager.default.fileExists(atPath: tftpSource), "ipxe package missing (scripts/install-deps.sh test)")
         return (setup, payload, served)
@@ -59,7 +59,7 @@ struct ReloadUnderLoadTests {
                     group.addTask { ("tftp-\(i)", try await curl("tftp://\(ns.address)/ipxe.iso", "tftp-\(i)")) }
                 }
                 for i in 0..<16 {
-                    group.addTask { ("http-\(i)", try await curl("http://\(ns.address):\(setup.port)/images/debian-12-amd64/load.bin", "http-\(i)")) }
+                    group.addTask { ("http-\(i)", try await curl("http://\(ns.address):\(setup.port)/images/debian-13-amd64/load.bin", "http-\(i)")) }
                 }
                 var all: [String: Int32] = [:]
                 for try await (name, status) in group { all[name] = status }
@@ -112,7 +112,7 @@ struct ReloadUnderLoadTests {
             try await withThrowingTaskGroup(of: (String, Int32).self) { group in
                 for i in 0..<8 { group.addTask { ("tftp-\(i)", try await curl("tftp://\(ns.address)/ipxe.iso", "tftp-\(i)", resume: false)) } }
                 for i in 0..<8 {
-                    group.addTask { ("http-\(i)", try await curl("http://\(ns.address):\(setup.port)/images/debian-12-amd64/load.bin", "http-\(i)", resume: true)) }
+                    group.addTask { ("http-\(i)", try await curl("http://\(ns.address):\(setup.port)/images/debian-13-amd64/load.bin", "http-\(i)", resume: true)) }
                 }
                 var all: [String: Int32] = [:]
                 for try await (name, status) in group { all[name] = status }

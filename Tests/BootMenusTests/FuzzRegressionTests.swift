@@ -11,7 +11,7 @@ struct FuzzRegressionTests {
         templates: ["menu.ipxe", "entry.ipxe", "bootstrap.ipxe", "preseed-debian.cfg",
                     "infos-machine.ipxe"],
         postinstallScripts: ["atelier.sh"],
-        images: ["debian-12-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")],
+        images: ["debian-13-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")],
         imagesDirectory: "/nonexistent-garage-pxe-fuzz")
 
     static func fixture(_ name: String) throws -> String {

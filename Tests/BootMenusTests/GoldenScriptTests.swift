@@ -11,7 +11,7 @@ enum Golden {
     static let server = ServerSettings(baseURL: "http://10.99.0.1:8080", address: "10.99.0.1", site: "Atelier Garage",
                                        syslogPort: 5514, mirrorURL: "http://192.168.1.10:3142/deb.debian.org/debian/",
                                        proxyURL: "")
-    static let images = ["debian-12-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")]
+    static let images = ["debian-13-amd64": BootImageFiles(kernel: "linux", initrd: "initrd.gz")]
 
     static func shippedMenus() throws -> MenuSet {
         try MenuSet.load(directory: repo.appendingPathComponent("pxe-menus").path, images: images, imagesDirectory: "/var/lib/garage-pxe/images")
@@ -59,10 +59,10 @@ struct GoldenScriptTests {
     }
 
     @Test("entry scripts, BIOS and UEFI, without and with overrides", arguments: [
-        (Golden.plainBIOS, "debian-12-auto", "entry-debian-12-auto-plain-bios.ipxe"),
-        (Golden.plainEFI, "debian-12-auto", "entry-debian-12-auto-plain-efi.ipxe"),
-        (Golden.realtekBIOS, "debian-12-auto", "entry-debian-12-auto-realtek-bios.ipxe"),
-        (Golden.plainEFI, "debian-12-secours", "entry-debian-12-secours-plain-efi.ipxe"),
+        (Golden.plainBIOS, "debian-13-auto", "entry-debian-13-auto-plain-bios.ipxe"),
+        (Golden.plainEFI, "debian-13-auto", "entry-debian-13-auto-plain-efi.ipxe"),
+        (Golden.realtekBIOS, "debian-13-auto", "entry-debian-13-auto-realtek-bios.ipxe"),
+        (Golden.plainEFI, "debian-13-secours", "entry-debian-13-secours-plain-efi.ipxe"),
         (Golden.plainBIOS, "disque-local", "entry-disque-local-plain-bios.ipxe"),
         (Golden.knownEFI, "disque-local", "entry-disque-local-known-efi.ipxe"),
         (Golden.knownEFI, "infos-machine", "entry-infos-machine-known-efi.ipxe"),
@@ -75,8 +75,8 @@ struct GoldenScriptTests {
     @Test("preseed, with and without a machines line")
     func preseed() throws {
         let menus = try Golden.shippedMenus()
-        try Golden.compare(try menus.renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server), "preseed-plain.cfg")
-        try Golden.compare(try menus.renderPreseed("debian-12-auto", for: Golden.knownEFI, server: Golden.server), "preseed-known.cfg")
+        try Golden.compare(try menus.renderPreseed("debian-13-auto", for: Golden.plainBIOS, server: Golden.server), "preseed-plain.cfg")
+        try Golden.compare(try menus.renderPreseed("debian-13-auto", for: Golden.knownEFI, server: Golden.server), "preseed-known.cfg")
     }
 
     @Test("iPXE output is plain ASCII; the preseed keeps UTF-8")
@@ -86,8 +86,8 @@ struct GoldenScriptTests {
         #expect(menu.unicodeScalars.allSatisfy { $0.isASCII })
         #expect(menu.contains("item disque-local Demarrer sur le disque dur"))
         #expect(menu.contains("Note : PC de l'accueil : ne jamais reinstaller sans demander a Camille"))
-        let preseed = try menus.renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server)
-        #expect(preseed.contains("Installer Debian 12 (automatique, efface le disque)"))
+        let preseed = try menus.renderPreseed("debian-13-auto", for: Golden.plainBIOS, server: Golden.server)
+        #expect(preseed.contains("Installer Debian 13 (automatique, efface le disque)"))
         #expect(preseed.contains("« terminé »"))
     }
 
@@ -141,15 +141,15 @@ struct AllVariablesTests {
         var out = "## bootstrap\n" + menus.renderBootstrap(server: Golden.server)
         for (label, machine) in [("plain BIOS", Golden.plainBIOS), ("known UEFI", Golden.knownEFI), ("realtek BIOS", Golden.realtekBIOS)] {
             out += "## menu, \(label)\n" + menus.renderMenu(for: machine, server: Golden.server)
-            out += "## entry debian-12-auto, \(label)\n" + (try menus.renderEntry("debian-12-auto", for: machine, server: Golden.server))
-            out += "## preseed debian-12-auto, \(label)\n" + (try menus.renderPreseed("debian-12-auto", for: machine, server: Golden.server))
+            out += "## entry debian-13-auto, \(label)\n" + (try menus.renderEntry("debian-13-auto", for: machine, server: Golden.server))
+            out += "## preseed debian-13-auto, \(label)\n" + (try menus.renderPreseed("debian-13-auto", for: machine, server: Golden.server))
         }
         // What the PC itself gets: its install's token in the preseed URL and the progress URLs.
         let token = "0123456789abcdef0123456789abcdef"
-        out += "## entry debian-12-auto, plain BIOS, with its install token\n"
-            + (try menus.renderEntry("debian-12-auto", for: Golden.plainBIOS, server: Golden.server, reportToken: token))
-        out += "## preseed debian-12-auto, plain BIOS, with its install token\n"
-            + (try menus.renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server, reportToken: token))
+        out += "## entry debian-13-auto, plain BIOS, with its install token\n"
+            + (try menus.renderEntry("debian-13-auto", for: Golden.plainBIOS, server: Golden.server, reportToken: token))
+        out += "## preseed debian-13-auto, plain BIOS, with its install token\n"
+            + (try menus.renderPreseed("debian-13-auto", for: Golden.plainBIOS, server: Golden.server, reportToken: token))
         try Golden.compare(out, "rendered.txt", folder: "menus-all-variables")
         // No variable rendered as nothing by mistake where the machine told us everything.
         #expect(!out.contains("mac=\n"))

@@ -54,7 +54,7 @@ struct InstallOnceMenuTests {
         let rendered = menus.renderMenu(for: Golden.plainEFI, server: Golden.server, installed: true)
         try Golden.compare(rendered, "menu-installed-efi.ipxe")
         #expect(rendered.contains("--default disque-local "))
-        #expect(rendered.contains("item debian-12-auto "))
+        #expect(rendered.contains("item debian-13-auto "))
         // Re-arming is an admin's POST with the admin token (issue 16), never a link a PC follows.
         #expect(!rendered.contains("rearm"))
         // Not installed: byte for byte the usual menu.
@@ -81,14 +81,14 @@ struct PreseedLateCommandTests {
     @Test("the post-install script's result is reported, the first-boot unit installed, finished last, each URL with the install's token")
     func lateCommandReports() throws {
         let token = "00112233445566778899aabbccddeeff"
-        let preseed = try Golden.shippedMenus().renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server,
+        let preseed = try Golden.shippedMenus().renderPreseed("debian-13-auto", for: Golden.plainBIOS, server: Golden.server,
                                                              reportToken: token)
         let command = try #require(Self.lateCommand(preseed))
         let progress = "http://10.99.0.1:8080/progress?mac=52:54:00:12:34:56&token=\(token)"
         // The first-boot file holds the token: root's only.
         #expect(command.contains("chmod 600 /target/etc/garage-pxe-first-boot.conf"))
         // Without a token (a person reading the preseed), no URL carries one.
-        let read = try Golden.shippedMenus().renderPreseed("debian-12-auto", for: Golden.plainBIOS, server: Golden.server)
+        let read = try Golden.shippedMenus().renderPreseed("debian-13-auto", for: Golden.plainBIOS, server: Golden.server)
         #expect(!read.contains("token="))
         let done = try #require(command.range(of: "\(progress)&stage=postinstall-done"))
         let failed = try #require(command.range(of: "\(progress)&stage=postinstall-failed"))

@@ -87,6 +87,27 @@ struct PolicyTests {
         #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: other).2 == "ipxe.efi")
     }
 
+    @Test("signed chain: UEFI x64 PCs get Debian's signed shim; 32-bit UEFI, listed machines and vendors get iPXE")
+    func signedChain() throws {
+        var settings = ProxySettings(serverAddress: Self.server, httpBaseURL: "http://x")
+        settings.efiSignedChain = true
+        let signed = ProxyPolicy(settings: settings)
+        #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: signed).2 == "debian-installer/amd64/bootnetx64.efi")
+        #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: signed).2 == "debian-installer/amd64/bootnetx64.efi")
+        #expect(try reply(TestPackets.pxeRequest(type: .request, arch: 9, ciaddr: IPv4Address(10, 77, 0, 50)), port: .pxe, policy: signed).2 == "debian-installer/amd64/bootnetx64.efi")
+        #expect(try reply(TestPackets.pxeRequest(arch: 6), policy: signed).2 == "ipxe.efi")
+        #expect(try reply(TestPackets.pxeRequest(arch: 0), policy: signed).2 == "undionly.kpxe")
+        #expect(ProxySettings.isSignedChainBootfile("debian-installer/amd64/bootnetx64.efi"))
+        #expect(!ProxySettings.isSignedChainBootfile("ipxe.efi"))
+        var byMAC = settings
+        byMAC.efiIPXEMACs = [MACAddress(bytes: TestPackets.mac)!]
+        #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: ProxyPolicy(settings: byMAC)).2 == "ipxe.efi")
+        var byVendor = settings
+        byVendor.efiIPXEVendorPrefixes = [[0x52, 0x54, 0x00]]
+        byVendor.snponlyVendorPrefixes = [[0x52, 0x54, 0x00]]
+        #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: ProxyPolicy(settings: byVendor)).2 == "snponly.efi")
+    }
+
     @Test("arm64 is ignored until configured, then served")
     func arm64() throws {
         let d = policy.decide(TestPackets.pxeRequest(arch: 11), port: .dhcp)

@@ -22,6 +22,35 @@ struct ConfigTests {
         #expect(c.proxyDHCP.efiDiscoveryControl == nil)
     }
 
+    @Test("UEFI PCs get the signed chain by default; iPXE stays a config line away")
+    func signedChainDefault() throws {
+        let shipped = try GaragePXEConfig.load(path: Self.repoConfig)
+        #expect(shipped.bootfiles.usesSignedChain)
+        #expect(shipped.bootfiles.signedChainImage == "debian-13-amd64")
+        #expect(shipped.bootfiles.efiIPXELoader == "ipxe.efi")
+        let settings = shipped.proxySettings(serverAddress: IPv4Address(10, 0, 0, 2))
+        #expect(settings.efiSignedChain && settings.efiBootfile == "ipxe.efi")
+        #expect(GaragePXEConfig().bootfiles.usesSignedChain, "the built-in default too")
+
+        let ipxe = try GaragePXEConfig.parse("""
+        bootfiles:
+          efi: snponly.efi
+        proxy_dhcp:
+          uefi_ipxe:
+            macs: ["52:54:00:12:34:56"]
+            vendors: ["00:e0:4c"]
+        """, file: "/etc/x.yaml")
+        #expect(!ipxe.bootfiles.usesSignedChain)
+        let ipxeSettings = ipxe.proxySettings(serverAddress: IPv4Address(10, 0, 0, 2))
+        #expect(!ipxeSettings.efiSignedChain && ipxeSettings.efiBootfile == "snponly.efi")
+        #expect(ipxeSettings.efiIPXEMACs == [MACAddress("52:54:00:12:34:56")!])
+        #expect(ipxeSettings.efiIPXEVendorPrefixes == [[0x00, 0xe0, 0x4c]])
+
+        #expect(throws: (any Error).self) {
+            try GaragePXEConfig.parse("bootfiles:\n  signed_chain_image: ../etc\n", file: "/etc/x.yaml")
+        }
+    }
+
     @Test("an empty file gives the built-in defaults")
     func emptyFile() throws {
         let c = try GaragePXEConfig.parse("", file: "/etc/x.yaml")
@@ -155,9 +184,14 @@ struct ConfigTests {
         let c = try GaragePXEConfig.parse("tftp: {root: \(dir.path)}\n", file: "f")
         let problems = c.environmentProblems()
         #expect(problems.errors == [
-            "boot file bootfiles.efi 'ipxe.efi' is not in the TFTP root \(dir.path)",
+            "boot file bootfiles.efi_ipxe 'ipxe.efi' is not in the TFTP root \(dir.path)",
             "boot file bootfiles.efi_snponly 'snponly.efi' is not in the TFTP root \(dir.path)",
         ])
+        // The signed chain (the default) needs an image with the signed shim and GRUB: a warning.
+        #expect(problems.warnings.contains { $0.hasPrefix("bootfiles.efi is signed but \(c.imagesDirectory)/debian-13-amd64 has no bootnetx64.efi or grubx64.efi") })
+        let ipxeOnly = try GaragePXEConfig.parse("tftp: {root: \(dir.path)}\nbootfiles: {efi: ipxe.efi}\n", file: "f").environmentProblems()
+        #expect(ipxeOnly.errors.first == "boot file bootfiles.efi 'ipxe.efi' is not in the TFTP root \(dir.path)")
+        #expect(!ipxeOnly.warnings.contains { $0.contains("signed") })
         let missing = try GaragePXEConfig.parse("tftp: {root: /nonexistent-gpx}\n", file: "f").environmentProblems()
         #expect(missing.errors.first?.hasPrefix("TFTP root /nonexistent-gpx is not a folder") == true)
     }

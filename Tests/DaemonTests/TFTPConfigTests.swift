@@ -108,7 +108,7 @@ struct TFTPConfigTests {
         try fm.createSymbolicLink(atPath: dir + "/root/ipxe.efi", withDestinationPath: dir + "/boot/ipxe.efi")
         let strict = try GaragePXEConfig.parse("tftp: {root: \(dir)/root}\n", file: "f")
         #expect(strict.environmentProblems().errors == [
-            "boot file bootfiles.efi 'ipxe.efi' (a link to \(dir)/boot/ipxe.efi) would be refused over TFTP: Outside the TFTP root; add its folder to tftp.trusted_link_targets",
+            "boot file bootfiles.efi_ipxe 'ipxe.efi' (a link to \(dir)/boot/ipxe.efi) would be refused over TFTP: Outside the TFTP root; add its folder to tftp.trusted_link_targets",
         ])
         let trusting = try GaragePXEConfig.parse("tftp: {root: \(dir)/root, trusted_link_targets: [\(dir)/boot]}\n", file: "f")
         #expect(trusting.environmentProblems().errors.isEmpty)

@@ -28,7 +28,7 @@ struct BenchViewTests {
         view.record(event(.dhcpOffer))
         clock.advance(5)
         view.record(event(.menuShown, [.serial: "PF0ABC12", .manufacturer: "LENOVO", .product: "ThinkCentre M720q"]))
-        view.record(event(.menuChosen, [.installID: "attempt-1", .entry: "debian-12-auto"]))
+        view.record(event(.menuChosen, [.installID: "attempt-1", .entry: "debian-13-auto"]))
         #expect(view.rows().first?.stage == .menuChosen)
         #expect(view.rows().first?.stagePosition == 3)
         clock.advance(60)

@@ -82,7 +82,7 @@ struct InstallOnceFailClosedTests {
         echo "=== daemon"; cat "$log"
         kill "$journald"; wait "$journald"
         """, extra: [Self.mac, Self.other])
-        let installer = "debian-12-auto", disk = "disque-local"
+        let installer = "debian-13-auto", disk = "disque-local"
         let menuDefault = InstallOnceJournalTests.menuDefault
         let reason = "Etat d'installation inconnu"
 

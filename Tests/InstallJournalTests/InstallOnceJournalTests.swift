@@ -65,13 +65,13 @@ struct InstallOnceJournalTests {
         let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
                                                    bench.images.path, Self.mac, Self.other], limit: 900)
         let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
-        let installer = "debian-12-auto", disk = "disque-local"
+        let installer = "debian-13-auto", disk = "disque-local"
 
         #expect(Self.menuDefault(out["fresh"]) == installer, "\(context)")
         // Right after installer.finished (the daemon's own write, before journald has it).
         #expect(Self.menuDefault(out["finished"]) == disk, "\(context)")
         let installedMenu = out["finished"] ?? ""
-        #expect(installedMenu.contains("item debian-12-auto "), "the installer stays pickable")
+        #expect(installedMenu.contains("item debian-13-auto "), "the installer stays pickable")
         #expect(!installedMenu.contains("rearm"), "no URL in a PC's menu re-arms it: \(installedMenu)")
         // From the journal only, after a restart.
         #expect(Self.menuDefault(out["finished-restarted"]) == disk, "\(context)")

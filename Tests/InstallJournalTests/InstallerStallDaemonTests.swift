@@ -43,7 +43,7 @@ extension PrivateJournaldTests {
         ' "$@"
         }
         pcget "boot.ipxe?mac=$mac&platform=pcbios&serial=PF0STUCK"
-        pcget "boot/debian-12-auto.ipxe?mac=$mac&platform=pcbios"
+        pcget "boot/debian-13-auto.ipxe?mac=$mac&platform=pcbios"
         # The captured run up to main-menu's network-preseed item, the preseed fetch it
         # makes, then the rest: it ends on choose-mirror's warning before the bad-mirror question.
         split=$(grep -n "Menu item 'network-preseed' selected" "$fixture" | cut -d: -f1)
@@ -51,7 +51,7 @@ extension PrivateJournaldTests {
         mapfile -t tail < <(tail -n +"$((split + 1))" "$fixture")
         say "${head[@]}"
         waitfor "$mac" installer.step 1
-        pcget "preseed/debian-12-auto.cfg?mac=$mac"
+        pcget "preseed/debian-13-auto.cfg?mac=$mac"
         say "${tail[@]}"
         waitfor "$mac" installer.stalled 1
         echo "=== machines1"; "$bin" machines --directory /run/log/journal

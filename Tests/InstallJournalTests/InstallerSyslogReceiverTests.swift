@@ -34,7 +34,7 @@ extension PrivateJournaldTests {
         pcget "$mac" "boot.ipxe?mac=$mac&platform=pcbios&serial=PF0SYSLOG" >/dev/null
         install "$mac"
         # A kernel that is not there: image.failed for that machine, found from its IP.
-        pcget "$mac" "images/debian-12-amd64/vmlinuz-absent" >/dev/null
+        pcget "$mac" "images/debian-13-amd64/vmlinuz-absent" >/dev/null
         ip netns exec "$ns" ip addr add 10.99.0.7/24 dev eth0
         on "$mac" python3 - "$fixture" <<'EOF'
         import socket, sys, re
@@ -94,7 +94,7 @@ extension PrivateJournaldTests {
         let failed = events("image.failed")
         #expect(failed.count == 1, "\(context)")
         #expect(failed.first?["PRIORITY"] as? String == "3")
-        #expect(failed.first?["GARAGE_PXE_FILE"] as? String == "/images/debian-12-amd64/vmlinuz-absent")
+        #expect(failed.first?["GARAGE_PXE_FILE"] as? String == "/images/debian-13-amd64/vmlinuz-absent")
         #expect((failed.first?["GARAGE_PXE_REASON"] as? String)?.hasPrefix("HTTP 404") == true)
         #expect(failed.first?["MESSAGE_ID"] as? String == InstallEventKind.imageFailed.messageID)
 

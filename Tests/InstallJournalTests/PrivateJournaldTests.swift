@@ -28,10 +28,10 @@ struct PrivateJournaldTests {
         pc "$mac"
         get() { pcget "$mac" "$1" >/dev/null; }
         get "boot.ipxe?mac=$mac&platform=efi&buildarch=x86_64&serial=PF0ABC12&manufacturer=LENOVO&product=ThinkCentre%20M720q"
-        script=$(pcget "$mac" "boot/debian-12-auto.ipxe?mac=$mac&platform=efi")
+        script=$(pcget "$mac" "boot/debian-13-auto.ipxe?mac=$mac&platform=efi")
         token[$mac]=$(printf '%s' "$script" | grep -o 'token=[0-9a-f]*' | head -n 1 | cut -d= -f2)
-        get "images/debian-12-amd64/linux"
-        get "preseed/debian-12-auto.cfg?mac=$mac&token=${token[$mac]}"
+        get "images/debian-13-amd64/linux"
+        get "preseed/debian-13-auto.cfg?mac=$mac&token=${token[$mac]}"
         report "$mac" finished >/dev/null
         kill "$daemon"; wait "$daemon"
         # journald reads its socket on its own time: wait (bounded) for the last event.
@@ -59,7 +59,7 @@ struct PrivateJournaldTests {
         #expect(chosen["GARAGE_PXE_SERIAL"] as? String == "PF0ABC12")
         #expect(chosen["GARAGE_PXE_PRODUCT"] as? String == "ThinkCentre M720q")
         #expect(chosen["GARAGE_PXE_SITE"] as? String == "Atelier Garage")
-        #expect(chosen["GARAGE_PXE_ENTRY"] as? String == "debian-12-auto")
+        #expect(chosen["GARAGE_PXE_ENTRY"] as? String == "debian-13-auto")
         #expect(chosen["MESSAGE_ID"] as? String == InstallEventKind.menuChosen.messageID)
         let installID = try #require(chosen["GARAGE_PXE_INSTALL_ID"] as? String)
         let finished = entries.last
@@ -67,7 +67,7 @@ struct PrivateJournaldTests {
         #expect(finished?["PRIORITY"] as? String == "5")
         let image = entries.first { $0["GARAGE_PXE_EVENT"] as? String == "image.sent" }
         #expect(image?["GARAGE_PXE_MAC"] as? String == Self.mac, "the image request had no MAC: found from its IP")
-        #expect(image?["GARAGE_PXE_IMAGE"] as? String == "debian-12-amd64")
+        #expect(image?["GARAGE_PXE_IMAGE"] as? String == "debian-13-amd64")
 
         // The CLI's view of the same journal files.
         let history = try JSONDecoder().decode([JournalRecord].self, from: Data((out["history"] ?? "").utf8))

@@ -69,9 +69,9 @@ extension PrivateJournaldTests {
         let (out, context) = try Self.runReload(prefix: "gpxrp", """
             # The PC starts its install: its syslog lines count from its address.
             pc "$mac"; install "$mac"
-            echo "=== entrybefore"; get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
+            echo "=== entrybefore"; get "boot/debian-13-auto.ipxe?mac=$mac&platform=efi"
             reload 's/syslog_port: 514$/syslog_port: 5514/'
-            echo "=== entryafter"; get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
+            echo "=== entryafter"; get "boot/debian-13-auto.ipxe?mac=$mac&platform=efi"
             on "$mac" logger --udp --server 10.99.0.1 --port 5514 -t main-menu -p user.info "INFO: Menu item 'pkgsel' selected"
             waitfor "$mac" installer.step 1
             # The old socket is closed by the receiver's queue: wait (bounded) until it is gone.
@@ -111,7 +111,7 @@ extension PrivateJournaldTests {
             for _ in $(seq 1 1200); do [ -n "$(ip netns exec "$ns" ss -Hlun 'sport = :5515')" ] && break; sleep 0.1; done
             echo "=== held"; ip netns exec "$ns" ss -Hlun 'sport = :5515'
             reload 's/syslog_port: 514$/syslog_port: 5515/'
-            echo "=== entryafter"; get "boot/debian-12-auto.ipxe?mac=$mac&platform=efi"
+            echo "=== entryafter"; get "boot/debian-13-auto.ipxe?mac=$mac&platform=efi"
             on "$mac" logger --udp --server 10.99.0.1 --port 514 -t main-menu -p user.info "INFO: Menu item 'pkgsel' selected"
             waitfor "$mac" installer.step 1
             kill -KILL "$holder"; wait "$holder"

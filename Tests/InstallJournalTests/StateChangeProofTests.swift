@@ -24,7 +24,7 @@ struct StateChangeProofTests {
         echo "=== token-file"; stat -c '%a %U' "$state/admin-token"
         # The victim boots: its menu (with its DMI fields), then its installer starts with its token.
         pcget "$victim" "boot.ipxe?mac=$victim&platform=efi&serial=REAL-SERIAL&manufacturer=LENOVO" >/dev/null
-        echo "=== attacker-entry"; pcget "$attacker" "boot/debian-12-auto.ipxe?mac=$victim&platform=efi"
+        echo "=== attacker-entry"; pcget "$attacker" "boot/debian-13-auto.ipxe?mac=$victim&platform=efi"
         install "$victim"
         echo "=== victim-token"; echo "${token[$victim]}"
         # Its installer's syslog: a step from its own address counts.
@@ -57,7 +57,7 @@ struct StateChangeProofTests {
         echo "=== installed"; pcget "$victim" "boot.ipxe?mac=$victim&platform=efi"
         # The attacker: a GET re-arm, a preseed fetch (as a person reading it), forged DMI, POSTs without or with a wrong admin token.
         echo "=== get-rearm"; on "$attacker" curl -s -o /dev/null -w '%{http_code} %header{allow}\\n' "$base/rearm?mac=$victim&platform=efi"
-        echo "=== read-preseed"; on "$attacker" curl -s -w '\\n%{http_code}\\n' "$base/preseed/debian-12-auto.cfg?mac=$victim"
+        echo "=== read-preseed"; on "$attacker" curl -s -w '\\n%{http_code}\\n' "$base/preseed/debian-13-auto.cfg?mac=$victim"
         on "$attacker" curl -s -o /dev/null "$base/boot.ipxe?mac=$victim&platform=efi&serial=FAKE-SERIAL&manufacturer=EVIL"
         echo "=== post-no-token"; on "$attacker" curl -s -o /dev/null -w '%{http_code}\\n' -X POST "$base/rearm?mac=$victim"
         echo "=== post-wrong-token"; admin POST "rearm?mac=$victim" 0000000000000000000000000000000000000000000000000000000000000000
@@ -78,14 +78,14 @@ struct StateChangeProofTests {
         echo "=== fake"; journalctl -q -D /run/log/journal -o cat GARAGE_PXE_SERIAL=FAKE-SERIAL; echo "end"
         echo "=== daemon"; cat "$log"
         """, extra: [Self.victim, Self.attacker])
-        let installer = "debian-12-auto", disk = "disque-local"
+        let installer = "debian-13-auto", disk = "disque-local"
         let menuDefault = InstallOnceJournalTests.menuDefault
 
         #expect(out["token-file"] == "600 nobody\n", "the admin token is the daemon user's alone: \(context)")
         let victimToken = (out["victim-token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(victimToken.count == 32, "the victim's entry script carried its install token: \(context)")
         // Asked for the victim's MAC from the attacker's address: the script has no token.
-        #expect(out["attacker-entry"]?.contains("url=http://10.99.0.1:8080/preseed/debian-12-auto.cfg?mac=\(Self.victim) ") == true, "\(context)")
+        #expect(out["attacker-entry"]?.contains("url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=\(Self.victim) ") == true, "\(context)")
         #expect(out["attacker-entry"]?.contains("token=") == false, "\(context)")
         #expect(out["forged-progress"] == "403\n", "\(context)")
         #expect(out["wrong-token-progress"] == "403\n", "\(context)")
@@ -140,5 +140,53 @@ struct StateChangeProofTests {
         #expect(Double(lines - 2) <= 2000 + 200 * seconds, "\(lines) lines in \(seconds) s: more than the rate allows")
         #expect(count("installer_syslog_unknown_senders") == 1, "the attacker's line, dropped and counted: \(daemon.suffix(3000))")
         print("state change proof: \(rateLimited) of 3000 flood datagrams dropped by the per-sender rate limit, \(lines - 2) taken, \(seconds) s from the flood to the stop")
+    }
+
+    @Test("Debian's signed GRUB chain, same rules: the install token only on the PC's own /boot/ID.grub, DMI from /boot.grub only from its address, no GET re-arm; events keep GARAGE_PXE_CHAIN")
+    func grubChainSameRules() throws {
+        let (out, context) = try PrivateJournald.run(prefix: "gpxpg", """
+        victim=$5 attacker=$6
+        \(BenchPCs.functions)
+        start
+        pc "$victim"; pc "$attacker"
+        # As grub.cfg asks: the victim's own GRUB menu with its DMI; the attacker forges the victim's.
+        pcget "$victim" "boot.grub?mac=$victim&platform=efi&buildarch=x86_64&serial=REAL-SERIAL&manufacturer=LENOVO" >/dev/null
+        on "$attacker" curl -s -o /dev/null "$base/boot.grub?mac=$victim&platform=efi&serial=FAKE-SERIAL&manufacturer=EVIL"
+        echo "=== attacker-entry"; pcget "$attacker" "boot/debian-13-auto.grub?mac=$victim&platform=efi"
+        echo "=== victim-entry"; pcget "$victim" "boot/debian-13-auto.grub?mac=$victim&platform=efi"
+        grubtoken=$(pcget "$victim" "boot/debian-13-auto.grub?mac=$victim&platform=efi" | grep -o 'token=[0-9a-f]*' | head -n 1 | cut -d= -f2)
+        echo "=== preseed"; pcget "$victim" "preseed/debian-13-auto.cfg?mac=$victim&token=$grubtoken" | grep -o 'progress?[^"]*stage=finished[^"]*' | head -n 1
+        waitfor "$victim" installer.started 1
+        echo "=== get-rearm-grub"; on "$attacker" curl -s -o /dev/null -w '%{http_code}\\n' "$base/rearm.grub?mac=$victim&platform=efi"
+        echo "=== finished"; on "$victim" curl -s -o /dev/null -w '%{http_code}\\n' "$base/progress?mac=$victim&stage=finished&token=$grubtoken"
+        waitfor "$victim" installer.finished 1
+        echo "=== installed-menu"; pcget "$victim" "boot.grub?mac=$victim&platform=efi"
+        stop
+        echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$victim"
+        echo "=== daemon"; cat "$log"
+        """, extra: [Self.victim, Self.attacker])
+        let attackerEntry = out["attacker-entry"] ?? "", victimEntry = out["victim-entry"] ?? ""
+        #expect(attackerEntry.contains("'url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=\(Self.victim)' "), "\(context)")
+        #expect(!attackerEntry.contains("token="), "another host's read of the GRUB entry carries no token: \(context)")
+        let linux = victimEntry.split(separator: "\n").first { $0.hasPrefix("linux ") } ?? ""
+        #expect(linux.contains("'url=http://10.99.0.1:8080/preseed/debian-13-auto.cfg?mac=\(Self.victim)&token="), "the token is on GRUB's linux line: \(context)")
+        #expect(out["preseed"]?.contains("&token=") == true, "the preseed's progress URLs carry it: \(context)")
+        #expect(out["get-rearm-grub"] == "404\n", "no GET re-arm route for GRUB: \(context)")
+        #expect(out["finished"] == "200\n", "\(context)")
+        let installedMenu = out["installed-menu"] ?? ""
+        #expect(installedMenu.contains("set default='disque-local'") && !installedMenu.contains("rearm"), "\(context)")
+
+        let entries = (out["json"] ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        func events(_ kind: String) -> [[String: Any]] { entries.filter { $0["GARAGE_PXE_EVENT"] as? String == kind } }
+        #expect(events("installer.started").count == 1, "\(context)")
+        for kind in ["menu.shown", "menu.chosen", "installer.started", "installer.finished"] {
+            #expect(!events(kind).isEmpty && events(kind).allSatisfy { $0["GARAGE_PXE_CHAIN"] as? String == "secureboot-shim" },
+                    "\(kind) carries the chain: \(context)")
+        }
+        #expect(entries.allSatisfy { $0["GARAGE_PXE_SERIAL"] == nil || $0["GARAGE_PXE_SERIAL"] as? String == "REAL-SERIAL" }, "\(context)")
+        #expect(events("installer.finished").first?["GARAGE_PXE_SERIAL"] as? String == "REAL-SERIAL", "\(context)")
+        #expect((out["daemon"] ?? "").contains("identity.not-stored"), "the forged DMI is logged: \(context)")
     }
 }

@@ -47,7 +47,9 @@ struct DebInBootedSystemdTests {
         }
         let container = try BootedContainer(root: root, netns: lan.name, binds: [
             (debFolder, "/mnt/deb"), (loaders.path, "/mnt/ipxe"),
-            ("/usr/lib/debian-installer/images/12/amd64/text", "/mnt/netboot"),
+            // Debian 13's netboot tree, which `make test` fetched (scripts/fetch-debian13-netboot.sh):
+            // the shipped menus install it.
+            ("/var/cache/garage-pxe/debian-13-netboot/root/usr/lib/debian-installer/images/13/amd64/text", "/mnt/netboot"),
         ], beforeBoot: """
             apt-get update -qq && apt-get install -y -qq --download-only --no-install-recommends /mnt/deb/\(debName)
             """)
@@ -140,9 +142,13 @@ struct DebInBootedSystemdTests {
         let refused = try atftp()
         #expect(!refused.contains("OACK") && refused.contains("DATA <block: 1, size 512>"), "blksize refused for \(mac):\n\(refused)")
 
-        // An open install (the installer fetched its preseed), then an installer syslog
-        // line from that PC: it lands in the PC's history.
-        let preseed = try pcRun(["/usr/bin/curl", "-sS", "-f", "-o", "/dev/null", "http://10.99.0.1/preseed/debian-12-auto.cfg?mac=\(mac)"])
+        // An open install as the PC makes it (its entry script, asked from its own address,
+        // carries the install token; the installer fetches its preseed with it), then an
+        // installer syslog line from that PC: it lands in the PC's history.
+        let entry = try pcRun(["/usr/bin/curl", "-sS", "-f", "http://10.99.0.1/boot/debian-13-auto.ipxe?mac=\(mac)&platform=pcbios"])
+        #expect(entry.status == 0, "\(entry.output)")
+        let token = try #require(entry.output.firstMatch(of: /token=([0-9a-f]{32})/)?.1, "no install token in:\n\(entry.output)")
+        let preseed = try pcRun(["/usr/bin/curl", "-sS", "-f", "-o", "/dev/null", "http://10.99.0.1/preseed/debian-13-auto.cfg?mac=\(mac)&token=\(token)"])
         #expect(preseed.status == 0, "\(preseed.output)")
         let logger = try pcRun(["/usr/bin/logger", "--udp", "--server", "10.99.0.1", "--port", "514", "-t", "main-menu", "-p", "user.info",
                                 "INFO: Menu item 'pkgsel' selected"])
@@ -152,7 +158,7 @@ struct DebInBootedSystemdTests {
             history = (try? inside("garage-pxe history \(mac)").output) ?? ""
             return history.contains("installer.step")
         }, "history of \(mac):\n\(history)\n\(unitLog())")
-        #expect(history.contains("installer.started entry=debian-12-auto"), "\(history)")
+        #expect(history.contains("installer.started entry=debian-13-auto"), "\(history)")
         #expect(history.contains("installer.step step=software stage=pkgsel"), "\(history)")
 
         // systemctl reload with a broken menu: refused with file:line:column, still serving.

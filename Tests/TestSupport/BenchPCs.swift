@@ -29,7 +29,7 @@ public enum BenchPCs {
         # install MAC [ENTRY]: the installer's start as the PC makes it: the entry script
         # (its preseed URL carries a new install token), then the preseed with that token.
         install() {
-            local mac=$1 entry=${2:-debian-12-auto} script
+            local mac=$1 entry=${2:-debian-13-auto} script
             script=$(pcget "$mac" "boot/$entry.ipxe?mac=$mac&platform=efi")
             token[$mac]=$(printf '%s' "$script" | grep -o 'token=[0-9a-f]*' | head -n 1 | cut -d= -f2)
             [ -n "${token[$mac]}" ] || echo "no install token for $mac in: $script"

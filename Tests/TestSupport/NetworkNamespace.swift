@@ -175,11 +175,11 @@ public func stop(_ process: Process, signal: Int32 = SIGTERM, within seconds: Do
     }
 }
 
-/// The shipped menus need an image named `debian-12-amd64` before the daemon starts;
+/// The shipped menus need an image named `debian-13-amd64` before the daemon starts;
 /// tests that are not about images get this small stand-in (real files, tiny content).
 public enum TestImages {
     public static func create(in directory: URL) throws {
-        let image = directory.appendingPathComponent("debian-12-amd64")
+        let image = directory.appendingPathComponent("debian-13-amd64")
         try FileManager.default.createDirectory(at: image, withIntermediateDirectories: true)
         try Data("kernel".utf8).write(to: image.appendingPathComponent("linux"))
         try Data("initrd".utf8).write(to: image.appendingPathComponent("initrd.gz"))

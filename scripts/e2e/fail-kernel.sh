@@ -14,15 +14,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Test copy of the menus: one more image, "sans-noyau" (a copy of the imported Debian
 # image), and an entry using it, made the default.
 e2e_customise() {
-  cp -r "$RUN/images/debian-12-amd64" "$RUN/images/sans-noyau"
+  cp -r "$RUN/images/debian-13-amd64" "$RUN/images/sans-noyau"
   sed -i -e '/^entries:$/a\
   - id: noyau-absent\
-    label: "Debian 12 (noyau manquant, test)"\
+    label: "Debian 13 (noyau manquant, test)"\
     kind: debian-installer\
     image: sans-noyau\
     platforms: [bios, efi]\
 ' -e 's/^default: .*/default: noyau-absent/' "$RUN/menus/menu.yaml"
-  "$E2E_BIN" check --config "$E2E_REPO/config/garage-pxe.yaml" --menus "$RUN/menus" --images "$RUN/images" \
+  "$E2E_BIN" check --config "$E2E_CONFIG" --menus "$RUN/menus" --images "$RUN/images" \
     >"$RUN/check.log" 2>&1 || { echo "e2e: test menu does not check:" >&2; cat "$RUN/check.log" >&2; exit 1; }
 }
 e2e_setup

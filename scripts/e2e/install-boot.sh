@@ -4,14 +4,19 @@
 # of PXE, and garage-pxe (proxyDHCP, TFTP, HTTP; the repository's config and a copy of
 # the shipped menus whose timeout is 1 s) takes each one to the installer:
 #   bios: SeaBIOS + QEMU's iPXE ROM -> proxy offer -> HTTP first script
-#   uefi: OVMF's EDK2 PXE -> proxy offer -> ipxe.efi over TFTP -> :4011 -> HTTP first script
-#   then: menu.shown -> (timeout) menu.chosen debian-12-auto -> image.sent linux, initrd.gz
+#   uefi: OVMF's EDK2 PXE -> proxy offer -> Debian's signed shim over TFTP -> signed GRUB
+#         -> grub.cfg (rendered by garage-pxe) -> its menu over HTTP (/boot.grub)
+#   uefi-sb: the same with Secure Boot on (OVMF's Secure Boot build, Microsoft's keys)
+#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe: ipxe.efi over TFTP -> :4011
+#         -> HTTP first script
+#   then: menu.shown -> (timeout) menu.chosen debian-13-auto -> image.sent linux, initrd.gz
 #         -> the installer boots, DHCPs, fetches its preseed (installer.started) and sends
 #         its syslog to the server (installer.step).
 # Several PCs run at once: `install-boot.sh bios uefi bios uefi` boots four.
 # Passes when every PC shows every event; prints power-on -> installer.started per PC.
 #
-# Usage: install-boot.sh MODE... [--limit SECONDS]   (MODE: bios|uefi; at most 4 PCs)
+# Usage: install-boot.sh MODE... [--limit SECONDS]   (MODE: bios|uefi|uefi-sb|uefi-ipxe;
+#        at most 4 PCs)
 # Environment: see scripts/e2e/lib.sh (GARAGE_PXE_BIN, E2E_KEEP_LOGS, E2E_RUNS)
 set -euo pipefail
 
@@ -19,9 +24,9 @@ modes=()
 LIMIT=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    bios | uefi) modes+=("$1") ;;
+    bios | uefi | uefi-sb | uefi-ipxe) modes+=("$1") ;;
     --limit) LIMIT="$2"; shift ;;
-    *) echo "usage: $0 bios|uefi... [--limit SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe... [--limit SECONDS]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -29,19 +34,37 @@ done
 # TCG bounds: ~75 s for one PC, 3-4 min for four on 2 cores (LAB-NOTES), with margin.
 [[ -n "$LIMIT" ]] || LIMIT=$(( ${#modes[@]} == 1 ? 240 : 420 ))
 
-E2E_NAME="$(printf '%s' "${modes[@]}" | sed -E 's/bios/b/g; s/uefi/u/g')"
+E2E_NAME="$(printf '%s' "${modes[@]}" | sed -E 's/bios/b/g; s/uefi-sb/s/g; s/uefi-ipxe/i/g; s/uefi/u/g')"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-e2e_setup
 
+# PC names (they fix the MACs): pc1bios, pc2uefi, pc3uefisb, pc4uefiipxe…
 names=()
 i=0
 for mode in "${modes[@]}"; do
   i=$((i + 1))
-  name="pc$i$mode"
-  names+=("$name")
+  names+=("pc$i${mode//-/}")
+done
+e2e_customise() {
+  local ipxe=() i=0 mode
+  for mode in "${modes[@]}"; do
+    if [[ "$mode" == uefi-ipxe ]]; then
+      eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "${names[$i]}" info)"
+      ipxe+=("$VM_MAC")
+    fi
+    i=$((i + 1))
+  done
+  if ((${#ipxe[@]})); then e2e_uefi_ipxe "${ipxe[@]}"; fi
+  return 0
+}
+e2e_setup
+
+i=0
+for name in "${names[@]}"; do
+  mode="${modes[$i]}"
+  i=$((i + 1))
   # The guest runs until the test is done with it (we stop it once its syslog arrived).
-  start_pc "$name" "$mode" "$((LIMIT + 30))"
+  start_pc "$name" "${mode/uefi-ipxe/uefi}" "$((LIMIT + 30))"
 done
 
 # Bounded wait: every PC must reach installer.started and send syslog lines (a step and a

@@ -26,8 +26,10 @@ e2e_log() { echo "e2e[$E2E_NAME]: $*"; }
 e2e_require() {
   [[ -x "$E2E_BIN" ]] || { echo "e2e: $E2E_BIN is not built (swift build)" >&2; exit 2; }
   [[ "$(id -u)" -eq 0 ]] || { echo "e2e: needs root for network namespaces" >&2; exit 2; }
-  [[ -d /usr/lib/debian-installer/images/12/amd64/text ]] ||
-    { echo "e2e: debian-installer-12-netboot-amd64 is missing (scripts/install-deps.sh test)" >&2; exit 2; }
+  # Debian 13's netboot tree (the shipped menus install Debian 13): fetched once into a
+  # cache folder by scripts/install-deps.sh test; this call only prints its path then.
+  E2E_DEBIAN_TREE="$(bash "$E2E_REPO/scripts/fetch-debian13-netboot.sh")" && [[ -d "$E2E_DEBIAN_TREE" ]] ||
+    { echo "e2e: Debian 13's netboot installer could not be fetched (scripts/fetch-debian13-netboot.sh)" >&2; exit 2; }
 }
 
 # Which accelerator the guests use, and why: KVM only when a short probe boots the Debian
@@ -45,7 +47,7 @@ e2e_accel_probe() {
     if [[ -s "$cache" ]]; then
       ok="$(cat "$cache")"
     else
-      kernel=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/linux
+      kernel="$E2E_DEBIAN_TREE/debian-installer/amd64/linux"
       log="$(mktemp /tmp/garage-pxe-kvm-probe.XXXXXX)"
       qemu-system-x86_64 -accel kvm -nodefaults -display none -m 256 -no-reboot \
         -kernel "$kernel" -append "console=ttyS0 panic=-1" -serial "file:$log" </dev/null >/dev/null 2>&1 &
@@ -124,8 +126,12 @@ e2e_setup() {
   E2E_DAEMON_LOG="$RUN/garage-pxe.log"
   E2E_JOURNAL="$RUN/journal"
 
-  "$E2E_BIN" import debian /usr/lib/debian-installer/images/12/amd64/text --config "$E2E_REPO/config/garage-pxe.yaml" \
+  "$E2E_BIN" import debian "$E2E_DEBIAN_TREE" --config "$E2E_REPO/config/garage-pxe.yaml" \
     --images "$RUN/images" >"$RUN/import.log" 2>&1 || { cat "$RUN/import.log" >&2; exit 1; }
+  # A test copy of the repository's config (every path in it is overridden on the command
+  # line below), so that a script's e2e_customise may list PCs under proxy_dhcp.uefi_ipxe.
+  E2E_CONFIG="$RUN/garage-pxe.yaml"
+  cp "$E2E_REPO/config/garage-pxe.yaml" "$E2E_CONFIG"
   # A test copy of the shipped menus: same entries and templates, shorter timeout.
   cp -r "$E2E_REPO/pxe-menus" "$RUN/menus"
   sed -i -E "s/^timeout: [0-9]+/timeout: ${E2E_MENU_TIMEOUT:-1}/" "$RUN/menus/menu.yaml"
@@ -136,7 +142,7 @@ e2e_setup() {
   # garage-pxe writes its events (the installer's syslog lines too) to a private journald
   # in a mount namespace of its own; its files are in $E2E_JOURNAL for pc_events.
   unshare -m --propagation private "$E2E_REPO/scripts/e2e/journal-serve.sh" "$E2E_JOURNAL" \
-    ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_REPO/config/garage-pxe.yaml" --events journal \
+    ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_CONFIG" --events journal \
     --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
     --images "$RUN/images" --menus "$RUN/menus" --state "$RUN/state" --tftp-root /usr/lib/ipxe --log-level debug >"$E2E_DAEMON_LOG" 2>&1 &
   E2E_PIDS+=($!)
@@ -228,14 +234,45 @@ wait_for_event() {
   return 1
 }
 
-# check_full_chain NAME bios|uefi: every step from power-on to the installer's syslog,
-# each one an event in the journal (garage-pxe history).
+# e2e_uefi_ipxe MAC...: the test config gives these UEFI PCs iPXE (proxy_dhcp.uefi_ipxe)
+# instead of the signed chain. Call from e2e_customise (before the daemon starts).
+e2e_uefi_ipxe() {
+  local list
+  list="$(printf '"%s", ' "$@")"
+  "$E2E_PYTHON" - "$E2E_CONFIG" "[${list%, }]" <<'PY'
+import sys
+path, macs = sys.argv[1], sys.argv[2]
+text = open(path).read()
+old = "  uefi_ipxe:\n    macs: []\n"
+if old not in text:
+    sys.exit("e2e: proxy_dhcp.uefi_ipxe.macs not found in the config copy")
+open(path, "w").write(text.replace(old, "  uefi_ipxe:\n    macs: %s\n" % macs, 1))
+PY
+}
+
+# check_full_chain NAME bios|uefi|uefi-sb|uefi-ipxe: every step from power-on to the
+# installer's syslog, each one an event in the journal (garage-pxe history).
+#   uefi, uefi-sb: the default for UEFI, Debian's signed chain (Secure Boot off, on);
+#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe, iPXE as before.
 check_full_chain() {
-  local name="$1" mode="$2" mac url
+  local name="$1" mode="$2" mac url chain=ipxe
   mac="$(eval echo "\$MAC_$name")"
   url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
   check "[$name] the LAN's plain DHCP server leased $mac an address" test -n "$(pc_addresses "$mac")"
-  if [[ "$mode" == uefi ]]; then
+  if [[ "$mode" == uefi || "$mode" == uefi-sb ]]; then
+    chain=secureboot-shim
+    check "[$name] dhcp.offer: Debian's signed shim to the EDK2 client" \
+      has_event "$mac" dhcp.offer arch=efi-bc file=debian-installer/amd64/bootnetx64.efi chain=secureboot-shim
+    check "[$name] tftp.sent: the shim" has_event "$mac" tftp.sent file=debian-installer/amd64/bootnetx64.efi
+    check "[$name] tftp.sent: Debian's signed GRUB, loaded by shim" has_event "$mac" tftp.sent file=debian-installer/amd64/grubx64.efi
+    check "[$name] tftp.sent: grub.cfg rendered by garage-pxe" has_event "$mac" tftp.sent file=debian-installer/amd64/grub/grub.cfg
+    check "[$name] no iPXE anywhere on this PC's path" no_event "$mac" dhcp.offer "file=$url/boot.ipxe"
+    if [[ "$mode" == uefi-sb ]]; then
+      # Linux's EFI stub says so on the serial console when the firmware enforces Secure Boot.
+      check "[$name] the kernel booted with Secure Boot enforced (EFI stub on the console)" \
+        grep -q "UEFI Secure Boot is enabled" "$RUN/vm-$name.serial.log"
+    fi
+  elif [[ "$mode" == uefi-ipxe ]]; then
     check "[$name] dhcp.offer: ipxe.efi to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc file=ipxe.efi
     check "[$name] tftp.sent: ipxe.efi" has_event "$mac" tftp.sent file=ipxe.efi
     check "[$name] dhcp.offer: HTTP script to the chainloaded iPXE" has_event "$mac" dhcp.offer "file=$url/boot.ipxe"
@@ -243,12 +280,14 @@ check_full_chain() {
     # QEMU's BIOS NIC ROM is iPXE already (LAB-NOTES): no TFTP stage on this path.
     check "[$name] dhcp.offer: HTTP script to the iPXE ROM" has_event "$mac" dhcp.offer arch=bios "file=$url/boot.ipxe"
   fi
-  check "[$name] menu.shown: platform $([[ $mode == uefi ]] && echo efi || echo pcbios)" \
-    has_event "$mac" menu.shown entry=debian-12-auto "platform=$([[ $mode == uefi ]] && echo efi || echo pcbios)"
-  check "[$name] menu.chosen: the default entry after the menu timeout" has_event "$mac" menu.chosen entry=debian-12-auto
-  check "[$name] image.sent: the kernel" has_event "$mac" image.sent file=/images/debian-12-amd64/linux
-  check "[$name] image.sent: the initrd" has_event "$mac" image.sent file=/images/debian-12-amd64/initrd.gz
-  check "[$name] installer.started: the Debian installer fetched its preseed" has_event "$mac" installer.started entry=debian-12-auto
+  local platform=pcbios
+  [[ "$mode" == bios ]] || platform=efi
+  check "[$name] menu.shown: platform $platform, chain $chain" \
+    has_event "$mac" menu.shown entry=debian-13-auto "platform=$platform" "chain=$chain"
+  check "[$name] menu.chosen: the default entry after the menu timeout" has_event "$mac" menu.chosen entry=debian-13-auto "chain=$chain"
+  check "[$name] image.sent: the kernel" has_event "$mac" image.sent file=/images/debian-13-amd64/linux
+  check "[$name] image.sent: the initrd" has_event "$mac" image.sent file=/images/debian-13-amd64/initrd.gz
+  check "[$name] installer.started: the Debian installer fetched its preseed" has_event "$mac" installer.started entry=debian-13-auto
   check "[$name] installer.log: the installer's syslog lines carry its MAC" has_event "$mac" installer.log
   check "[$name] installer.step: main-menu's steps from the installer's syslog" has_event "$mac" installer.step step=
   check "[$name] one INSTALL_ID from menu.chosen to the installer's steps" same_install_id "$mac"

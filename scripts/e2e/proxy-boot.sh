@@ -46,13 +46,19 @@ trap cleanup EXIT INT TERM
 "$LAB/lab.sh" up "$PREFIX" >/dev/null
 RUN="$LAB_RUN_DIR"
 # The shipped menu boots the Debian installer: import it the way an admin would.
-"$BIN" import debian /usr/lib/debian-installer/images/12/amd64/text --config "$REPO/config/garage-pxe.yaml" \
+tree="$(bash "$REPO/scripts/fetch-debian13-netboot.sh")"
+"$BIN" import debian "$tree" --config "$REPO/config/garage-pxe.yaml" \
   --images "$RUN/images" >"$RUN/import.log" 2>&1 || { cat "$RUN/import.log" >&2; exit 1; }
 
-# The server under test, with the repository's own config.
-ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$REPO/config/garage-pxe.yaml" \
+# The server under test, with the repository's own config, except that UEFI PCs get iPXE
+# (bootfiles.efi: ipxe.efi): this script checks the iPXE proxy path (loop break, :4011);
+# the signed chain, the default, has its own end-to-end checks (install-boot.sh uefi).
+# The copy's relative paths would resolve in $RUN: every folder is given on the command line.
+sed 's/^  efi: signed$/  efi: ipxe.efi/' "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
+grep -q '^  efi: ipxe.efi$' "$RUN/garage-pxe.yaml" || { echo "e2e: could not set bootfiles.efi in the config copy" >&2; exit 1; }
+ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$RUN/garage-pxe.yaml" \
   --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
-  --images "$RUN/images" --tftp-root /usr/lib/ipxe --log-level debug --events log --state "$RUN/state" >"$RUN/garage-pxe.log" 2>&1 &
+  --images "$RUN/images" --menus "$REPO/pxe-menus" --tftp-root /usr/lib/ipxe --log-level debug --events log --state "$RUN/state" >"$RUN/garage-pxe.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1200); do grep -q "garage-pxe started" "$RUN/garage-pxe.log" && break; sleep 0.1; done
 grep -q "garage-pxe started" "$RUN/garage-pxe.log" || { echo "e2e: garage-pxe did not start:" >&2; cat "$RUN/garage-pxe.log" >&2; exit 1; }

@@ -32,7 +32,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 "$LAB/lab.sh" up "$PREFIX" >/dev/null
 RUN="$LAB_RUN_DIR"
-DI=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+DI="$(bash "$REPO/scripts/fetch-debian13-netboot.sh")/debian-installer/amd64"
 url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
 {
   echo '#!ipxe'
@@ -44,7 +44,7 @@ REF_HTTP="${REF_HTTP:-nginx}" REF_BOOT_SCRIPT="$RUN/boot.ipxe" "$LAB/reference-p
   { cat "$RUN/ref-start.log" >&2; exit 1; }
 install -m 0644 "$DI/linux" "$DI/initrd.gz" "$RUN/ref/http/"
 # The same preseed garage-pxe would send (rendered once, static here).
-"$BIN" render --config "$REPO/config/garage-pxe.yaml" --mac 52:54:00:00:00:01 --entry debian-12-auto --preseed \
+"$BIN" render --config "$REPO/config/garage-pxe.yaml" --mac 52:54:00:00:00:01 --entry debian-13-auto --preseed \
   >"$RUN/ref/http/preseed.cfg" 2>"$RUN/render.log" ||
   printf 'd-i debian-installer/locale string fr_FR.UTF-8\n' >"$RUN/ref/http/preseed.cfg"
 chmod 0644 "$RUN/ref/http/preseed.cfg"

@@ -5,7 +5,7 @@
 # honest client for a PXE server; QEMU gives us both without hardware.
 #
 # Usage:
-#   boot-vm.sh PREFIX NAME bios|uefi [SECONDS]   boot, stop after SECONDS (default 60)
+#   boot-vm.sh PREFIX NAME bios|uefi|uefi-sb [SECONDS]   boot, stop after SECONDS (default 60)
 #   boot-vm.sh PREFIX NAME stop                  stop a running VM early (by recorded PID)
 #   boot-vm.sh PREFIX NAME info                  print VM_* facts (MAC, log paths) and exit
 # NAME: 1-11 chars [a-z0-9]; it fixes the MAC (52:54:00 + 3 bytes of md5(NAME))
@@ -19,6 +19,10 @@
 #         DHCP is already iPXE's (user class "iPXE", arch 0).
 #   uefi: OVMF (q35) with the NIC's romfile= empty: EDK2's own PXE client
 #         (arch 7). Each run gets a fresh copy of OVMF_VARS_4M.fd.
+#   uefi-sb: the same PC with Secure Boot on, as sold with Windows: OVMF's Secure Boot
+#         build (OVMF_CODE_4M.secboot.fd, needs q35 with SMM and the flash marked
+#         secure) and a fresh copy of OVMF_VARS_4M.ms.fd (Microsoft's keys enrolled,
+#         Secure Boot enabled). It runs only loaders Microsoft's keys sign.
 # TCG unless VM_ACCEL=kvm: KVM on these machines cannot run unmodified guests
 # (LAB-NOTES); scripts/e2e/lib.sh probes it and sets VM_ACCEL.
 #
@@ -75,7 +79,7 @@ info() {
 case "$MODE" in
   info) info; exit 0 ;;
   stop) require_root; stop_pidfile "$PIDFILE" TERM 10; log "vm $NAME stopped"; exit 0 ;;
-  bios | uefi) ;;
+  bios | uefi | uefi-sb) ;;
   *) usage ;;
 esac
 
@@ -116,10 +120,19 @@ if [[ "$MODE" == bios ]]; then
     -device "$NIC,netdev=net0,mac=$MAC,bootindex=1"
     -boot order=n)
 else
+  machine=q35
+  if [[ "$MODE" == uefi-sb ]]; then
+    OVMF_CODE="/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+    OVMF_VARS_TEMPLATE="/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+    # The Secure Boot build keeps its variables in SMM-protected flash: without SMM and a
+    # secure flash the firmware stops before it boots anything.
+    machine=q35,smm=on
+    qemu+=(-global driver=cfi.pflash01,property=secure,value=on)
+  fi
   # OVMF needs writable per-guest variable storage: a fresh copy each run.
   install -m 0644 "$OVMF_VARS_TEMPLATE" "$VARS"
   # romfile= (empty): no iPXE ROM, so the firmware's own EDK2 PXE runs.
-  qemu+=(-machine q35
+  qemu+=(-machine "$machine"
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
     -drive "if=pflash,format=raw,unit=1,file=$VARS"
     -device "$NIC,netdev=net0,mac=$MAC,bootindex=1,romfile="

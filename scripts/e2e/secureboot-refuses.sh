@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End to end, the negative control of the Secure Boot tests: the same virtual PC as
+# install-boot.sh uefi-sb (OVMF's Secure Boot build, Microsoft's keys enrolled, Secure Boot
+# on) is listed under proxy_dhcp.uefi_ipxe, so garage-pxe offers it iPXE (ipxe.efi, not
+# signed by Microsoft) instead of Debian's signed shim. The firmware fetches the file over
+# TFTP and must refuse to run it: iPXE never starts, so it never asks for its menu (no
+# proxy offer of the HTTP script, no menu.shown). This shows the firmware really enforces
+# Secure Boot, so that install-boot.sh uefi-sb reaching the installer means something.
+#
+# Usage: secureboot-refuses.sh [SECONDS]   (default 150: bound on the fetch of ipxe.efi)
+set -euo pipefail
+LIMIT="${1:-150}"
+# After the firmware fetched ipxe.efi: how long iPXE would have had to ask for its menu
+# (a running iPXE does so within seconds, even under TCG).
+GRACE=60
+E2E_NAME=sbrefuse
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_customise() {
+  eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" pc1sb info)"
+  e2e_uefi_ipxe "$VM_MAC"
+}
+e2e_setup
+
+start_pc pc1sb uefi-sb "$((LIMIT + GRACE + 30))"
+mac="$MAC_pc1sb"
+url="http://$LAB_SRV_ADDR:$LAB_HTTP_PORT"
+fetched=0
+wait_for_event "$mac" tftp.sent "$LIMIT" file=ipxe.efi && fetched=1
+# Bounded: GRACE seconds in which a running iPXE would show up.
+deadline=$((SECONDS + GRACE))
+while ((SECONDS < deadline)); do
+  has_event "$mac" menu.shown && break
+  has_event "$mac" dhcp.offer "file=$url/boot.ipxe" && break
+  sleep 2
+done
+"$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" pc1sb stop >/dev/null 2>&1 || true
+
+check "[pc1sb] dhcp.offer: ipxe.efi (the PC is listed under proxy_dhcp.uefi_ipxe)" \
+  has_event "$mac" dhcp.offer file=ipxe.efi chain=ipxe
+check "[pc1sb] tftp.sent: the Secure Boot firmware fetched ipxe.efi within ${LIMIT}s" test "$fetched" -eq 1
+check "[pc1sb] iPXE never ran: no DHCP from iPXE answered with the HTTP script within ${GRACE}s" \
+  no_event "$mac" dhcp.offer "file=$url/boot.ipxe"
+check "[pc1sb] iPXE never ran: no menu.shown" no_event "$mac" menu.shown
+check "[pc1sb] no installer started" no_event "$mac" installer.started
+e2e_log "evidence (garage-pxe history $mac):"
+{ pc_events "$mac" | cut -c1-200 | sed 's/^/    /' | head -12; } || true
+if ((E2E_FAIL == 0)); then e2e_log "PASS"; else e2e_log "FAIL"; fi
+exit "$E2E_FAIL"
