@@ -51,8 +51,8 @@ import TestSupport
 
     static func choose(_ recorder: InstallEventRecorder) throws -> MachineIdentity {
         let machine = MachineIdentity(mac: try #require(HardwareAddress(mac)), platform: .bios, serial: "PF0STALL")
-        #expect(recorder.http(.menuShown(machine: machine, entry: nil, remote: ip), installs: { _ in true }))
-        #expect(recorder.http(.entryChosen(machine: machine, entry: "debian-12-auto", remote: ip), installs: { _ in true }))
+        #expect(recorder.http(.menuShown(machine: machine, entry: nil, remote: ip, proven: true), installs: { _ in true }))
+        #expect(recorder.http(.entryChosen(machine: machine, entry: "debian-12-auto", remote: ip, proven: true), installs: { _ in true }))
         return machine
     }
 
