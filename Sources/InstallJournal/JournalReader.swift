@@ -6,7 +6,7 @@ import CSystemd
 import Foundation
 
 /// One event as read from the journal.
-public struct JournalRecord: Sendable, Equatable, Codable {
+public struct JournalRecord: Sendable, Hashable, Codable {
     /// Microseconds since the epoch (__REALTIME_TIMESTAMP).
     public var realtimeMicroseconds: UInt64
     public var message: String
@@ -58,6 +58,11 @@ public enum JournalReader {
         } else {
             for directory in query.directories { records += try readOne(directory: directory, query) }
             records.sort { $0.realtimeMicroseconds < $1.realtimeMicroseconds }
+            // Collected journals can hold an entry twice: systemd-journal-upload (252) sends
+            // the entry at its saved cursor again when it restarts, and journal-remote keeps
+            // its original timestamp. The same time, message and fields is the same event.
+            var seen = Set<JournalRecord>()
+            records = records.filter { seen.insert($0).inserted }
         }
         return records
     }
