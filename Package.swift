@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // garage-pxe: proxyDHCP + TFTP + HTTP network-install server for a refurbishment workshop.
-// The module layout follows DESIGN.md: one module per concern, protocol logic pure.
+// The module layout is docs/design.md's: one module per concern, protocol logic pure.
 import PackageDescription
 
 let package = Package(
@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "garage-pxe", targets: ["garage-pxe"]),
         // Libraries exported for the benchmark package under Benchmarks/ and the fuzz
         // targets under Fuzz/.
+        .library(name: "NetworkAddresses", targets: ["NetworkAddresses"]),
+        .library(name: "FileJail", targets: ["FileJail"]),
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "UDP", targets: ["UDP"]),
         .library(name: "TFTP", targets: ["TFTP"]),
@@ -40,13 +42,22 @@ let package = Package(
         ),
         // <sys/epoll.h>, which Swift's Glibc module leaves out.
         .systemLibrary(name: "CEpoll"),
+        // The lowest layer, importing nothing: the one MAC address type and parser, the one
+        // IPv4 address type, hex text, Duration in milliseconds. Its own module (not UDP or
+        // DHCP) so that the menus, the journal and the HTTP side can hold a MAC without
+        // linking sockets or a packet codec.
+        .target(name: "NetworkAddresses"),
+        // The one jail for files served to the LAN (TFTP and HTTP): one rule set for names,
+        // symlinks and hidden files, and the opened descriptor that gets served.
+        .target(name: "FileJail"),
         // BSD sockets on Dispatch: binding, IP_PKTINFO, broadcast, interface discovery.
-        .target(name: "UDP", dependencies: ["CEpoll"]),
-        // DHCP/BOOTP codec and the proxyDHCP policy: bytes and values only, no sockets, no clock.
-        .target(name: "DHCP"),
-        // TFTP codec, option negotiation, one transfer as a pure state machine, the root jail,
-        // and the server that runs transfers on UDP sockets.
-        .target(name: "TFTP", dependencies: ["UDP"]),
+        .target(name: "UDP", dependencies: ["CEpoll", "NetworkAddresses"]),
+        // DHCP/BOOTP codec and the proxyDHCP policy (bytes and values only, no sockets, no
+        // clock), and the proxyDHCP server that runs the policy on UDP sockets.
+        .target(name: "DHCP", dependencies: ["NetworkAddresses", "UDP"]),
+        // TFTP codec, option negotiation, one transfer as a pure state machine, and the
+        // server that runs transfers on UDP sockets.
+        .target(name: "TFTP", dependencies: ["UDP", "NetworkAddresses", "FileJail"]),
         // Positioned (file:line:column) reading of the YAML files admins edit.
         .target(name: "YAMLDiagnostics", dependencies: [.product(name: "Yams", package: "Yams")]),
         // zlib through pkg-config, for streaming netboot.tar.gz without unpacking it to memory.
@@ -58,7 +69,7 @@ let package = Package(
         // menu.yaml model, validation, choosing entries, rendering iPXE scripts and preseeds.
         .target(
             name: "BootMenus",
-            dependencies: ["YAMLDiagnostics", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["NetworkAddresses", "YAMLDiagnostics", .product(name: "Mustache", package: "swift-mustache")]
         ),
         // Netboot image catalogue and the Debian import (package tree or netboot.tar.gz).
         .target(
@@ -66,8 +77,9 @@ let package = Package(
             dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The install journal: event kinds and fields, writing with sd_journal_sendv,
-        // reading back with sd_journal_open* and matches, the per-machine summary.
-        .target(name: "InstallJournal", dependencies: ["CSystemd"]),
+        // reading back with sd_journal_open* and matches, the per-machine summary; the
+        // installer's syslog, parsed and received (its UDP socket, rate-limited per sender).
+        .target(name: "InstallJournal", dependencies: ["CSystemd", "NetworkAddresses", "UDP"]),
         // What the diagnostic environment reports (hardware inventory, per-disk wipe
         // results), their strict validation, and the health grade: values only, no I/O.
         .target(name: "Inventory"),
@@ -81,7 +93,7 @@ let package = Package(
         .target(
             name: "BootHTTP",
             dependencies: [
-                "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
+                "NetworkAddresses", "FileJail", "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,7 +106,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP", "InstallJournal",
+                "NetworkAddresses", "FileJail", "UDP", "DHCP", "TFTP", "CSystemd", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP", "InstallJournal",
                 "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -108,15 +120,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "DHCPTests", dependencies: ["DHCP", "TestSupport"]),
-        .testTarget(name: "UDPTests", dependencies: ["UDP"]),
-        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP"]),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP", "NetworkAddresses", "TestSupport"]),
+        // The MAC/IPv4 parsers and the file jail's one rule set, hidden files included.
+        .testTarget(name: "NetworkAddressesTests", dependencies: ["NetworkAddresses"]),
+        .testTarget(name: "FileJailTests", dependencies: ["FileJail"]),
+        .testTarget(name: "UDPTests", dependencies: ["UDP", "NetworkAddresses"]),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "UDP", "FileJail", "NetworkAddresses"]),
         // Real TFTP clients (tftp-hpa, atftp, curl) against the server, on loopback and
         // across a lossy link between network namespaces the tests create.
-        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "garage-pxe", "TestSupport"]),
+        .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "NetworkAddresses", "garage-pxe", "TestSupport"]),
         // The log-forging test runs the real daemon binary.
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
-        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "YAMLDiagnostics"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "NetworkAddresses", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
+        .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "NetworkAddresses", "YAMLDiagnostics"]),
         // The diagnostic image's build from Debian packages runs the real binary (TestSupport).
         .testTarget(name: "ImagesTests", dependencies: ["Images", "garage-pxe", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Reports, health grade, the per-PC fold, CSV, certificates signed and verified
@@ -129,7 +144,7 @@ let package = Package(
                     exclude: ["private-journald.sh"]),
         // Real HTTP clients (curl) against the real server and the real daemon binary.
         // The bench page: its JSON API, and the page in a real headless Chromium (driven by the .py).
-        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords",
+        .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "NetworkAddresses", "Images", "InstallJournal", "Inventory", "MachineRecords",
                                                           "Certificates", "garage-pxe", "TestSupport"],
                     exclude: ["bench-page-chromium.py"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.

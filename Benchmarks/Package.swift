@@ -19,6 +19,7 @@ let package = Package(
             name: "pxe-loadgen",
             dependencies: [
                 .product(name: "DHCP", package: "garage-pxe"),
+                .product(name: "NetworkAddresses", package: "garage-pxe"),
                 .product(name: "UDP", package: "garage-pxe"),
             ]
         ),
@@ -30,7 +31,7 @@ let package = Package(
         // The same per-request work in process, without sockets: where the CPU goes.
         .executableTarget(
             name: "pxe-policy-bench",
-            dependencies: [.product(name: "DHCP", package: "garage-pxe")]
+            dependencies: [.product(name: "DHCP", package: "garage-pxe"), .product(name: "NetworkAddresses", package: "garage-pxe")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -20,12 +20,13 @@ let package = Package(
     targets: [
         // DHCP codec + proxy policy: parse, decide on both ports, check the LAN-safety
         // properties and the byte-exact round trip.
-        .executableTarget(name: "fuzz-dhcp", dependencies: [.product(name: "DHCP", package: "garage-pxe")],
+        .executableTarget(name: "fuzz-dhcp", dependencies: [.product(name: "DHCP", package: "garage-pxe"), .product(name: "NetworkAddresses", package: "garage-pxe"), .product(name: "UDP", package: "garage-pxe")],
                           swiftSettings: fuzzTarget),
         // TFTP codec, option negotiation, name jail and one transfer's state machine fed a
         // whole conversation from the input.
         .executableTarget(name: "fuzz-tftp", dependencies: [
             .product(name: "TFTP", package: "garage-pxe"), .product(name: "UDP", package: "garage-pxe"),
+            .product(name: "NetworkAddresses", package: "garage-pxe"),
         ], swiftSettings: fuzzTarget),
         // menu.yaml loader: any text gives a menu or positioned diagnostics.
         .executableTarget(name: "fuzz-menu", dependencies: [

@@ -28,7 +28,7 @@ direct() {
     rm -rf "$tmp"
     mkdir -p "$tmp" "$scratch/direct"
     for f in "$@"; do
-        sed -E '/^import (DHCP|UDP|TFTP|BootMenus|YAMLDiagnostics|InstallJournal|Images)$/d' "$f" >"$tmp/$(basename "$(dirname "$f")")-$(basename "$f")"
+        sed -E '/^import (NetworkAddresses|FileJail|DHCP|UDP|TFTP|BootMenus|YAMLDiagnostics|InstallJournal|Images)$/d' "$f" >"$tmp/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
     # shellcheck disable=SC2086
     swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "${target//-/_}" $extra "$tmp"/*.swift \
@@ -37,10 +37,10 @@ direct() {
 }
 yams="-I $bin/Modules -Xcc -fmodule-map-file=$scratch/checkouts/Yams/Sources/CYaml/include/module.modulemap \
   $(ls "$bin"/Yams.build/*.o "$bin"/Mustache.build/*.o) $(find "$bin/CYaml.build" -name '*.o')"
-direct fuzz-dhcp "" "$repo"/Sources/DHCP/*.swift "$repo/Fuzz/Sources/fuzz-dhcp/FuzzDHCP.swift"
-direct fuzz-tftp "-I $repo/Sources/CEpoll" "$repo"/Sources/UDP/*.swift "$repo"/Sources/TFTP/*.swift "$repo/Fuzz/Sources/fuzz-tftp/FuzzTFTP.swift"
-direct fuzz-menu "$yams" "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/Sources/BootMenus/*.swift "$repo/Fuzz/Sources/fuzz-menu/FuzzMenu.swift"
-direct fuzz-http-query "$yams" "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/Sources/BootMenus/*.swift \
+direct fuzz-dhcp "-I $repo/Sources/CEpoll" "$repo"/Sources/NetworkAddresses/*.swift "$repo"/Sources/UDP/*.swift "$repo"/Sources/DHCP/*.swift "$repo/Fuzz/Sources/fuzz-dhcp/FuzzDHCP.swift"
+direct fuzz-tftp "-I $repo/Sources/CEpoll" "$repo"/Sources/NetworkAddresses/*.swift "$repo"/Sources/FileJail/*.swift "$repo"/Sources/UDP/*.swift "$repo"/Sources/TFTP/*.swift "$repo/Fuzz/Sources/fuzz-tftp/FuzzTFTP.swift"
+direct fuzz-menu "$yams" "$repo"/Sources/NetworkAddresses/*.swift "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/Sources/BootMenus/*.swift "$repo/Fuzz/Sources/fuzz-menu/FuzzMenu.swift"
+direct fuzz-http-query "$yams" "$repo"/Sources/NetworkAddresses/*.swift "$repo"/Sources/YAMLDiagnostics/*.swift "$repo"/Sources/BootMenus/*.swift \
     "$repo/Fuzz/Sources/fuzz-http-query/FuzzHTTPQuery.swift"
 # Only the pure parser of InstallJournal: the rest of the module needs libsystemd.
 direct fuzz-syslog "" "$repo/Sources/InstallJournal/InstallerSyslog.swift" "$repo/Sources/InstallJournal/LogText.swift" "$repo/Fuzz/Sources/fuzz-syslog/FuzzSyslog.swift"

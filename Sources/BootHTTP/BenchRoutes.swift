@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import InstallJournal
 import NIOCore
+import NetworkAddresses
 
 /// How the live stream behaves; the defaults suit a browser, tests shorten them.
 public struct BenchStreamSettings: Sendable {
@@ -109,8 +110,7 @@ struct BenchRoutes: Sendable {
     static let timerQueue = DispatchQueue(label: "garage-pxe.bench-stream-timers")
 
     static func interval(_ duration: Duration) -> DispatchTimeInterval {
-        let (seconds, attoseconds) = duration.components
-        return .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        .nanoseconds(Int(duration.wholeNanoseconds))
     }
 
     static func message(_ list: BenchMachineList) -> String {

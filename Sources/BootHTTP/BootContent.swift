@@ -36,8 +36,9 @@ public enum BootHTTPEvent: Sendable, Equatable {
     /// `proven`: the kernel's neighbour table ties `remote` to that MAC, so the request is
     /// the PC's own; only then may its DMI fields and address be remembered.
     case menuShown(machine: MachineIdentity, entry: String?, remote: String, proven: Bool)
-    /// `proven` as above; only a proven choice of an installer entry opens an install.
-    case entryChosen(machine: MachineIdentity, entry: String, remote: String, proven: Bool)
+    /// `proven` as above; `installs`: the entry runs the Debian installer. Only a proven
+    /// choice of an installer entry opens an install.
+    case entryChosen(machine: MachineIdentity, entry: String, remote: String, proven: Bool, installs: Bool)
     /// A file (image or boot loader) was sent to the end; `range` is set for partial requests.
     case fileSent(path: String, bytes: Int64, range: String?, remote: String)
     /// The installer fetched its preseed with its install's token: installer.started.
@@ -52,6 +53,9 @@ public enum BootHTTPEvent: Sendable, Equatable {
     /// once). `by`: "garage-pxe rearm" or "bench page".
     case rearmed(mac: String, by: String, remote: String)
     case refused(path: String, status: Int, reason: String, remote: String)
+    /// No menu could be given (the menus have errors, or no GRUB templates): the PC was
+    /// sent a script that says so and retries. Served (HTTP 200), yet the PC boots nothing.
+    case menusUnavailable(path: String, reason: String, remote: String)
     /// `/report/inventory` with a valid token: the PC's validated hardware report.
     case inventoried(mac: String, report: InventoryReport, remote: String)
     /// `/report/wipe` with a valid token: one disk's erase, successful or not.

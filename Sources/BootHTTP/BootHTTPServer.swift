@@ -4,12 +4,14 @@
 // a file path or an event.
 
 import BootMenus
+import FileJail
 import Foundation
 import Hummingbird
 import Images
 import InstallJournal
 import Logging
 import NIOCore
+import NetworkAddresses
 
 public struct BootHTTPConfiguration: Sendable {
     /// Address to listen on ("0.0.0.0": every interface).
@@ -19,8 +21,8 @@ public struct BootHTTPConfiguration: Sendable {
     public var imagesDirectory: String
     /// Boot loaders for UEFI HTTP boot, served read-only under /tftp/.
     public var tftpRoot: String
-    /// Folders outside the TFTP root that its symlinks may lead into (the TFTP server's
-    /// own jail rule, so both protocols serve the same files).
+    /// Folders outside the TFTP root that its symlinks may lead into (the same setting
+    /// and the same FileJail rule as the TFTP server, so both protocols serve the same files).
     public var tftpTrustedLinkTargets: [String]
     /// Bytes read from disk per write when streaming a file (with `zeroCopyFiles` off).
     public var fileChunkBytes: Int
@@ -58,17 +60,17 @@ public struct BootHTTPProof: Sendable {
     public var adminToken: AdminToken
     /// The MAC the kernel's neighbour table has for a dotted IPv4 address; nil: unknown
     /// (loopback, the server itself, a PC behind a router).
-    public var macOfAddress: @Sendable (String) -> HardwareAddress?
+    public var macOfAddress: @Sendable (String) -> MACAddress?
 
     /// The defaults prove nothing: no token is issued, no admin action accepted.
     public init(sessions: ReportSessions = ReportSessions(directory: nil), adminToken: AdminToken = .unusable(),
-                macOfAddress: @escaping @Sendable (String) -> HardwareAddress? = { _ in nil }) {
+                macOfAddress: @escaping @Sendable (String) -> MACAddress? = { _ in nil }) {
         self.sessions = sessions
         self.adminToken = adminToken
         self.macOfAddress = macOfAddress
     }
 
-    func proves(_ mac: HardwareAddress, from remote: String) -> Bool { macOfAddress(remote) == mac }
+    func proves(_ mac: MACAddress, from remote: String) -> Bool { macOfAddress(remote) == mac }
 }
 
 /// A request context that knows the client's address (for the events) and the
@@ -93,7 +95,7 @@ public enum BootHTTPServer {
         onEvent: @escaping @Sendable (BootHTTPEvent) -> Void,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
         bench: BenchView? = nil, benchStream: BenchStreamSettings = BenchStreamSettings(),
-        installOnce: @escaping @Sendable (HardwareAddress) async -> InstallOnceStatus = { _ in .armed },
+        installOnce: @escaping @Sendable (MACAddress) async -> InstallOnceStatus = { _ in .armed },
         proof: BootHTTPProof = BootHTTPProof(),
         reports: ReportSettings = ReportSettings(), records: MachineRecordsAccess? = nil
     ) -> some ApplicationProtocol {
@@ -108,8 +110,7 @@ public enum BootHTTPServer {
             router: router,
             server: .http1(configuration: .init(
                 additionalChannelHandlers: [ConnectionAccounting(statistics: statistics), FileRegionSender.Installer()],
-                idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000
-                    + configuration.idleTimeout.components.attoseconds / 1_000_000_000))),
+                idleTimeout: .nanoseconds(configuration.idleTimeout.wholeNanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -123,7 +124,7 @@ struct BootRoutes: Sendable {
     let onEvent: @Sendable (BootHTTPEvent) -> Void
     /// Install once: whether this machine's last install finished, or that it cannot be
     /// told (the daemon asks its state file and the journal, off the event loop).
-    let installOnce: @Sendable (HardwareAddress) async -> InstallOnceStatus
+    let installOnce: @Sendable (MACAddress) async -> InstallOnceStatus
     let proof: BootHTTPProof
     var files: FileResponder { FileResponder(chunkBytes: configuration.fileChunkBytes, zeroCopy: configuration.zeroCopyFiles) }
 
@@ -165,7 +166,7 @@ struct BootRoutes: Sendable {
     func bootScript(_ request: Request, _ context: BootRequestContext) async -> Response {
         let snapshot = content.snapshot
         guard let menus = snapshot.menus else {
-            onEvent(.refused(path: "/boot.ipxe", status: 200, reason: "no valid menus loaded: sent the retry script", remote: context.remote))
+            onEvent(.menusUnavailable(path: "/boot.ipxe", reason: "no valid menus loaded: sent the retry script", remote: context.remote))
             return text(Self.menusBrokenScript(snapshot.server))
         }
         let query = firstValues(request)
@@ -195,7 +196,7 @@ struct BootRoutes: Sendable {
     func grubMenu(_ request: Request, _ context: BootRequestContext) async -> Response {
         let snapshot = content.snapshot
         guard let menus = snapshot.menus else {
-            onEvent(.refused(path: "/boot.grub", status: 200, reason: "no valid menus loaded: sent the retry script", remote: context.remote))
+            onEvent(.menusUnavailable(path: "/boot.grub", reason: "no valid menus loaded: sent the retry script", remote: context.remote))
             return text(Self.grubMessage("les menus du serveur contiennent des erreurs (garage-pxe check)"))
         }
         let machine: MachineIdentity
@@ -206,7 +207,7 @@ struct BootRoutes: Sendable {
         }
         let status = snapshot.server.installOnce.enabled ? await installOnce(machine.mac) : .armed
         guard let rendered = menus.renderGRUBMenu(for: machine, server: snapshot.server, status: status) else {
-            onEvent(.refused(path: "/boot.grub", status: 200, reason: MenuRenderError.noGRUBTemplates.description, remote: context.remote))
+            onEvent(.menusUnavailable(path: "/boot.grub", reason: MenuRenderError.noGRUBTemplates.description, remote: context.remote))
             return text(Self.grubMessage("le dossier des menus n'a pas de modeles GRUB"))
         }
         let choice = menus.menu.choice(for: machine, status: status, policy: snapshot.server.installOnce)
@@ -223,7 +224,8 @@ struct BootRoutes: Sendable {
             machine.chain = .secureBootShim
             let (proven, token) = installToken(menus, id, machine, context)
             let script = try menus.renderGRUBEntry(id, for: machine, server: server, reportToken: token?.text)
-            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven))
+            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven,
+                                 installs: menus.menu.entry(id)?.kind == .debianInstaller))
             return script
         }
     }
@@ -252,7 +254,7 @@ struct BootRoutes: Sendable {
             return refuse(request, context, .forbidden, "\(why): re-arming needs the token in \(AdminToken.fileName) of the state folder")
         }
         let query = firstValues(request)
-        guard let macText = query["mac"], let mac = HardwareAddress(macText) else {
+        guard let macText = query["mac"], let mac = MACAddress(macText) else {
             return refuse(request, context, .badRequest, "query parameter 'mac' must be a MAC address such as 52:54:00:12:34:56")
         }
         let by = query["by"] == "cli" ? "garage-pxe rearm" : "bench page"
@@ -303,7 +305,8 @@ struct BootRoutes: Sendable {
         machineDocument(request, context, parameter: "script", suffix: ".ipxe") { (menus, id, machine, server) throws(MenuRenderError) in
             let (proven, token) = installToken(menus, id, machine, context)
             let script = try menus.renderEntry(id, for: machine, server: server, reportToken: token?.text)
-            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven))
+            onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven,
+                                 installs: menus.menu.entry(id)?.kind == .debianInstaller))
             return script
         }
     }
@@ -358,7 +361,7 @@ struct BootRoutes: Sendable {
 
     func progress(_ request: Request, _ context: BootRequestContext) -> Response {
         let query = firstValues(request)
-        guard let macText = query["mac"], let mac = HardwareAddress(macText) else {
+        guard let macText = query["mac"], let mac = MACAddress(macText) else {
             return refuse(request, context, .badRequest, "query parameter 'mac' must be a MAC address such as 52:54:00:12:34:56")
         }
         guard let stage = query["stage"], isValidStage(stage) else {
@@ -394,12 +397,19 @@ struct BootRoutes: Sendable {
         let encoded = raw.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
         let components = encoded.map { String($0).removingPercentEncoding }
         guard components.allSatisfy({ $0 != nil }) else { return refuse(request, context, .badRequest, "bad percent-encoding") }
-        let opened: ContainedFile
-        do throws(ContainedFileRefusal) {
-            opened = try ContainedFile(root: root, components: components.map { $0! }, trustedLinkTargets: trusted)
-        } catch {
-            let status: HTTPResponse.Status = error == .badPath || error == .outsideRoot ? .forbidden : .notFound
-            return refuse(request, context, status, error.description)
+        guard let jail = PathJail(root: root, trustedLinkTargets: trusted) else {
+            return refuse(request, context, .notFound, JailRefusal.notFound.description)
+        }
+        let opened: JailedFile
+        switch jail.open(components.map { $0! }) {
+        case .success(let file): opened = file
+        case .failure(let refusal):
+            let status: HTTPResponse.Status
+            switch refusal {
+            case .badName, .outsideRoot: status = .forbidden
+            case .notFound, .isDirectory, .notARegularFile, .cannotOpen: status = .notFound
+            }
+            return refuse(request, context, status, refusal.description)
         }
         let path = raw
         let remote = context.remote

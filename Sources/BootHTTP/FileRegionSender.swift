@@ -14,7 +14,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Images
+import FileJail
 import NIOCore
 import NIOHTTP1
 
@@ -31,7 +31,7 @@ final class FileRegionSender: ChannelOutboundHandler, RemovableChannelHandler {
     /// Writes `length` bytes of `file` from `offset` as the response body on `channel`; the
     /// future succeeds once the kernel has taken the last byte. nil when the connection has
     /// no sender (then the caller streams the file itself). Call on the channel's event loop.
-    static func send(_ file: ContainedFile, from offset: Int64, length: Int64, on channel: any Channel) -> EventLoopFuture<Void>? {
+    static func send(_ file: JailedFile, from offset: Int64, length: Int64, on channel: any Channel) -> EventLoopFuture<Void>? {
         guard let sender = try? channel.pipeline.syncOperations.handler(type: FileRegionSender.self),
               let context = sender.context else { return nil }
         // NIO leaves the handle open; it is a copy, so the file keeps its own descriptor.

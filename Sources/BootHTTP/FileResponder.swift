@@ -5,9 +5,9 @@
 // sendfile misbehaves, as nginx's `sendfile off` is for) it is streamed in chunks read on
 // NIO's thread pool. Either way a whole kernel or initrd never sits in memory.
 
+import FileJail
 import Foundation
 import Hummingbird
-import Images
 import NIOCore
 import NIOPosix
 
@@ -24,8 +24,8 @@ struct FileResponder: Sendable {
         case unsatisfiable
     }
 
-    static func etag(for file: ContainedFile) -> String {
-        let mtime = Int64(file.modified.timeIntervalSince1970)
+    static func etag(for file: JailedFile) -> String {
+        let mtime = Int64(file.identity.modifiedSeconds)
         return "\"\(String(file.identity.inode, radix: 16))-\(String(file.size, radix: 16))-\(String(mtime, radix: 16))\""
     }
 
@@ -69,10 +69,10 @@ struct FileResponder: Sendable {
     }
 
     /// The response for `file`; `onSent` runs once the last byte is written.
-    func respond(to request: Request, file: ContainedFile, contentType: String, channel: any Channel,
+    func respond(to request: Request, file: JailedFile, contentType: String, channel: any Channel,
                  onSent: @escaping @Sendable (_ bytes: Int64, _ range: String?) -> Void) -> Response {
         let etag = Self.etag(for: file)
-        let lastModified = httpDate(file.modified)
+        let lastModified = httpDate(Date(timeIntervalSince1970: TimeInterval(file.identity.modifiedSeconds)))
         var headers = HTTPFields()
         headers[.eTag] = etag
         headers[.lastModified] = lastModified
@@ -101,7 +101,7 @@ struct FileResponder: Sendable {
         }
     }
 
-    private func stream(_ file: ContainedFile, from start: Int64, length: Int64, channel: any Channel,
+    private func stream(_ file: JailedFile, from start: Int64, length: Int64, channel: any Channel,
                         onSent: @escaping @Sendable () -> Void) -> ResponseBody {
         let chunkBytes = chunkBytes
         let zeroCopy = zeroCopy
@@ -113,7 +113,7 @@ struct FileResponder: Sendable {
             let chunk = try await threadPool.runIfActive { () -> ByteBuffer in
                 var buffer = ByteBufferAllocator().buffer(capacity: want)
                 _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                    file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: offset)
+                    (try? file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: offset).get()) ?? 0
                 }
                 return buffer
             }

@@ -10,6 +10,7 @@ import Hummingbird
 import InstallJournal
 import Inventory
 import NIOCore
+import NetworkAddresses
 
 /// How reports are accepted.
 public struct ReportSettings: Sendable {
@@ -54,7 +55,7 @@ struct ReportRoutes: Sendable {
         var request = request
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters where query[String(key)] == nil { query[String(key)] = String(value) }
-        guard let macText = query["mac"], let mac = HardwareAddress(macText) else {
+        guard let macText = query["mac"], let mac = MACAddress(macText) else {
             return refuse(request, context, .badRequest, "query parameter 'mac' must be a MAC address such as 52:54:00:12:34:56")
         }
         guard let token = query["token"], !token.isEmpty, token.utf8.count <= 256, settings.sessions?.verify(mac: mac.description, purpose: .diagnostic, presented: token, from: context.remote) == .accepted else {

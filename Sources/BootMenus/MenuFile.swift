@@ -2,6 +2,7 @@
 // checks every name it refers to (entries, groups, images, templates, post-install
 // scripts) against what exists, so a typo is caught by `garage-pxe check`, not at a PC.
 
+import NetworkAddresses
 import YAMLDiagnostics
 
 /// Kernel and initrd file names of one netboot image (from the image's metadata).
@@ -66,10 +67,7 @@ func isValidHostname(_ s: String) -> Bool {
 
 /// Normalises a MAC prefix of one to five octets ("00:e0:4c" → "00e04c").
 func parseMACPrefix(_ text: String) -> String? {
-    let parts = text.split(separator: text.contains("-") ? "-" : ":", omittingEmptySubsequences: false)
-    guard (1...5).contains(parts.count),
-          parts.allSatisfy({ $0.count == 2 && $0.allSatisfy { $0.isHexDigit && $0.isASCII } }) else { return nil }
-    return parts.joined().lowercased()
+    MACAddress.prefix(text, octets: 1...5).map { hexString($0) }
 }
 
 private struct Reader {
@@ -117,11 +115,11 @@ private struct Reader {
             groups.append(group)
         }
 
-        var machines: [HardwareAddress: MachineOverride] = [:]
+        var machines: [MACAddress: MachineOverride] = [:]
         for (key, keyMark, item) in top.keyedMappings("machines") ?? [] {
             let machine = readMachine(item, groups: groups, requireEntry: requireEntry)
             item.finish()
-            guard let mac = HardwareAddress(key) else {
+            guard let mac = MACAddress(key) else {
                 sink.error("machine key '\(key)' is not a MAC address such as 52:54:00:12:34:56", at: keyMark)
                 continue
             }
@@ -232,7 +230,7 @@ private struct Reader {
         var match = GroupMatch()
         if let m = item.mapping("match") {
             for (value, mark) in m.stringList("macs") ?? [] {
-                if let mac = HardwareAddress(value) { match.macs.insert(mac) } else {
+                if let mac = MACAddress(value) { match.macs.insert(mac) } else {
                     sink.error("'\(m.qualified("macs"))' item '\(value)' is not a MAC address such as 52:54:00:12:34:56", at: mark)
                 }
             }

@@ -1,6 +1,8 @@
 // The menus admins keep in `pxe-menus/menu.yaml`, as values. Loading and validation
 // live in MenuFile.swift; choosing what a machine sees lives in MenuSelection.swift.
 
+import NetworkAddresses
+
 /// Firmware family, named the way iPXE's `${platform}` names it.
 public enum BootPlatform: String, Sendable, CaseIterable, Hashable {
     case bios = "pcbios"
@@ -78,14 +80,14 @@ public struct MenuEntry: Sendable, Equatable {
 
 /// Which machines a group takes: any listed MAC, any MAC prefix, or the DMI strings.
 public struct GroupMatch: Sendable, Equatable {
-    public var macs: Set<HardwareAddress> = []
+    public var macs: Set<MACAddress> = []
     /// Normalised lower-case hex prefixes without separators ("00e04c").
     public var macPrefixes: [String] = []
     /// Case-insensitive patterns where `*` stands for any text; all given must match.
     public var manufacturer: String?
     public var product: String?
 
-    public init(macs: Set<HardwareAddress> = [], macPrefixes: [String] = [], manufacturer: String? = nil, product: String? = nil) {
+    public init(macs: Set<MACAddress> = [], macPrefixes: [String] = [], manufacturer: String? = nil, product: String? = nil) {
         self.macs = macs
         self.macPrefixes = macPrefixes
         self.manufacturer = manufacturer
@@ -136,10 +138,10 @@ public struct BootMenu: Sendable, Equatable {
     public var defaultEntry: String
     public var entries: [MenuEntry]
     public var groups: [MachineGroup]
-    public var machines: [HardwareAddress: MachineOverride]
+    public var machines: [MACAddress: MachineOverride]
 
     public init(title: String, timeoutSeconds: Int, defaultEntry: String, entries: [MenuEntry],
-                groups: [MachineGroup] = [], machines: [HardwareAddress: MachineOverride] = [:]) {
+                groups: [MachineGroup] = [], machines: [MACAddress: MachineOverride] = [:]) {
         self.title = title
         self.timeoutSeconds = timeoutSeconds
         self.defaultEntry = defaultEntry
@@ -149,39 +151,4 @@ public struct BootMenu: Sendable, Equatable {
     }
 
     public func entry(_ id: String) -> MenuEntry? { entries.first { $0.id == id } }
-}
-
-/// An Ethernet MAC address. Parsed from admin files and from query strings alike, so
-/// anything that is not exactly six octets never reaches a template or a log line.
-public struct HardwareAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// Twelve lower-case hex digits.
-    public let hex: String
-
-    /// Accepts `52:54:00:12:34:56`, `52-54-00-12-34-56` and `525400123456`, any case.
-    public init?(_ text: String) {
-        let separators = text.filter { $0 == ":" || $0 == "-" }
-        let digits = text.filter { $0 != ":" && $0 != "-" }
-        guard digits.count == 12, digits.allSatisfy(\.isHexDigit), digits.allSatisfy(\.isASCII) else { return nil }
-        if !separators.isEmpty {
-            // Separators must sit between every pair, all the same.
-            guard text.count == 17, Set(separators).count == 1 else { return nil }
-            let positions = text.indices.filter { text[$0] == ":" || text[$0] == "-" }.map { text.distance(from: text.startIndex, to: $0) }
-            guard positions == [2, 5, 8, 11, 14] else { return nil }
-        }
-        hex = digits.lowercased()
-    }
-
-    private func joined(_ separator: String) -> String {
-        stride(from: 0, to: 12, by: 2).map { i -> String in
-            let start = hex.index(hex.startIndex, offsetBy: i)
-            return String(hex[start..<hex.index(start, offsetBy: 2)])
-        }.joined(separator: separator)
-    }
-
-    /// `52:54:00:12:34:56`
-    public var description: String { joined(":") }
-    /// `52-54-00-12-34-56`, the form of Debian's BOOTIF and of iPXE's `hexhyp`.
-    public var hyphenated: String { joined("-") }
-
-    public static func < (a: HardwareAddress, b: HardwareAddress) -> Bool { a.hex < b.hex }
 }

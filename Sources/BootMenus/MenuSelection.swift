@@ -1,4 +1,5 @@
 import Foundation
+import NetworkAddresses
 
 // Who is asking (from the query string iPXE sends) and what that machine gets: its
 // group, the entries it may see on its firmware, its default entry, its hostname.
@@ -6,7 +7,7 @@ import Foundation
 /// A machine as iPXE describes it. Every field is validated before it is stored, so a
 /// value from a query string can go into a template or a log line as it is.
 public struct MachineIdentity: Sendable, Equatable {
-    public var mac: HardwareAddress
+    public var mac: MACAddress
     public var platform: BootPlatform
     /// iPXE's `${buildarch}`: i386, x86_64, arm64…
     public var buildArchitecture: String?
@@ -20,7 +21,7 @@ public struct MachineIdentity: Sendable, Equatable {
     /// the query string.
     public var chain: BootChain = .ipxe
 
-    public init(mac: HardwareAddress, platform: BootPlatform, buildArchitecture: String? = nil, ip: String? = nil,
+    public init(mac: MACAddress, platform: BootPlatform, buildArchitecture: String? = nil, ip: String? = nil,
                 uuid: String? = nil, manufacturer: String? = nil, product: String? = nil, serial: String? = nil) {
         self.mac = mac
         self.platform = platform
@@ -50,7 +51,7 @@ extension MachineIdentity {
             return v
         }
         guard let macText = value("mac") else { throw MachineQueryError(parameter: "mac", expected: "a MAC address such as 52:54:00:12:34:56") }
-        guard let mac = HardwareAddress(macText) else { throw MachineQueryError(parameter: "mac", expected: "a MAC address such as 52:54:00:12:34:56") }
+        guard let mac = MACAddress(macText) else { throw MachineQueryError(parameter: "mac", expected: "a MAC address such as 52:54:00:12:34:56") }
         var platform = defaultPlatform
         if let p = value("platform") {
             guard let parsed = BootPlatform(name: p) else { throw MachineQueryError(parameter: "platform", expected: "pcbios or efi") }

@@ -5,6 +5,7 @@
 
 import Foundation
 import Mustache
+import NetworkAddresses
 import YAMLDiagnostics
 
 public struct MenuSet: Sendable {
@@ -135,7 +136,7 @@ public struct MenuSet: Sendable {
         let entry = MenuEntry(id: "sample", label: "sample", kind: .debianInstaller, image: "sample", preseedTemplate: "sample",
                               postinstallScript: "sample")
         let menu = BootMenu(title: "sample", timeoutSeconds: 5, defaultEntry: "sample", entries: [entry])
-        let machine = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:01")!, platform: .efi)
+        let machine = MachineIdentity(mac: MACAddress("52:54:00:00:00:01")!, platform: .efi)
         let images = ["sample": BootImageFiles(kernel: "linux", initrd: "initrd.gz")]
         return context(role: role, menu: menu, entry: entry, machine: machine, images: images, server: server)
     }
@@ -252,7 +253,7 @@ public struct MenuSet: Sendable {
         return role.style == .utf8 ? text : ASCIIText.transliterateLines(text)
     }
 
-    private static let placeholderMachine = MachineIdentity(mac: HardwareAddress("000000000000")!, platform: .bios)
+    private static let placeholderMachine = MachineIdentity(mac: MACAddress("000000000000")!, platform: .bios)
 }
 
 public enum MenuRenderError: Error, Equatable, Sendable, CustomStringConvertible {

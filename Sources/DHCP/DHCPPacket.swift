@@ -3,6 +3,8 @@
 // packets from real firmware are the test fixtures, and byte-exact round trips are how
 // we know the codec loses nothing.
 
+import NetworkAddresses
+
 /// Why a datagram was not accepted as a DHCP message. Each case is a counter in the daemon.
 public enum DHCPParseError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncatedHeader(length: Int)

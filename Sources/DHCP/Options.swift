@@ -1,6 +1,8 @@
 // Option codes and typed readers for the options a PXE exchange uses. Typed values are
 // read from `DHCPPacket.options`, so overload and split options are already resolved.
 
+import NetworkAddresses
+
 public enum DHCPOptionCode: UInt8, Sendable {
     case pad = 0
     case subnetMask = 1
@@ -133,14 +135,6 @@ func parseUserClass(_ o: [UInt8]) -> [String] {
     return names
 }
 
-/// Encodes user classes the RFC 3004 way.
-public func encodeUserClasses(_ names: [String]) -> [UInt8] {
-    names.flatMap { name -> [UInt8] in
-        let bytes = Array(name.utf8.prefix(255))
-        return [UInt8(bytes.count)] + bytes
-    }
-}
-
 /// Reads a TLV list as used inside options 43 and 175 (pad 0 skipped, end 255 stops).
 /// A truncated trailing option is dropped rather than failing the whole packet: these
 /// sub-options are advisory.
@@ -175,12 +169,6 @@ func encodeEncapsulated(_ options: [DHCPOption]) -> [UInt8] {
 func formatSMBIOSUUID(_ g: [UInt8]) -> String {
     precondition(g.count == 16)
     let ordered = [g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6]] + Array(g[8...])
-    var out: [UInt8] = []
-    out.reserveCapacity(36)
-    for (i, b) in ordered.enumerated() {
-        if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-        out.append(hexDigits[Int(b >> 4)])
-        out.append(hexDigits[Int(b & 0xf)])
-    }
-    return String(decoding: out, as: UTF8.self)
+    return [ordered[0..<4], ordered[4..<6], ordered[6..<8], ordered[8..<10], ordered[10...]]
+        .map { hexString($0) }.joined(separator: "-")
 }

@@ -2,6 +2,8 @@
 // Only the sub-options a proxyDHCP server sends or a client may echo are typed; the
 // rest are kept as-is so nothing is lost.
 
+import NetworkAddresses
+
 public struct PXEVendorOptions: Equatable, Sendable {
     /// Sub-option 8 entry: a boot server type and its addresses.
     public struct BootServer: Equatable, Sendable {

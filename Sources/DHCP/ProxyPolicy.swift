@@ -2,6 +2,8 @@
 // A pure function over values so that packets captured from real firmware can be fed in
 // and the answers compared field by field, without sockets or clocks.
 
+import NetworkAddresses
+
 /// Which of our two listening ports a request arrived on.
 public enum ProxyPort: UInt16, Sendable, CustomStringConvertible {
     /// :67, where a proxy answers broadcast DISCOVERs alongside the LAN's DHCP server.
@@ -79,14 +81,14 @@ public struct ProxySettings: Sendable, Equatable {
     /// TFTP file names per firmware family.
     public var biosBootfile: String
     public var efiBootfile: String
-    /// The SNP-only loader for NICs whose iPXE native driver misbehaves (ANCHORS quirk 14).
+    /// The SNP-only loader for NICs whose iPXE native driver misbehaves.
     public var efiSNPOnlyBootfile: String
     /// nil: arm64 clients are ignored (and logged) until an admin sets a loader.
     public var arm64Bootfile: String?
     /// Path under the HTTP base where TFTP-root loaders are also served, for UEFI HTTP boot.
     public var httpLoaderPrefix: String
     /// Option 43 sub-option 6 per family; nil sends no option 43, which sends PXE clients
-    /// to :4011 for their boot file (what many UEFI stacks need, ANCHORS quirk 1).
+    /// to :4011 for their boot file (what many UEFI stacks need).
     public var biosDiscoveryControl: UInt8?
     public var efiDiscoveryControl: UInt8?
     /// Machines and vendors (first three octets of the MAC) that get the SNP-only loader.
@@ -281,7 +283,7 @@ public struct ProxyPolicy: Sendable {
                 bootfile = f
                 discoveryControl = settings.efiDiscoveryControl
             case .efiX64HTTP:
-                // UEFI HTTP boot takes a full URL and does not follow redirects (ANCHORS quirk 16).
+                // UEFI HTTP boot takes a full URL and does not follow redirects.
                 bootfile = settings.httpBaseURL + settings.httpLoaderPrefix + efiLoader(for: mac)
                 discoveryControl = nil
             case .other(let code):
@@ -292,7 +294,7 @@ public struct ProxyPolicy: Sendable {
         var options: [DHCPOption] = [
             DHCPOption(.messageType, [replyType.rawValue]),
             DHCPOption(.serverIdentifier, settings.serverAddress.bytes),
-            // Clients count an offer as proxy only when option 60 says PXEClient (ANCHORS quirk 3).
+            // Clients count an offer as proxy only when option 60 says PXEClient.
             DHCPOption(.vendorClassIdentifier, Array((isHTTPClient ? "HTTPClient" : "PXEClient").utf8)),
         ]
         // Echoed up to its RFC 4578 size (type + 16 bytes; some firmware sends it empty): a

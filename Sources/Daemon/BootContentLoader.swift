@@ -6,6 +6,7 @@ import BootHTTP
 import BootMenus
 import DHCP
 import Images
+import NetworkAddresses
 import YAMLDiagnostics
 
 public enum BootContentLoader {

@@ -4,8 +4,10 @@
 
 import BootMenus
 import DHCP
+import FileJail
 import Foundation
 import Images
+import NetworkAddresses
 import TFTP
 import UDP
 import YAMLDiagnostics
@@ -317,7 +319,7 @@ extension GaragePXEConfig {
         }
         let vendors = list.stringList("vendors").map { items in
             items.compactMap { item -> [UInt8]? in
-                if let oui = parseOUI(item.value) { return oui }
+                if let oui = MACAddress.prefix(item.value, octets: 3...3) { return oui }
                 sink.error("'\(key).vendors' item '\(item.value)' is not a MAC prefix of three octets such as 00:e0:4c", at: item.mark)
                 return nil
             }
@@ -342,12 +344,12 @@ extension GaragePXEConfig {
             let mac = rule.string("mac")
             let vendor = rule.string("vendor")
             if let mac {
-                if let m = MACAddress(mac) { client = .mac(m.bytes) } else {
+                if let m = MACAddress(mac) { client = .mac(m) } else {
                     sink.error("'\(rule.qualified("mac"))' must be a MAC address such as 52:54:00:12:34:56, found '\(mac)'", at: rule.markOf("mac"))
                 }
             }
             if let vendor {
-                if let oui = parseOUI(vendor) { client = .vendor(oui) } else {
+                if let oui = MACAddress.prefix(vendor, octets: 3...3) { client = .vendor(oui) } else {
                     sink.error("'\(rule.qualified("vendor"))' must be a MAC prefix of three octets such as 00:e0:4c, found '\(vendor)'", at: rule.markOf("vendor"))
                 }
             }
@@ -407,9 +409,9 @@ extension GaragePXEConfig {
             for (key, name) in [("bios", bootfiles.bios), efi, ("efi_snponly", bootfiles.efiSNPOnly)] + (bootfiles.arm64.map { [("arm64", $0)] } ?? []) {
                 if !fileManager.fileExists(atPath: tftpRoot + "/" + name) {
                     errors.append("boot file bootfiles.\(key) '\(name)' is not in the TFTP root \(tftpRoot)")
-                } else if let jail = TFTPPathJail(root: tftpRoot, trustedLinkTargets: tftp.trustedLinkTargets),
-                          case .success(let relative) = TFTPPathJail.normalize(Array(name.utf8)),
-                          case .failure(let refusal) = jail.resolve(relative) {
+                } else if let jail = PathJail(root: tftpRoot, trustedLinkTargets: tftp.trustedLinkTargets),
+                          case .success(let relative) = TFTPName.relativePath(Array(name.utf8)),
+                          case .failure(let refusal) = jail.resolve(relative).mapError(TFTPRefusal.init) {
                     // The TFTP server would refuse it: say so now rather than at the first PC.
                     let target = (try? fileManager.destinationOfSymbolicLink(atPath: tftpRoot + "/" + name)).map { " (a link to \($0))" } ?? ""
                     errors.append("boot file bootfiles.\(key) '\(name)'\(target) would be refused over TFTP: \(refusal.message); add its folder to tftp.trusted_link_targets")
@@ -451,7 +453,7 @@ extension GaragePXEConfig {
         guard let a = nic.address else {
             throw ConfigRuntimeError("interface '\(nic.name)' has no IPv4 address; set network.address")
         }
-        return (nic, IPv4Address(hostOrder: a))
+        return (nic, a)
     }
 
     /// The TFTP server's settings for this config.
@@ -496,9 +498,3 @@ func isHTTPURL(_ s: String) -> Bool {
     (s.hasPrefix("http://") || s.hasPrefix("https://")) && s.count > 8 && !s.contains(where: \.isWhitespace)
 }
 
-func parseOUI(_ text: String) -> [UInt8]? {
-    let parts = text.split(separator: text.contains("-") ? "-" : ":", omittingEmptySubsequences: false)
-    guard parts.count == 3 else { return nil }
-    let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
-    return bytes.count == 3 ? bytes : nil
-}

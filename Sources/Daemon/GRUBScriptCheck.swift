@@ -6,6 +6,7 @@
 
 import BootMenus
 import Foundation
+import NetworkAddresses
 
 public enum GRUBScriptCheck {
     /// Where Debian installs GRUB's parser; nil when grub-common is absent.
@@ -45,7 +46,7 @@ public enum GRUBScriptCheck {
     public static func documents(_ menus: MenuSet, server: ServerSettings) -> [(name: String, text: String)] {
         var documents: [(String, String)] = []
         if let bootstrap = menus.renderGRUBBootstrap(server: server) { documents.append(("grub.cfg", bootstrap)) }
-        var machines = [("a PC in no group", MachineIdentity(mac: HardwareAddress("52:54:00:00:00:01")!, platform: .efi,
+        var machines = [("a PC in no group", MachineIdentity(mac: MACAddress("52:54:00:00:00:01")!, platform: .efi,
                                                               manufacturer: "garage-pxe check", product: "sample"))]
         for (mac, override) in menus.menu.machines.sorted(by: { $0.key < $1.key }) {
             machines.append(("machine \(mac)\(override.group.map { " (group \($0))" } ?? "")", MachineIdentity(mac: mac, platform: .efi)))

@@ -9,6 +9,7 @@ import Dispatch
 import Foundation
 import InstallJournal
 import Logging
+import NetworkAddresses
 import TFTP
 import UDP
 
@@ -38,6 +39,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private let httpStatistics = BootHTTPStatistics()
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
     private let journal: InstallEventRecorder?
+    /// Where every service's events go, chosen once here: the journal or log lines.
+    private let events: any EventSink
     /// The bench page's view: rebuilt from the journal at start, then fed each event written.
     private let bench: BenchView
 
@@ -57,7 +60,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                                              recording: journal != nil)
         self.installOnce = installOnce
         self.reportSessions = ReportSessions(directory: journal != nil ? config.stateDirectory : nil)
-        self.journal = journal.map { InstallEventRecorder(writer: $0, site: config.site, stallSeconds: config.installer.stallSeconds) }
+        let recorder = journal.map { InstallEventRecorder(writer: $0, site: config.site, stallSeconds: config.installer.stallSeconds) }
+        self.journal = recorder
+        self.events = recorder.map { JournalEvents(recorder: $0, logger: logger) } ?? LogLineEvents(logger: logger)
         let bench = BenchView()
         journal?.addObserver { event in bench.record(event) }
         // Every deciding event the daemon writes also goes in the install-once state file.
@@ -100,13 +105,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 bench.rebuild(from: records)
             }
         }
-        let service = ProxyDHCPService(policy: policy, listen: listen) { event in
-            if let journal, case .answered(let summary, let bootfile, _, _) = event {
-                journal.proxyAnswered(summary, bootfile: bootfile)
-            } else {
-                ProxyEventLog.log(event, to: logger)
-            }
-        }
+        let events = self.events
+        let service = ProxyDHCPService(policy: policy, listen: listen) { event in events.proxy(event) }
         do {
             try service.start()
         } catch {
@@ -120,9 +120,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             settings: config.tftpServerSettings,
             listen: TFTPListenSettings(device: nic.name, port: config.tftp.port,
                                        receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024)),
-            queue: tftpQueue) { report in
-            if let journal { journal.tftp(report) } else { TFTPEventLog.log(report, to: logger) }
-        }
+            queue: tftpQueue) { report in events.tftp(report) }
         do {
             try tftpServer.start()
         } catch {
@@ -169,7 +167,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
             "http_port": "\(httpPort)", "syslog_port": "\(installerSyslog?.port ?? 0)", "config": "\(configPath)", "user": "\(runningAs)",
         ])
-        journal?.daemon(.daemonStarted, message: "garage-pxe started on \(nic.name) \(address)")
+        events.daemon(.daemonStarted, message: "garage-pxe started on \(nic.name) \(address)")
         installSignalHandlers()
         startWatchingMenus()
         SystemdNotify.ready(status: statusLine())
@@ -217,10 +215,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let logger = self.logger
         let sessions = reportSessions
         let receiver = InstallerSyslogReceiver(
-            recorder: journal, address: address.hostOrder, port: UInt16(config.installer.syslogPort),
+            address: address, port: UInt16(config.installer.syslogPort),
             receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024),
             openInstall: { ip in sessions.openSession(at: ip, purpose: .install) },
-            onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) })
+            onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) },
+            onLine: { line, ip, mac in journal.installerSyslog(line, from: ip) { _ in mac } })
         do {
             try receiver.start()
             installerSyslog = receiver
@@ -245,9 +244,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// stays where it was, and so must the port handed to installers.
     private func moveInstallerSyslog(address: IPv4Address, port: Int) -> Bool {
         guard let receiver = installerSyslog,
-              receiver.address != address.hostOrder || Int(receiver.port) != port else { return true }
+              receiver.address != address || Int(receiver.port) != port else { return true }
         do {
-            try receiver.rebind(address: address.hostOrder, port: UInt16(port))
+            try receiver.rebind(address: address, port: UInt16(port))
             logger.notice("installer syslog moved", metadata: ["address": "\(address)", "syslog_port": "\(port)"])
             return true
         } catch {
@@ -272,10 +271,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let store = BootContentStore(snapshot)
         let logger = self.logger
         let journal = self.journal
-        // An entry that runs the Debian installer opens a new install attempt.
-        let installs: @Sendable (String) -> Bool = { id in
-            store.snapshot.menus?.menu.entries.first { $0.id == id }?.kind == .debianInstaller
-        }
+        let events = self.events
         let started = StartupOutcome()
         let app = BootHTTPServer.application(
             // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
@@ -286,7 +282,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 zeroCopyFiles: config.httpSendfile),
             content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
-                if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
+                events.http(event)
             },
             onRunning: { port in started.finish(.success(port)) },
             bench: bench,
@@ -294,7 +290,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             proof: BootHTTPProof(sessions: reportSessions, adminToken: adminToken, macOfAddress: { ip in
                 // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
                 // cannot claim another PC's MAC and be believed.
-                parseIPv4(ip).flatMap(NeighbourTable.hardwareAddress(of:)).flatMap { MACAddress(bytes: $0) }.flatMap { HardwareAddress($0.description) }
+                IPv4Address(ip).flatMap(NeighbourTable.hardwareAddress(of:))
             }),
             reports: ReportSettings(sessions: reportSessions),
             records: journal == nil ? nil : machineRecordsAccess())
@@ -370,12 +366,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             let (snapshot, imageProblems) = try BootContentLoader.snapshot(config, address: serverAddress)
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             bootContent.replace(with: snapshot)
-            journal?.daemon(.configReloaded, message: "garage-pxe menus reloaded (\(reason))")
+            events.daemon(.configReloaded, message: "garage-pxe menus reloaded (\(reason))")
             logger.notice("menus reloaded", metadata: [
                 "reason": "\(reason)", "entries": "\(snapshot.menus?.menu.entries.count ?? 0)", "images": "\(snapshot.menus?.images.count ?? 0)",
             ])
         } catch {
-            journal?.daemon(.configRefused, message: "garage-pxe refused the new menus (\(reason))", reason: "\(error)")
+            events.daemon(.configRefused, message: "garage-pxe refused the new menus (\(reason))", reason: "\(error)")
             logger.errorLines("menus reload refused, still serving the previous menus (\(reason)):", error)
         }
     }
@@ -458,12 +454,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             journal?.changeStallSeconds(to: plan.config.installer.stallSeconds)
             config = plan.config
             serverAddress = address
-            journal?.daemon(.configReloaded, message: "garage-pxe configuration reloaded")
+            events.daemon(.configReloaded, message: "garage-pxe configuration reloaded")
             logger.notice("configuration reloaded", metadata: [
                 "config": "\(configPath)", "changed": "\(plan.applied.isEmpty ? "-" : plan.applied.joined(separator: ","))",
             ])
         } catch {
-            journal?.daemon(.configRefused, message: "garage-pxe refused the new configuration", reason: "\(error)")
+            events.daemon(.configRefused, message: "garage-pxe refused the new configuration", reason: "\(error)")
             logger.errorLines("configuration reload refused, keeping the running configuration:", error)
         }
         // The menus have their own last-good copy: reload them whatever the config did.
@@ -481,7 +477,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         proxy?.stop()
         tftp?.stopAccepting()
         let running = tftp?.activeTransfers ?? 0
-        journal?.daemon(.daemonStopping, message: "garage-pxe stopping (signal \(sig))")
+        events.daemon(.daemonStopping, message: "garage-pxe stopping (signal \(sig))")
         logger.notice("garage-pxe stopping", metadata: [
             "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
@@ -524,49 +520,6 @@ extension Logger {
     }
 }
 
-/// Turns proxy events into log lines with stable keys, one line per decision.
-public enum ProxyEventLog {
-    public static func metadata(_ s: ProxyRequestSummary, interface: String?) -> Logger.Metadata {
-        var m: Logger.Metadata = [
-            "mac": "\(s.mac?.description ?? "-")", "port": "\(s.port)",
-            "type": "\(s.messageType?.description ?? "-")",
-            "arch": "\(s.architecture?.description ?? "-")",
-            "vendor_class": "\(s.vendorClass ?? "-")",
-        ]
-        if let uuid = s.uuid { m["uuid"] = "\(uuid)" }
-        if !s.userClasses.isEmpty { m["user_class"] = "\(s.userClasses.joined(separator: ","))" }
-        if let interface { m["interface"] = "\(interface)" }
-        return m
-    }
-
-    public static func log(_ event: ProxyEvent, to logger: Logger) {
-        switch event {
-        case .answered(let s, let bootfile, let replyTo, let nic):
-            var m = metadata(s, interface: nic)
-            m["bootfile"] = "\(bootfile)"
-            m["reply_to"] = "\(replyTo)"
-            logger.info("dhcp.offer", metadata: m)
-        case .ignored(let reason, let s, let nic):
-            var m = metadata(s, interface: nic)
-            m["reason"] = "\(reason)"
-            // Non-PXE traffic is the LAN's normal DHCP: debug, not noise. Unknown
-            // architectures are worth an admin's eye.
-            switch reason {
-            case .unknownArchitecture, .architectureNotConfigured:
-                logger.warning("dhcp.ignored", metadata: m)
-            default:
-                logger.debug("dhcp.ignored", metadata: m)
-            }
-        case .malformed(let error, let from, let nic):
-            logger.notice("dhcp.malformed", metadata: ["from": "\(from)", "error": "\(error)", "interface": "\(nic ?? "-")"])
-        case .sendFailed(let error, let s):
-            var m = metadata(s, interface: nil)
-            m["error"] = "\(error)"
-            logger.error("dhcp.send-failed", metadata: m)
-        }
-    }
-}
-
 /// The HTTP server's start, reported from its task to the thread waiting in `start()`.
 private final class StartupOutcome: @unchecked Sendable {
     private let lock = NSLock()
@@ -586,43 +539,5 @@ private final class StartupOutcome: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return result
-    }
-}
-
-/// Turns HTTP events into log lines with stable keys (the journal issue maps them to
-/// journal events: menu.shown, menu.chosen, image.sent, installer.started, progress).
-public enum BootHTTPEventLog {
-    public static func log(_ event: BootHTTPEvent, to logger: Logger) {
-        switch event {
-        case .bootstrapSent(let remote):
-            logger.info("http.bootstrap", metadata: ["remote": "\(remote)"])
-        case .menuShown(let machine, let entry, let remote, _):
-            logger.info("menu.shown", metadata: ["mac": "\(machine.mac)", "platform": "\(machine.platform.rawValue)", "default_entry": "\(entry ?? "-")", "remote": "\(remote)"])
-        case .entryChosen(let machine, let entry, let remote, _):
-            logger.info("menu.chosen", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
-        case .fileSent(let path, let bytes, let range, let remote):
-            var m: Logger.Metadata = ["path": "\(path)", "bytes": "\(bytes)", "remote": "\(remote)"]
-            if let range { m["range"] = "\(range)" }
-            logger.info("image.sent", metadata: m)
-        case .preseedSent(let machine, let entry, let remote):
-            logger.info("installer.started", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)"])
-        case .progress(let mac, let stage, let remote):
-            logger.notice("installer.progress", metadata: ["mac": "\(mac)", "stage": "\(stage)", "remote": "\(remote)"])
-        case .preseedRead(let machine, let entry, let remote):
-            logger.info("preseed.read", metadata: ["mac": "\(machine.mac)", "entry": "\(entry)", "remote": "\(remote)", "note": "no install token: nothing recorded"])
-        case .identityNotStored(let mac, let remote):
-            logger.notice("identity.not-stored", metadata: ["mac": "\(mac)", "remote": "\(remote)", "reason": "DMI fields from an address that is not this MAC's (neighbour table)"])
-        case .rearmed(let mac, let by, let remote):
-            logger.notice("machine.rearmed", metadata: ["mac": "\(mac)", "by": "\(by)", "remote": "\(remote)"])
-        case .refused(let path, let status, let reason, let remote):
-            logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
-        case .inventoried(let mac, let report, let remote):
-            logger.notice("machine.inventoried", metadata: ["mac": "\(mac)", "serial": "\(report.machine.serial)", "disks": "\(report.disks.count)", "remote": "\(remote)"])
-        case .diskWipeReported(let mac, let report, let remote):
-            let message: Logger.Message = report.erased ? "disk.wiped" : "disk.wipe.failed"
-            logger.log(level: report.erased ? .notice : .error, message,
-                       metadata: ["mac": "\(mac)", "disk_serial": "\(report.serial)", "method": "\(report.method.rawValue)",
-                                  "verification": "\(report.verification.rawValue)", "reason": "\(report.reason)", "remote": "\(remote)"])
-        }
     }
 }

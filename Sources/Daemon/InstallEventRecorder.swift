@@ -12,6 +12,7 @@ import DHCP
 import Foundation
 import InstallJournal
 import MachineRecords
+import NetworkAddresses
 import TFTP
 import UDP
 
@@ -68,9 +69,6 @@ public final class InstallEventRecorder: @unchecked Sendable {
     /// Events written from now on carry `site` (a reload changed it).
     public func changeSite(to site: String) { siteLock.withLock { currentSite = site } }
 
-    public var fallbackEvents: Int { writer.fallbackEvents }
-    /// Events waiting for journald to come back (journald restarting).
-    public var bufferedEvents: Int { writer.bufferedEvents }
     public func flush() { writer.flush() }
 
     /// Install attempts still open in the journal (started, neither finished nor failed),
@@ -127,13 +125,13 @@ public final class InstallEventRecorder: @unchecked Sendable {
     }
 
     public func tftp(_ r: TFTPTransferReport) {
-        let ip = formatIPv4(r.client.address)
-        let mac = r.mac.flatMap { MACAddress(bytes: $0)?.description } ?? knownMAC(ip: ip)
+        let ip = r.client.address.description
+        let mac = r.mac?.description ?? knownMAC(ip: ip)
         var fields = mac.map { machineFields(mac: $0) } ?? [:]
         fields[.ip] = ip
         fields[.file] = r.file
         fields[.bytes] = String(r.bytes)
-        fields[.durationMilliseconds] = String(Int(r.duration.components.seconds * 1000 + r.duration.components.attoseconds / 1_000_000_000_000_000))
+        fields[.durationMilliseconds] = String(r.duration.wholeMilliseconds)
         switch r.outcome {
         case .completed: write(.tftpSent, fields)
         case .abortedByClient: return // EDK2 asks for the size, then aborts on purpose.
@@ -145,7 +143,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
 
     /// Returns false for reports that are not journal events (refusals, the bootstrap), which
     /// keep their log lines.
-    public func http(_ event: BootHTTPEvent, installs: (String) -> Bool) -> Bool {
+    public func http(_ event: BootHTTPEvent) -> Bool {
         switch event {
         case .menuShown(let machine, let entry, let remote, let proven):
             // Only the PC's own request may change what is known of it (DMI, address).
@@ -156,10 +154,10 @@ public final class InstallEventRecorder: @unchecked Sendable {
             fields[.chain] = machine.chain.rawValue
             fields[.entry] = entry
             write(.menuShown, fields)
-        case .entryChosen(let machine, let entry, let remote, let proven):
+        case .entryChosen(let machine, let entry, let remote, let proven, let installs):
             if proven { remember(machine, ip: remote) }
             let mac = machine.mac.description
-            if proven && installs(entry) {
+            if proven && installs {
                 lock.lock()
                 installIDByMAC[mac] = UUID().uuidString.lowercased()
                 entryByMAC[mac] = entry
@@ -234,7 +232,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             var fields = machineFields(mac: mac).merging(wipeFields) { _, new in new }
             fields[.ip] = remote
             write(kind, fields)
-        case .bootstrapSent, .refused, .preseedRead, .identityNotStored:
+        case .bootstrapSent, .refused, .menusUnavailable, .preseedRead, .identityNotStored:
             return false
         }
         return true

@@ -94,9 +94,6 @@ public enum InstallEventKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Where this event puts a machine on its way; `machines` shows the furthest one seen last.
-    public var stageLabel: String { rawValue }
-
     /// Ends an install attempt: the attempt's INSTALL_ID is not carried past it.
     public var endsInstall: Bool {
         self == .installerFinished || self == .installerFailed

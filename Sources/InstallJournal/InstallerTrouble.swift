@@ -56,7 +56,7 @@ extension InstallerSyslog {
             // anna (strings of /bin/anna in the bookworm netboot initrd): after a failed
             // fetch it asks its retriever's `error` command, net-retriever's critical
             // question retriever/net/error ("Réessayer / Changer de miroir / Annuler").
-            // Seen in this lab on every .udeb the mirror answers 404 (LAB-NOTES, turn 2).
+            // A mirror that answers 404 for a .udeb leaves the installer at that dialog.
             if message.hasSuffix("package retrieval failed") {
                 return InstallerTrouble(.stalled, .componentDownload, "téléchargement d'un composant depuis le miroir a échoué")
             }

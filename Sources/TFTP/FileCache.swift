@@ -3,52 +3,25 @@
 // An entry is reused only while the file on disk is still the same (device, inode, size,
 // modification time), so a replaced loader is picked up by the next request.
 
+import FileJail
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// One open file; the descriptor closes when the last transfer and the cache let go.
 public final class TFTPCachedFile: TFTPContent {
-    public let size: Int
-    let fd: Int32
-    let identity: FileIdentity
+    let file: JailedFile
 
-    init(fd: Int32, status: stat) {
-        self.fd = fd
-        self.size = Int(status.st_size)
-        self.identity = FileIdentity(status)
-    }
+    init(_ file: JailedFile) { self.file = file }
 
-    deinit { close(fd) }
+    public var size: Int { Int(file.size) }
+    var identity: FileIdentity { file.identity }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(TFTPReadError) -> Int {
-        var total = 0
-        while total < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + total, buffer.count - total, off_t(offset + total))
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TFTPReadError(errno: errno)
-            }
-            total += n
+        switch file.read(into: buffer, at: Int64(offset)) {
+        case .success(let n): return n
+        case .failure(let failure): throw TFTPReadError(errno: failure.errno)
         }
-        return total
-    }
-}
-
-struct FileIdentity: Equatable, Sendable {
-    var device: UInt64
-    var inode: UInt64
-    var size: Int64
-    var modifiedSeconds: Int
-    var modifiedNanoseconds: Int
-
-    init(_ s: stat) {
-        device = UInt64(s.st_dev)
-        inode = UInt64(s.st_ino)
-        size = Int64(s.st_size)
-        modifiedSeconds = Int(s.st_mtim.tv_sec)
-        modifiedNanoseconds = Int(s.st_mtim.tv_nsec)
     }
 }
 
@@ -62,22 +35,21 @@ final class TFTPFileCache {
 
     var openCount: Int { files.count }
 
-    func open(_ relative: String, in jail: TFTPPathJail) -> Result<TFTPCachedFile, TFTPRefusal> {
+    func open(_ relative: String, in jail: PathJail) -> Result<TFTPCachedFile, TFTPRefusal> {
         let canonical: String
         switch jail.resolve(relative) {
-        case .failure(let refusal): return .failure(refusal)
+        case .failure(let refusal): return .failure(TFTPRefusal(refusal))
         case .success(let path): canonical = path
         }
-        var status = stat()
-        if let cached = files[canonical], stat(canonical, &status) == 0, FileIdentity(status) == cached.identity {
+        if let cached = files[canonical], FileIdentity(path: canonical) == cached.identity {
             return .success(cached)
         }
         switch jail.open(canonical: canonical) {
         case .failure(let refusal):
             files[canonical] = nil
-            return .failure(refusal)
+            return .failure(TFTPRefusal(refusal))
         case .success(let opened):
-            let file = TFTPCachedFile(fd: opened.fd, status: opened.status)
+            let file = TFTPCachedFile(opened)
             files[canonical] = file
             evictIdle()
             return .success(file)

@@ -30,7 +30,7 @@ public struct TFTPNegotiationLimits: Sendable, Equatable {
     }
 
     /// IPv4 (20) + UDP (8) + TFTP DATA header (4) = 32: a block of MTU - 32 bytes fills one
-    /// frame, so no client ever has to reassemble fragments (ANCHORS quirk 11).
+    /// frame, so no client ever has to reassemble fragments.
     public static let headerOverhead = 32
     /// A window's blocks are kept for retransmission; this bounds that memory per
     /// transfer whatever the configured maximums, as tftp-hpa's --window-bytes does.

@@ -9,6 +9,8 @@
 // given, which reads and answers each datagram without a hand-off to another thread.
 
 import Dispatch
+import FileJail
+import NetworkAddresses
 import UDP
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +19,7 @@ import Glibc
 /// Options not offered to some clients (firmware that asks for blksize and then breaks).
 public struct TFTPOptionRefusal: Sendable, Equatable {
     public enum Client: Sendable, Equatable {
-        case mac([UInt8])
+        case mac(MACAddress)
         /// The first three octets of the MAC.
         case vendor([UInt8])
     }
@@ -30,11 +32,11 @@ public struct TFTPOptionRefusal: Sendable, Equatable {
         self.options = options
     }
 
-    func matches(_ mac: [UInt8]?) -> Bool {
+    func matches(_ mac: MACAddress?) -> Bool {
         guard let mac else { return false }
         switch client {
         case .mac(let m): return m == mac
-        case .vendor(let prefix): return mac.starts(with: prefix)
+        case .vendor(let prefix): return mac.bytes.starts(with: prefix)
         }
     }
 }
@@ -79,11 +81,11 @@ public struct TFTPListenSettings: Sendable {
     /// SO_BINDTODEVICE target; nil in tests on loopback.
     public var device: String?
     /// Host order; 0 = every address of the device.
-    public var bindAddress: UInt32
+    public var bindAddress: IPv4Address
     public var port: UInt16
     public var receiveBufferBytes: Int32?
 
-    public init(device: String?, bindAddress: UInt32 = 0, port: UInt16 = 69, receiveBufferBytes: Int32? = nil) {
+    public init(device: String?, bindAddress: IPv4Address = .zero, port: UInt16 = 69, receiveBufferBytes: Int32? = nil) {
         self.device = device
         self.bindAddress = bindAddress
         self.port = port
@@ -94,7 +96,7 @@ public struct TFTPListenSettings: Sendable {
 /// Who asked for a virtual file, so the daemon can render it for that machine.
 public struct TFTPClient: Sendable, Equatable {
     public var endpoint: IPv4Endpoint
-    public var mac: [UInt8]?
+    public var mac: MACAddress?
     /// The requested name, relative to the root ("boot.ipxe").
     public var file: String
 }
@@ -103,7 +105,7 @@ public struct TFTPClient: Sendable, Equatable {
 public struct TFTPTransferReport: Sendable, Equatable {
     public var file: String
     public var client: IPv4Endpoint
-    public var mac: [UInt8]?
+    public var mac: MACAddress?
     /// Payload bytes the client acknowledged.
     public var bytes: Int
     public var blockSize: Int
@@ -152,18 +154,18 @@ public final class TFTPServer: @unchecked Sendable {
     private var nextTransferLoop = 0
     private let listen: TFTPListenSettings
     private var settings: TFTPServerSettings
-    private var jail: TFTPPathJail?
+    private var jail: PathJail?
     private let cache = TFTPFileCache()
     private var virtualFiles: [String: VirtualFile] = [:]
     private var sessions: [IPv4Endpoint: TransferSession] = [:]
     /// Running transfers per client address (the sessions' keys, counted).
-    private var sessionsPerAddress: [UInt32: Int] = [:]
+    private var sessionsPerAddress: [IPv4Address: Int] = [:]
     private var listener: UDPSocket?
     private var interfaces: [Int32: NetworkInterface] = [:]
     private var stats = TFTPServerStatistics()
     private let onReport: @Sendable (TFTPTransferReport) -> Void
     private let clock: @Sendable () -> TFTPInstant
-    private let neighbours: @Sendable (UInt32) -> [UInt8]?
+    private let neighbours: @Sendable (IPv4Address) -> MACAddress?
 
     public static let monotonicClock: @Sendable () -> TFTPInstant = {
         TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
@@ -177,7 +179,7 @@ public final class TFTPServer: @unchecked Sendable {
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
                 transferLoopCount: Int? = nil,
                 clock: @escaping @Sendable () -> TFTPInstant = TFTPServer.monotonicClock,
-                neighbours: @escaping @Sendable (UInt32) -> [UInt8]? = NeighbourTable.hardwareAddress(of:),
+                neighbours: @escaping @Sendable (IPv4Address) -> MACAddress? = NeighbourTable.hardwareAddress(of:),
                 onReport: @escaping @Sendable (TFTPTransferReport) -> Void) {
         self.settings = settings
         self.listen = listen
@@ -186,7 +188,7 @@ public final class TFTPServer: @unchecked Sendable {
         self.clock = clock
         self.neighbours = neighbours
         self.onReport = onReport
-        jail = TFTPPathJail(root: settings.root, trustedLinkTargets: settings.trustedLinkTargets)
+        jail = PathJail(root: settings.root, trustedLinkTargets: settings.trustedLinkTargets)
     }
 
     public func start() throws(UDPError) {
@@ -247,7 +249,7 @@ public final class TFTPServer: @unchecked Sendable {
     public func update(_ newSettings: TFTPServerSettings) {
         queue.async {
             if newSettings.root != self.settings.root || newSettings.trustedLinkTargets != self.settings.trustedLinkTargets {
-                self.jail = TFTPPathJail(root: newSettings.root, trustedLinkTargets: newSettings.trustedLinkTargets)
+                self.jail = PathJail(root: newSettings.root, trustedLinkTargets: newSettings.trustedLinkTargets)
                 self.cache.removeAll()
             }
             self.settings = newSettings
@@ -258,13 +260,8 @@ public final class TFTPServer: @unchecked Sendable {
     /// that name in the root. `generate` runs on the server's queue, once per request;
     /// nil answers "file not found".
     public func register(virtualFile name: String, _ generate: @escaping VirtualFile) {
-        guard case .success(let key) = TFTPPathJail.normalize(Array(name.utf8)) else { return }
+        guard case .success(let key) = TFTPName.relativePath(Array(name.utf8)) else { return }
         queue.sync { virtualFiles[key] = generate }
-    }
-
-    public func unregister(virtualFile name: String) {
-        guard case .success(let key) = TFTPPathJail.normalize(Array(name.utf8)) else { return }
-        queue.sync { virtualFiles[key] = nil }
     }
 
     // MARK: requests (on `queue`)
@@ -305,7 +302,7 @@ public final class TFTPServer: @unchecked Sendable {
                           file: label, datagram, counter: "client-busy")
         }
         let relative: String
-        switch TFTPPathJail.normalize(request.filename) {
+        switch TFTPName.relativePath(request.filename) {
         case .failure(let refusal): return refuse(refusal, file: label, datagram)
         case .success(let path): relative = path
         }
@@ -393,11 +390,11 @@ public final class TFTPServer: @unchecked Sendable {
 
     /// Answers with an error from port 69 and reports the refusal.
     /// `counter` names the refusal in the statistics when its error code is too vague ("busy").
-    private func refuse(_ refusal: TFTPRefusal, file: String, _ datagram: Datagram, mac: [UInt8]? = nil, counter: String? = nil) {
+    private func refuse(_ refusal: TFTPRefusal, file: String, _ datagram: Datagram, mac: MACAddress? = nil, counter: String? = nil) {
         stats.refused[counter ?? refusal.code.description, default: 0] += 1
         let source = replyAddress(datagram)
         try? listener?.send(TFTPPacket.error(refusal.code, refusal.message).serialize(), to: datagram.source,
-                            sourceAddress: source == 0 ? nil : source)
+                            sourceAddress: source.isZero ? nil : source)
         onReport(TFTPTransferReport(
             file: file, client: datagram.source, mac: mac, bytes: 0, blockSize: 512, windowSize: 1, duration: .zero,
             retransmissions: 0, outcome: .refused(refusal.code, refusal.message)))
@@ -405,11 +402,11 @@ public final class TFTPServer: @unchecked Sendable {
 
     /// The address the request was sent to, so the reply comes from the address the
     /// client expects; for a broadcast request, the address of the interface it came in on.
-    private func replyAddress(_ datagram: Datagram) -> UInt32 {
-        guard let destination = datagram.destinationAddress, destination != IPv4Endpoint.broadcastAddress,
-              destination >> 28 != 0xe else { return listen.bindAddress }
+    private func replyAddress(_ datagram: Datagram) -> IPv4Address {
+        guard let destination = datagram.destinationAddress, destination != .broadcast,
+              destination.hostOrder >> 28 != 0xe else { return listen.bindAddress }
         if let index = datagram.interfaceIndex, let nic = interface(index), let address = nic.address,
-           let mask = nic.netmask, mask != 0xffff_ffff, destination == address | ~mask {
+           let mask = nic.netmask, mask != .broadcast, destination.hostOrder == address.hostOrder | ~mask.hostOrder {
             return address
         }
         return destination

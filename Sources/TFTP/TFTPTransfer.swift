@@ -4,6 +4,7 @@
 // and only wrap to 16 bits on the wire, so files past 65535 blocks roll over (to 0, as
 // tftp-hpa and curl expect).
 
+import NetworkAddresses
 import UDP
 
 /// A point on a monotonic clock, in nanoseconds. The server uses DispatchTime's uptime;
@@ -12,19 +13,12 @@ public struct TFTPInstant: Comparable, Hashable, Sendable, CustomStringConvertib
     public var nanoseconds: UInt64
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    public func advanced(by d: Duration) -> TFTPInstant { TFTPInstant(nanoseconds: nanoseconds &+ UInt64(max(0, d.nanoseconds))) }
+    public func advanced(by d: Duration) -> TFTPInstant { TFTPInstant(nanoseconds: nanoseconds &+ UInt64(max(0, d.wholeNanoseconds))) }
     public func duration(since earlier: TFTPInstant) -> Duration {
         .nanoseconds(Int64(nanoseconds) - Int64(earlier.nanoseconds))
     }
     public static func < (a: Self, b: Self) -> Bool { a.nanoseconds < b.nanoseconds }
     public var description: String { "t+\(nanoseconds)ns" }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }
 
 /// When to send again. The wait adapts to the measured round trip (as TCP's does), so a
@@ -73,9 +67,9 @@ struct RetransmitTimer: Sendable {
     private(set) var current: Int64
 
     init(_ policy: TFTPRetransmitPolicy) {
-        ceiling = max(1, policy.ceiling.nanoseconds)
-        minimum = min(max(0, policy.minimum.nanoseconds), ceiling)
-        current = min(max(policy.initial.nanoseconds, minimum), ceiling)
+        ceiling = max(1, policy.ceiling.wholeNanoseconds)
+        minimum = min(max(0, policy.minimum.wholeNanoseconds), ceiling)
+        current = min(max(policy.initial.wholeNanoseconds, minimum), ceiling)
     }
 
     mutating func sample(_ roundTrip: Int64) {
@@ -268,7 +262,7 @@ public struct TFTPTransfer: Sendable {
         switch phase {
         case .awaitingOptionAck(let oack):
             guard wireBlock == 0 else { statistics.ignoredPackets += 1; return [] }
-            if oack.sendCount == 1 { timer.sample(now.duration(since: oack.sentAt).nanoseconds) }
+            if oack.sendCount == 1 { timer.sample(now.duration(since: oack.sentAt).wholeNanoseconds) }
             consecutiveTimeouts = 0
             lastHeard = now
             phase = .sending
@@ -284,7 +278,7 @@ public struct TFTPTransfer: Sendable {
             guard distance > 0, acked < windowStart + window.count else { statistics.ignoredPackets += 1; return [] }
             let count = acked - windowStart + 1
             let newest = window[count - 1]
-            if newest.sendCount == 1 { timer.sample(now.duration(since: newest.sentAt).nanoseconds) }
+            if newest.sendCount == 1 { timer.sample(now.duration(since: newest.sentAt).wholeNanoseconds) }
             for packet in window[0..<count] { statistics.bytesAcknowledged += packet.bytes.count - 4 }
             window.removeFirst(count)
             windowStart = acked + 1

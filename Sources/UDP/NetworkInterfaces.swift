@@ -4,13 +4,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NetworkAddresses
 
 public struct NetworkInterface: Sendable, Equatable {
     public var name: String
     public var index: Int32
-    /// First IPv4 address (host order), if any.
-    public var address: UInt32?
-    public var netmask: UInt32?
+    /// First IPv4 address, if any.
+    public var address: IPv4Address?
+    public var netmask: IPv4Address?
     public var isUp: Bool
     public var isLoopback: Bool
     public var mtu: Int?
@@ -35,9 +36,9 @@ public struct NetworkInterface: Sendable, Equatable {
                     mtu: interfaceMTU(name))
             }
             if let sa = entry.pointee.ifa_addr, sa.pointee.sa_family == sa_family_t(AF_INET), byName[name]!.address == nil {
-                byName[name]!.address = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                byName[name]!.address = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPv4Address(hostOrder: UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
                 if let mask = entry.pointee.ifa_netmask {
-                    byName[name]!.netmask = mask.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                    byName[name]!.netmask = mask.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPv4Address(hostOrder: UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
                 }
             }
         }

@@ -5,44 +5,33 @@
 import Glibc
 #endif
 import Dispatch
+import NetworkAddresses
 
-/// An IPv4 address and port. The address is kept in host byte order as a UInt32 so this
-/// module needs no protocol types.
+/// An IPv4 address and port.
 public struct IPv4Endpoint: Hashable, Sendable, CustomStringConvertible {
-    public var address: UInt32
+    public var address: IPv4Address
     public var port: UInt16
 
-    public init(address: UInt32, port: UInt16) { self.address = address; self.port = port }
+    public init(address: IPv4Address, port: UInt16) { self.address = address; self.port = port }
 
     public init?(_ text: String, port: UInt16) {
-        guard let a = parseIPv4(text) else { return nil }
+        guard let a = IPv4Address(text) else { return nil }
         self.init(address: a, port: port)
     }
 
-    public static let broadcastAddress: UInt32 = 0xffff_ffff
-    public var description: String { "\(formatIPv4(address)):\(port)" }
+    public var description: String { "\(address):\(port)" }
 
     var sockaddr: sockaddr_in {
         var sa = sockaddr_in()
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_port = port.bigEndian
-        sa.sin_addr = in_addr(s_addr: address.bigEndian)
+        sa.sin_addr = in_addr(s_addr: address.hostOrder.bigEndian)
         return sa
     }
 
     init(_ sa: sockaddr_in) {
-        self.init(address: UInt32(bigEndian: sa.sin_addr.s_addr), port: UInt16(bigEndian: sa.sin_port))
+        self.init(address: IPv4Address(hostOrder: UInt32(bigEndian: sa.sin_addr.s_addr)), port: UInt16(bigEndian: sa.sin_port))
     }
-}
-
-public func parseIPv4(_ text: String) -> UInt32? {
-    var addr = in_addr()
-    guard inet_pton(AF_INET, text, &addr) == 1 else { return nil }
-    return UInt32(bigEndian: addr.s_addr)
-}
-
-public func formatIPv4(_ hostOrder: UInt32) -> String {
-    "\(hostOrder >> 24).\((hostOrder >> 16) & 0xff).\((hostOrder >> 8) & 0xff).\(hostOrder & 0xff)"
 }
 
 /// One received datagram with what IP_PKTINFO told us about where it arrived.
@@ -50,7 +39,7 @@ public struct Datagram: Sendable {
     public var bytes: [UInt8]
     public var source: IPv4Endpoint
     /// Header destination address (e.g. 255.255.255.255 for a broadcast DISCOVER).
-    public var destinationAddress: UInt32?
+    public var destinationAddress: IPv4Address?
     /// Index of the interface it came in on.
     public var interfaceIndex: Int32?
     /// The datagram was larger than the receive buffer and was cut.
@@ -75,8 +64,8 @@ public struct UDPError: Error, CustomStringConvertible, Sendable {
 }
 
 public struct UDPSocketOptions: Sendable {
-    /// Bind address in host order; 0 = all addresses (needed to hear broadcasts).
-    public var bindAddress: UInt32 = 0
+    /// Bind address; 0.0.0.0 = all addresses (needed to hear broadcasts).
+    public var bindAddress: IPv4Address = .zero
     public var port: UInt16 = 0
     /// SO_BINDTODEVICE: only traffic of this interface, so a multi-homed server answers
     /// on the bench LAN alone.
@@ -91,7 +80,7 @@ public struct UDPSocketOptions: Sendable {
     public var packetInfo = false
     public var receiveBufferBytes: Int32?
 
-    public init(bindAddress: UInt32 = 0, port: UInt16 = 0, device: String? = nil, broadcast: Bool = false,
+    public init(bindAddress: IPv4Address = .zero, port: UInt16 = 0, device: String? = nil, broadcast: Bool = false,
                 reuseAddress: Bool = false, reusePort: Bool = false, packetInfo: Bool = false,
                 receiveBufferBytes: Int32? = nil) {
         self.bindAddress = bindAddress
@@ -215,7 +204,7 @@ public final class UDPSocket: @unchecked Sendable {
                         msg.msg_controllen = ctl.count
                         let n = recvmsg(fd, &msg, 0)
                         guard n >= 0 else { return nil }
-                        var destination: UInt32?
+                        var destination: IPv4Address?
                         var ifindex: Int32?
                         // CMSG_FIRSTHDR/CMSG_NXTHDR are macros Swift cannot see; walk the
                         // control buffer by hand with the same alignment rules.
@@ -228,7 +217,7 @@ public final class UDPSocket: @unchecked Sendable {
                             if header.cmsg_level == IPPROTO_IP && header.cmsg_type == IP_PKTINFO
                                 && length >= cmsgHeaderLength + MemoryLayout<in_pktinfo>.size {
                                 let info = ctl.baseAddress!.advanced(by: offset + cmsgHeaderLength).loadUnaligned(as: in_pktinfo.self)
-                                destination = UInt32(bigEndian: info.ipi_addr.s_addr)
+                                destination = IPv4Address(hostOrder: UInt32(bigEndian: info.ipi_addr.s_addr))
                                 ifindex = info.ipi_ifindex
                             }
                             offset += (length + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
@@ -248,7 +237,7 @@ public final class UDPSocket: @unchecked Sendable {
     /// which is how a broadcast to 255.255.255.255 leaves by the NIC the request came in on
     /// rather than by the default route.
     public func send(_ bytes: [UInt8], to destination: IPv4Endpoint, interfaceIndex: Int32? = nil,
-                     sourceAddress: UInt32? = nil) throws(UDPError) {
+                     sourceAddress: IPv4Address? = nil) throws(UDPError) {
         var sa = destination.sockaddr
         var sent = 0
         bytes.withUnsafeBytes { raw in
@@ -270,7 +259,7 @@ public final class UDPSocket: @unchecked Sendable {
                             header.pointee.cmsg_len = cmsgLength(MemoryLayout<in_pktinfo>.size)
                             var info = in_pktinfo()
                             info.ipi_ifindex = interfaceIndex ?? 0
-                            info.ipi_spec_dst = in_addr(s_addr: (sourceAddress ?? 0).bigEndian)
+                            info.ipi_spec_dst = in_addr(s_addr: (sourceAddress?.hostOrder ?? 0).bigEndian)
                             ctl.baseAddress!.advanced(by: cmsgHeaderLength).storeBytes(of: info, as: in_pktinfo.self)
                             msg.msg_control = ctl.baseAddress
                             msg.msg_controllen = space

@@ -9,6 +9,7 @@ import InstallJournal
 import MachineRecords
 import Foundation
 import Logging
+import NetworkAddresses
 
 @main
 struct GaragePXECommand: ParsableCommand {
@@ -304,7 +305,7 @@ struct Rearm: ParsableCommand {
     var mac: String
 
     func run() throws {
-        guard let machine = HardwareAddress(mac) else { throw ValidationError("'\(mac)' is not a MAC address such as 52:54:00:12:34:56") }
+        guard let machine = MACAddress(mac) else { throw ValidationError("'\(mac)' is not a MAC address such as 52:54:00:12:34:56") }
         let config = try options.load()
         func fail(_ message: String) -> ExitCode {
             FileHandle.standardError.write(Data("garage-pxe: \(message)\n".utf8))

@@ -1,6 +1,7 @@
 import BootHTTP
 import BootMenus
 import Foundation
+import NetworkAddresses
 import Testing
 import TestSupport
 
@@ -28,7 +29,7 @@ struct RealClientTests {
             let r = try await server.curl(["\(server.base)/boot.ipxe?\(bad)"])
             #expect(r.status == 400, "\(bad)")
         }
-        #expect(server.events.contains(.menuShown(machine: MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE"), entry: "disque-local", remote: "127.0.0.1", proven: false)))
+        #expect(server.events.contains(.menuShown(machine: MachineIdentity(mac: MACAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE"), entry: "disque-local", remote: "127.0.0.1", proven: false)))
         // From loopback, not the PC's own address: its DMI fields are logged as not stored.
         #expect(server.events.contains(.identityNotStored(mac: "52:54:00:00:00:99", remote: "127.0.0.1")))
     }
@@ -54,13 +55,13 @@ struct RealClientTests {
         #expect(!entryText.contains("token="))
         #expect(try await server.curl(["\(server.base)/boot/shell.grub?mac=52:54:00:00:00:99"]).status == 404)
         #expect(try await server.curl(["\(server.base)/boot.grub?mac=nope"]).status == 400)
-        var machine = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64",
+        var machine = MachineIdentity(mac: MACAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64",
                                       manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE")
         machine.chain = .secureBootShim
         #expect(server.events.contains(.menuShown(machine: machine, entry: "disque-local", remote: "127.0.0.1", proven: false)))
-        var chosen = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi)
+        var chosen = MachineIdentity(mac: MACAddress("52:54:00:00:00:99")!, platform: .efi)
         chosen.chain = .secureBootShim
-        #expect(server.events.contains(.entryChosen(machine: chosen, entry: "debian-13-auto", remote: "127.0.0.1", proven: false)))
+        #expect(server.events.contains(.entryChosen(machine: chosen, entry: "debian-13-auto", remote: "127.0.0.1", proven: false, installs: true)))
     }
 
     @Test("entry scripts, preseeds, post-install scripts and progress calls, asked by a host that is not the PC: no token, nothing armed")
@@ -104,8 +105,8 @@ struct RealClientTests {
         #expect(server.statistics.counts.refused[403] == 5)
         #expect(server.statistics.counts.refused[405] == 1)
         let events = server.events
-        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1", proven: false)))
-        #expect(events.contains(.preseedRead(machine: MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1")))
+        #expect(events.contains(.entryChosen(machine: MachineIdentity(mac: MACAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1", proven: false, installs: true)))
+        #expect(events.contains(.preseedRead(machine: MachineIdentity(mac: MACAddress("52:54:00:12:34:56")!, platform: .bios), entry: "debian-13-auto", remote: "127.0.0.1")))
         #expect(!events.contains { if case .preseedSent = $0 { true } else { false } })
         #expect(!events.contains { if case .progress = $0 { true } else { false } })
         #expect(!events.contains { if case .rearmed = $0 { true } else { false } })

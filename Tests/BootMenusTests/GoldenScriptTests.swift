@@ -1,5 +1,6 @@
 @testable import BootMenus
 import Foundation
+import NetworkAddresses
 import Testing
 
 /// The shipped pxe-menus folder, rendered for real machines and compared byte for byte
@@ -27,7 +28,7 @@ enum Golden {
     }
 
     /// An unknown PC (no group, no machines line).
-    static let plainBIOS = MachineIdentity(mac: HardwareAddress("52:54:00:12:34:56")!, platform: .bios, buildArchitecture: "i386",
+    static let plainBIOS = MachineIdentity(mac: MACAddress("52:54:00:12:34:56")!, platform: .bios, buildArchitecture: "i386",
                                            ip: "10.99.0.50", uuid: "0b9e52c4-8b6f-4b49-9d1b-8a3e1b1e7f01",
                                            manufacturer: "QEMU", product: "Standard PC (i440FX + PIIX, 1996)", serial: nil)
     static var plainEFI: MachineIdentity {
@@ -37,10 +38,10 @@ enum Golden {
         return m
     }
     /// A PC with a machines line (group thinkcentre, default disque-local, hostname, note).
-    static let knownEFI = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64",
+    static let knownEFI = MachineIdentity(mac: MACAddress("52:54:00:00:00:99")!, platform: .efi, buildArchitecture: "x86_64",
                                           ip: "10.99.0.51", manufacturer: "LENOVO", product: "ThinkCentre M720q", serial: "PF0ABCDE")
     /// Matched by MAC prefix only (group portables-realtek: nomodeset).
-    static let realtekBIOS = MachineIdentity(mac: HardwareAddress("00:e0:4c:68:00:01")!, platform: .bios, buildArchitecture: "i386")
+    static let realtekBIOS = MachineIdentity(mac: MACAddress("00:e0:4c:68:00:01")!, platform: .bios, buildArchitecture: "i386")
 }
 
 @Suite("golden scripts from the shipped menus")

@@ -1,5 +1,6 @@
 @testable import BootMenus
 import Foundation
+import NetworkAddresses
 import Testing
 
 @Suite("install once: an installed machine's menu")
@@ -11,8 +12,8 @@ struct InstallOnceMenuTests {
         MenuEntry(id: "shell", label: "Shell", kind: .ipxeShell),
     ]
     static let menu = BootMenu(title: "t", timeoutSeconds: 5, defaultEntry: "auto", entries: entries)
-    static let bios = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:01")!, platform: .bios)
-    static let efi = MachineIdentity(mac: HardwareAddress("52:54:00:00:00:01")!, platform: .efi)
+    static let bios = MachineIdentity(mac: MACAddress("52:54:00:00:00:01")!, platform: .bios)
+    static let efi = MachineIdentity(mac: MACAddress("52:54:00:00:00:01")!, platform: .efi)
 
     @Test("installed: the first local-disk entry its menu shows becomes the default; every entry stays")
     func localDiskDefault() {

@@ -1,5 +1,6 @@
 @testable import BootMenus
 import Foundation
+import NetworkAddresses
 import Testing
 
 /// A menus folder written by the test: menu.yaml plus templates, for error cases.
@@ -163,7 +164,7 @@ struct MenuFileTests {
         defer { folder.remove() }
         let menu = try folder.load().menu
         func machine(_ mac: String, _ platform: BootPlatform = .bios, manufacturer: String? = nil, product: String? = nil) -> MachineChoice {
-            menu.choice(for: MachineIdentity(mac: HardwareAddress(mac)!, platform: platform, manufacturer: manufacturer, product: product))
+            menu.choice(for: MachineIdentity(mac: MACAddress(mac)!, platform: platform, manufacturer: manufacturer, product: product))
         }
         let listed = machine("52:54:00:00:00:01")
         #expect(listed.group?.id == "listed")
@@ -186,7 +187,7 @@ struct MenuFileTests {
         #expect(known.hostname == "poste-7")
         #expect(machine("52:54:00:99:99:98").hostname == "pc-525400999998")
         #expect(throws: MenuRenderError.hiddenEntry("efi-only", platform: .bios)) {
-            try folder.load().renderEntry("efi-only", for: MachineIdentity(mac: HardwareAddress("52:54:00:99:99:98")!, platform: .bios),
+            try folder.load().renderEntry("efi-only", for: MachineIdentity(mac: MACAddress("52:54:00:99:99:98")!, platform: .bios),
                                           server: Golden.server)
         }
     }

@@ -1,4 +1,5 @@
 import DHCP
+import NetworkAddresses
 import Testing
 
 /// Packets captured from real firmware in the lab (Tests/Fixtures/dhcp/README.md says how):

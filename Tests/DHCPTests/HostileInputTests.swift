@@ -1,4 +1,5 @@
 import DHCP
+import NetworkAddresses
 import Testing
 import TestSupport
 

@@ -1,5 +1,6 @@
 import DHCP
 import Foundation
+import NetworkAddresses
 
 /// Builds requests the way PXE firmware lays them out, for tests that need a variant of a
 /// captured packet (the captures themselves live in Tests/Fixtures/dhcp).

@@ -1,6 +1,7 @@
 @testable import Daemon
 import DHCP
 import Foundation
+import NetworkAddresses
 import Testing
 
 @Suite("configuration")

@@ -2,6 +2,7 @@ import Daemon
 import DHCP
 import Dispatch
 import Foundation
+import NetworkAddresses
 import Testing
 import TestSupport
 import UDP
@@ -179,7 +180,7 @@ struct DaemonFloodTests {
             try UDPSocket(UDPSocketOptions(port: 68, device: "eth1", broadcast: true, reuseAddress: true, receiveBufferBytes: 1 << 20))
         }
         defer { client.close() }
-        let server = IPv4Endpoint(address: IPv4Endpoint.broadcastAddress, port: 67)
+        let server = IPv4Endpoint(address: .broadcast, port: 67)
         var rng = SplitMix64(seed: 0xf100d)
         var offered = 0
         /// Sends `count` DISCOVERs in bursts of 100 and waits (bounded) for each burst's offers,

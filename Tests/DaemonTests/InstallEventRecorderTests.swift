@@ -8,6 +8,7 @@ import BootMenus
 import Daemon
 import Foundation
 import InstallJournal
+import NetworkAddresses
 import Testing
 
 @Suite struct InstallEventRecorderTests {
@@ -22,13 +23,13 @@ import Testing
         let sink = Sink()
         let writer = JournalWriter(send: { sink.add($0); return 0 })
         let recorder = InstallEventRecorder(writer: writer, site: "Atelier")
-        let mac = try #require(HardwareAddress("52:54:00:aa:bb:01"))
+        let mac = try #require(MACAddress("52:54:00:aa:bb:01"))
         let menuRequest = MachineIdentity(mac: mac, platform: .efi, buildArchitecture: "x86_64", serial: "PF0ABC12")
         // What /preseed/ENTRY.cfg?mac=… parses to: the MAC and the default platform.
         let preseedRequest = MachineIdentity(mac: mac, platform: .bios)
-        #expect(recorder.http(.menuShown(machine: menuRequest, entry: nil, remote: "10.0.0.5", proven: true), installs: { _ in true }))
-        #expect(recorder.http(.entryChosen(machine: menuRequest, entry: "debian", remote: "10.0.0.5", proven: true), installs: { _ in true }))
-        #expect(recorder.http(.preseedSent(machine: preseedRequest, entry: "debian", remote: "10.0.0.7"), installs: { _ in true }))
+        #expect(recorder.http(.menuShown(machine: menuRequest, entry: nil, remote: "10.0.0.5", proven: true)))
+        #expect(recorder.http(.entryChosen(machine: menuRequest, entry: "debian", remote: "10.0.0.5", proven: true, installs: true)))
+        #expect(recorder.http(.preseedSent(machine: preseedRequest, entry: "debian", remote: "10.0.0.7")))
         writer.flush()
         let started = try #require(sink.all.first { $0.contains("GARAGE_PXE_EVENT=installer.started") })
         #expect(started.contains("GARAGE_PXE_PLATFORM=efi"))

@@ -3,6 +3,7 @@ import BootMenus
 import Foundation
 import InstallJournal
 import Logging
+import NetworkAddresses
 import Testing
 
 /// Install once's durable state file, and the tracker failing closed when neither it nor the
@@ -199,7 +200,7 @@ struct InstallOnceStoreTests {
         let disk = MenuEntry(id: "disque", label: "Disque", kind: .localDisk)
         let auto = MenuEntry(id: "auto", label: "Installer", kind: .debianInstaller, image: "img")
         let menu = BootMenu(title: "t", timeoutSeconds: 5, defaultEntry: "auto", entries: [auto, disk])
-        let machine = MachineIdentity(mac: HardwareAddress(Self.mac)!, platform: .efi)
+        let machine = MachineIdentity(mac: MACAddress(Self.mac)!, platform: .efi)
         let undecided = menu.choice(for: machine, status: .undecided(reason: "pourquoi"), policy: InstallOncePolicy())
         #expect(undecided.defaultEntry?.id == "disque" && undecided.installed && undecided.installOnceReason == "pourquoi")
         #expect(menu.choice(for: machine, status: .armed, policy: InstallOncePolicy()).defaultEntry?.id == "auto")

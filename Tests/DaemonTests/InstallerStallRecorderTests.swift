@@ -8,6 +8,7 @@ import BootMenus
 import Daemon
 import Foundation
 import InstallJournal
+import NetworkAddresses
 import Testing
 import TestSupport
 
@@ -50,9 +51,9 @@ import TestSupport
     }
 
     static func choose(_ recorder: InstallEventRecorder) throws -> MachineIdentity {
-        let machine = MachineIdentity(mac: try #require(HardwareAddress(mac)), platform: .bios, serial: "PF0STALL")
-        #expect(recorder.http(.menuShown(machine: machine, entry: nil, remote: ip, proven: true), installs: { _ in true }))
-        #expect(recorder.http(.entryChosen(machine: machine, entry: "debian-12-auto", remote: ip, proven: true), installs: { _ in true }))
+        let machine = MachineIdentity(mac: try #require(MACAddress(mac)), platform: .bios, serial: "PF0STALL")
+        #expect(recorder.http(.menuShown(machine: machine, entry: nil, remote: ip, proven: true)))
+        #expect(recorder.http(.entryChosen(machine: machine, entry: "debian-12-auto", remote: ip, proven: true, installs: true)))
         return machine
     }
 
@@ -76,8 +77,7 @@ import TestSupport
         for (index, line) in lines.enumerated() {
             recorder.installerSyslog(line, from: Self.ip, neighbourMAC: { _ in nil })
             if index == fetchedAfter {
-                #expect(recorder.http(.preseedSent(machine: MachineIdentity(mac: machine.mac, platform: .bios), entry: "debian-12-auto", remote: Self.ip),
-                                      installs: { _ in true }))
+                #expect(recorder.http(.preseedSent(machine: MachineIdentity(mac: machine.mac, platform: .bios), entry: "debian-12-auto", remote: Self.ip)))
             }
         }
         writer.flush()
@@ -105,7 +105,7 @@ import TestSupport
             let (recorder, writer) = Self.recorder(sink)
             let machine = try Self.choose(recorder)
             let line = try InstallerSyslog.parse(Array("<14>Nov 22 03:31:32 main-menu[258]: INFO: Menu item 'localechooser' selected\n".utf8)).get()
-            let preseed: @Sendable () -> Void = { _ = recorder.http(.preseedSent(machine: machine, entry: "debian-12-auto", remote: Self.ip), installs: { _ in true }) }
+            let preseed: @Sendable () -> Void = { _ = recorder.http(.preseedSent(machine: machine, entry: "debian-12-auto", remote: Self.ip)) }
             let syslog: @Sendable () -> Void = { recorder.installerSyslog(line, from: Self.ip, neighbourMAC: { _ in nil }) }
             // Both released at once, each side first in half the rounds.
             let go = DispatchSemaphore(value: 0)
@@ -130,7 +130,7 @@ import TestSupport
         let sink = Sink(), clock = ManualClock()
         let (recorder, writer) = Self.recorder(sink, clock: clock)
         let machine = try Self.choose(recorder)
-        _ = recorder.http(.preseedSent(machine: machine, entry: "debian-12-auto", remote: Self.ip), installs: { _ in true })
+        _ = recorder.http(.preseedSent(machine: machine, entry: "debian-12-auto", remote: Self.ip))
         try Self.send(recorder, "<14>Dec  6 05:37:02 main-menu[256]: INFO: Menu item 'download-installer' selected\n")
         clock.advance(299)
         recorder.checkSilences()

@@ -2,6 +2,7 @@ import Daemon
 import DHCP
 import Dispatch
 import Foundation
+import NetworkAddresses
 import Testing
 import UDP
 

@@ -8,6 +8,7 @@ import BootMenus
 import Daemon
 import Foundation
 import InstallJournal
+import NetworkAddresses
 import Testing
 
 @Suite struct ReportProofTests {
@@ -95,7 +96,7 @@ import Testing
     func rateLimit() {
         var limiter = SourceRateLimiter(perSecond: 10, burst: 5, maxSources: 4)
         func admitted(_ count: Int, from source: UInt32, at now: Double) -> Int {
-            (0..<count).filter { _ in limiter.admit(source, now: now) }.count
+            (0..<count).filter { _ in limiter.admit(IPv4Address(hostOrder: source), now: now) }.count
         }
         #expect(admitted(8, from: 1, at: 100) == 5)
         #expect(admitted(1, from: 2, at: 100) == 1, "another sender has its own bucket")
@@ -119,17 +120,17 @@ import Testing
         let sink = Sink()
         let writer = JournalWriter(send: { sink.add($0); return 0 })
         let recorder = InstallEventRecorder(writer: writer, site: "Atelier")
-        let mac = try #require(HardwareAddress("52:54:00:aa:bb:02"))
+        let mac = try #require(MACAddress("52:54:00:aa:bb:02"))
         let real = MachineIdentity(mac: mac, platform: .efi, serial: "REAL")
-        #expect(recorder.http(.menuShown(machine: real, entry: nil, remote: "10.0.0.5", proven: true), installs: { _ in true }))
-        #expect(recorder.http(.entryChosen(machine: real, entry: "debian", remote: "10.0.0.5", proven: true), installs: { _ in true }))
+        #expect(recorder.http(.menuShown(machine: real, entry: nil, remote: "10.0.0.5", proven: true)))
+        #expect(recorder.http(.entryChosen(machine: real, entry: "debian", remote: "10.0.0.5", proven: true, installs: true)))
         // Someone else's request for the same MAC, with another serial and a new entry choice.
         let forged = MachineIdentity(mac: mac, platform: .efi, serial: "FAKE")
-        #expect(recorder.http(.menuShown(machine: forged, entry: nil, remote: "10.0.0.66", proven: false), installs: { _ in true }))
-        #expect(recorder.http(.entryChosen(machine: forged, entry: "debian", remote: "10.0.0.66", proven: false), installs: { _ in true }))
+        #expect(recorder.http(.menuShown(machine: forged, entry: nil, remote: "10.0.0.66", proven: false)))
+        #expect(recorder.http(.entryChosen(machine: forged, entry: "debian", remote: "10.0.0.66", proven: false, installs: true)))
         let failure = try InstallerSyslog.parse(Array("<11>Nov 22 03:31:34 main-menu[9]: WARNING **: Configuring 'pkgsel' failed with error code 1".utf8)).get()
         recorder.installerSyslog(failure, from: "10.0.0.5") { _ in mac.description }
-        #expect(recorder.http(.progress(mac: mac.description, stage: "finished", remote: "10.0.0.5"), installs: { _ in true }))
+        #expect(recorder.http(.progress(mac: mac.description, stage: "finished", remote: "10.0.0.5")))
         writer.flush()
         let all = sink.all
         func ids(_ kind: String) -> [String] {

@@ -1,5 +1,6 @@
 @testable import Daemon
 import Foundation
+import NetworkAddresses
 import TFTP
 import Testing
 
@@ -37,7 +38,7 @@ struct TFTPConfigTests {
                   options: [BLKSIZE, windowsize, tsize]
             """, file: "/etc/g/garage-pxe.yaml")
         #expect(c.tftp.refuseOptions == [
-            TFTPOptionRefusal(client: .mac([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]), options: [.blksize]),
+            TFTPOptionRefusal(client: .mac(MACAddress("52:54:00:12:34:56")!), options: [.blksize]),
             TFTPOptionRefusal(client: .vendor([0x00, 0xe0, 0x4c]), options: [.blksize, .windowsize, .tsize]),
         ])
         #expect(c.tftp.trustedLinkTargets == ["/etc/g/links"])

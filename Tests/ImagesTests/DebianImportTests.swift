@@ -141,21 +141,4 @@ struct DebianImportTests {
         }
         #expect(Self.images(in: scratch.path("images")).isEmpty)
     }
-
-    @Test("contained files: the jail")
-    func containedFile() throws {
-        let scratch = try Scratch()
-        try Self.shell("cd '\(scratch.url.path)' && mkdir -p root/sub out && echo a > root/sub/a && echo s > out/s && ln -s ../out/s root/leak && ln -s sub/a root/inside && mkfifo root/fifo")
-        let root = scratch.path("root")
-        #expect(try ContainedFile(root: root, components: ["sub", "a"]).size == 2)
-        #expect(try ContainedFile(root: root, components: ["inside"]).size == 2)
-        #expect(try ContainedFile(root: root, components: ["leak"], trustedLinkTargets: [scratch.path("out")]).size == 2)
-        let refusals: [([String], ContainedFileRefusal)] = [
-            (["leak"], .outsideRoot), (["..", "out", "s"], .badPath), ([".."], .badPath), (["sub", ".a"], .badPath),
-            (["sub/a"], .badPath), ([], .badPath), (["sub"], .notARegularFile), (["fifo"], .notARegularFile), (["nope"], .notFound),
-        ]
-        for (components, refusal) in refusals {
-            #expect(throws: refusal) { try ContainedFile(root: root, components: components) }
-        }
-    }
 }

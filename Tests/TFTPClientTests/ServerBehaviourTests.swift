@@ -1,4 +1,5 @@
 import Foundation
+import NetworkAddresses
 import Testing
 import TestSupport
 import TFTP
@@ -14,7 +15,7 @@ struct ServerBehaviourTests {
         let socket: UDPSocket
         /// `address`: any of 127.0.0.0/8 (all loopback on Linux), to act as another client.
         init(address: String = "127.0.0.1") throws {
-            socket = try UDPSocket(UDPSocketOptions(bindAddress: parseIPv4(address)!, port: 0))
+            socket = try UDPSocket(UDPSocketOptions(bindAddress: IPv4Address(address)!, port: 0))
         }
         deinit { socket.close() }
 
@@ -120,7 +121,7 @@ struct ServerBehaviourTests {
     func virtualFile() throws {
         let server = try LoopbackServer()
         server.server.register(virtualFile: "/boot.ipxe") { client in
-            Array("#!ipxe\necho hello \(formatIPv4(client.endpoint.address)) \(client.file)\n".utf8)
+            Array("#!ipxe\necho hello \(client.endpoint.address) \(client.file)\n".utf8)
         }
         server.server.register(virtualFile: "nothing.ipxe") { _ in nil }
         let out = Fixtures.scratch()
@@ -137,14 +138,14 @@ struct ServerBehaviourTests {
         let settings = TFTPServerSettings(root: Fixtures.root, optionRefusals: [
             TFTPOptionRefusal(client: .vendor([0x52, 0x54, 0x00]), options: [.blksize]),
         ])
-        let server = try LoopbackServer(settings: settings, neighbours: { _ in [0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc] })
+        let server = try LoopbackServer(settings: settings, neighbours: { _ in MACAddress("52:54:00:aa:bb:cc") })
         let target = Fixtures.scratch() + "/kernel"
         let result = try Client.atftpBlksize.fetch(port: server.port, name: "sub/kernel", output: target)
         #expect(result.status == 0, "\(result.output)")
         #expect(try sha256(target) == sha256(Fixtures.root + "/sub/kernel"))
         let report = try #require(server.reports.wait(for: 1).first)
         #expect(report.blockSize == 512)
-        #expect(report.mac == [0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc])
+        #expect(report.mac == MACAddress("52:54:00:aa:bb:cc"))
     }
 
     @Test("tsize is answered with the real size; a stranger's ACK gets error 5 and the transfer goes on")

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NetworkAddresses
 import TFTP
 import TestSupport
 import UDP
@@ -86,9 +87,9 @@ final class LoopbackServer {
     let port: UInt16
 
     init(settings: TFTPServerSettings = TFTPServerSettings(root: Fixtures.root, maxBlockSize: 65464, maxWindowSize: 16),
-         neighbours: @escaping @Sendable (UInt32) -> [UInt8]? = { _ in nil }) throws {
+         neighbours: @escaping @Sendable (IPv4Address) -> MACAddress? = { _ in nil }) throws {
         let reports = self.reports
-        server = TFTPServer(settings: settings, listen: TFTPListenSettings(device: nil, bindAddress: parseIPv4("127.0.0.1")!, port: 0),
+        server = TFTPServer(settings: settings, listen: TFTPListenSettings(device: nil, bindAddress: IPv4Address("127.0.0.1")!, port: 0),
                             queue: DispatchQueue(label: "tftp-test"), neighbours: neighbours) { reports.add($0) }
         try server.start()
         port = server.boundPort!

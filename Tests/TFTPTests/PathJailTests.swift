@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import FileJail
+import NetworkAddresses
 @testable import TFTP
 
 @Suite("TFTP root jail")
@@ -28,12 +30,12 @@ struct PathJailTests {
     }
 
     static func normalized(_ name: String) -> String? {
-        if case .success(let s) = TFTPPathJail.normalize(Array(name.utf8)) { return s }
+        if case .success(let s) = TFTPName.relativePath(Array(name.utf8)) { return s }
         return nil
     }
 
     static func refusal(_ name: [UInt8]) -> TFTPErrorCode? {
-        if case .failure(let r) = TFTPPathJail.normalize(name) { return r.code }
+        if case .failure(let r) = TFTPName.relativePath(name) { return r.code }
         return nil
     }
 
@@ -59,10 +61,10 @@ struct PathJailTests {
     @Test("links inside the root work; links leading out are refused unless the target is trusted")
     func symlinks() throws {
         let tree = try Tree()
-        let jail = try #require(TFTPPathJail(root: tree.root))
+        let jail = try #require(PathJail(root: tree.root))
         let cache = TFTPFileCache()
         /// The size opened, or the error code a client would get.
-        func open(_ name: String, _ jail: TFTPPathJail) -> String {
+        func open(_ name: String, _ jail: PathJail) -> String {
             switch cache.open(name, in: jail) {
             case .success(let file): "\(file.size) bytes"
             case .failure(let refusal): "\(refusal.code)"
@@ -76,7 +78,7 @@ struct PathJailTests {
         #expect(open("missing", jail) == "file-not-found")
         #expect(open("debian-installer", jail) == "file-not-found")
         #expect(open("fifo", jail) == "access-violation")
-        let trusting = try #require(TFTPPathJail(root: tree.root, trustedLinkTargets: [tree.base + "/trusted"]))
+        let trusting = try #require(PathJail(root: tree.root, trustedLinkTargets: [tree.base + "/trusted"]))
         #expect(open("ipxe.efi", trusting) == "3 bytes")
         #expect(open("escape", trusting) == "access-violation")
     }
@@ -84,7 +86,7 @@ struct PathJailTests {
     @Test("one descriptor serves every reader; a replaced file is reopened")
     func cache() throws {
         let tree = try Tree()
-        let jail = try #require(TFTPPathJail(root: tree.root))
+        let jail = try #require(PathJail(root: tree.root))
         let cache = TFTPFileCache()
         let a = try cache.open("pxelinux.0", in: jail).get()
         let b = try cache.open("/pxelinux.0", in: jail).get()
@@ -105,15 +107,10 @@ struct PathJailTests {
         #expect(old == Array("pxe".utf8))
     }
 
-    @Test("the neighbour table gives the MAC of a complete entry only")
-    func neighbours() {
-        let table = """
-        IP address       HW type     Flags       HW address            Mask     Device
-        10.0.0.7         0x1         0x2         52:54:00:12:34:56     *        eth0
-        10.0.0.8         0x1         0x0         00:00:00:00:00:00     *        eth0
-        """
-        #expect(NeighbourTable.lookup(0x0a00_0007, in: table) == [0x52, 0x54, 0x00, 0x12, 0x34, 0x56])
-        #expect(NeighbourTable.lookup(0x0a00_0008, in: table) == nil)
-        #expect(NeighbourTable.lookup(0x0a00_0009, in: table) == nil)
+    @Test("hidden names are refused over TFTP as over HTTP")
+    func hidden() {
+        #expect(Self.refusal(Array(".hidden".utf8)) == .accessViolation)
+        #expect(Self.refusal(Array("/boot/.git/config".utf8)) == .accessViolation)
+        #expect(Self.normalized("./boot/x") == "boot/x")
     }
 }

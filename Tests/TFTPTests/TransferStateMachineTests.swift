@@ -1,3 +1,4 @@
+import NetworkAddresses
 import Testing
 import UDP
 @testable import TFTP
@@ -6,8 +7,8 @@ import UDP
 /// No sockets, no sleeps; time is whatever the test says it is.
 @Suite("TFTP transfer state machine")
 struct TransferStateMachineTests {
-    static let client = IPv4Endpoint(address: 0x0a00_0002, port: 40000)
-    static let stranger = IPv4Endpoint(address: 0x0a00_0003, port: 40001)
+    static let client = IPv4Endpoint(address: IPv4Address(hostOrder: 0x0a00_0002), port: 40000)
+    static let stranger = IPv4Endpoint(address: IPv4Address(hostOrder: 0x0a00_0003), port: 40001)
     static let t0 = TFTPInstant(nanoseconds: 1_000_000_000)
 
     static func content(_ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) } }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NetworkAddresses
 import Testing
 import UDP
 
@@ -21,8 +22,8 @@ struct UDPEventLoopTests {
     func members() throws {
         let loop = try UDPEventLoop(label: "loop-test")
         defer { loop.stop() }
-        let a = try UDPSocket(UDPSocketOptions(bindAddress: parseIPv4("127.0.0.1")!, port: 0))
-        let b = try UDPSocket(UDPSocketOptions(bindAddress: parseIPv4("127.0.0.1")!, port: 0))
+        let a = try UDPSocket(UDPSocketOptions(bindAddress: IPv4Address("127.0.0.1")!, port: 0))
+        let b = try UDPSocket(UDPSocketOptions(bindAddress: IPv4Address("127.0.0.1")!, port: 0))
         let sender = try UDPSocket(UDPSocketOptions(port: 0))
         defer { a.close(); b.close(); sender.close() }
         let received = Received()
@@ -96,7 +97,7 @@ struct UDPEventLoopTests {
 
     @Test("two sockets on one port: the connected one gets its peer's datagrams, the other everyone else's")
     func connectedAndShared() throws {
-        let local = parseIPv4("127.0.0.1")!
+        let local = IPv4Address("127.0.0.1")!
         let peer = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))
         let stranger = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))
         let connected = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))

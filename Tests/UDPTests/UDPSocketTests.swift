@@ -1,4 +1,5 @@
 import Dispatch
+import NetworkAddresses
 import Testing
 import UDP
 
@@ -17,7 +18,7 @@ struct UDPSocketTests {
         let datagram = try #require(await iterator.next())
         #expect(datagram.bytes == [1, 2, 3])
         #expect(datagram.source.port == client.localPort)
-        #expect(datagram.destinationAddress == parseIPv4("127.0.0.1"))
+        #expect(datagram.destinationAddress == IPv4Address("127.0.0.1"))
         let lo = try #require(NetworkInterface.named("lo"))
         #expect(datagram.interfaceIndex == lo.index)
         #expect(datagram.truncated == false)
@@ -51,7 +52,7 @@ struct UDPSocketTests {
     func interfaces() throws {
         let lo = try #require(NetworkInterface.named("lo"))
         #expect(lo.isLoopback)
-        #expect(lo.address == parseIPv4("127.0.0.1"))
+        #expect(lo.address == IPv4Address("127.0.0.1"))
         #expect((lo.mtu ?? 0) > 1000)
     }
 }

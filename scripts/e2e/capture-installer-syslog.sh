@@ -16,7 +16,7 @@
 # host's network namespace: the only traffic that leaves the lab is the installer's own
 # requests to the archive). It then gets past the mirror step, and stops where this lab stops every netboot
 # installer: anna cannot fetch some of its own .udeb components (404 here) and waits on
-# the "Réessayer / Changer de miroir / Annuler" dialog (LAB-NOTES, turn 2).
+# the "Réessayer / Changer de miroir / Annuler" dialog.
 #
 # Usage: capture-installer-syslog.sh OUT [SECONDS] [--fail-step UDEB | --through-proxy]   (default 600 s)
 set -euo pipefail

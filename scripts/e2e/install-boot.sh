@@ -31,7 +31,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 ((${#modes[@]} >= 1 && ${#modes[@]} <= 4)) || { echo "usage: $0 bios|uefi... (1 to 4 PCs)" >&2; exit 2; }
-# TCG bounds: ~75 s for one PC, 3-4 min for four on 2 cores (LAB-NOTES), with margin.
+# TCG bounds: ~75 s for one PC, 3-4 min for four on 2 cores, with margin.
 [[ -n "$LIMIT" ]] || LIMIT=$(( ${#modes[@]} == 1 ? 240 : 420 ))
 
 E2E_NAME="$(printf '%s' "${modes[@]}" | sed -E 's/bios/b/g; s/uefi-sb/s/g; s/uefi-ipxe/i/g; s/uefi/u/g')"

@@ -35,7 +35,7 @@ e2e_require() {
 # Which accelerator the guests use, and why: KVM only when a short probe boots the Debian
 # kernel under it (SeaBIOS, then the kernel up to its "no root fs" panic, within 20 s);
 # otherwise TCG, with the scripts' bounds sized for TCG. /dev/kvm on these machines is a
-# flavour that cannot run unmodified guests (LAB-NOTES), so TCG is expected here. The
+# flavour that cannot run unmodified guests, so TCG is expected here. The
 # result is cached per boot of the host (/tmp/garage-pxe-kvm-probe.BOOT_ID).
 e2e_accel_probe() {
   local cache kernel log pid ok=0
@@ -66,7 +66,7 @@ e2e_accel_probe() {
     if [[ "$ok" == 1 ]]; then
       E2E_ACCEL=kvm; E2E_ACCEL_WHY="a probe booted the Debian kernel under KVM"
     else
-      E2E_ACCEL_WHY="/dev/kvm exists but a 20 s probe could not boot the Debian kernel under it (see LAB-NOTES); bounds sized for TCG"
+      E2E_ACCEL_WHY="/dev/kvm exists but a 20 s probe could not boot the Debian kernel under it; bounds sized for TCG"
     fi
   fi
   export VM_ACCEL="$E2E_ACCEL"
@@ -277,7 +277,7 @@ check_full_chain() {
     check "[$name] tftp.sent: ipxe.efi" has_event "$mac" tftp.sent file=ipxe.efi
     check "[$name] dhcp.offer: HTTP script to the chainloaded iPXE" has_event "$mac" dhcp.offer "file=$url/boot.ipxe"
   else
-    # QEMU's BIOS NIC ROM is iPXE already (LAB-NOTES): no TFTP stage on this path.
+    # QEMU's BIOS NIC ROM is iPXE already: no TFTP stage on this path.
     check "[$name] dhcp.offer: HTTP script to the iPXE ROM" has_event "$mac" dhcp.offer arch=bios "file=$url/boot.ipxe"
   fi
   local platform=pcbios

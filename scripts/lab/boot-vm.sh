@@ -24,7 +24,7 @@
 #         secure) and a fresh copy of OVMF_VARS_4M.ms.fd (Microsoft's keys enrolled,
 #         Secure Boot enabled). It runs only loaders Microsoft's keys sign.
 # TCG unless VM_ACCEL=kvm: KVM on these machines cannot run unmodified guests
-# (LAB-NOTES); scripts/e2e/lib.sh probes it and sets VM_ACCEL.
+#; scripts/e2e/lib.sh probes it and sets VM_ACCEL.
 #
 # Files in /tmp/${PREFIX}-lab/: vm-NAME.serial.log (console), vm-NAME.debug.log
 # (firmware debug port 0x402), vm-NAME.qmp (QMP socket), vm-NAME.pid.

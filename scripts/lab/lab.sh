@@ -85,7 +85,7 @@ lab_down() {
 
 start_isp_dhcp() {
   # dnsmasq as a bare DHCP server: --port=0 disables DNS, --no-ping skips the
-  # ~3 s ICMP probe before each offer (LAB-NOTES), router + DNS options are
+  # ~3 s ICMP probe before each offer, router + DNS options are
   # there because the Debian installer refuses to continue without them.
   # No pxe-*/dhcp-boot options: like an ISP box, it knows nothing about PXE.
   # It daemonizes and writes the pidfile itself, so startup errors surface as
@@ -124,7 +124,7 @@ lab_up() {
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     # No IPv6 on the lab links: keeps captures free of RS/MLD/DAD noise.
-    # (iPXE then waits ~15 s for IPv6 autoconf at each `dhcp`: see LAB-NOTES.)
+    # (With no router advertisements, iPXE then waits ~15 s for IPv6 autoconf at each `dhcp`.)
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
       net.ipv6.conf.default.disable_ipv6=1 || true
   done

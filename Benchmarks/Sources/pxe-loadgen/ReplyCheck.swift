@@ -3,6 +3,7 @@
 // a sample also goes through the DHCP codec's full parse.
 
 import DHCP
+import NetworkAddresses
 
 enum ReplyVerdict: Equatable {
     case valid

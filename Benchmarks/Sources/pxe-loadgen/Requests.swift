@@ -3,6 +3,7 @@
 // a self-check at start proves the patched bytes equal a packet built from scratch.
 
 import DHCP
+import NetworkAddresses
 
 enum LoadMode: String {
     /// Broadcast DHCPDISCOVER to :67; the proxy offer is broadcast back to :68.

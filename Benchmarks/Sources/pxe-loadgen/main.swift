@@ -7,6 +7,7 @@
 
 import DHCP
 import Glibc
+import NetworkAddresses
 import UDP
 
 let usage = """
@@ -132,7 +133,7 @@ func formatNumber(_ x: Double, _ digits: Int) -> String {
 func runLoad() -> Int32 {
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 guard let nic = NetworkInterface.named(options.interface!) else { fail("no interface '\(options.interface!)' in this network namespace") }
-let clientAddress = options.clientAddress ?? nic.address.map(IPv4Address.init(hostOrder:)) ?? .zero
+let clientAddress = options.clientAddress ?? nic.address ?? .zero
 if options.mode == .request && clientAddress.isZero { fail("request mode needs an address: --client-address or an interface with one") }
 let server = options.server!
 

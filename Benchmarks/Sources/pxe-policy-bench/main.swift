@@ -7,6 +7,7 @@
 
 import DHCP
 import Glibc
+import NetworkAddresses
 
 @inline(__always) func monotonicNanos() -> UInt64 {
     var ts = timespec()

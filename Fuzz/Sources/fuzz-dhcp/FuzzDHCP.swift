@@ -2,6 +2,7 @@
 // finding; so is a broken property (checked with precondition, which libFuzzer reports
 // as a crash with the input saved).
 import DHCP
+import NetworkAddresses
 
 private let policy = ProxyPolicy(settings: ProxySettings(
     serverAddress: IPv4Address(10, 77, 0, 2), httpBaseURL: "http://10.77.0.2:8080"))

@@ -4,11 +4,12 @@
 // properties: names that pass the jail stay inside, agreed options stay in bounds, every
 // DATA block carries the right bytes, a stranger only ever gets error 5, and a finished
 // transfer does nothing more.
+import NetworkAddresses
 import TFTP
 import UDP
 
-private let peer = IPv4Endpoint(address: 0x7f00_0001, port: 40_000)
-private let stranger = IPv4Endpoint(address: 0x7f00_0001, port: 40_001)
+private let peer = IPv4Endpoint(address: IPv4Address(hostOrder: 0x7f00_0001), port: 40_000)
+private let stranger = IPv4Endpoint(address: IPv4Address(hostOrder: 0x7f00_0001), port: 40_001)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTFTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -28,7 +29,7 @@ public func fuzzTFTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         return body
     }
     guard let first = record(), case .readRequest(let request)? = try? TFTPPacket(parsing: first) else { return 0 }
-    if case .success(let name) = TFTPPathJail.normalize(request.filename) {
+    if case .success(let name) = TFTPName.relativePath(request.filename) {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         precondition(!name.hasPrefix("/") && !parts.contains("..") && !parts.contains(".") && !parts.contains(""),
                      "jail let through \(name.debugDescription)")

@@ -9,11 +9,9 @@
 // counted. Each sender is rate-limited (a token bucket per address) before its datagram is
 // even parsed, so one installer, or a host spoofing its address, cannot flood the journal.
 
-import DHCP
 import Dispatch
 import Foundation
-import InstallJournal
-import TFTP
+import NetworkAddresses
 import UDP
 
 public struct InstallerSyslogStatistics: Sendable, Equatable {
@@ -29,7 +27,8 @@ public struct InstallerSyslogStatistics: Sendable, Equatable {
 
 /// `start`, `rebind`, `stop` and `port` are called from one queue (the daemon's main queue).
 public final class InstallerSyslogReceiver: @unchecked Sendable {
-    private let recorder: InstallEventRecorder
+    /// Hears each accepted line with its sender's IP and the MAC of the PC it is attributed to.
+    private let onLine: @Sendable (InstallerSyslogLine, _ ip: String, _ mac: String) -> Void
     private var options: UDPSocketOptions
     private let queue = DispatchQueue(label: "garage-pxe.installer-syslog")
     private let onDropped: @Sendable (InstallerSyslogRefusal, String) -> Void
@@ -52,13 +51,14 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
 
     /// `receiveBufferBytes`: the socket's buffer (limits.receive_buffer_kib, as the other
     /// services'), so a burst of lines waits there rather than being dropped by the kernel.
-    public init(recorder: InstallEventRecorder, address: UInt32, port: UInt16, receiveBufferBytes: Int32? = nil,
+    public init(address: IPv4Address, port: UInt16, receiveBufferBytes: Int32? = nil,
                 openInstall: @escaping @Sendable (String) -> String?,
                 limiter: SourceRateLimiter = SourceRateLimiter(perSecond: InstallerSyslogReceiver.linesPerSecond,
                                                               burst: InstallerSyslogReceiver.burstLines),
                 clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
-                onDropped: @escaping @Sendable (InstallerSyslogRefusal, String) -> Void = { _, _ in }) {
-        self.recorder = recorder
+                onDropped: @escaping @Sendable (InstallerSyslogRefusal, String) -> Void = { _, _ in },
+                onLine: @escaping @Sendable (InstallerSyslogLine, _ ip: String, _ mac: String) -> Void) {
+        self.onLine = onLine
         self.options = UDPSocketOptions(bindAddress: address, port: port, receiveBufferBytes: receiveBufferBytes)
         self.openInstall = openInstall
         self.limiter = limiter
@@ -76,7 +76,7 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     public var port: UInt16 { socket?.localPort ?? 0 }
 
     /// The address bound, host order.
-    public var address: UInt32 { options.bindAddress }
+    public var address: IPv4Address { options.bindAddress }
 
     public func start() throws(UDPError) {
         let socket = try UDPSocket(options)
@@ -87,7 +87,7 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     /// Moves to another address or port (a reload): the new socket is bound first, and only
     /// once it is, the old one is closed; if binding fails the old one keeps receiving.
     /// The counts carry over.
-    public func rebind(address: UInt32, port: UInt16) throws(UDPError) {
+    public func rebind(address: IPv4Address, port: UInt16) throws(UDPError) {
         var moved = options
         moved.bindAddress = address
         moved.port = port
@@ -116,7 +116,7 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
             count { $0.rateLimited += 1 }
             return
         }
-        let ip = formatIPv4(datagram.source.address)
+        let ip = datagram.source.address.description
         guard let mac = openInstall(ip) else {
             count { $0.unknownSender += 1 }
             return
@@ -127,7 +127,7 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
             count { $0.dropped += 1 }
             onDropped(refusal, ip)
         case .success(let line):
-            recorder.installerSyslog(line, from: ip) { _ in mac }
+            onLine(line, ip, mac)
             count { $0.lines += 1 }
         }
     }

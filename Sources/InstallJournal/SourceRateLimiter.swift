@@ -3,11 +3,13 @@
 // Pure: the clock is passed in. Bounded: past `maxSources` senders the table starts over
 // (every sender gets a full bucket again), which costs at most one more burst each.
 
+import NetworkAddresses
+
 public struct SourceRateLimiter: Sendable {
     public let perSecond: Double
     public let burst: Double
     public let maxSources: Int
-    private var buckets: [UInt32: (tokens: Double, at: Double)] = [:]
+    private var buckets: [IPv4Address: (tokens: Double, at: Double)] = [:]
 
     public init(perSecond: Double, burst: Double, maxSources: Int = 4096) {
         self.perSecond = perSecond
@@ -17,7 +19,7 @@ public struct SourceRateLimiter: Sendable {
 
     /// Whether one more datagram from `source` may pass at time `now` (seconds, any origin,
     /// never going back; a clock that does is treated as standing still).
-    public mutating func admit(_ source: UInt32, now: Double) -> Bool {
+    public mutating func admit(_ source: IPv4Address, now: Double) -> Bool {
         var bucket = buckets[source] ?? (tokens: burst, at: now)
         bucket.tokens = min(burst, bucket.tokens + max(0, now - bucket.at) * perSecond)
         bucket.at = max(bucket.at, now)

@@ -1,14 +1,16 @@
-// The proxyDHCP service: the policy (module DHCP) on sockets (module UDP). Everything
-// runs on the thread of one UDPEventLoop, which reads each request and answers it without
-// a hand-off between threads, so the counters and the policy need no locks.
+// The proxyDHCP server: the policy (ProxyPolicy.swift) on sockets (module UDP), as the TFTP
+// module holds its server next to its codec. Only this file touches a socket; the codec and
+// the policy stay pure. Everything runs on the thread of one UDPEventLoop, which reads each
+// request and answers it without a hand-off between threads, so the counters and the
+// policy need no locks.
 
-import DHCP
 import Dispatch
+import NetworkAddresses
 import Synchronization
 import UDP
 
-/// What the service reports; `Daemon` turns each into a log line (and, once the journal
-/// lands, a journal event).
+/// What the service reports; the daemon's event sink turns each into a journal event or
+/// a log line.
 public enum ProxyEvent: Sendable {
     case answered(ProxyRequestSummary, bootfile: String, replyTo: String, interface: String?)
     case ignored(ProxyIgnoreReason, ProxyRequestSummary, interface: String?)
@@ -23,6 +25,8 @@ public struct ProxyStatistics: Sendable, Equatable {
     public var ignored: [String: Int] = [:]
     public var malformed: [String: Int] = [:]
     public var sendErrors = 0
+
+    public init() {}
 
     public var ignoredTotal: Int { ignored.values.reduce(0, +) }
     public var malformedTotal: Int { malformed.values.reduce(0, +) }
@@ -181,12 +185,12 @@ public final class ProxyDHCPService: @unchecked Sendable {
             var pinInterface: Int32?
             switch destination {
             case .broadcast:
-                target = IPv4Endpoint(address: IPv4Endpoint.broadcastAddress, port: listen.clientPort)
+                target = IPv4Endpoint(address: .broadcast, port: listen.clientPort)
                 pinInterface = datagram.interfaceIndex
             case .client(let ip):
-                target = IPv4Endpoint(address: ip.hostOrder, port: listen.clientPort)
+                target = IPv4Endpoint(address: ip, port: listen.clientPort)
             case .relay(let ip):
-                target = IPv4Endpoint(address: ip.hostOrder, port: listen.relayPort)
+                target = IPv4Endpoint(address: ip, port: listen.relayPort)
             case .sender:
                 target = datagram.source
             }
