@@ -66,7 +66,7 @@ public struct PathJail: Sendable, Equatable {
             if component.isEmpty { return .failure(.badName("Empty component in file name")) }
             if component.utf8.contains(0) { return .failure(.badName("NUL byte in file name")) }
             if component == ".." { return .failure(.badName("'..' in file name")) }
-            if component.hasPrefix(".") { return .failure(.badName("Hidden name '\(component.prefix(64))' in file name")) }
+            if component.hasPrefix(".") { return .failure(.badName("Name starting with '.' in file name")) }
             if component.contains("/") || component.contains("\\") { return .failure(.badName("Separator inside a file name component")) }
         }
         return .success(components.joined(separator: "/"))

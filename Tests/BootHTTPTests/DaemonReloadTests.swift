@@ -132,6 +132,12 @@ struct DaemonReloadTests {
             let placeholder = try #require(try await Self.get(ns, url, into: scratch))
             #expect(placeholder.contains("les menus du serveur contiennent des erreurs"))
             #expect(placeholder.contains("chain --replace --autofree http://\(ns.address):\(setup.port)/boot.ipxe"))
+            // Said as what it is: served, yet no menu (not an HTTP refusal with status 200).
+            let said = await Self.eventually(10) {
+                setup.logText().contains("menu.unavailable path=/boot.ipxe reason=no valid menus loaded: sent the retry script")
+            }
+            #expect(said, "no menu.unavailable line:\n\(setup.logText())")
+            #expect(!setup.logText().contains("status=200"))
 
             // The admin imports the image; the images folder's watch reloads the menus.
             let status = try await runWithoutBlocking(Repo.binary, ["import", "debian", tree, "--config", setup.config.path])
