@@ -142,10 +142,12 @@ let package = Package(
         // start in their own mount namespace, and the real daemon's events.
         .testTarget(name: "InstallJournalTests", dependencies: ["InstallJournal", "garage-pxe", "TestSupport"],
                     exclude: ["private-journald.sh"]),
-        // Real HTTP clients (curl) against the real server and the real daemon binary.
+        // Real HTTP clients (curl) against the real server and the real daemon binary; route
+        // logic also through HummingbirdTesting's router framework, where a socket adds nothing.
         // The bench page: its JSON API, and the page in a real headless Chromium (driven by the .py).
         .testTarget(name: "BootHTTPTests", dependencies: ["BootHTTP", "BootMenus", "NetworkAddresses", "Images", "InstallJournal", "Inventory", "MachineRecords",
-                                                          "Certificates", "garage-pxe", "TestSupport"],
+                                                          "Certificates", "garage-pxe", "TestSupport",
+                                                          .product(name: "HummingbirdTesting", package: "hummingbird")],
                     exclude: ["bench-page-chromium.py"]),
         // Shared by the tests that run the real daemon: namespaces, processes, notify socket.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
