@@ -23,19 +23,20 @@ public final class InstallEventRecorder: @unchecked Sendable {
     private var site: String { siteLock.withLock { currentSite } }
     private let lock = NSLock()
     // Guarded by `lock`; reports arrive on the proxy, TFTP and HTTP threads.
-    private var macByIP: [String: String] = [:]
-    private var identityByMAC: [String: MachineIdentity] = [:]
-    private var installIDByMAC: [String: String] = [:]
+    // Each capped (MachineTable): a request with a made-up MAC costs one entry.
+    private var macByIP = MachineTable<String>()
+    private var identityByMAC = MachineTable<MachineIdentity>()
+    private var installIDByMAC = MachineTable<String>()
     /// The install attempt whose installer.started was written, per MAC: it is written once
     /// per attempt, before anything else the installer says (see `startInstallLocked`).
-    private var startedInstallByMAC: [String: String] = [:]
+    private var startedInstallByMAC = MachineTable<String>()
     /// Machines whose installer.started came from their syslog: the preseed fetch that
     /// follows belongs to that same start and writes nothing.
-    private var startedFromSyslog: Set<String> = []
+    private var startedFromSyslog = MachineTable<Bool>()
     /// The entry chosen at the menu (installer.started from syslog names it too) and the
     /// installer step reached (installer.stalled says where it stopped).
-    private var entryByMAC: [String: String] = [:]
-    private var stepByMAC: [String: String] = [:]
+    private var entryByMAC = MachineTable<String>()
+    private var stepByMAC = MachineTable<String>()
     private var watch: InstallerStallWatch
     /// Monotonic seconds (a wall-clock step must neither stall nor revive an installer).
     private let uptime: @Sendable () -> Double
@@ -69,6 +70,13 @@ public final class InstallEventRecorder: @unchecked Sendable {
     public func changeSite(to site: String) { siteLock.withLock { currentSite = site } }
 
     public var fallbackEvents: Int { writer.fallbackEvents }
+    /// Entries the per-machine tables dropped to stay within their capacity.
+    public var machineTableEvictions: Int {
+        lock.withLock {
+            macByIP.evictions + identityByMAC.evictions + installIDByMAC.evictions + startedInstallByMAC.evictions
+                + startedFromSyslog.evictions + entryByMAC.evictions + stepByMAC.evictions
+        }
+    }
     /// Events waiting for journald to come back (journald restarting).
     public var bufferedEvents: Int { writer.bufferedEvents }
     public func flush() { writer.flush() }
@@ -164,7 +172,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
                 installIDByMAC[mac] = UUID().uuidString.lowercased()
                 entryByMAC[mac] = entry
                 // A new attempt: the last one's silence (a PC reset mid-install) is not its.
-                startedFromSyslog.remove(mac)
+                startedFromSyslog.removeValue(forKey: mac)
                 stepByMAC[mac] = nil
                 watch.close(mac)
                 lock.unlock()
@@ -181,7 +189,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
                     entryByMAC[mac] = entry
                     // The installer's syslog already started this attempt (main-menu's
                     // network-preseed item runs before the fetch): same start, no event.
-                    if startedFromSyslog.remove(mac) != nil, startedInstallByMAC[mac] != nil,
+                    if startedFromSyslog.removeValue(forKey: mac) != nil, startedInstallByMAC[mac] != nil,
                        startedInstallByMAC[mac] == installIDByMAC[mac] { return false }
                     if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
                     startedInstallByMAC[mac] = installIDByMAC[mac]
@@ -344,7 +352,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
             guard startedInstallByMAC[mac] != installIDByMAC[mac] else { return false }
             startedInstallByMAC[mac] = installIDByMAC[mac]
-            startedFromSyslog.insert(mac)
+            startedFromSyslog[mac] = true
             return true
         }
         guard fresh else { return }
@@ -389,7 +397,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             lock.withLock {
                 installIDByMAC[mac] = nil
                 startedInstallByMAC[mac] = nil
-                startedFromSyslog.remove(mac)
+                startedFromSyslog.removeValue(forKey: mac)
                 stepByMAC[mac] = nil
                 watch.close(mac)
             }
