@@ -96,8 +96,13 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         if let problem = installOnce.startProblem { bench.warnings.append(problem) }
         if let journal {
             // An install interrupted by a restart keeps its INSTALL_ID.
-            if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400))) {
-                journal.restoreOpenInstalls(from: records)
+            // The last 24 h of every kind but the installer's own lines (debug-level, a
+            // flood's bulk; neither needs them): read once, before READY.
+            let kinds = InstallEventKind.allCases.filter { $0 != .installerLog }
+            if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400), kinds: kinds)) {
+                journal.restoreOpenInstalls(from: records) { mac, id in
+                    (try? JournalReader.latest(JournalQuery(matches: [.mac: mac, .installID: id], kinds: [.installerLog]))) != nil
+                }
                 bench.rebuild(from: records)
             }
         }

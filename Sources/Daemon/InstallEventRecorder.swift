@@ -82,8 +82,12 @@ public final class InstallEventRecorder: @unchecked Sendable {
     public func flush() { writer.flush() }
 
     /// Install attempts still open in the journal (started, neither finished nor failed),
-    /// so a restart mid-install keeps the same INSTALL_ID.
-    public func restoreOpenInstalls(from records: [JournalRecord]) {
+    /// so a restart mid-install keeps the same INSTALL_ID. `records` may leave out the
+    /// installer's own lines (installer.log: debug-level, and what a syslog flood is made
+    /// of): `installerSpoke(mac, installID)` is then asked, for the few open installs only,
+    /// whether that attempt's installer said anything (its stall watch restarts only then).
+    public func restoreOpenInstalls(from records: [JournalRecord],
+                                    installerSpoke: (_ mac: String, _ installID: String) -> Bool = { _, _ in false }) {
         lock.lock()
         defer { lock.unlock() }
         // Per open install: whether its installer.started was written, whether its
@@ -113,6 +117,9 @@ public final class InstallEventRecorder: @unchecked Sendable {
         }
         // Silence counts again from the restart: the daemon heard nothing while it was down.
         let now = uptime()
+        for mac in startedInstallByMAC.keys where !spoke.contains(mac) {
+            if let id = installIDByMAC[mac], startedInstallByMAC[mac] == id, installerSpoke(mac, id) { spoke.insert(mac) }
+        }
         for mac in spoke where startedInstallByMAC[mac] != nil && startedInstallByMAC[mac] == installIDByMAC[mac] {
             watch.restore(mac, stalled: stalled.contains(mac), at: now)
         }
