@@ -74,7 +74,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
     public var machineTableEvictions: Int {
         lock.withLock {
             macByIP.evictions + identityByMAC.evictions + installIDByMAC.evictions + startedInstallByMAC.evictions
-                + startedFromSyslog.evictions + entryByMAC.evictions + stepByMAC.evictions
+                + startedFromSyslog.evictions + entryByMAC.evictions + stepByMAC.evictions + watch.evictions
         }
     }
     /// Events waiting for journald to come back (journald restarting).

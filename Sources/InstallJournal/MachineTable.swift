@@ -72,3 +72,5 @@ public struct MachineTable<Value> {
         head = 0
     }
 }
+
+extension MachineTable: Sendable where Value: Sendable {}
