@@ -7,8 +7,9 @@
 // - a deadline for each whole request (head and body) from the moment the connection
 //   waits for it (opened, or the previous answer written). Unlike an idle timer it is not
 //   reset by each byte, so a client sending one header byte a second (slowloris) is cut;
-// - a minimum rate at which a client takes an answer: a reader slower than it (or one
-//   that stopped reading) while the server has bytes waiting for it is cut.
+// - a minimum rate at which a client takes an answer: a reader slower than it on
+//   average, or one that took nothing for two minutes, while the server has bytes
+//   waiting for it, is cut.
 
 #if canImport(Glibc)
 import Glibc
@@ -105,6 +106,7 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestDeadline: Scheduled<Void>?
     private var rateCheck: Scheduled<Void>?
     private var lastSample: SendProgress?
+    private var pace = Pace()
 
     init(gate: ConnectionGate, statistics: BootHTTPStatistics) {
         self.gate = gate
@@ -164,10 +166,17 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head) where head.status.kind != .informational:
             answering = true
             lastSample = nil
+            pace = Pace()
         case .end:
             answering = false
             answersWritten += 1
-            if answersWritten >= requestsRead { armRequestDeadline(context) }
+            guard answersWritten >= requestsRead else { break }
+            // The wait for the next request starts once the answer's last byte is with the
+            // kernel: a deadline closing the connection earlier would cut the answer short.
+            let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenSuccess { self.armRequestDeadline(context) }
+            context.write(data, promise: written)
+            return
         default:
             break
         }
@@ -184,9 +193,14 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Every `sendRateWindow` while an answer is being written: what the client
-    /// acknowledged since the last look, against what it could have taken (the bytes that
-    /// were waiting for it, at most the minimum rate times the window).
+    /// Every `sendRateWindow` while an answer is being written, from what the kernel says
+    /// the client acknowledged. Only windows that began with bytes waiting for the client
+    /// count (a server slow to read its disk is not the client's fault). Two rules, for
+    /// two kinds of client: one taking less than the minimum rate on average over those
+    /// windows (at least two) is a slow reader; one taking nothing at all for
+    /// `maximumSilence` is a stopped reader, whatever it took before. Averaging, not
+    /// judging each window, lets a client that reads in bursts pass: `curl --limit-rate`
+    /// reads megabytes at once and then takes nothing for half a minute.
     private func scheduleRateCheck(_ context: ChannelHandlerContext) {
         guard client != nil, gate.limits.minimumSendBytesPerSecond > 0 else { return }
         rateCheck = context.eventLoop.assumeIsolated().scheduleTask(in: Self.timeAmount(gate.limits.sendRateWindow)) {
@@ -204,11 +218,28 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
         defer { lastSample = sample }
         guard let last = lastSample, last.waiting > 0 else { return }
         let window = Double(gate.limits.sendRateWindow.components.seconds)
-        let owed = min(last.waiting, UInt64(Double(gate.limits.minimumSendBytesPerSecond) * window))
-        if sample.acknowledged &- last.acknowledged < owed {
+        let taken = sample.acknowledged &- last.acknowledged
+        pace.windows += 1
+        pace.taken += taken
+        pace.owed += min(last.waiting, UInt64(Double(gate.limits.minimumSendBytesPerSecond) * window))
+        pace.silentWindows = taken == 0 ? pace.silentWindows + 1 : 0
+        let slow = pace.windows >= 2 && pace.taken < pace.owed
+        let stopped = Double(pace.silentWindows) * window >= Self.maximumSilence
+        if slow || stopped {
             statistics.countSlowReader()
             context.close(promise: nil)
         }
+    }
+
+    /// The longest a client may take nothing while bytes wait for it.
+    static let maximumSilence: Double = 120
+
+    /// One answer's record, from its head on.
+    private struct Pace {
+        var windows = 0
+        var taken: UInt64 = 0
+        var owed: UInt64 = 0
+        var silentWindows = 0
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {
