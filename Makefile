@@ -70,6 +70,9 @@ serve: deps-serve release
 	@# the signed shim and GRUB for Secure Boot PCs) on the first run. deps-serve fetched it.
 	[ -d images/debian-13-amd64 ] || .build/release/garage-pxe import debian \
 	  "$$(bash scripts/fetch-debian13-netboot.sh)" --config $(CONFIG)
+	@# The daemon binds its ports as root and runs as the config's user (garage-pxe),
+	@# created here as the package creates it (a missing user is an error).
+	getent passwd garage-pxe >/dev/null || systemd-sysusers systemd/garage-pxe.sysusers
 	.build/release/garage-pxe check --config $(CONFIG) $(SERVE_FLAGS)
 	.build/release/garage-pxe serve --config $(CONFIG) $(SERVE_FLAGS)
 

@@ -216,7 +216,7 @@ start_dnsmasq() {
 }
 
 start_garage_pxe() {
-  ip netns exec "$NS_SRV" "${SRV_CPU[@]}" "$GPX_BIN" serve --config "$ROOT/config/garage-pxe.yaml" \
+  ip netns exec "$NS_SRV" "${SRV_CPU[@]}" "$GPX_BIN" serve --config "$ROOT/config/garage-pxe.yaml" --user root \
     --interface "$IF_SRV" --address "$SRV_ADDR" --tftp-root "$RUN_DIR/tftp" --log-level "$GPX_LOG_LEVEL" \
     </dev/null >>"$RUN_DIR/garage-pxe.log" 2>&1 &
   SERVER_PID=$!

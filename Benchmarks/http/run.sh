@@ -70,7 +70,7 @@ SIZE=$(stat -c %s "$RUN/$FILE")
 
 GPX_PORT=8081
 NGINX_PORT=8082
-ip netns exec "$NS" "$BIN" serve --config "$REPO/config/garage-pxe.yaml" --interface eth0 --address 10.98.0.1 \
+ip netns exec "$NS" "$BIN" serve --config "$REPO/config/garage-pxe.yaml" --user root --interface eth0 --address 10.98.0.1 \
   --http-port "$GPX_PORT" --images "$RUN/images" --tftp-root /usr/lib/ipxe --log-level warning >"$RUN/garage-pxe.log" 2>&1 &
 PIDS+=($!)
 

@@ -116,7 +116,7 @@ start_server() {   # start_server NAME INDEX
           -e "s|max_tftp_transfers_per_client: .*|max_tftp_transfers_per_client: 64|" \
           "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
       mkdir -p "$RUN/menus" "$RUN/images"
-      ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe.yaml" --interface "$dev" --address "$addr" \
+      ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$dev" --address "$addr" \
         --events log --state "$RUN/state" </dev/null >"$RUN/garage-pxe.log" 2>&1 &
       pid=$! ;;
     dnsmasq)

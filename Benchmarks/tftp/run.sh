@@ -82,7 +82,7 @@ tftp: {root: $ROOT}
 paths: {menus: $RUN, images: $RUN}
 limits: {max_tftp_transfers: 64, max_tftp_transfers_per_client: 64, tftp_max_blksize: 8192, tftp_max_windowsize: 16}
 YAML
-      $NICE ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe-$ns.yaml" >"$RUN/$name-$ns.log" 2>&1 &
+      $NICE ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe-$ns.yaml" --user root >"$RUN/$name-$ns.log" 2>&1 &
       pid=$! ;;
     tftpd-hpa)
       # As Debian ships it (1 s retransmit), with the same 8192 cap on blksize.

@@ -6,8 +6,44 @@
 import Foundation
 import Hummingbird
 import InstallJournal
+import NIOConcurrencyHelpers
 import NIOCore
 import NetworkAddresses
+
+/// The open bench-page event streams: each holds a connection and gets the whole list on
+/// every change, so their number is capped (HTTPConnectionLimits.maxEventStreams).
+final class EventStreamSlots: Sendable {
+    private let open = NIOLockedValueBox(0)
+    let limit: Int
+    let statistics: BootHTTPStatistics
+
+    init(limit: Int, statistics: BootHTTPStatistics) {
+        self.limit = limit
+        self.statistics = statistics
+    }
+
+    /// Takes a slot; nil (counted) when all are taken.
+    func take() -> Slot? {
+        let taken = open.withLockedValue { open in
+            guard open < limit else { return false }
+            open += 1
+            return true
+        }
+        guard taken else {
+            statistics.countEventStreamRefused()
+            return nil
+        }
+        return Slot(self)
+    }
+
+    /// Given back when the last reference goes: the stream's body holds it, so it is freed
+    /// however the response ends, even if its body never runs (client gone before).
+    final class Slot: Sendable {
+        private let slots: EventStreamSlots
+        init(_ slots: EventStreamSlots) { self.slots = slots }
+        deinit { slots.open.withLockedValue { $0 -= 1 } }
+    }
+}
 
 /// How the live stream behaves; the defaults suit a browser, tests shorten them.
 public struct BenchStreamSettings: Sendable {
@@ -40,6 +76,7 @@ struct BenchRoutes: Sendable {
     let view: BenchView
     let stream: BenchStreamSettings
     let onEvent: @Sendable (BootHTTPEvent) -> Void
+    let streams: EventStreamSlots
 
     func register(on router: Router<BootRequestContext>) {
         router.get("/") { _, _ in
@@ -48,7 +85,14 @@ struct BenchRoutes: Sendable {
         }
         router.get("api/machines") { _, _ in json(list()) }
         router.get("api/machines/:mac") { request, context in machine(request, context) }
-        router.get("api/events") { _, _ in events() }
+        router.get("api/events") { request, context in
+            guard let slot = streams.take() else {
+                var response = refuse(request, context, .serviceUnavailable, "\(streams.limit) live views are open already (limits.max_event_streams)")
+                response.headers[.retryAfter] = "30"
+                return response
+            }
+            return events(holding: slot, until: context.channel.closeFuture)
+        }
     }
 
     func list() -> BenchMachineList {
@@ -67,13 +111,18 @@ struct BenchRoutes: Sendable {
     }
 
     /// Server-sent events: the whole list at once, then again after each change (changes
-    /// that come while a copy is being sent are folded into the next one).
-    func events() -> Response {
+    /// that come while a copy is being sent are folded into the next one). The slot taken
+    /// for it is given back when the response is gone.
+    func events(holding slot: EventStreamSlots.Slot, until closed: EventLoopFuture<Void>) -> Response {
         let view = self.view
         let settings = stream
         let body = ResponseBody { writer in
+            withExtendedLifetime(slot) {}
             let (ticks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
             let token = view.subscribe { continuation.yield() }
+            // A client gone ends its stream (and frees its slot) at once, not at the next
+            // keepalive that would fail.
+            closed.whenComplete { _ in continuation.finish() }
             // Dispatch timers, not sleeping tasks: they tick the stream from a timer queue.
             let keepalive = DispatchSource.makeTimerSource(queue: Self.timerQueue)
             keepalive.schedule(deadline: .now() + Self.interval(settings.keepalive), repeating: Self.interval(settings.keepalive))

@@ -36,10 +36,12 @@ public struct BootHTTPConfiguration: Sendable {
     /// Longest path + query accepted (414 beyond): iPXE's longest URL, every DMI field at
     /// its 64-character maximum, is under 1 KiB; the HTTP decoder alone would take 80 KiB.
     public var maxRequestTargetBytes: Int
+    /// Connection caps, request deadline, minimum send rate, event stream cap.
+    public var limits: HTTPConnectionLimits
 
     public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
                 fileChunkBytes: Int = 256 * 1024, zeroCopyFiles: Bool = true, idleTimeout: Duration = .seconds(60),
-                maxRequestTargetBytes: Int = 8192) {
+                maxRequestTargetBytes: Int = 8192, limits: HTTPConnectionLimits = HTTPConnectionLimits()) {
         self.host = host
         self.port = port
         self.imagesDirectory = imagesDirectory
@@ -49,6 +51,7 @@ public struct BootHTTPConfiguration: Sendable {
         self.zeroCopyFiles = zeroCopyFiles
         self.idleTimeout = idleTimeout
         self.maxRequestTargetBytes = maxRequestTargetBytes
+        self.limits = limits
     }
 }
 
@@ -104,12 +107,17 @@ public enum BootHTTPServer {
                                 installOnce: installOnce, proof: proof)
         routes.register(on: router)
         ReportRoutes(settings: reports, onEvent: onEvent, refuse: { routes.refuse($0, $1, $2, $3) }).register(on: router)
-        if let bench { BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent).register(on: router) }
+        if let bench {
+            BenchRoutes(view: bench, stream: benchStream, onEvent: onEvent,
+                        streams: EventStreamSlots(limit: configuration.limits.maxEventStreams, statistics: statistics)).register(on: router)
+        }
+        let gate = ConnectionGate(limits: configuration.limits)
         if let records { MachineRoutes(access: records, onEvent: onEvent).register(on: router) }
         return Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionAccounting(statistics: statistics), FileRegionSender.Installer()],
+                additionalChannelHandlers: [ConnectionAccounting(statistics: statistics), ConnectionBounds(gate: gate, statistics: statistics),
+                                            FileRegionSender.Installer()],
                 idleTimeout: .nanoseconds(configuration.idleTimeout.wholeNanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },

@@ -16,6 +16,16 @@ public final class BootHTTPStatistics: Sendable {
         /// too large (the decoder's limits); the connection is closed.
         public var malformedConnections = 0
         public var connections = 0
+        /// Connections closed at once because the connection cap (overall or for their
+        /// client address) was reached.
+        public var overConnectionCap = 0
+        /// Connections closed because a whole request did not arrive within the request
+        /// deadline (slowloris, or an idle keep-alive connection).
+        public var requestDeadlineCloses = 0
+        /// Connections cut because their client took an answer slower than the minimum rate.
+        public var slowReaderCloses = 0
+        /// Bench-page event streams refused (503) because the stream cap was reached.
+        public var eventStreamsRefused = 0
 
         public var refusedTotal: Int { refused.values.reduce(0, +) }
         public init() {}
@@ -31,6 +41,10 @@ public final class BootHTTPStatistics: Sendable {
     func countConnection() { box.withLockedValue { $0.connections += 1 } }
     func countClosedBeforeRequest() { box.withLockedValue { $0.closedBeforeRequest += 1 } }
     func countMalformedConnection() { box.withLockedValue { $0.malformedConnections += 1 } }
+    func countOverConnectionCap() { box.withLockedValue { $0.overConnectionCap += 1 } }
+    func countRequestDeadline() { box.withLockedValue { $0.requestDeadlineCloses += 1 } }
+    func countSlowReader() { box.withLockedValue { $0.slowReaderCloses += 1 } }
+    func countEventStreamRefused() { box.withLockedValue { $0.eventStreamsRefused += 1 } }
 }
 
 /// Sits after the HTTP decoder on every connection: a read there is a decoded request

@@ -2,6 +2,7 @@
 // /etc/garage-pxe/garage-pxe.yaml), every key documented in that file. Loading never
 // stops at the first mistake: all of them come back as file:line:column diagnostics.
 
+import BootHTTP
 import BootMenus
 import DHCP
 import FileJail
@@ -80,6 +81,18 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var receiveBufferKiB = 1024
         /// On SIGTERM, how long running TFTP transfers may take to finish.
         public var stopGraceSeconds = 15
+        public var maxHTTPConnections = HTTPConnectionLimits.defaultMaxConnections
+        public var maxHTTPConnectionsPerClient = HTTPConnectionLimits.defaultMaxConnectionsPerClient
+        public var httpRequestSeconds = HTTPConnectionLimits.defaultRequestSeconds
+        public var httpMinSendBytesPerSecond = HTTPConnectionLimits.defaultMinimumSendBytesPerSecond
+        public var maxEventStreams = HTTPConnectionLimits.defaultMaxEventStreams
+
+        /// The HTTP server's bounds from the keys above.
+        public var http: HTTPConnectionLimits {
+            HTTPConnectionLimits(maxConnections: maxHTTPConnections, maxConnectionsPerClient: maxHTTPConnectionsPerClient,
+                                 requestDeadline: .seconds(httpRequestSeconds), minimumSendBytesPerSecond: httpMinSendBytesPerSecond,
+                                 maxEventStreams: maxEventStreams)
+        }
     }
 
     /// The file this was read from (nil: built-in defaults only).
@@ -301,6 +314,12 @@ extension GaragePXEConfig {
             if let v = l.int("tftp_max_windowsize", in: 1...256) { c.limits.tftpMaxWindowSize = v }
             if let v = l.int("receive_buffer_kib", in: 64...65536) { c.limits.receiveBufferKiB = v }
             if let v = l.int("stop_grace_seconds", in: 0...600) { c.limits.stopGraceSeconds = v }
+            // The upper bounds keep the descriptors they need under the unit's LimitNOFILE=.
+            if let v = l.int("max_http_connections", in: 16...2048) { c.limits.maxHTTPConnections = v }
+            if let v = l.int("max_http_connections_per_client", in: 1...2048) { c.limits.maxHTTPConnectionsPerClient = v }
+            if let v = l.int("http_request_seconds", in: 1...600) { c.limits.httpRequestSeconds = v }
+            if let v = l.int("http_min_send_bytes_per_second", in: 0...(1 << 30)) { c.limits.httpMinSendBytesPerSecond = v }
+            if let v = l.int("max_event_streams", in: 1...1000) { c.limits.maxEventStreams = v }
             l.finish()
         }
     }

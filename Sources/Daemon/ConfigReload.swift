@@ -50,7 +50,7 @@ extension GaragePXEConfig {
         [
             ConfigKey("(the file's path)", .notAKey, \.sourceFile),
             ConfigKey("site", .live, \.site),
-            // Privileges are dropped once, after binding.
+            // Privileges are dropped once, at start.
             ConfigKey("user", .restart, \.user),
             ConfigKey("network.interface", .restart, \.interface),
             // The proxy's answers, the URLs and log_host in menus, the syslog receiver's address.
@@ -103,6 +103,12 @@ extension GaragePXEConfig {
             // A socket option set when the DHCP and TFTP sockets are bound.
             ConfigKey("limits.receive_buffer_kib", .restart, \.limits.receiveBufferKiB),
             ConfigKey("limits.stop_grace_seconds", .live, \.limits.stopGraceSeconds),
+            // The HTTP server's connection handling is set up once, when it starts.
+            ConfigKey("limits.max_http_connections", .restart, \.limits.maxHTTPConnections),
+            ConfigKey("limits.max_http_connections_per_client", .restart, \.limits.maxHTTPConnectionsPerClient),
+            ConfigKey("limits.http_request_seconds", .restart, \.limits.httpRequestSeconds),
+            ConfigKey("limits.http_min_send_bytes_per_second", .restart, \.limits.httpMinSendBytesPerSecond),
+            ConfigKey("limits.max_event_streams", .restart, \.limits.maxEventStreams),
         ]
     }
 

@@ -89,6 +89,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
         let logger = self.logger
         let journal = self.journal
+        if let short = DescriptorBudget.ensure(config.limits) { logger.warning("\(short)") }
         if journal == nil {
             logger.error("\(Self.eventsOffWarning)")
             logger.warning("admin actions (re-arming) are off: with no state folder in use there is no admin token")
@@ -100,10 +101,22 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         if let problem = installOnce.startProblem { bench.warnings.append(problem) }
         if let journal {
             // An install interrupted by a restart keeps its INSTALL_ID.
-            if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400))) {
-                journal.restoreOpenInstalls(from: records)
+            // The last 24 h of every kind but the installer's own lines (debug-level, a
+            // flood's bulk; neither needs them): read once, before READY.
+            let kinds = InstallEventKind.allCases.filter { $0 != .installerLog }
+            if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400), kinds: kinds)) {
+                journal.restoreOpenInstalls(from: records) { mac, id in
+                    (try? JournalReader.latest(JournalQuery(matches: [.mac: mac, .installID: id], kinds: [.installerLog]))) != nil
+                }
                 bench.rebuild(from: records)
             }
+        }
+        // Started as root: nothing is bound or answered with root's rights (see Privileges).
+        let privileges: Privileges.Outcome
+        do {
+            privileges = try Privileges.beginDrop(to: config.user)
+        } catch {
+            throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
         }
         let events = self.events
         let service = ProxyDHCPService(policy: policy, listen: listen) { event in events.proxy(event) }
@@ -146,9 +159,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
 
         // Every socket is open: nothing privileged is needed any more.
-        let privileges: Privileges.Outcome
         do {
-            privileges = try Privileges.dropIfRoot(to: config.user)
+            try Privileges.finish(privileges)
         } catch {
             service.stop()
             tftpServer.stop()
@@ -156,9 +168,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         var runningAs = "uid \(getuid())"
         switch privileges {
-        case .dropped(let user, _, _): runningAs = user
-        case .userMissing(let user):
-            logger.warning("user '\(user)' does not exist, so the daemon keeps running as root; create it with systemd-sysusers (make install does)")
+        case .binding(let user, _, _): runningAs = user
+        case .keptRoot:
+            logger.warning("'user: root' in the configuration: the daemon runs as root, so a flaw in any service it answers with is root's; the unit and the package run it as garage-pxe")
             runningAs = "root"
         case .notRoot: break
         }
@@ -279,7 +291,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             configuration: BootHTTPConfiguration(
                 host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
                 tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
-                zeroCopyFiles: config.httpSendfile),
+                zeroCopyFiles: config.httpSendfile, limits: config.limits.http),
             content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
                 events.http(event)
@@ -381,7 +393,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let s = proxy?.statistics ?? ProxyStatistics()
         let t = tftp?.statistics ?? TFTPServerStatistics()
         let h = httpStatistics.counts
-        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running, \(t.refusedTotal) refused, \(t.malformed + t.stray) dropped; HTTP \(h.refusedTotal) refused, \(h.malformedConnections + h.closedBeforeRequest) connections dropped\(installerSyslogStatus)"
+        return "proxyDHCP on \(interfaceName) \(serverAddress): \(s.answered) answered, \(s.ignoredTotal) ignored, \(s.malformedTotal) malformed; TFTP :\(config.tftp.port) \(tftp?.activeTransfers ?? 0) transfers running, \(t.refusedTotal) refused, \(t.malformed + t.stray) dropped; HTTP \(h.refusedTotal) refused, \(h.malformedConnections + h.closedBeforeRequest) connections dropped (\(h.overConnectionCap) over the cap, \(h.slowReaderCloses) slow readers)\(installerSyslogStatus)"
     }
 
     private var installerSyslogStatus: String {
@@ -486,6 +498,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             "installer_syslog_dropped": "\(installerSyslog?.statistics.dropped ?? 0)",
             "installer_syslog_unknown_senders": "\(installerSyslog?.statistics.unknownSender ?? 0)",
             "installer_syslog_rate_limited": "\(installerSyslog?.statistics.rateLimited ?? 0)",
+            "machine_table_evictions": "\((journal?.machineTableEvictions ?? 0) + bench.evictedMachines)",
         ].merging(RobustnessCounters.metadata(tftp: tftp?.statistics, http: httpStatistics.counts)) { a, _ in a })
         let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
         let waiter = DispatchSource.makeTimerSource(queue: mainQueue)

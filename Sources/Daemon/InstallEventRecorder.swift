@@ -24,19 +24,20 @@ public final class InstallEventRecorder: @unchecked Sendable {
     private var site: String { siteLock.withLock { currentSite } }
     private let lock = NSLock()
     // Guarded by `lock`; reports arrive on the proxy, TFTP and HTTP threads.
-    private var macByIP: [String: String] = [:]
-    private var identityByMAC: [String: MachineIdentity] = [:]
-    private var installIDByMAC: [String: String] = [:]
+    // Each capped (MachineTable): a request with a made-up MAC costs one entry.
+    private var macByIP = MachineTable<String>()
+    private var identityByMAC = MachineTable<MachineIdentity>()
+    private var installIDByMAC = MachineTable<String>()
     /// The install attempt whose installer.started was written, per MAC: it is written once
     /// per attempt, before anything else the installer says (see `startInstallLocked`).
-    private var startedInstallByMAC: [String: String] = [:]
+    private var startedInstallByMAC = MachineTable<String>()
     /// Machines whose installer.started came from their syslog: the preseed fetch that
     /// follows belongs to that same start and writes nothing.
-    private var startedFromSyslog: Set<String> = []
+    private var startedFromSyslog = MachineTable<Bool>()
     /// The entry chosen at the menu (installer.started from syslog names it too) and the
     /// installer step reached (installer.stalled says where it stopped).
-    private var entryByMAC: [String: String] = [:]
-    private var stepByMAC: [String: String] = [:]
+    private var entryByMAC = MachineTable<String>()
+    private var stepByMAC = MachineTable<String>()
     private var watch: InstallerStallWatch
     /// Monotonic seconds (a wall-clock step must neither stall nor revive an installer).
     private let uptime: @Sendable () -> Double
@@ -69,11 +70,22 @@ public final class InstallEventRecorder: @unchecked Sendable {
     /// Events written from now on carry `site` (a reload changed it).
     public func changeSite(to site: String) { siteLock.withLock { currentSite = site } }
 
+    /// Entries the per-machine tables dropped to stay within their capacity.
+    public var machineTableEvictions: Int {
+        lock.withLock {
+            macByIP.evictions + identityByMAC.evictions + installIDByMAC.evictions + startedInstallByMAC.evictions
+                + startedFromSyslog.evictions + entryByMAC.evictions + stepByMAC.evictions + watch.evictions
+        }
+    }
     public func flush() { writer.flush() }
 
     /// Install attempts still open in the journal (started, neither finished nor failed),
-    /// so a restart mid-install keeps the same INSTALL_ID.
-    public func restoreOpenInstalls(from records: [JournalRecord]) {
+    /// so a restart mid-install keeps the same INSTALL_ID. `records` may leave out the
+    /// installer's own lines (installer.log: debug-level, and what a syslog flood is made
+    /// of): `installerSpoke(mac, installID)` is then asked, for the few open installs only,
+    /// whether that attempt's installer said anything (its stall watch restarts only then).
+    public func restoreOpenInstalls(from records: [JournalRecord],
+                                    installerSpoke: (_ mac: String, _ installID: String) -> Bool = { _, _ in false }) {
         lock.lock()
         defer { lock.unlock() }
         // Per open install: whether its installer.started was written, whether its
@@ -103,6 +115,9 @@ public final class InstallEventRecorder: @unchecked Sendable {
         }
         // Silence counts again from the restart: the daemon heard nothing while it was down.
         let now = uptime()
+        for mac in startedInstallByMAC.keys where !spoke.contains(mac) {
+            if let id = installIDByMAC[mac], startedInstallByMAC[mac] == id, installerSpoke(mac, id) { spoke.insert(mac) }
+        }
         for mac in spoke where startedInstallByMAC[mac] != nil && startedInstallByMAC[mac] == installIDByMAC[mac] {
             watch.restore(mac, stalled: stalled.contains(mac), at: now)
         }
@@ -162,7 +177,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
                 installIDByMAC[mac] = UUID().uuidString.lowercased()
                 entryByMAC[mac] = entry
                 // A new attempt: the last one's silence (a PC reset mid-install) is not its.
-                startedFromSyslog.remove(mac)
+                startedFromSyslog.removeValue(forKey: mac)
                 stepByMAC[mac] = nil
                 watch.close(mac)
                 lock.unlock()
@@ -179,7 +194,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
                     entryByMAC[mac] = entry
                     // The installer's syslog already started this attempt (main-menu's
                     // network-preseed item runs before the fetch): same start, no event.
-                    if startedFromSyslog.remove(mac) != nil, startedInstallByMAC[mac] != nil,
+                    if startedFromSyslog.removeValue(forKey: mac) != nil, startedInstallByMAC[mac] != nil,
                        startedInstallByMAC[mac] == installIDByMAC[mac] { return false }
                     if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
                     startedInstallByMAC[mac] = installIDByMAC[mac]
@@ -342,7 +357,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             if installIDByMAC[mac] == nil { installIDByMAC[mac] = UUID().uuidString.lowercased() }
             guard startedInstallByMAC[mac] != installIDByMAC[mac] else { return false }
             startedInstallByMAC[mac] = installIDByMAC[mac]
-            startedFromSyslog.insert(mac)
+            startedFromSyslog[mac] = true
             return true
         }
         guard fresh else { return }
@@ -387,7 +402,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             lock.withLock {
                 installIDByMAC[mac] = nil
                 startedInstallByMAC[mac] = nil
-                startedFromSyslog.remove(mac)
+                startedFromSyslog.removeValue(forKey: mac)
                 stepByMAC[mac] = nil
                 watch.close(mac)
             }

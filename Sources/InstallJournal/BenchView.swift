@@ -83,10 +83,11 @@ public final class BenchView: @unchecked Sendable {
     private let now: Clock
     private let lock = NSLock()
     // Guarded by `lock`.
-    private var eventsByMAC: [String: [JournalRecord]] = [:]
+    /// Capped (MachineTable): a request with a made-up MAC adds a machine.
+    private var eventsByMAC = MachineTable<[JournalRecord]>()
     /// Each machine's row, folded again only after its events changed: a busy bench
     /// (a hundred PCs installing) must not refold every machine on every event.
-    private var rowByMAC: [String: BenchRow] = [:]
+    private var rowByMAC = MachineTable<BenchRow>()
     private var subscribers: [UInt64: @Sendable () -> Void] = [:]
     private var nextSubscriber: UInt64 = 0
     private var changeCount: UInt64 = 0
@@ -100,6 +101,9 @@ public final class BenchView: @unchecked Sendable {
 
     /// What the page must say above the machines, whatever they are: that events are not
     /// recorded (no journal), so install once and the record are off.
+    /// Machines dropped from the view to stay within its capacity.
+    public var evictedMachines: Int { lock.withLock { eventsByMAC.evictions } }
+
     public var warnings: [String] {
         get { lock.withLock { warningLines } }
         set { lock.withLock { warningLines = newValue } }
@@ -114,8 +118,8 @@ public final class BenchView: @unchecked Sendable {
     /// Replaces the view with these records (oldest first), e.g. the journal's last 24 h.
     public func rebuild(from records: [JournalRecord]) {
         lock.lock()
-        eventsByMAC = [:]
-        rowByMAC = [:]
+        eventsByMAC.removeAll()
+        rowByMAC.removeAll()
         for record in records { insertLocked(record) }
         lock.unlock()
         notify()
@@ -215,7 +219,8 @@ public final class BenchView: @unchecked Sendable {
     /// Events that fell out of the window are dropped for good.
     private func dropExpiredLocked() {
         let cutoff = UInt64(max(0, since.timeIntervalSince1970) * 1e6)
-        for (mac, events) in eventsByMAC {
+        for mac in eventsByMAC.keys {
+            guard let events = eventsByMAC[mac] else { continue }
             guard let first = events.first, first.realtimeMicroseconds < cutoff else { continue }
             let kept = events.filter { $0.realtimeMicroseconds >= cutoff }
             eventsByMAC[mac] = kept.isEmpty ? nil : kept

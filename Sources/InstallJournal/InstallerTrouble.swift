@@ -132,7 +132,8 @@ public struct InstallerStallWatch: Sendable {
 
     /// Seconds without a line after which a watched installer is stalled.
     public var silenceLimit: Int
-    private var machines: [String: Watched] = [:]
+    /// Capped (MachineTable), like every per-machine table.
+    private var machines = MachineTable<Watched>()
 
     public init(silenceLimit: Int) {
         self.silenceLimit = silenceLimit
@@ -158,7 +159,8 @@ public struct InstallerStallWatch: Sendable {
     /// The machines silent for `silenceLimit` seconds at `time`, now stalled (each once).
     public mutating func silences(at time: Double) -> [String] {
         var found: [String] = []
-        for (mac, watched) in machines where !watched.stalled && time - watched.lastLine >= Double(silenceLimit) {
+        for mac in machines.keys {
+            guard let watched = machines[mac], !watched.stalled, time - watched.lastLine >= Double(silenceLimit) else { continue }
             machines[mac]?.stalled = true
             found.append(mac)
         }
@@ -176,4 +178,6 @@ public struct InstallerStallWatch: Sendable {
 
     public func isStalled(_ mac: String) -> Bool { machines[mac]?.stalled ?? false }
     public func isWatched(_ mac: String) -> Bool { machines[mac] != nil }
+    /// Machines dropped to stay within the table's capacity.
+    public var evictions: Int { machines.evictions }
 }

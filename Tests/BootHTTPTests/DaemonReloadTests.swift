@@ -63,7 +63,7 @@ struct DaemonReloadTests {
     static func withRunningDaemon(_ setup: Setup, _ body: (NetworkNamespace, Process) async throws -> Void) async throws {
         let ns = try NetworkNamespace(prefix: "gpxhttp")
         defer { ns.remove() }
-        let daemon = try ns.spawn([Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address,
+        let daemon = try ns.spawn([Repo.binary, "serve", "--config", setup.config.path, "--user", "root", "--interface", "eth0", "--address", ns.address,
                                    "--events", "log", "--state", setup.dir.appendingPathComponent("state").path,
                                    "--log-level", "info"], output: setup.log)
         defer { stop(daemon) }

@@ -88,7 +88,7 @@ struct ReloadUnderLoadTests {
         let tftpSource = Self.tftpSource
         let ns = try NetworkNamespace(prefix: "gpxkill")
         defer { ns.remove() }
-        let arguments = [Repo.binary, "serve", "--config", setup.config.path, "--interface", "eth0", "--address", ns.address, "--log-level", "info",
+        let arguments = [Repo.binary, "serve", "--config", setup.config.path, "--user", "root", "--interface", "eth0", "--address", ns.address, "--log-level", "info",
                          "--events", "log", "--state", setup.dir.appendingPathComponent("state").path]
         let first = try ns.spawn(arguments, output: setup.log)
         defer { stop(first) }

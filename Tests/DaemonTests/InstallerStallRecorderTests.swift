@@ -192,8 +192,9 @@ import TestSupport
         #expect(MachineSummary.summarize(records).first?.result == "failed")
     }
 
-    @Test("a restart mid-stall: the open install stays started and stalled, the next line resumes it")
-    func restoredAfterRestart() throws {
+    @Test("a restart mid-stall: the open install stays started and stalled, the next line resumes it (the start-up read without the installer's own lines asks for them per open install)",
+          arguments: [false, true])
+    func restoredAfterRestart(withoutInstallerLines: Bool) throws {
         let sink = Sink(), clock = ManualClock()
         let (first, firstWriter) = Self.recorder(sink, clock: clock)
         _ = try Self.choose(first)
@@ -206,7 +207,17 @@ import TestSupport
         }
         let after = Sink()
         let (second, secondWriter) = Self.recorder(after, clock: clock)
-        second.restoreOpenInstalls(from: records)
+        if withoutInstallerLines {
+            // As the daemon reads at start: no installer.log; asked per open install instead.
+            var asked: [String] = []
+            second.restoreOpenInstalls(from: records.filter { $0.kind != .installerLog }) { mac, id in
+                asked.append(mac)
+                return records.contains { $0.kind == .installerLog && $0[.mac] == mac && $0[.installID] == id }
+            }
+            #expect(asked == [Self.mac])
+        } else {
+            second.restoreOpenInstalls(from: records)
+        }
         // Its IP is learnt again from a line's neighbour lookup, as after a real restart.
         second.installerSyslog(try InstallerSyslog.parse(Array("<14>Dec  6 06:01:00 main-menu[256]: INFO: Menu item 'choose-mirror' selected\n".utf8)).get(),
                                from: Self.ip, neighbourMAC: { _ in Self.mac })

@@ -1,3 +1,4 @@
+import BootHTTP
 @testable import Daemon
 import Foundation
 import NetworkAddresses
@@ -93,6 +94,26 @@ struct TFTPConfigTests {
             "\(error)".split(separator: "\n") == [
                 "g.yaml:2:34: error: 'limits.max_tftp_transfers_per_client' must be between 1 and 10000, found 0",
                 "g.yaml:3:33: error: 'limits.tftp_silent_transfer_seconds' must be between 1 and 3600, found 0",
+            ]
+        }
+    }
+
+    @Test("the HTTP bounds: shipped values equal the defaults, set values reach the server's limits, out of range is a positioned error; the descriptors they need")
+    func httpBounds() throws {
+        let shipped = try GaragePXEConfig.load(path: ConfigTests.repoConfig)
+        #expect(shipped.limits.http == HTTPConnectionLimits())
+        #expect(DescriptorBudget.needed(shipped.limits) == 1024 * 3 + 64 * 3 + 512, "the unit's LimitNOFILE= comment says 3776")
+        let yaml = "limits: {max_http_connections: 200, max_http_connections_per_client: 8, http_request_seconds: 5, "
+            + "http_min_send_bytes_per_second: 0, max_event_streams: 4}\n"
+        let c = try GaragePXEConfig.parse(yaml, file: "g.yaml")
+        #expect(c.limits.http == HTTPConnectionLimits(maxConnections: 200, maxConnectionsPerClient: 8, requestDeadline: .seconds(5),
+                                                      minimumSendBytesPerSecond: 0, maxEventStreams: 4))
+        #expect {
+            try GaragePXEConfig.parse("limits:\n  max_http_connections: 4096\n  max_event_streams: 0\n", file: "g.yaml")
+        } throws: { error in
+            "\(error)".split(separator: "\n") == [
+                "g.yaml:2:25: error: 'limits.max_http_connections' must be between 16 and 2048, found 4096",
+                "g.yaml:3:22: error: 'limits.max_event_streams' must be between 1 and 1000, found 0",
             ]
         }
     }

@@ -43,15 +43,15 @@ struct SystemdServiceTests {
         #expect(entry.hasSuffix("/usr/sbin/nologin"))
     }
 
-    func startDaemon(in ns: NetworkNamespace, notify: NotifySocket?, extra: [String] = [], environment: [String: String] = [:],
-                     log: URL) throws -> Process {
+    func startDaemon(in ns: NetworkNamespace, notify: NotifySocket?, user: String = "nobody", extra: [String] = [],
+                     environment: [String: String] = [:], log: URL) throws -> Process {
         var env = environment
         if let notify { env["NOTIFY_SOCKET"] = notify.path }
         let images = log.deletingPathExtension().appendingPathExtension("images")
         try TestImages.create(in: images)
         return try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
                              "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--images", images.path,
-                             "--http-port", "8080", "--user", "nobody",
+                             "--http-port", "8080", "--user", user,
                              // Events as log lines, never into the host's journal; state in the test's folder.
                              "--events", "log", "--state", images.appendingPathExtension("state").path] + extra,
                             environment: env, output: log)
@@ -119,7 +119,7 @@ struct SystemdServiceTests {
         #expect(output.contains("4011"))
     }
 
-    @Test("started as root it binds, then runs as the configured user with no capabilities")
+    @Test("started as root it binds as the configured user (only CAP_NET_BIND_SERVICE), then runs with no capabilities")
     func privilegeDrop() throws {
         let ns = try NetworkNamespace(prefix: "gpxpd")
         defer { ns.remove() }
@@ -144,10 +144,53 @@ struct SystemdServiceTests {
         for caps in ["CapEff", "CapPrm", "CapAmb"] {
             #expect(field(caps) == "0000000000000000", "\(caps): \(field(caps))")
         }
-        // And it still answers: the sockets bound as root stay usable.
+        // Nothing was bound with root's ids: every socket it listens on (DHCP 67, PXE 4011,
+        // TFTP 69 below 1024, HTTP) belongs to nobody, as under the unit (ss omits uid 0).
+        let sockets = try run("/usr/sbin/ip", ["netns", "exec", ns.name, "ss", "-Hlnpe"]).output
+            .split(separator: "\n").filter { $0.contains("garage-pxe") }
+        for port in [":67 ", ":69 ", ":4011 ", ":8080 "] {
+            #expect(sockets.contains { $0.contains(port) }, "no listener on \(port): \(sockets)")
+        }
+        #expect(sockets.allSatisfy { $0.contains("uid:\(nobody)") }, "sockets not bound as nobody: \(sockets)")
+        // And it still answers.
         #expect(daemon.isRunning)
         let output = try String(contentsOf: log, encoding: .utf8)
         #expect(output.contains("user=nobody"), "\(output)")
+    }
+
+    @Test("a configured user that does not exist stops the start, saying how to create it; no READY")
+    func missingUser() throws {
+        let ns = try NetworkNamespace(prefix: "gpxmu")
+        defer { ns.remove() }
+        let notify = try NotifySocket()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let daemon = try startDaemon(in: ns, notify: notify, user: "garage-pxe-absent", log: log)
+        defer { stop(daemon) }
+        #expect(waitUntil(60) { !daemon.isRunning })
+        #expect(daemon.terminationStatus != 0)
+        #expect(notify.receive(within: 0.5) == nil, "no READY")
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("user 'garage-pxe-absent' does not exist"), "\(output)")
+        #expect(output.contains("adduser --system --group --no-create-home --home /nonexistent garage-pxe-absent"), "\(output)")
+    }
+
+    @Test("user: root is accepted, with a warning, and keeps root")
+    func explicitRoot() throws {
+        let ns = try NetworkNamespace(prefix: "gpxur")
+        defer { ns.remove() }
+        let notify = try NotifySocket()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let daemon = try startDaemon(in: ns, notify: notify, user: "root", log: log)
+        defer { stop(daemon) }
+        let ready = notify.messages(until: { $0.contains("READY=1") }, within: 60)
+        #expect(ready.last?.contains("READY=1") == true)
+        let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
+        #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == "0" } == true)
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("'user: root' in the configuration: the daemon runs as root"), "\(output)")
+        #expect(output.contains("user=root"), "\(output)")
     }
 }
 

@@ -46,7 +46,7 @@ final class LossyLab {
             try TestImages.create(in: URL(fileURLWithPath: dir + "/images"))
             let binary = ProcessInfo.processInfo.environment["GARAGE_PXE_BIN"]
                 ?? Self.repo.appendingPathComponent(".build/debug/garage-pxe").path
-            try start("/usr/sbin/ip", ["netns", "exec", serverNS, binary, "serve", "--config", dir + "/garage-pxe.yaml",
+            try start("/usr/sbin/ip", ["netns", "exec", serverNS, binary, "serve", "--config", dir + "/garage-pxe.yaml", "--user", "root",
                                                        "--events", "log", "--state", dir + "/state"],
                       log: dir + "/garage-pxe.log")
             try waitFor("garage-pxe to start") { self.serverLog.contains("garage-pxe started") }

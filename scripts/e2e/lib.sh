@@ -142,7 +142,7 @@ e2e_setup() {
   # garage-pxe writes its events (the installer's syslog lines too) to a private journald
   # in a mount namespace of its own; its files are in $E2E_JOURNAL for pc_events.
   unshare -m --propagation private "$E2E_REPO/scripts/e2e/journal-serve.sh" "$E2E_JOURNAL" \
-    ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_CONFIG" --events journal \
+    ip netns exec "$LAB_NS_SRV" "$E2E_BIN" serve --config "$E2E_CONFIG" --user root --events journal \
     --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
     --images "$RUN/images" --menus "$RUN/menus" --state "$RUN/state" --tftp-root /usr/lib/ipxe --log-level debug >"$E2E_DAEMON_LOG" 2>&1 &
   E2E_PIDS+=($!)

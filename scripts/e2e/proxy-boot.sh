@@ -56,7 +56,7 @@ tree="$(bash "$REPO/scripts/fetch-debian13-netboot.sh")"
 # The copy's relative paths would resolve in $RUN: every folder is given on the command line.
 sed 's/^  efi: signed$/  efi: ipxe.efi/' "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
 grep -q '^  efi: ipxe.efi$' "$RUN/garage-pxe.yaml" || { echo "e2e: could not set bootfiles.efi in the config copy" >&2; exit 1; }
-ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$RUN/garage-pxe.yaml" \
+ip netns exec "$LAB_NS_SRV" "$BIN" serve --config "$RUN/garage-pxe.yaml" --user root \
   --interface "$LAB_SRV_IF" --address "$LAB_SRV_ADDR" --http-port "$LAB_HTTP_PORT" \
   --images "$RUN/images" --menus "$REPO/pxe-menus" --tftp-root /usr/lib/ipxe --log-level debug --events log --state "$RUN/state" >"$RUN/garage-pxe.log" 2>&1 &
 PIDS+=($!)
