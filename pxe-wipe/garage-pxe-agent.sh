@@ -220,12 +220,14 @@ erase_disk() {
     post wipe "$WORK/wipe.json" && [ "$success" = true ]
 }
 
-# Erase only after a countdown a key press cancels (the console is the PC's screen).
+# Erase only after a countdown a key press cancels (the console is the PC's screen: the
+# menu entry puts console=tty0 last). `read -n 1` takes one key without waiting for Enter
+# (busybox turns the terminal's line mode off for it).
 countdown() {
     i=$COUNTDOWN
     while [ "$i" -gt 0 ]; do
         printf '\rEffacement de TOUS les disques dans %3s s. Appuyez sur une touche pour annuler. ' "$i"
-        if read -r -t 1 _ 2>/dev/null </dev/console; then
+        if read -r -n 1 -t 1 _ 2>/dev/null </dev/console; then
             echo; say "effacement annulé"; return 1
         fi
         i=$((i - 1))
