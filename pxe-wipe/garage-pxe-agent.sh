@@ -48,12 +48,19 @@ post() { # post KIND FILE: the report, with this boot's token
     return 1
 }
 
+# The disks: block devices only. An empty /sys/block leaves its pattern unexpanded, and a
+# word from here is never expanded again (set -f around every use): nothing but a block
+# device listed by the kernel is ever opened for writing.
 disks() {
-    if [ -n "${GARAGE_PXE_DISKS:-}" ]; then echo "$GARAGE_PXE_DISKS"; return; fi
+    if [ -n "${GARAGE_PXE_DISKS:-}" ]; then
+        for dev in $GARAGE_PXE_DISKS; do [ -b "$dev" ] && echo "$dev"; done
+        return
+    fi
     for path in /sys/block/*; do
+        [ -d "$path" ] || continue
         name=${path##*/}
         case $name in loop* | ram* | sr* | zram* | dm-* | md* | fd* | nbd*) continue ;; esac
-        echo "/dev/$name"
+        [ -b "/dev/$name" ] && echo "/dev/$name"
     done
 }
 
@@ -103,6 +110,7 @@ memory_bytes() { # installed RAM from DMI, else what the kernel sees
 
 inventory() {
     disk_json=
+    set -f
     for dev in $(disks); do
         sys=$(sysblock "$dev")
         entry=$(printf '{"name":%s,"model":%s,"serial":%s,"sizeBytes":%s,"transport":"%s","health":%s}' \
@@ -110,6 +118,7 @@ inventory() {
             "$(num "$(blockdev --getsize64 "$dev" 2>/dev/null)")" "$(disk_transport "$dev")" "$(disk_health "$dev")")
         disk_json="${disk_json:+$disk_json,}$entry"
     done
+    set +f
     nic_json=
     for path in /sys/class/net/*; do
         name=${path##*/}
@@ -181,6 +190,7 @@ firmware_erase() {
 
 erase_disk() {
     dev=$1
+    [ -b "$dev" ] || { say "$dev is not a block device: left alone"; return 1; }
     serial=$(disk_serial "$dev")
     size=$(blockdev --getsize64 "$dev" 2>/dev/null || echo 0)
     model=$(first_line "$(sysblock "$dev")/device/model")
@@ -240,7 +250,9 @@ inventory >"$WORK/inventory.json"
 post inventory "$WORK/inventory.json" && say "inventaire envoyé"
 status=0
 if [ "$MODE" = erase ] && countdown; then
+    set -f
     for dev in $(disks); do erase_disk "$dev" || status=1; done
+    set +f
 fi
 rm -rf "$WORK"
 exit $status
