@@ -52,6 +52,7 @@ post() { # post KIND FILE: the report, with this boot's token
 # word from here is never expanded again (set -f around every use): nothing but a block
 # device listed by the kernel is ever opened for writing.
 disks() {
+    set +f # a $(disks) subshell: the caller's set -f stays
     if [ -n "${GARAGE_PXE_DISKS:-}" ]; then
         for dev in $GARAGE_PXE_DISKS; do [ -b "$dev" ] && echo "$dev"; done
         return
