@@ -95,6 +95,7 @@ kernel_version=$(dpkg-deb -f "$work"/debs/"$kernel"_*.deb Version)
 printf 'Debian version:  12 (bookworm)\nInstaller build: garage-pxe-diagnostic %s %s\n' "$kernel" "$kernel_version" >"$out/version.info"
 if [ -n "$cached" ]; then
     mkdir -p "$GARAGE_PXE_IMAGE_CACHE"
-    rm -rf "$cached.tmp" && cp -r "$out" "$cached.tmp" && rm -rf "$cached" && mv "$cached.tmp" "$cached"
+    # Two builds at once each write their own copy; the last rename wins (same content).
+    rm -rf "$cached.$$" && cp -r "$out" "$cached.$$" && rm -rf "$cached" && mv -T "$cached.$$" "$cached" || rm -rf "$cached.$$"
 fi
 echo "build-image: $image/linux ($kernel $kernel_version), $image/initrd.gz ($(du -h "$image/initrd.gz" | cut -f1)), from $(ls "$work/debs" | wc -l) packages"

@@ -107,7 +107,10 @@ check "[$PC] machine.inventoried: the DMI serial" grep -q "serial=E2E-WIPE-PC" <
 for disk in E2E-AHCI-0001 E2E-NVME-0002 E2E-RO-0003; do
   check "[$PC] machine.inventoried lists disk $disk" grep -q "$disk" <<<"$inventory"
 done
-check "[$PC] machine.inventoried: the RAM (1 GiB)" grep -qE "memory_bytes=10[0-9]{8}" <<<"$inventory"
+# The RAM: 1 GiB installed, as DMI says; what the kernel sees (a little less) when the
+# firmware's DMI memory devices cannot be read.
+ram="$(grep -oE 'memory_bytes=[0-9]+' <<<"$inventory" | cut -d= -f2 || true)"
+check "[$PC] machine.inventoried: the RAM (${ram:-none} bytes, 1 GiB installed)" test "${ram:-0}" -gt $((768 << 20)) -a "${ram:-0}" -le $((1 << 30))
 check "[$PC] machine.inventoried: the CPU model" grep -qE "cpu_model=[^ ]+" <<<"$inventory"
 check "[$PC] disk.wiped: the AHCI disk" has_event "$mac" disk.wiped disk_serial=E2E-AHCI-0001 verification=verified
 check "[$PC] disk.wiped: the NVMe disk" has_event "$mac" disk.wiped disk_serial=E2E-NVME-0002 verification=verified
