@@ -145,14 +145,25 @@ inventory() {
 }
 
 # Reads the whole device (SIZE bytes) and succeeds only if every byte is BYTE (octal, 000
-# or 377). The device is read in 4 MiB O_DIRECT blocks (what is checked is the disk, not the
+# or 377). The device is read in 4 MiB O_DIRECT blocks, four quarters at once (what is checked is the disk, not the
 # page cache); zeros are compared by diffutils' cmp, word by word. A read error ends the
 # stream early: cmp then sees fewer than SIZE bytes, a mismatch. Without diffutils (busybox
 # cmp has no -n: status 2), and for 377, tr deletes the expected byte and anything left is a
 # mismatch.
 all_bytes_are() {
     if [ "$3" = 000 ] && cmp --version >/dev/null 2>&1; then
-        dd if="$1" bs=4M iflag=direct 2>/dev/null | cmp -s -n "$2" - /dev/zero
+        # Four quarters read at once: four reads in flight keep a disk busy while each
+        # pipe waits for its cmp (one dd | cmp read at half a plain read's speed).
+        blocks=$((($2 + 4194303) / 4194304)) quarter=$(((($2 + 4194303) / 4194304 + 3) / 4)) pids= q=0
+        while [ $q -lt 4 ] && [ $((q * quarter)) -lt "$blocks" ]; do
+            bytes=$(($2 - q * quarter * 4194304))
+            [ "$bytes" -gt $((quarter * 4194304)) ] && bytes=$((quarter * 4194304))
+            dd if="$1" bs=4M skip=$((q * quarter)) count=$quarter iflag=direct 2>/dev/null | cmp -s -n "$bytes" - /dev/zero &
+            pids="$pids $!" q=$((q + 1))
+        done
+        mismatch=0
+        for pid in $pids; do wait "$pid" || mismatch=1; done
+        [ -n "$pids" ] && [ $mismatch = 0 ]
         return $?
     fi
     [ "$(tr -d "\\$3" <"$1" | head -c 1 | wc -c)" -eq 0 ]
