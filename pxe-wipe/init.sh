@@ -7,10 +7,14 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /tmp /run
-# Drivers for every PCI device present, then the ones that stack on them (disks over SCSI).
-for alias in /sys/bus/pci/devices/*/modalias; do modprobe -q "$(cat "$alias")" 2>/dev/null; done
-for m in sd_mod nvme ahci usb_storage; do modprobe -q "$m" 2>/dev/null; done
-sleep 2
+# Drivers for every device present on any bus, then again for the devices the first drivers
+# brought (a virtio NIC or SCSI controller sits on the virtio bus its PCI driver creates;
+# USB devices behind a host controller), then the ones that stack on them (disks over SCSI).
+for pass in 1 2 3; do
+    for alias in /sys/bus/*/devices/*/modalias; do modprobe -q "$(cat "$alias")" 2>/dev/null; done
+    [ "$pass" = 1 ] && for m in sd_mod nvme ahci usb_storage; do modprobe -q "$m" 2>/dev/null; done
+    sleep 1
+done
 mac=$(sed -n 's/.*garage_pxe\.mac=\([^ ]*\).*/\1/p' /proc/cmdline)
 nic=
 for path in /sys/class/net/*; do

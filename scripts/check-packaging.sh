@@ -24,7 +24,9 @@ check "a .deb was built" test -f "$deb"
 check "dpkg unpacks it into a fresh root" dpkg --root="$root" --force-depends --force-not-root --unpack "$deb"
 for f in usr/bin/garage-pxe usr/lib/systemd/system/garage-pxe.service usr/lib/sysusers.d/garage-pxe.conf \
   usr/lib/tmpfiles.d/garage-pxe.conf usr/share/man/man8/garage-pxe.8.gz \
-  usr/share/bash-completion/completions/garage-pxe usr/share/doc/garage-pxe/copyright; do
+  usr/share/bash-completion/completions/garage-pxe usr/share/doc/garage-pxe/copyright \
+  usr/share/garage-pxe/pxe-wipe/build-image.sh usr/share/garage-pxe/pxe-wipe/garage-pxe-agent.sh \
+  usr/share/garage-pxe/pxe-wipe/init.sh usr/share/garage-pxe/pxe-wipe/udhcpc.script; do
   check "/$f is where the README says" test -e "$root/$f"
 done
 # Until postinst runs, dpkg keeps a conffile as FILE.dpkg-new; configure renames it,

@@ -25,6 +25,9 @@ test+=(systemd-container debootstrap)
 test+=(socat)
 # grub-script-check: the rendered GRUB configurations are parsed by GRUB's own checker.
 test+=(grub-common)
+# The diagnostic and erase e2e (scripts/e2e/wipe-boot.sh): bc for its timings and the
+# throughput figures (the image itself comes from `garage-pxe import wipe`, apt download only).
+test+=(bc)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;

@@ -36,6 +36,12 @@ if [[ -n "$MANPAGE" ]]; then
   chmod 0644 "$DESTDIR$PREFIX/share/man/man8/garage-pxe.8.gz"
 fi
 install -m 0644 README.md "$DESTDIR$PREFIX/share/doc/garage-pxe/README.md"
+# The diagnostic and erase image's builder and what it puts in the image (`garage-pxe
+# import wipe` runs PREFIX/share/garage-pxe/pxe-wipe/build-image.sh); all four are scripts.
+install -d "$DESTDIR$PREFIX/share/garage-pxe/pxe-wipe"
+for f in build-image.sh garage-pxe-agent.sh init.sh udhcpc.script; do
+  install -m 0755 "pxe-wipe/$f" "$DESTDIR$PREFIX/share/garage-pxe/pxe-wipe/$f"
+done
 
 # Configuration: the repository's file with the installed paths.
 keep_or_install() { # SOURCE TARGET: executable sources (post-install scripts) stay so

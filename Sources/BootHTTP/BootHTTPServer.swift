@@ -224,13 +224,13 @@ struct BootRoutes: Sendable {
         return text(rendered)
     }
 
-    /// `/boot/ENTRY.grub`: as `/boot/ENTRY.ipxe` (same install token rule, see
-    /// `installToken`), the token on GRUB's `linux` line.
+    /// `/boot/ENTRY.grub`: as `/boot/ENTRY.ipxe` (same token rule, see
+    /// `reportToken`), the token on GRUB's `linux` line.
     func grubEntry(_ request: Request, _ context: BootRequestContext) -> Response {
         machineDocument(request, context, parameter: "script", suffix: ".grub") { (menus, id, machine, server) throws(MenuRenderError) in
             var machine = machine
             machine.chain = .secureBootShim
-            let (proven, token) = installToken(menus, id, machine, context)
+            let (proven, token) = reportToken(menus, id, machine, context)
             let script = try menus.renderGRUBEntry(id, for: machine, server: server, reportToken: token?.text)
             onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven,
                                  installs: menus.menu.entry(id)?.kind == .debianInstaller))
@@ -295,23 +295,30 @@ struct BootRoutes: Sendable {
         return proven
     }
 
-    /// An installer entry asked by the PC itself opens an install session: a new token for
-    /// the kernel command line. One rule for both loaders' entry routes (`/boot/ID.ipxe`,
-    /// `/boot/ID.grub`); `machine.chain` picks which menu the entry must be shown in.
-    private func installToken(_ menus: MenuSet, _ id: String, _ machine: MachineIdentity,
-                              _ context: BootRequestContext) -> (proven: Bool, token: ReportToken?) {
+    /// An installer entry asked by the PC itself opens an install session, a diagnostic
+    /// entry a diagnostic session: a new token of that purpose for the kernel command line.
+    /// One rule for both loaders' entry routes (`/boot/ID.ipxe`, `/boot/ID.grub`);
+    /// `machine.chain` picks which menu the entry must be shown in.
+    private func reportToken(_ menus: MenuSet, _ id: String, _ machine: MachineIdentity,
+                             _ context: BootRequestContext) -> (proven: Bool, token: ReportToken?) {
         let proven = proof.proves(machine.mac, from: context.remote)
-        guard proven, menus.menu.entry(id)?.kind == .debianInstaller,
+        guard proven, let kind = menus.menu.entry(id)?.kind,
               menus.menu.choice(for: machine).entries.contains(where: { $0.id == id }) else { return (proven, nil) }
-        return (proven, proof.sessions.issue(mac: machine.mac.description, purpose: .install, address: context.remote))
+        let purpose: ReportPurpose
+        switch kind {
+        case .debianInstaller: purpose = .install
+        case .diagnostic, .diagnosticErase: purpose = .diagnostic
+        default: return (proven, nil)
+        }
+        return (proven, proof.sessions.issue(mac: machine.mac.description, purpose: purpose, address: context.remote))
     }
 
-    /// An installer entry asked by the PC itself (its address is its MAC's) opens an install
-    /// session: a new token, in the preseed URL of the kernel command line this script
-    /// gives. Anyone else reading the script gets it without a token.
+    /// An installer or diagnostic entry asked by the PC itself (its address is its MAC's)
+    /// opens a session: a new token, on the kernel command line this script gives (in the
+    /// preseed URL, or as garage_pxe.token). Anyone else reading the script gets it without one.
     func entryScript(_ request: Request, _ context: BootRequestContext) -> Response {
         machineDocument(request, context, parameter: "script", suffix: ".ipxe") { (menus, id, machine, server) throws(MenuRenderError) in
-            let (proven, token) = installToken(menus, id, machine, context)
+            let (proven, token) = reportToken(menus, id, machine, context)
             let script = try menus.renderEntry(id, for: machine, server: server, reportToken: token?.text)
             onEvent(.entryChosen(machine: machine, entry: id, remote: context.remote, proven: proven,
                                  installs: menus.menu.entry(id)?.kind == .debianInstaller))

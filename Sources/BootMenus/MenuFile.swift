@@ -101,6 +101,9 @@ private struct Reader {
         }
         if let defaultEntry {
             requireEntry(defaultEntry, what: "default entry", at: top.markOf("default"))
+            if entries.first(where: { $0.id == defaultEntry })?.kind == .diagnosticErase {
+                sink.error("the menu's default '\(defaultEntry)' erases every disk: it may be the default only of a group or of a machine (their 'default'), never of every PC", at: top.markOf("default"))
+            }
         } else {
             sink.error("the menu needs 'default' (the id of the entry booted when the timeout expires)", at: top.mark)
         }
@@ -158,6 +161,7 @@ private struct Reader {
         let postinstall = item.string("postinstall")
         let template = item.string("template")
         let url = item.string("url")
+        let countdown = item.int("countdown", in: 5...3600)
         var platforms = Set(BootPlatform.allCases)
         if let list = item.stringList("platforms") {
             platforms = []
@@ -176,18 +180,26 @@ private struct Reader {
 
         if let kind {
             // Keys that mean nothing for this kind are mistakes, not silent no-ops.
-            let linuxOnly: [(String, String?)] = [("image", image), ("preseed", preseed), ("postinstall", postinstall), ("kernel_args", kernelArguments.isEmpty ? nil : kernelArguments)]
-            if kind != .debianInstaller {
+            let linuxOnly: [(String, String?)] = [("image", image), ("kernel_args", kernelArguments.isEmpty ? nil : kernelArguments)]
+            if !kind.bootsLinux {
                 for (key, value) in linuxOnly where value != nil {
+                    sink.error("'\(item.qualified(key))' applies only to debian-installer and diagnostic entries, not \(kind.rawValue)", at: item.markOf(key))
+                }
+            }
+            if kind != .debianInstaller {
+                for (key, value) in [("preseed", preseed), ("postinstall", postinstall)] where value != nil {
                     sink.error("'\(item.qualified(key))' applies only to debian-installer entries, not \(kind.rawValue)", at: item.markOf(key))
                 }
+            }
+            if kind != .diagnosticErase, countdown != nil {
+                sink.error("'\(item.qualified("countdown"))' applies only to diagnostic-erase entries", at: item.markOf("countdown"))
             }
             if kind != .chainURL, url != nil {
                 sink.error("'\(item.qualified("url"))' applies only to chain-url entries", at: item.markOf("url"))
             }
             switch kind {
-            case .debianInstaller where image == nil:
-                sink.error("'\(item.path)' is a debian-installer entry and needs an 'image'", at: item.mark)
+            case .debianInstaller where image == nil, .diagnostic where image == nil, .diagnosticErase where image == nil:
+                sink.error("'\(item.path)' is a \(kind.rawValue) entry and needs an 'image'", at: item.mark)
             case .chainURL:
                 if let url {
                     if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || url.contains(where: { $0.isWhitespace }) {
@@ -202,7 +214,10 @@ private struct Reader {
                 break
             }
         }
-        if let image, references.images[image] == nil {
+        // A diagnostic image is built on the server (`garage-pxe import wipe`): until then its
+        // entries are left out of the menus (check warns), the rest of the menu works.
+        let imageImported = image.map { references.images[$0] != nil } ?? true
+        if let image, !imageImported, !(kind?.isDiagnostic ?? false) {
             let known = references.images.keys.sorted()
             sink.error("image '\(image)' is not in \(references.imagesDirectory) (\(known.isEmpty ? "no images yet: import one with 'garage-pxe import debian'" : "images: " + known.joined(separator: ", ")))", at: item.markOf("image"))
         }
@@ -217,7 +232,8 @@ private struct Reader {
         guard let id, let label, let kind else { return nil }
         return MenuEntry(id: id, label: label, kind: kind, image: image, kernelArguments: kernelArguments,
                          preseedTemplate: preseed, postinstallScript: postinstall, scriptTemplate: template,
-                         chainURL: url, platforms: platforms)
+                         chainURL: url, platforms: platforms, countdownSeconds: countdown ?? MenuEntry.defaultCountdownSeconds,
+                         imageImported: imageImported)
     }
 
     func readGroup(_ item: YAMLMappingReader, requireEntry: (String, String, Mark?) -> Void) -> MachineGroup? {

@@ -28,11 +28,21 @@ public enum EntryKind: String, Sendable, CaseIterable, Hashable {
     case localDisk = "local-disk"
     case chainURL = "chain-url"
     case ipxeShell = "ipxe-shell"
+    /// The diagnostic environment (`garage-pxe import wipe`): inventory only, no disk written.
+    case diagnostic = "diagnostic"
+    /// The same environment, then every disk erased and read back, after a countdown a key
+    /// on the PC cancels. Never the menu's own default (see MenuFile).
+    case diagnosticErase = "diagnostic-erase"
 
     /// What Debian's signed GRUB can do for this kind: boot a kernel over HTTP, or leave to
     /// the firmware's next boot option. iPXE scripts, chain URLs and the iPXE shell need
     /// iPXE, so the GRUB menu leaves them out rather than showing entries that fail.
-    public var bootsUnderGRUB: Bool { self == .debianInstaller || self == .localDisk }
+    public var bootsUnderGRUB: Bool { bootsLinux || self == .localDisk }
+
+    /// Boots a kernel and initrd from an image folder.
+    public var bootsLinux: Bool { self == .debianInstaller || isDiagnostic }
+
+    public var isDiagnostic: Bool { self == .diagnostic || self == .diagnosticErase }
 }
 
 /// The boot loader chain a UEFI PC runs, recorded with its events: iPXE (from proxyDHCP,
@@ -61,10 +71,18 @@ public struct MenuEntry: Sendable, Equatable {
     /// Target of a chain-url entry.
     public var chainURL: String?
     public var platforms: Set<BootPlatform>
+    /// diagnostic-erase: seconds the PC counts down before erasing (a key cancels).
+    public var countdownSeconds: Int
+    /// false: a diagnostic entry whose image is not imported yet; left out of every menu
+    /// (`garage-pxe check` warns) rather than failing the whole menu file.
+    public var imageImported: Bool
+
+    public static let defaultCountdownSeconds = 30
 
     public init(id: String, label: String, kind: EntryKind, image: String? = nil, kernelArguments: String = "",
                 preseedTemplate: String? = nil, postinstallScript: String? = nil, scriptTemplate: String? = nil,
-                chainURL: String? = nil, platforms: Set<BootPlatform> = Set(BootPlatform.allCases)) {
+                chainURL: String? = nil, platforms: Set<BootPlatform> = Set(BootPlatform.allCases),
+                countdownSeconds: Int = MenuEntry.defaultCountdownSeconds, imageImported: Bool = true) {
         self.id = id
         self.label = label
         self.kind = kind
@@ -75,6 +93,8 @@ public struct MenuEntry: Sendable, Equatable {
         self.scriptTemplate = scriptTemplate
         self.chainURL = chainURL
         self.platforms = platforms
+        self.countdownSeconds = countdownSeconds
+        self.imageImported = imageImported
     }
 }
 

@@ -156,12 +156,14 @@ extension BootMenu {
         let group = group(for: machine)
         let allowed = group?.entries.map(Set.init)
         let visible = entries.filter {
-            $0.platforms.contains(machine.platform) && (allowed?.contains($0.id) ?? true)
+            $0.imageImported && $0.platforms.contains(machine.platform) && (allowed?.contains($0.id) ?? true)
                 && (machine.chain == .ipxe || $0.kind.bootsUnderGRUB)
         }
         let wanted = [override?.defaultEntry, group?.defaultEntry, defaultEntry].compactMap { $0 }
-        // A default hidden on this firmware falls through to the next one, then to the first shown.
-        let chosen = wanted.lazy.compactMap { id in visible.first { $0.id == id } }.first ?? visible.first
+        // A default hidden on this firmware falls through to the next one, then to the first
+        // shown that erases nothing: erasing is a default only where an admin named it.
+        let chosen = wanted.lazy.compactMap { id in visible.first { $0.id == id } }.first
+            ?? visible.first { $0.kind != .diagnosticErase }
         return MachineChoice(
             group: group, override: override, entries: visible, defaultEntry: chosen,
             timeoutSeconds: group?.timeoutSeconds ?? timeoutSeconds,

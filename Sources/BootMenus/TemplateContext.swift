@@ -169,7 +169,8 @@ enum TemplateContext {
 
     /// `reportToken`: the secret this PC's reports must carry (see ReportToken in
     /// InstallJournal), set only when the request came from the PC itself; it rides in the
-    /// preseed URL (kernel command line) and in the progress URLs (the preseed's late_command).
+    /// preseed URL (kernel command line) and in the progress URLs (the preseed's late_command),
+    /// or, for a diagnostic entry, as garage_pxe.token on the kernel command line.
     static func entry(_ e: MenuEntry, machine m: MachineIdentity, choice: MachineChoice, images: [String: BootImageFiles],
                       server: ServerSettings, style: TextStyle, reportToken: String? = nil) -> [String: Any] {
         let base = server.baseURL
@@ -182,6 +183,11 @@ enum TemplateContext {
             "id": e.id, "label": style.display(e.label), "kind": e.kind.rawValue,
             "is_debian_installer": e.kind == .debianInstaller, "is_ipxe_script": e.kind == .ipxeScript,
             "is_local_disk": e.kind == .localDisk, "is_chain_url": e.kind == .chainURL, "is_ipxe_shell": e.kind == .ipxeShell,
+            // The diagnostic environment's agent reads garage_pxe.mode: "diagnostic" (inventory
+            // only) or "erase" (inventory, countdown, erase every disk and read it back).
+            "is_diagnostic": e.kind.isDiagnostic, "erases_disks": e.kind == .diagnosticErase,
+            "diagnostic_mode": e.kind == .diagnosticErase ? "erase" : e.kind == .diagnostic ? "diagnostic" : "",
+            "countdown_seconds": String(e.countdownSeconds),
             "is_default": choice.defaultEntry?.id == e.id,
             "image": e.image ?? "",
             "kernel_url": image.map { "\(imageURL)/\($0.kernel)" } ?? "",

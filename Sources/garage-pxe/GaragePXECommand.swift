@@ -131,6 +131,9 @@ struct Check: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
         }
         if let menus, let warning = BootContentLoader.installOnceProblem(config, menu: menus.menu) { print("\(options.path): warning: \(warning)") }
+        for entry in menus?.menu.entries ?? [] where !entry.imageImported {
+            print("\(menus?.menuFile ?? options.path): warning: entry '\(entry.id)' is left out of the menus: image '\(entry.image ?? "")' is not in \(config.imagesDirectory) (build it with 'garage-pxe import wipe')")
+        }
         // The GRUB side, as the iPXE side: the templates exist and GRUB parses what they render.
         var grubErrors: [String] = []
         if let menus, config.bootfiles.usesSignedChain {

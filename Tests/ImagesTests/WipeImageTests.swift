@@ -57,7 +57,7 @@ struct WipeImageTests {
             == Data(contentsOf: URL(fileURLWithPath: Repo.path("pxe-wipe/garage-pxe-agent.sh"))))
         let modules = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("lib/modules").path)
         let dep = try String(contentsOf: root.appendingPathComponent("lib/modules/\(modules.first ?? "")/modules.dep"), encoding: .utf8)
-        for driver in ["/ahci.ko", "/nvme.ko", "/sd_mod.ko", "/e1000.ko", "/e1000e.ko", "/virtio_net.ko", "/r8169.ko", "/usb-storage.ko"] {
+        for driver in ["/ahci.ko", "/nvme.ko", "/sd_mod.ko", "/e1000.ko", "/e1000e.ko", "/virtio_net.ko", "/r8169.ko", "/usb-storage.ko", "/virtio_pci.ko", "/virtio_scsi.ko", "/t10-pi.ko"] {
             #expect(dep.contains(driver), "\(driver) in modules.dep")
         }
     }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue 19's throughput target, measured: does the agent's erase cost more than the disk
+# imposes? On a loop device over a file in /var/tmp (the host's disk, --direct-io=on so
+# the loop reads and writes the file with O_DIRECT, not the page cache), two rounds of:
+#   dd zeros   dd if=/dev/zero of=LOOP bs=4M count=MIB/4 oflag=direct conv=fsync
+#   agent      pxe-wipe/garage-pxe-agent.sh, mode=erase, countdown 0, GARAGE_PXE_DISKS=LOOP:
+#              its own write pass and full read-back (it prints both, from /proc/uptime)
+#   plain read dd if=LOOP of=/dev/null bs=4M iflag=direct
+# and prints MB/s and the ratios (targets: write >= 0.9 x dd, read-back >= 0.9 x plain read).
+# A measurement, never a pass/fail: the machine is shared, the figures are what they are.
+# Usage: wipe-throughput.sh [MIB [DIR [ROUNDS]]]   (default 1024 MiB in /var/tmp, 2 rounds;
+#        root for losetup). DIR=/dev/shm measures the agent's own cost (memory, no disk).
+set -euo pipefail
+MIB="${1:-1024}"
+[[ "$MIB" =~ ^[0-9]+$ && $((MIB % 4)) -eq 0 && MIB -gt 0 ]] || { echo "usage: $0 [MIB, a multiple of 4]" >&2; exit 2; }
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DIR="${2:-/var/tmp}"
+ROUNDS="${3:-2}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || { echo "ROUNDS: 1 to 99" >&2; exit 2; }
+work="$(mktemp -d "$DIR/garage-pxe-wipe-throughput.XXXXXX")"
+loop=""
+cleanup() { [[ -n "$loop" ]] && losetup -d "$loop" 2>/dev/null; rm -rf -- "$work"; }
+trap cleanup EXIT
+size=$((MIB << 20))
+pattern() { { yes "DONNEES-DU-DONATEUR" || true; } | head -c "$size"; }
+pattern >"$work/disk.img"
+# tmpfs has no O_DIRECT: there the loop device goes through the page cache (memory speed).
+loop="$(losetup -f --show --direct-io=on "$work/disk.img" 2>/dev/null || losetup -f --show "$work/disk.img")"
+printf 'garage_pxe.server=http://127.0.0.1:9 garage_pxe.mac=52:54:00:00:00:01 garage_pxe.token=0 garage_pxe.mode=erase garage_pxe.countdown=0\n' >"$work/cmdline"
+
+now() { date +%s.%N; }
+rate() { echo "scale=1; $size / 1000000 / ($2 - $1)" | bc; }
+echo "throughput on $loop (direct I/O: $(cat "/sys/block/${loop#/dev/}/loop/dio"), file $work/disk.img on $(df --output=source "$work" | tail -n 1)), $MIB MiB:"
+for round in $(seq 1 "$ROUNDS"); do
+  t0=$(now); dd if=/dev/zero of="$loop" bs=4M count=$((MIB / 4)) oflag=direct conv=fsync status=none; t1=$(now)
+  dd_write=$(rate "$t0" "$t1")
+  pattern | dd of="$loop" bs=4M oflag=direct status=none
+  GARAGE_PXE_CMDLINE="$work/cmdline" GARAGE_PXE_DISKS="$loop" sh "$REPO/pxe-wipe/garage-pxe-agent.sh" >"$work/agent.log" 2>&1 || true
+  # "garage-pxe: write pass /dev/loopN: SIZE bytes from T0 s to T1 s (uptime)"
+  agent_write=$(sed -nE 's/.*write pass [^ ]+ [0-9]+ bytes from ([0-9.]+) s to ([0-9.]+) s.*/\1 \2/p' "$work/agent.log")
+  agent_read=$(sed -nE 's/.*read-back [^ ]+ [0-9]+ bytes from ([0-9.]+) s to ([0-9.]+) s.*/\1 \2/p' "$work/agent.log")
+  verdict=$(sed -nE 's/.*garage-pxe: disk [^ ]+ \([^)]*\): (.*)$/\1/p' "$work/agent.log")
+  t0=$(now); dd if="$loop" of=/dev/null bs=4M iflag=direct status=none; t1=$(now)
+  plain_read=$(rate "$t0" "$t1")
+  if [[ -z "$agent_write" || -z "$agent_read" ]]; then
+    echo "round $round: the agent printed no timing lines:"; cat "$work/agent.log"; continue
+  fi
+  # shellcheck disable=SC2086
+  aw=$(rate $agent_write); ar=$(rate $agent_read)
+  printf 'round %s: dd zeros %s MB/s, agent write %s MB/s (%.2fx dd); plain read %s MB/s, agent read-back %s MB/s (%.2fx plain); agent: %s\n' \
+    "$round" "$dd_write" "$aw" "$(echo "$aw / $dd_write" | bc -l)" "$plain_read" "$ar" "$(echo "$ar / $plain_read" | bc -l)" "$verdict"
+done
