@@ -10,7 +10,8 @@ set -euo pipefail
 
 profile=${1:-build}
 build=(libsystemd-dev pkg-config zlib1g-dev)
-serve=("${build[@]}" ipxe)
+# apt-cacher-ng: the bench's package cache (installer.proxy auto gives it to the installer).
+serve=("${build[@]}" ipxe apt-cacher-ng)
 deb=("${build[@]}" dpkg-dev lintian chrpath)
 # systemd: the private systemd-journald of the journal tests and e2e; bsdutils: logger, a real syslog client.
 # debian-installer-12-netboot-amd64: the import tests read a real Debian 12 tree too.
@@ -25,6 +26,10 @@ test+=(systemd-container debootstrap)
 test+=(socat)
 # grub-script-check: the rendered GRUB configurations are parsed by GRUB's own checker.
 test+=(grub-common)
+# The install's tail (scripts/e2e/install-tail.sh): an installed PC's disk made from a
+# debootstrap root (through a private apt-cacher-ng), partitioned with sfdisk, ext4 and
+# FAT file systems made from folders, GRUB's BIOS and UEFI images.
+test+=(fdisk e2fsprogs dosfstools mtools grub-pc-bin grub-efi-amd64-bin)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;
