@@ -294,6 +294,12 @@ check "machine.delivered: the first-boot service reported" has_event "$MAC" mach
 machines=$("$E2E_BIN" machines --directory "$E2E_JOURNAL" 2>&1 || true)
 echo "$machines" >"$RUN/machines.txt"
 check "garage-pxe machines shows the PC delivered" bash -c "grep -i '$MAC' '$RUN/machines.txt' | grep -qi deliver"
+# The bench page's data (what its table shows), asked on the server like the page does.
+ip netns exec "$LAB_NS_SRV" curl -s -m 10 "http://127.0.0.1:$LAB_HTTP_PORT/api/machines/$MAC" >"$RUN/bench-machine.json" || true
+check "the bench page shows the PC delivered (/api/machines/MAC)" "$E2E_PYTHON" -c '
+import json, sys
+m = json.load(open(sys.argv[1]))["machine"]
+sys.exit(0 if m["stage"] == "machine.delivered" and m["summary"]["result"] == "delivered" else 1)' "$RUN/bench-machine.json"
 
 # Every event of the PC in order, one install ID from installer.started to machine.delivered.
 pc_events "$MAC" | grep -v '^installer.log' >"$RUN/events.txt"
