@@ -39,6 +39,7 @@ check "the installed config points at /etc and /var/lib" \
 check "the packaged binary runs on its own (no Swift toolchain needed)" \
   env -i LD_LIBRARY_PATH= "$root/usr/bin/garage-pxe" --help
 check "Depends lists what it links" sh -c "dpkg-deb -f '$deb' Depends | grep -q libsystemd0"
+check "Recommends apt-cacher-ng (installer.proxy auto)" sh -c "dpkg-deb -f '$deb' Recommends | grep -qw apt-cacher-ng"
 check "lintian reports no errors or warnings" lintian --fail-on error,warning "$deb"
 
 # --- make install into a DESTDIR, twice, with an edit in between.

@@ -10,7 +10,8 @@ set -euo pipefail
 
 profile=${1:-build}
 build=(libsystemd-dev pkg-config zlib1g-dev)
-serve=("${build[@]}" ipxe)
+# apt-cacher-ng: the bench's package cache (installer.proxy auto gives it to the installer).
+serve=("${build[@]}" ipxe apt-cacher-ng)
 deb=("${build[@]}" dpkg-dev lintian chrpath)
 # systemd: the private systemd-journald of the journal tests and e2e; bsdutils: logger, a real syslog client.
 # debian-installer-12-netboot-amd64: the import tests read a real Debian 12 tree too.
@@ -28,6 +29,11 @@ test+=(grub-common)
 # The diagnostic and erase e2e (scripts/e2e/wipe-boot.sh): bc for its timings and the
 # throughput figures (the image itself comes from `garage-pxe import wipe`, apt download only).
 test+=(bc)
+# The install's tail (scripts/e2e/install-tail.sh): an installed PC's disk made from a
+# debootstrap root (through a private apt-cacher-ng, package serve), partitioned with
+# sfdisk, ext4 and FAT file systems made from folders. GRUB is the root's own (debootstrap
+# installs grub-pc-bin and grub-efi-amd64-bin in it), run with chroot.
+test+=(fdisk e2fsprogs dosfstools mtools)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;

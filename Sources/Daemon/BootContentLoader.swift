@@ -19,10 +19,12 @@ public enum BootContentLoader {
         return try MenuSet.load(directory: config.menusDirectory, images: files, imagesDirectory: config.imagesDirectory)
     }
 
-    public static func serverSettings(_ config: GaragePXEConfig, address: IPv4Address) -> ServerSettings {
+    /// `proxy`: what InstallerProxy.decide said for this server (auto asks the network, so
+    /// the caller decides when).
+    public static func serverSettings(_ config: GaragePXEConfig, address: IPv4Address, proxy: InstallerProxy.Decision) -> ServerSettings {
         var settings = ServerSettings(baseURL: config.httpBaseURL(serverAddress: address), address: address.description, site: config.site,
                                       syslogPort: config.installer.syslogPort, mirrorURL: config.installer.mirror,
-                                      proxyURL: config.installer.proxy ?? "")
+                                      proxyURL: proxy.url ?? "")
         settings.installOnce = config.installOnce
         return settings
     }
@@ -38,9 +40,10 @@ public enum BootContentLoader {
     }
 
     /// Everything at once, as served: images, menus, server settings.
-    public static func snapshot(_ config: GaragePXEConfig, address: IPv4Address) throws(SourceDiagnostics) -> (BootSnapshot, imageProblems: [String]) {
+    public static func snapshot(_ config: GaragePXEConfig, address: IPv4Address,
+                                proxy: InstallerProxy.Decision) throws(SourceDiagnostics) -> (BootSnapshot, imageProblems: [String]) {
         let (images, problems) = images(config)
         let menus = try menus(config, images: images)
-        return (BootSnapshot(menus: menus, server: serverSettings(config, address: address)), problems)
+        return (BootSnapshot(menus: menus, server: serverSettings(config, address: address, proxy: proxy)), problems)
     }
 }

@@ -60,8 +60,9 @@ public struct GaragePXEConfig: Sendable, Equatable {
     /// What the Debian installer is told (preseeds, kernel arguments).
     public struct Installer: Sendable, Equatable {
         public var mirror = ServerSettings.defaultMirrorURL
-        /// HTTP proxy for the installer's downloads; nil for none.
-        public var proxy: String? = nil
+        /// HTTP proxy for the installer's downloads: auto (this server's apt-cacher-ng when it
+        /// answers, see InstallerProxy), none, or a URL.
+        public var proxy = InstallerProxy.Setting.auto
         /// UDP port the installer sends its syslog to (log_port), on this server.
         public var syslogPort = ServerSettings.defaultSyslogPort
         /// Seconds without a syslog line from an open install before its PC is shown as
@@ -289,10 +290,12 @@ extension GaragePXEConfig {
                 }
             }
             if let v = i.optionalString("proxy") {
-                if let v, !isHTTPURL(v) {
-                    sink.error("'installer.proxy' must be an http:// URL or none, found '\(v)'", at: i.markOf("proxy"))
-                } else {
-                    c.installer.proxy = v
+                switch v {
+                case nil: c.installer.proxy = .none
+                case "auto"?: c.installer.proxy = .auto
+                case let url? where isHTTPURL(url): c.installer.proxy = .url(url)
+                case let other?:
+                    sink.error("'installer.proxy' must be auto, none or an http:// URL, found '\(other)'", at: i.markOf("proxy"))
                 }
             }
             if let v = i.int("syslog_port", in: 1...65535) { c.installer.syslogPort = v }

@@ -272,9 +272,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// at start do not stop the daemon: PCs get a script that says so and retries, the
     /// errors are logged, and the first clean reload (a save, SIGHUP) takes over.
     private func startHTTP(address: IPv4Address) throws {
-        var snapshot = BootSnapshot(menus: nil, server: BootContentLoader.serverSettings(config, address: address))
+        let proxy = installerProxy(address: address)
+        var snapshot = BootSnapshot(menus: nil, server: BootContentLoader.serverSettings(config, address: address, proxy: proxy))
         do {
-            let (loaded, imageProblems) = try BootContentLoader.snapshot(config, address: address)
+            let (loaded, imageProblems) = try BootContentLoader.snapshot(config, address: address, proxy: proxy)
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             snapshot = loaded
         } catch {
@@ -370,12 +371,21 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         watcher?.start()
     }
 
+    /// The installer's proxy, decided at start and at each reload (so `systemctl reload` takes
+    /// an apt-cacher-ng installed after the daemon started), logged with its reason.
+    private func installerProxy(address: IPv4Address) -> InstallerProxy.Decision {
+        let decision = InstallerProxy.decide(config.installer.proxy, serverAddress: address.description)
+        logger.notice("installer proxy: \(decision.url ?? "none") (\(decision.reason))")
+        return decision
+    }
+
     /// Re-reads menus, templates and images; on any error the served version stays and
     /// the errors are logged, each with its file:line:column.
     private func reloadBootContent(reason: String) {
         guard let bootContent else { return }
         do {
-            let (snapshot, imageProblems) = try BootContentLoader.snapshot(config, address: serverAddress)
+            let (snapshot, imageProblems) = try BootContentLoader.snapshot(config, address: serverAddress,
+                                                                           proxy: installerProxy(address: serverAddress))
             for problem in imageProblems { logger.warning("image skipped: \(problem)") }
             bootContent.replace(with: snapshot)
             events.daemon(.configReloaded, message: "garage-pxe menus reloaded (\(reason))")

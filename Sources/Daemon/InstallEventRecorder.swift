@@ -28,6 +28,9 @@ public final class InstallEventRecorder: @unchecked Sendable {
     private var macByIP = MachineTable<String>()
     private var identityByMAC = MachineTable<MachineIdentity>()
     private var installIDByMAC = MachineTable<String>()
+    /// The last install attempt that ended (finished or failed), per MAC: the installed
+    /// system's first boot (machine.delivered) comes after its end and belongs to it.
+    private var endedInstallByMAC = MachineTable<String>()
     /// The install attempt whose installer.started was written, per MAC: it is written once
     /// per attempt, before anything else the installer says (see `startInstallLocked`).
     private var startedInstallByMAC = MachineTable<String>()
@@ -74,7 +77,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
     public var machineTableEvictions: Int {
         lock.withLock {
             macByIP.evictions + identityByMAC.evictions + installIDByMAC.evictions + startedInstallByMAC.evictions
-                + startedFromSyslog.evictions + entryByMAC.evictions + stepByMAC.evictions + watch.evictions
+                + startedFromSyslog.evictions + entryByMAC.evictions + stepByMAC.evictions + endedInstallByMAC.evictions + watch.evictions
         }
     }
     public func flush() { writer.flush() }
@@ -95,6 +98,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             guard let mac = record[.mac], let kind = record.kind else { continue }
             // A failure the installer's syslog reported did not end the install (UDP is no proof).
             if kind.endsInstall && !Self.saidBySyslog(record) {
+                if let id = record[.installID] ?? installIDByMAC[mac] { endedInstallByMAC[mac] = id }
                 installIDByMAC[mac] = nil
                 startedInstallByMAC[mac] = nil
                 spoke.remove(mac)
@@ -218,7 +222,13 @@ public final class InstallEventRecorder: @unchecked Sendable {
             lock.unlock()
             var fields = machineFields(mac: mac)
             fields[.stage] = stage
-            write(Self.progressKind(stage), fields)
+            let kind = Self.progressKind(stage)
+            // The first boot of what the last install left: its install ID, when no new
+            // install is open.
+            if kind == .machineDelivered, fields[.installID] == nil {
+                fields[.installID] = lock.withLock { endedInstallByMAC[mac] }
+            }
+            write(kind, fields)
         case .rearmed(let mac, let by, _):
             var fields = machineFields(mac: mac)
             fields[.reason] = by
@@ -400,6 +410,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             writer.write(InstallEvent(kind, fields: fields, message: message))
             onMachineEvent(kind, mac)
             lock.withLock {
+                if let id = installIDByMAC[mac] { endedInstallByMAC[mac] = id }
                 installIDByMAC[mac] = nil
                 startedInstallByMAC[mac] = nil
                 startedFromSyslog.removeValue(forKey: mac)

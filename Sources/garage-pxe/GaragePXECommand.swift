@@ -140,18 +140,29 @@ struct Check: ParsableCommand {
             if !menus.hasGRUBTemplates {
                 grubErrors.append("bootfiles.efi is signed but \(menus.templatesDirectory) has no GRUB templates (\(MenuSet.grubTemplateFiles.joined(separator: ", "))): UEFI PCs would get no menu")
             } else if let checker = GRUBScriptCheck.checker {
-                let server = BootContentLoader.serverSettings(config, address: config.address ?? IPv4Address(192, 0, 2, 1))
+                let server = BootContentLoader.serverSettings(config, address: config.address ?? IPv4Address(192, 0, 2, 1),
+                                                              proxy: InstallerProxy.Decision(url: nil, reason: "not asked"))
                 grubErrors += GRUBScriptCheck.problems(menus, server: server, checker: checker)
             } else {
                 print("\(options.path): warning: grub-script-check (package grub-common) is not installed: the GRUB menus were rendered but not parsed")
             }
         }
         for e in grubErrors { FileHandle.standardError.write(Data("\(menus?.templatesDirectory ?? options.path): error: \(e)\n".utf8)) }
-        if !problems.errors.isEmpty || menus == nil || !grubErrors.isEmpty { throw ExitCode(1) }
+        // What the daemon would decide at start, asked the same way (auto: is apt-cacher-ng
+        // answering on this server's address?), said even when something else is wrong.
         var network = "interface \(config.interface)"
+        var address = config.address
         if let resolved = try? config.resolveNetwork() {
             network = "interface \(resolved.interface.name), address \(resolved.address)"
+            address = resolved.address
         }
+        if let address {
+            let proxy = InstallerProxy.decide(config.installer.proxy, serverAddress: address.description)
+            print("installer proxy: \(proxy.url ?? "none") (\(proxy.reason))")
+        } else {
+            print("installer proxy: not decided: the server's address is unknown (\(network)); give it with --address")
+        }
+        if !problems.errors.isEmpty || menus == nil || !grubErrors.isEmpty { throw ExitCode(1) }
         print("\(options.path): OK (\(network), http port \(config.httpPort), tftp root \(config.tftpRoot))")
         if let menus {
             print("\(menus.menuFile): OK (\(menus.menu.entries.count) entries, \(menus.menu.groups.count) groups, \(menus.menu.machines.count) machines, \(images.count) images)")
@@ -229,7 +240,8 @@ struct Render: ParsableCommand {
             }
         }
         let menus: MenuSet
-        let server = BootContentLoader.serverSettings(config, address: address)
+        let server = BootContentLoader.serverSettings(config, address: address,
+                                                      proxy: InstallerProxy.decide(config.installer.proxy, serverAddress: address.description))
         do {
             menus = try BootContentLoader.menus(config, images: BootContentLoader.images(config).images)
         } catch {

@@ -39,4 +39,25 @@ import Testing
         let id = try #require(chosen.first { $0.hasPrefix("GARAGE_PXE_INSTALL_ID=") })
         #expect(started.contains(id), "one install attempt, one INSTALL_ID")
     }
+
+    /// The installed system's first boot comes after installer.finished ended the install:
+    /// machine.delivered still names that install (one INSTALL_ID from start to delivery).
+    @Test func firstBootCarriesTheEndedInstallsID() throws {
+        let sink = Sink()
+        let writer = JournalWriter(send: { sink.add($0); return 0 })
+        let recorder = InstallEventRecorder(writer: writer, site: "Atelier")
+        let mac = try #require(HardwareAddress("52:54:00:aa:bb:02"))
+        let pc = MachineIdentity(mac: mac, platform: .bios)
+        #expect(recorder.http(.entryChosen(machine: pc, entry: "debian", remote: "10.0.0.5", proven: true), installs: { _ in true }))
+        #expect(recorder.http(.preseedSent(machine: pc, entry: "debian", remote: "10.0.0.5"), installs: { _ in true }))
+        #expect(recorder.http(.progress(mac: mac.description, stage: "finished", remote: "10.0.0.5"), installs: { _ in true }))
+        #expect(recorder.http(.menuShown(machine: pc, entry: "disque-local", remote: "10.0.0.9", proven: true), installs: { _ in true }))
+        #expect(recorder.http(.progress(mac: mac.description, stage: "first-boot", remote: "10.0.0.9"), installs: { _ in true }))
+        writer.flush()
+        let id = try #require(sink.all.first { $0.contains("GARAGE_PXE_EVENT=installer.started") }?.first { $0.hasPrefix("GARAGE_PXE_INSTALL_ID=") })
+        let delivered = try #require(sink.all.first { $0.contains("GARAGE_PXE_EVENT=machine.delivered") })
+        #expect(delivered.contains(id))
+        let shown = try #require(sink.all.last { $0.contains("GARAGE_PXE_EVENT=menu.shown") })
+        #expect(!shown.contains { $0.hasPrefix("GARAGE_PXE_INSTALL_ID=") }, "no install is open while the PC boots its disk")
+    }
 }
