@@ -11,7 +11,7 @@ import Foundation
 import Logging
 
 @main
-struct GaragePXECommand: ParsableCommand {
+struct GaragePXECommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
@@ -66,7 +66,7 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-struct Serve: ParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the boot server (as a systemd service or by hand).")
 
     @OptionGroup var options: ConfigOptions
@@ -77,7 +77,7 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr only: install once and the record are off), or 'auto' (the journal whenever it is reachable, started by systemd or by hand).")
     var events: String = "auto"
 
-    func run() throws {
+    func run() async throws {
         let toJournal: Bool
         switch events {
         case "journal": toJournal = true
@@ -103,7 +103,7 @@ struct Serve: ParsableCommand {
         do {
             let daemon = try GaragePXEDaemon(configPath: options.path, overrides: options.overrides, config: config, logger: logger,
                                          journal: toJournal ? JournalWriter() : nil)
-            try daemon.run()
+            try await daemon.run()
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
             throw ExitCode(1)
