@@ -132,6 +132,25 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         finishStop()
     }
 
+    /// `run()` from a synchronous main, which waits here. The process's first thread must
+    /// stay a live thread: glibc's setuid reaches every live thread, and an async main (or
+    /// dispatchMain) ends it with pthread_exit, which would leave it root, capabilities and
+    /// all, while the rest of the daemon runs as `user`.
+    public func runUntilStopped() throws {
+        let outcome = NIOLockedValueBox<Result<Void, any Error>>(.success(()))
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await run()
+            } catch {
+                outcome.withLockedValue { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        try outcome.withLockedValue { $0 }.get()
+    }
+
     /// Everything that needs no socket: the network, the state folder, the journal's open
     /// installs, the boot content, the servers (not yet bound).
     private func prepare() throws {

@@ -11,7 +11,7 @@ import Foundation
 import Logging
 
 @main
-struct GaragePXECommand: AsyncParsableCommand {
+struct GaragePXECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "garage-pxe",
         abstract: "Network-install boot server for a refurbishment workshop: proxyDHCP, TFTP, iPXE menus, install journal.",
@@ -66,7 +66,7 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-struct Serve: AsyncParsableCommand {
+struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the boot server (as a systemd service or by hand).")
 
     @OptionGroup var options: ConfigOptions
@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Where install events go: 'journal' (systemd journal, structured), 'log' (log lines on stderr only: install once and the record are off), or 'auto' (the journal whenever it is reachable, started by systemd or by hand).")
     var events: String = "auto"
 
-    func run() async throws {
+    func run() throws {
         let toJournal: Bool
         switch events {
         case "journal": toJournal = true
@@ -103,7 +103,7 @@ struct Serve: AsyncParsableCommand {
         do {
             let daemon = try GaragePXEDaemon(configPath: options.path, overrides: options.overrides, config: config, logger: logger,
                                          journal: toJournal ? JournalWriter() : nil)
-            try await daemon.run()
+            try daemon.runUntilStopped()
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
             throw ExitCode(1)
