@@ -22,6 +22,9 @@ public final class BootHTTPStatistics: Sendable {
     }
 
     private let box = NIOLockedValueBox(Counts())
+    /// The connections open now, so a stop cut short can close them (a download in flight
+    /// does not end on task cancellation alone).
+    private let open = NIOLockedValueBox([ObjectIdentifier: any Channel]())
 
     public init() {}
 
@@ -31,6 +34,15 @@ public final class BootHTTPStatistics: Sendable {
     func countConnection() { box.withLockedValue { $0.connections += 1 } }
     func countClosedBeforeRequest() { box.withLockedValue { $0.closedBeforeRequest += 1 } }
     func countMalformedConnection() { box.withLockedValue { $0.malformedConnections += 1 } }
+
+    func opened(_ channel: any Channel) { open.withLockedValue { $0[ObjectIdentifier(channel)] = channel } }
+    func closed(_ channel: any Channel) { open.withLockedValue { $0[ObjectIdentifier(channel)] = nil } }
+
+    /// Closes every open connection (the end of a stop's grace period): their clients see
+    /// the response cut short.
+    public func closeAllConnections() {
+        for channel in open.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
+    }
 }
 
 /// Sits after the HTTP decoder on every connection: a read there is a decoded request
@@ -46,6 +58,7 @@ final class ConnectionAccounting: ChannelInboundHandler, RemovableChannelHandler
 
     func channelActive(context: ChannelHandlerContext) {
         statistics.countConnection()
+        statistics.opened(context.channel)
         context.fireChannelActive()
     }
 
@@ -66,6 +79,7 @@ final class ConnectionAccounting: ChannelInboundHandler, RemovableChannelHandler
 
     func channelInactive(context: ChannelHandlerContext) {
         if partsRead == 0 && !failed { statistics.countClosedBeforeRequest() }
+        statistics.closed(context.channel)
         context.fireChannelInactive()
     }
 }

@@ -31,15 +31,22 @@ struct SocketService: Service, CustomStringConvertible {
 
 /// The HTTP server: Hummingbird's application is a Service of its own; its graceful
 /// shutdown closes the listening socket at once and waits for the responses being sent
-/// (an initrd, a squashfs) to end. A failed bind becomes a message that says what to check.
+/// (an initrd, a squashfs) to end. Cancelled (a second signal, the grace period over), it
+/// closes every connection, which ends those responses. A failed bind becomes a message
+/// that says what to check.
 struct HTTPService<App: Service>: Service, CustomStringConvertible {
     let app: App
+    let statistics: BootHTTPStatistics
     let failure: @Sendable (any Error) -> ConfigRuntimeError
     var description: String { "HTTP" }
 
     func run() async throws {
         do {
-            try await app.run()
+            try await withTaskCancellationHandler {
+                try await app.run()
+            } onCancel: {
+                statistics.closeAllConnections()
+            }
         } catch {
             throw failure(error)
         }

@@ -308,7 +308,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             reports: ReportSettings(sessions: reportSessions),
             records: journal == nil ? nil : machineRecordsAccess())
         let (host, port) = (config.httpListenAddress, config.httpPort)
-        return HTTPService(app: app) { error in
+        return HTTPService(app: app, statistics: httpStatistics) { error in
             ConfigRuntimeError("cannot serve HTTP on \(host):\(port): \(error) (port 80 needs root or CAP_NET_BIND_SERVICE; is another web server using it?)")
         }
     }

@@ -214,16 +214,13 @@ struct HTTPStopTests {
         try runProcess("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl"] + arguments, limit: limit)
     }
 
-    @Test("an HTTP download running at SIGTERM completes with identical bytes, a new connection is refused, the daemon exits 0")
-    func httpDownloadFinishes() throws {
-        let ns = try NetworkNamespace(prefix: "gpxhs")
-        defer { ns.remove() }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// A daemon in `ns` serving a 48 MiB image file (more than the kernel's socket buffers
+    /// hold, so the server is still sending while the client reads slowly), with a long grace.
+    func startDaemon(in ns: NetworkNamespace, dir: URL, notify: NotifySocket) throws -> (daemon: Process, big: Data, log: URL) {
         let images = dir.appendingPathComponent("images")
         try TestImages.create(in: images)
         let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
-        let big = try random.read(upToCount: 16 << 20) ?? Data()
+        let big = try random.read(upToCount: 48 << 20) ?? Data()
         try random.close()
         try big.write(to: images.appendingPathComponent("debian-13-amd64/big.bin"))
         // A long grace: what is tested is that the running download completes, not how fast.
@@ -233,19 +230,29 @@ struct HTTPStopTests {
         try shipped.replacingOccurrences(of: "stop_grace_seconds: 15", with: "stop_grace_seconds: 600")
             .write(to: config, atomically: true, encoding: .utf8)
         let log = dir.appendingPathComponent("daemon.log")
-        let notify = try NotifySocket()
         let daemon = try ns.spawn([Repo.binary, "serve", "--config", config.path, "--menus", Repo.path("pxe-menus"), "--interface", "eth0",
                                    "--tftp-root", "/usr/lib/ipxe", "--images", images.path, "--http-port", "8080", "--user", "nobody",
                                    "--events", "log", "--state", dir.appendingPathComponent("state").path],
                                   environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        return (daemon, big, log)
+    }
+
+    @Test("an HTTP download running at SIGTERM completes with identical bytes, a new connection is refused, the daemon exits 0")
+    func httpDownloadFinishes() throws {
+        let ns = try NetworkNamespace(prefix: "gpxhs")
+        defer { ns.remove() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let notify = try NotifySocket()
+        let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
         defer { stop(daemon) }
         try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
         let url = "http://\(ns.address):8080"
         #expect(try curl(in: ns, ["-sS", "-o", "/dev/null", "\(url)/boot.ipxe"]).status == 0, "the server answers before the stop")
 
-        // 16 MiB at 512 KiB/s: about 32 s, so the download is surely running through the stop.
+        // 48 MiB at 1 MiB/s: the download is surely running through the stop.
         let output = dir.appendingPathComponent("big.out")
-        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", "512K", "-o", output.path, "\(url)/images/debian-13-amd64/big.bin"],
+        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", "1M", "-o", output.path, "\(url)/images/debian-13-amd64/big.bin"],
                                   output: dir.appendingPathComponent("client.log"))
         defer { stop(client) }
         #expect(waitUntil(60) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
@@ -269,6 +276,39 @@ struct HTTPStopTests {
         #expect(daemon.terminationStatus == 0)
         #expect(try Data(contentsOf: output) == big, "the download running at SIGTERM completed intact")
         let text = try String(contentsOf: log, encoding: .utf8)
+        // The server was still sending when the stop began: it waited for the download.
+        let stopping = try #require(text.range(of: "garage-pxe stopping"), "\(text)")
+        let sent = try #require(text.range(of: "image.sent bytes=\(big.count)"), "\(text)")
+        #expect(stopping.lowerBound < sent.lowerBound, "the download ended after the stop began:\n\(text)")
+        #expect(text.contains("garage-pxe stopped"), "\(text)")
+    }
+
+    @Test("a second SIGTERM during the stop cuts the download still running; the daemon exits 0")
+    func secondSignalCuts() throws {
+        let ns = try NetworkNamespace(prefix: "gpxss")
+        defer { ns.remove() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let notify = try NotifySocket()
+        let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
+        defer { stop(daemon) }
+        try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
+        // 48 MiB at 256 KiB/s: minutes, far longer than the test waits for the daemon.
+        let output = dir.appendingPathComponent("big.out")
+        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", "256K", "-o", output.path,
+                                   "http://\(ns.address):8080/images/debian-13-amd64/big.bin"],
+                                  output: dir.appendingPathComponent("client.log"))
+        defer { stop(client) }
+        #expect(waitUntil(60) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(notify.messages(until: { $0.contains("STOPPING=1") }, within: 60).last == "STOPPING=1")
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(waitUntil(60) { !daemon.isRunning })
+        #expect(daemon.terminationStatus == 0)
+        let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+        #expect(size < big.count, "the download was cut, not finished")
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("SIGTERM again during the stop"), "\(text)")
         #expect(text.contains("garage-pxe stopped"), "\(text)")
     }
 
