@@ -234,7 +234,18 @@ struct HTTPStopTests {
                                    "--tftp-root", "/usr/lib/ipxe", "--images", images.path, "--http-port", "8080", "--user", "nobody",
                                    "--events", "log", "--state", dir.appendingPathComponent("state").path],
                                   environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
         return (daemon, big, log)
+    }
+
+    /// curl in `ns` downloading the big file at `rate`, once its first bytes have arrived.
+    func beginDownload(in ns: NetworkNamespace, dir: URL, rate: String) throws -> (client: Process, output: URL) {
+        let output = dir.appendingPathComponent("big.out")
+        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", rate, "-o", output.path,
+                                   "http://\(ns.address):8080/images/debian-13-amd64/big.bin"],
+                                  output: dir.appendingPathComponent("client.log"))
+        #expect(waitUntil(60) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
+        return (client, output)
     }
 
     @Test("an HTTP download running at SIGTERM completes with identical bytes, a new connection is refused, the daemon exits 0")
@@ -246,16 +257,12 @@ struct HTTPStopTests {
         let notify = try NotifySocket()
         let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
         defer { stop(daemon) }
-        try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
         let url = "http://\(ns.address):8080"
         #expect(try curl(in: ns, ["-sS", "-o", "/dev/null", "\(url)/boot.ipxe"]).status == 0, "the server answers before the stop")
 
         // 48 MiB at 1 MiB/s: the download is surely running through the stop.
-        let output = dir.appendingPathComponent("big.out")
-        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", "1M", "-o", output.path, "\(url)/images/debian-13-amd64/big.bin"],
-                                  output: dir.appendingPathComponent("client.log"))
+        let (client, output) = try beginDownload(in: ns, dir: dir, rate: "1M")
         defer { stop(client) }
-        #expect(waitUntil(60) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
         kill(daemon.processIdentifier, SIGTERM)
         #expect(notify.messages(until: { $0.contains("STOPPING=1") }, within: 60).last == "STOPPING=1")
 
@@ -292,14 +299,9 @@ struct HTTPStopTests {
         let notify = try NotifySocket()
         let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
         defer { stop(daemon) }
-        try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
         // 48 MiB at 256 KiB/s: minutes, far longer than the test waits for the daemon.
-        let output = dir.appendingPathComponent("big.out")
-        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", "256K", "-o", output.path,
-                                   "http://\(ns.address):8080/images/debian-13-amd64/big.bin"],
-                                  output: dir.appendingPathComponent("client.log"))
+        let (client, output) = try beginDownload(in: ns, dir: dir, rate: "256K")
         defer { stop(client) }
-        #expect(waitUntil(60) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
         kill(daemon.processIdentifier, SIGTERM)
         #expect(notify.messages(until: { $0.contains("STOPPING=1") }, within: 60).last == "STOPPING=1")
         kill(daemon.processIdentifier, SIGTERM)
