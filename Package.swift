@@ -85,6 +85,7 @@ let package = Package(
             dependencies: [
                 "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

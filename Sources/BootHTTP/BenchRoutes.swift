@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import InstallJournal
 import NIOCore
+import ServiceLifecycle
 
 /// How the live stream behaves; the defaults suit a browser, tests shorten them.
 public struct BenchStreamSettings: Sendable {
@@ -83,7 +84,8 @@ struct BenchRoutes: Sendable {
             lifetime.setEventHandler { continuation.finish() }
             lifetime.resume()
             // However the stream ends (client gone: a write throws; server stopping: the
-            // task is cancelled; lifetime over), the subscription and timers go with it.
+            // graceful shutdown ends the loop below, a cut-short stop cancels the task;
+            // lifetime over), the subscription and timers go with it.
             defer {
                 view.unsubscribe(token)
                 keepalive.cancel()
@@ -92,7 +94,8 @@ struct BenchRoutes: Sendable {
             }
             var sent = view.changes
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n" + Self.message(list())))
-            for await _ in ticks {
+            // A page left open must not hold a graceful stop for its whole grace period.
+            for await _ in ticks.cancelOnGracefulShutdown() {
                 let now = view.changes
                 if now != sent {
                     sent = now
