@@ -518,6 +518,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         do {
             let loaded = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             var plan = GaragePXEConfig.reloadPlan(running: config, loaded: loaded)
+            guard plan.unclassified.isEmpty else {
+                throw ConfigRuntimeError("\(plan.unclassified.joined(separator: ", ")) changed, and this build does not say whether it applies live: restart to take the new file")
+            }
             if !plan.needRestart.isEmpty {
                 logger.warning("configuration reload: \(plan.needRestart.joined(separator: ", ")) change only on restart; the running values stay until then")
             }
