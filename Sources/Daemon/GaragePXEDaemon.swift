@@ -363,7 +363,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             }
             tasks.cancelAll()
         }
-        if !Task.isCancelled { beginStop() }
+        if !Task.isCancelled {
+            // Trapped before STOPPING is sent, so a second signal after it is never missed.
+            let again = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+            beginStop(secondSignal: again)
+        }
     }
 
     private static func tick(every interval: Duration, _ what: Request, into request: AsyncStream<Request>.Continuation) async {
@@ -558,7 +562,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// its listening socket next, in the group's reverse order), then let running TFTP
     /// transfers and HTTP downloads go on for up to `limits.stop_grace_seconds` (a PC
     /// halfway through its loader or initrd would otherwise have to start over).
-    private func beginStop() {
+    private func beginStop(secondSignal: UnixSignalsSequence) {
         stopBegan.withLockedValue { $0 = true }
         SystemdNotify.stopping()
         let stats = proxy?.statistics
@@ -580,8 +584,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         guard let group = groupTask.withLockedValue({ $0 }) else { return }
         let logger = self.logger
         Task.detached {
-            let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-            for await signal in signals {
+            for await signal in secondSignal {
                 logger.warning("\(signal) again during the stop: cutting what is still running")
                 group.cancel()
                 break

@@ -276,10 +276,10 @@ struct HTTPStopTests {
         #expect(refused != nil, "a connection made after SIGTERM was not refused")
         #expect(client.isRunning, "the download was still running when the new connection was refused")
 
-        #expect(waitUntil(600) { !client.isRunning })
+        try #require(waitUntil(600) { !client.isRunning })
         let clientLog = (try? String(contentsOf: dir.appendingPathComponent("client.log"), encoding: .utf8)) ?? ""
         #expect(client.terminationStatus == 0, "\(clientLog)")
-        #expect(waitUntil(60) { !daemon.isRunning })
+        try #require(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus == 0)
         #expect(try Data(contentsOf: output) == big, "the download running at SIGTERM completed intact")
         let text = try String(contentsOf: log, encoding: .utf8)
@@ -305,7 +305,7 @@ struct HTTPStopTests {
         kill(daemon.processIdentifier, SIGTERM)
         #expect(notify.messages(until: { $0.contains("STOPPING=1") }, within: 60).last == "STOPPING=1")
         kill(daemon.processIdentifier, SIGTERM)
-        #expect(waitUntil(60) { !daemon.isRunning })
+        try #require(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus == 0)
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
         #expect(size < big.count, "the download was cut, not finished")
@@ -337,7 +337,7 @@ struct HTTPStopTests {
                                    "--http-port", "8080", "--user", "nobody", "--events", "log", "--state", dir.appendingPathComponent("state").path],
                                   environment: ["NOTIFY_SOCKET": notify.path], output: log)
         defer { stop(daemon) }
-        #expect(waitUntil(60) { !daemon.isRunning })
+        try #require(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus != 0)
         #expect(notify.receive(within: 0.5) == nil, "nothing, READY above all, was sent")
         let text = try String(contentsOf: log, encoding: .utf8)
