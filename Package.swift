@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The daemon's services under one ServiceGroup (Hummingbird's Application is one).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // libsystemd through pkg-config; only the non-variadic (…v) entry points are usable from Swift.
@@ -97,6 +99,7 @@ let package = Package(
             dependencies: [
                 "NetworkAddresses", "FileJail", "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,13 +107,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Wiring: configuration, the services on their sockets, sd_notify.
+        // Wiring: configuration, the services on their sockets run by one ServiceGroup, sd_notify.
         .target(
             name: "Daemon",
             dependencies: [
                 "NetworkAddresses", "FileJail", "UDP", "DHCP", "TFTP", "CSystemd", "CCapabilities", "YAMLDiagnostics", "BootMenus", "Images", "BootHTTP", "InstallJournal",
                 "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // Thin executable: argument parsing only.

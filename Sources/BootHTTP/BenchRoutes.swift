@@ -9,6 +9,7 @@ import InstallJournal
 import NIOConcurrencyHelpers
 import NIOCore
 import NetworkAddresses
+import ServiceLifecycle
 
 /// The open bench-page event streams: each holds a connection and gets the whole list on
 /// every change, so their number is capped (HTTPConnectionLimits.maxEventStreams).
@@ -133,7 +134,8 @@ struct BenchRoutes: Sendable {
             lifetime.setEventHandler { continuation.finish() }
             lifetime.resume()
             // However the stream ends (client gone: a write throws; server stopping: the
-            // task is cancelled; lifetime over), the subscription and timers go with it.
+            // graceful shutdown ends the loop below, a cut-short stop cancels the task;
+            // lifetime over), the subscription and timers go with it.
             defer {
                 view.unsubscribe(token)
                 keepalive.cancel()
@@ -142,7 +144,8 @@ struct BenchRoutes: Sendable {
             }
             var sent = view.changes
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n" + Self.message(list())))
-            for await _ in ticks {
+            // A page left open must not hold a graceful stop for its whole grace period.
+            for await _ in ticks.cancelOnGracefulShutdown() {
                 let now = view.changes
                 if now != sent {
                     sent = now

@@ -32,6 +32,9 @@ public final class BootHTTPStatistics: Sendable {
     }
 
     private let box = NIOLockedValueBox(Counts())
+    /// The connections open now, so a stop cut short can close them (a download in flight
+    /// does not end on task cancellation alone).
+    private let open = NIOLockedValueBox([ObjectIdentifier: any Channel]())
 
     public init() {}
 
@@ -45,6 +48,15 @@ public final class BootHTTPStatistics: Sendable {
     func countRequestDeadline() { box.withLockedValue { $0.requestDeadlineCloses += 1 } }
     func countSlowReader() { box.withLockedValue { $0.slowReaderCloses += 1 } }
     func countEventStreamRefused() { box.withLockedValue { $0.eventStreamsRefused += 1 } }
+
+    func opened(_ channel: any Channel) { open.withLockedValue { $0[ObjectIdentifier(channel)] = channel } }
+    func closed(_ channel: any Channel) { open.withLockedValue { $0[ObjectIdentifier(channel)] = nil } }
+
+    /// Closes every open connection (the end of a stop's grace period): their clients see
+    /// the response cut short.
+    public func closeAllConnections() {
+        for channel in open.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
+    }
 }
 
 /// Sits after the HTTP decoder on every connection: a read there is a decoded request
@@ -60,6 +72,7 @@ final class ConnectionAccounting: ChannelInboundHandler, RemovableChannelHandler
 
     func channelActive(context: ChannelHandlerContext) {
         statistics.countConnection()
+        statistics.opened(context.channel)
         context.fireChannelActive()
     }
 
@@ -80,6 +93,7 @@ final class ConnectionAccounting: ChannelInboundHandler, RemovableChannelHandler
 
     func channelInactive(context: ChannelHandlerContext) {
         if partsRead == 0 && !failed { statistics.countClosedBeforeRequest() }
+        statistics.closed(context.channel)
         context.fireChannelInactive()
     }
 }

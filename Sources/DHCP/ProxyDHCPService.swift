@@ -43,8 +43,8 @@ public struct ProxyListenSettings: Sendable {
     public var relayPort: UInt16
     public var receiveBufferBytes: Int32
 
-    public init(device: String?, dhcpPort: UInt16? = 67, pxePort: UInt16? = 4011, clientPort: UInt16 = 68,
-                relayPort: UInt16 = 67, receiveBufferBytes: Int32 = 1 << 20) {
+    public init(device: String?, dhcpPort: UInt16? = ProxyPort.dhcp.rawValue, pxePort: UInt16? = ProxyPort.pxe.rawValue, clientPort: UInt16 = 68,
+                relayPort: UInt16 = ProxyPort.dhcp.rawValue, receiveBufferBytes: Int32 = 1 << 20) {
         self.device = device
         self.dhcpPort = dhcpPort
         self.pxePort = pxePort

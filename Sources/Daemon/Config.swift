@@ -47,13 +47,13 @@ public struct GaragePXEConfig: Sendable, Equatable {
     }
 
     public struct TFTP: Sendable, Equatable {
-        public var port: UInt16 = 69
+        public var port = TFTPListenSettings.defaultPort
         /// Folders outside the root that symlinks inside it may point into.
         public var trustedLinkTargets: [String] = []
         /// Longest wait for an ACK before sending again.
-        public var timeoutMilliseconds = 1000
+        public var timeoutMilliseconds = TFTPRetransmitPolicy.defaultCeilingMilliseconds
         /// Silences in a row before a transfer is abandoned.
-        public var retries = 10
+        public var retries = TFTPRetransmitPolicy.defaultMaxRetries
         public var refuseOptions: [TFTPOptionRefusal] = []
     }
 
@@ -80,7 +80,7 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var tftpMaxBlockSize = TFTPNegotiationLimits.defaultMaxBlockSize
         public var tftpMaxWindowSize = TFTPNegotiationLimits.defaultMaxWindowSize
         public var receiveBufferKiB = 1024
-        /// On SIGTERM, how long running TFTP transfers may take to finish.
+        /// On SIGTERM, how long running TFTP transfers and HTTP downloads may take to finish.
         public var stopGraceSeconds = 15
         public var maxHTTPConnections = HTTPConnectionLimits.defaultMaxConnections
         public var maxHTTPConnectionsPerClient = HTTPConnectionLimits.defaultMaxConnectionsPerClient

@@ -1,7 +1,9 @@
 // What SIGHUP does with each key of the configuration, computed from the configuration
 // itself: every stored property of GaragePXEConfig has one row in `reloadKeys` (a unit
-// test walks the struct with Mirror and fails on a property without a row), and a reload
-// compares the running and the new configuration row by row. A changed key is either
+// test walks the struct with Mirror, `storedProperties`, and fails on a property without a
+// row), and a reload compares the running and the new configuration row by row. The same
+// walk runs at each reload too: a changed property no row covers keeps the whole running
+// configuration (the reload is refused, naming it) rather than being taken unclassified. A changed key is either
 // taken by the running daemon or named in the log as waiting for a restart, its running
 // value kept, so nothing handed to clients names a socket nobody listens on.
 
@@ -23,6 +25,10 @@ public struct ConfigKey {
     public let effect: ReloadEffect
     /// The property, for the test that proves every property has a row.
     public let property: PartialKeyPath<GaragePXEConfig>
+    /// `\GaragePXEConfig.tftp.port` -> `tftp.port`, as `storedProperties` names it.
+    public var propertyPath: String {
+        String(String(describing: property).drop { $0 != "." }.dropFirst())
+    }
     let differs: (GaragePXEConfig, GaragePXEConfig) -> Bool
     /// Copies the running value into the new configuration.
     let keep: (inout GaragePXEConfig, GaragePXEConfig) -> Void
@@ -42,6 +48,9 @@ public struct ReloadPlan {
     public var config: GaragePXEConfig
     public var applied: [String] = []
     public var needRestart: [String] = []
+    /// Properties that changed and have no row in `reloadKeys` (none while the unit test
+    /// holds): the daemon then refuses the reload.
+    public var unclassified: [String] = []
 }
 
 extension GaragePXEConfig {
@@ -116,6 +125,10 @@ extension GaragePXEConfig {
     /// keys keep their running values.
     public static func reloadPlan(running: GaragePXEConfig, loaded: GaragePXEConfig) -> ReloadPlan {
         var plan = ReloadPlan(config: loaded)
+        let classified = Set(reloadKeys.map(\.propertyPath))
+        let before = Dictionary(uniqueKeysWithValues: storedProperties(of: running))
+        plan.unclassified = storedProperties(of: loaded)
+            .filter { !classified.contains($0.path) && before[$0.path] != $0.value }.map(\.path)
         for key in reloadKeys {
             switch key.effect {
             case .notAKey:
@@ -130,6 +143,20 @@ extension GaragePXEConfig {
             }
         }
         return plan
+    }
+
+    /// Every stored property as a dotted path (`tftp.port`) with its value written out:
+    /// nested structs (the file's sections) are walked, anything else is one property.
+    public static func storedProperties(of value: Any, prefix: String = "") -> [(path: String, value: String)] {
+        Mirror(reflecting: value).children.flatMap { child -> [(path: String, value: String)] in
+            guard let label = child.label else { return [] }
+            let path = prefix + label
+            let nested = Mirror(reflecting: child.value)
+            if nested.displayStyle == .struct, !nested.children.isEmpty, nested.children.allSatisfy({ $0.label != nil }) {
+                return storedProperties(of: child.value, prefix: path + ".")
+            }
+            return [(path, String(reflecting: child.value))]
+        }
     }
 
     /// The keys of one effect, for the README's reload section and its test.

@@ -1,40 +1,45 @@
-// Wiring only: builds the services from the configuration, starts them, reports to
-// systemd, reloads on SIGHUP keeping the last good configuration, stops on SIGTERM.
+// Wiring only: builds the services from the configuration, runs them in one ServiceGroup,
+// reports to systemd, reloads on SIGHUP keeping the last good configuration, stops
+// gracefully on SIGTERM. How the work is spread over threads and tasks: docs/concurrency.md.
 
 import BootHTTP
 import BootMenus
 import Certificates
 import DHCP
-import Dispatch
 import Foundation
 import InstallJournal
 import Logging
 import NetworkAddresses
+import NIOConcurrencyHelpers
+import NIOPosix
+import ServiceLifecycle
 import TFTP
 import UDP
+import UnixSignals
 
 public final class GaragePXEDaemon: @unchecked Sendable {
     private let configPath: String
     private let overrides: ConfigOverrides
     private let logger: Logger
-    // Touched only on `mainQueue`.
-    private let mainQueue = DispatchQueue(label: "garage-pxe.main")
-    private let tftpQueue = DispatchQueue(label: "garage-pxe.tftp")
+    // Set by `prepare` before the service group starts; from then on touched only by the
+    // supervisor task (reload, status, the start of a stop), which owns them.
     private var config: GaragePXEConfig
     private var serverAddress: IPv4Address
     private var proxy: ProxyDHCPService?
     private var tftp: TFTPServer?
-    private var signalSources: [DispatchSourceSignal] = []
-    private var timers: [DispatchSourceTimer] = []
-    private var stopping = false
     private var interfaceName = ""
+    private var proxyPorts = ""
     private var bootContent: BootContentStore?
     /// Shim, GRUB and grub.cfg of the signed chain, served over TFTP.
     private var signedChain: SignedChainFiles?
-    private var httpTask: Task<Void, Never>?
     private var httpPort = 0
     private var watcher: FolderWatcher?
     private var installerSyslog: InstallerSyslogReceiver?
+    /// TFTP transfers running when the stop began, and those still running when it ended.
+    private var transfersAtStop = 0
+    private let transfersAbandoned = NIOLockedValueBox(0)
+    /// The task running the service group: cancelled when the grace period is over.
+    private let groupTask = NIOLockedValueBox<Task<Void, any Error>?>(nil)
     /// What the HTTP side refused or dropped, for STATUS and the stop log.
     private let httpStatistics = BootHTTPStatistics()
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
@@ -50,9 +55,15 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private let reportSessions: ReportSessions
     /// What admin actions must present; unusable until read or made at start.
     private var adminToken = AdminToken.unusable()
+    /// Where the privilege drop stands (Privileges): set before the services start.
+    private var privileges = Privileges.Outcome.notRoot
 
     /// Said at start (an error) and on the bench page when install events go nowhere durable.
     public static let eventsOffWarning = "install events are NOT recorded: no journal is reachable (/run/systemd/journal/socket) or --events log was asked; install once cannot record new installs (an installed PC that network-boots again is offered the auto-install, which erases its disk) and the install record is off"
+
+    /// After the grace period, cancelled services get this long to close before the
+    /// process exits anyway.
+    static let cancelGraceSeconds = 5
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
                 journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
@@ -76,19 +87,93 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         self.serverAddress = .zero
     }
 
-    /// Binds everything, then tells systemd we are ready. Throws (and sends no READY) if a
-    /// socket cannot be bound, so a unit never looks up while it is deaf.
-    public func start() throws {
+    /// What reaches the supervisor, one at a time, so the daemon's state has one owner.
+    private enum Request: Sendable {
+        case reload
+        case filesChanged
+        case status
+        case watchdog
+        case stallCheck
+    }
+
+    /// Runs every service until SIGTERM/SIGINT, then stops gracefully and returns (exit 0).
+    /// Throws when a service cannot start, after every service already started is stopped;
+    /// READY is then never sent, so a unit never looks up while it is deaf.
+    public func run() async throws {
+        let (startups, started) = AsyncStream.makeStream(of: String.self)
+        let (requests, request) = AsyncStream.makeStream(of: Request.self)
+        var services: [any Service] = []
+        services.append(proxyService(started))
+        services.append(tftpService(started))
+        if let journal { services.append(installerSyslogService(journal, started: started)) }
+        services.append(try httpService(started))
+        if let watcher = makeWatcher(request) {
+            services.append(SocketService(description: "folder watcher", open: { watcher.start() }, close: { watcher.stop() }, started: started))
+        }
+        let expected = services.count
+        // Last: shut down first, so new clients are refused before anything waits.
+        services.append(DaemonTask(description: "supervisor") { [self] in
+            try await supervise(startups: startups, expected: expected, requests: requests, request: request)
+        })
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) },
+            // The first signal stops gracefully; a second one during the stop cuts the rest
+            // (beginStop: the group refuses one signal in both lists).
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // The grace period is ours (limits.stop_grace_seconds, reload-applied): see beginStop.
+        configuration.maximumGracefulShutdownDuration = nil
+        configuration.maximumCancellationDuration = nil
+        let group = ServiceGroup(configuration: configuration)
+        let task = Task { try await group.run() }
+        groupTask.withLockedValue { $0 = task }
+        do {
+            try await task.value
+        } catch {
+            if !stopBegan.withLockedValue({ $0 }) {
+                logger.error("garage-pxe could not start; every service already started was stopped")
+                throw error
+            }
+        }
+        finishStop()
+    }
+
+    /// `run()` from a synchronous main, which waits here. The process's first thread must
+    /// stay a live thread: glibc's setuid reaches every live thread, and an async main (or
+    /// dispatchMain) ends it with pthread_exit, which would leave it root, capabilities and
+    /// all, while the rest of the daemon runs as `user`.
+    ///
+    /// Everything that needs root (the state folder given to `user`, the tokens) happens
+    /// here first; then, started as root, this thread takes `user`'s ids keeping only
+    /// CAP_NET_BIND_SERVICE (Privileges), before any service thread exists: the threads it
+    /// starts inherit that, so nothing is bound or answered with root's rights.
+    public func runUntilStopped() throws {
+        try prepare()
+        do {
+            privileges = try Privileges.beginDrop(to: config.user)
+        } catch {
+            throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
+        }
+        let outcome = NIOLockedValueBox<Result<Void, any Error>>(.success(()))
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await run()
+            } catch {
+                outcome.withLockedValue { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        try outcome.withLockedValue { $0 }.get()
+    }
+
+    /// Everything that needs no socket: the network, the state folder, the journal's open
+    /// installs, the boot content, the servers (not yet bound).
+    private func prepare() throws {
         let (nic, address) = try config.resolveNetwork()
         serverAddress = address
-        let policy = ProxyPolicy(settings: config.proxySettings(serverAddress: address))
-        let listen = ProxyListenSettings(
-            device: nic.name,
-            dhcpPort: config.proxyDHCP.answerOnDHCPPort ? 67 : nil,
-            pxePort: config.proxyDHCP.answerOnPXEPort ? 4011 : nil,
-            receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
-        let logger = self.logger
-        let journal = self.journal
+        interfaceName = nic.name
         if let short = DescriptorBudget.ensure(config.limits) { logger.warning("\(short)") }
         if journal == nil {
             logger.error("\(Self.eventsOffWarning)")
@@ -111,59 +196,209 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 bench.rebuild(from: records)
             }
         }
-        // Started as root: nothing is bound or answered with root's rights (see Privileges).
-        let privileges: Privileges.Outcome
-        do {
-            privileges = try Privileges.beginDrop(to: config.user)
-        } catch {
-            throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
-        }
+        bootContent = BootContentStore(loadBootContent(address: address))
+    }
+
+    private func proxyService(_ started: AsyncStream<String>.Continuation) -> any Service {
+        let logger = self.logger
+        let journal = self.journal
+        let listen = ProxyListenSettings(
+            device: interfaceName,
+            dhcpPort: config.proxyDHCP.answerOnDHCPPort ? ProxyPort.dhcp.rawValue : nil,
+            pxePort: config.proxyDHCP.answerOnPXEPort ? ProxyPort.pxe.rawValue : nil,
+            receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024))
+        proxyPorts = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
         let events = self.events
-        let service = ProxyDHCPService(policy: policy, listen: listen) { event in events.proxy(event) }
-        do {
-            try service.start()
-        } catch {
-            throw ConfigRuntimeError("cannot listen for PXE clients on \(nic.name): \(error) (ports 67 and 4011 need root or CAP_NET_BIND_SERVICE; is another PXE server running?)")
+        let service = ProxyDHCPService(policy: ProxyPolicy(settings: config.proxySettings(serverAddress: serverAddress)), listen: listen) { event in
+            events.proxy(event)
         }
         proxy = service
-        interfaceName = nic.name
-        // Bound to the bench interface like the proxy; each transfer answers from the
-        // address its request was sent to.
-        let tftpServer = TFTPServer(
+        let nic = interfaceName
+        return SocketService(description: "proxyDHCP", open: {
+            do {
+                try service.start()
+            } catch {
+                throw ConfigRuntimeError("cannot listen for PXE clients on \(nic): \(error) (ports 67 and 4011 need root or CAP_NET_BIND_SERVICE; is another PXE server running?)")
+            }
+        }, close: { service.stop() }, started: started)
+    }
+
+    /// Bound to the bench interface like the proxy; each transfer answers from the address
+    /// its request was sent to. On SIGTERM running transfers go on until they end.
+    private func tftpService(_ started: AsyncStream<String>.Continuation) -> any Service {
+        let logger = self.logger
+        let journal = self.journal
+        let server = TFTPServer(
             settings: config.tftpServerSettings,
-            listen: TFTPListenSettings(device: nic.name, port: config.tftp.port,
+            listen: TFTPListenSettings(device: interfaceName, port: config.tftp.port,
                                        receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024)),
-            queue: tftpQueue) { report in events.tftp(report) }
-        do {
-            try tftpServer.start()
-        } catch {
-            service.stop()
-            throw ConfigRuntimeError("cannot serve TFTP on \(nic.name) port \(config.tftp.port): \(error) (is another TFTP server running?)")
-        }
-        tftp = tftpServer
-        if let journal {
-            startInstallerSyslog(journal, address: address)
-            startStallCheck(journal)
-        }
-        let ports = [listen.dhcpPort, listen.pxePort].compactMap { $0 }.map { ":\($0)" }.joined(separator: " ")
-        do {
-            try startHTTP(address: address)
-        } catch {
-            service.stop()
-            throw error
-        }
+            queue: DispatchQueue(label: "garage-pxe.tftp")) { [events] report in events.tftp(report) }
+        tftp = server
         if let bootContent {
             let files = SignedChainFiles(config: config)
-            files.register(on: tftpServer, content: bootContent)
+            files.register(on: server, content: bootContent)
             signedChain = files
         }
+        let (nic, port) = (interfaceName, config.tftp.port)
+        let abandoned = transfersAbandoned
+        return SocketService(description: "TFTP", open: {
+            do {
+                try server.start()
+            } catch {
+                throw ConfigRuntimeError("cannot serve TFTP on \(nic) port \(port): \(error) (is another TFTP server running?)")
+            }
+        }, drain: {
+            while server.activeTransfers > 0, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }, close: {
+            abandoned.withLockedValue { $0 = server.activeTransfers }
+            server.stop()
+        }, started: started)
+    }
 
-        // Every socket is open: nothing privileged is needed any more.
+    /// The installer's syslog (log_host/log_port) on the bench address. A port already taken
+    /// costs the installers' progress lines, not the boots: warn and serve on.
+    private func installerSyslogService(_ journal: InstallEventRecorder, started: AsyncStream<String>.Continuation) -> any Service {
+        let logger = self.logger
+        let sessions = reportSessions
+        let receiver = InstallerSyslogReceiver(
+            address: serverAddress, port: UInt16(config.installer.syslogPort),
+            receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024),
+            openInstall: { ip in sessions.openSession(at: ip, purpose: .install) },
+            onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) },
+            onLine: { line, ip, mac in journal.installerSyslog(line, from: ip) { _ in mac } })
+        installerSyslog = receiver
+        let where_ = "\(serverAddress):\(config.installer.syslogPort)"
+        return SocketService(description: "installer syslog", open: {
+            do {
+                try receiver.start()
+            } catch {
+                logger.error("cannot receive the installers' syslog on \(where_): \(error); installs still boot, without their step events")
+            }
+        }, close: { receiver.stop() }, started: started)
+    }
+
+    /// Menus with errors at start do not stop the daemon: PCs get a script that says so and
+    /// retries, the errors are logged, and the first clean reload (a save, SIGHUP) takes over.
+    private func loadBootContent(address: IPv4Address) -> BootSnapshot {
+        let proxy = installerProxy(address: address)
+        do {
+            let (loaded, imageProblems) = try BootContentLoader.snapshot(config, address: address, proxy: proxy)
+            for problem in imageProblems { logger.warning("image skipped: \(problem)") }
+            return loaded
+        } catch {
+            logger.errorLines("the menus have errors; PCs are told so until they are fixed:", error)
+            return BootSnapshot(menus: nil, server: BootContentLoader.serverSettings(config, address: address, proxy: proxy))
+        }
+    }
+
+    /// The HTTP server (boot scripts, images, preseeds, the bench page).
+    private func httpService(_ started: AsyncStream<String>.Continuation) throws -> any Service {
+        guard let store = bootContent else { throw ConfigRuntimeError("the boot content was not loaded") }
+        let logger = self.logger
+        let journal = self.journal
+        let events = self.events
+        let boundPort = httpBoundPort
+        let app = BootHTTPServer.application(
+            // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
+            // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
+            configuration: BootHTTPConfiguration(
+                host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
+                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
+                zeroCopyFiles: config.httpSendfile, limits: config.limits.http),
+            content: store, logger: logger, statistics: httpStatistics,
+            onEvent: { event in
+                events.http(event)
+            },
+            onRunning: { port in
+                boundPort.withLockedValue { $0 = port }
+                started.yield("HTTP")
+            },
+            bench: bench,
+            installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) },
+            proof: BootHTTPProof(sessions: reportSessions, adminToken: adminToken, macOfAddress: { ip in
+                // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
+                // cannot claim another PC's MAC and be believed.
+                IPv4Address(ip).flatMap(NeighbourTable.hardwareAddress(of:))
+            }),
+            reports: ReportSettings(sessions: reportSessions),
+            records: journal == nil ? nil : machineRecordsAccess())
+        let (host, port) = (config.httpListenAddress, config.httpPort)
+        return HTTPService(app: app, statistics: httpStatistics) { error in
+            ConfigRuntimeError("cannot serve HTTP on \(host):\(port): \(error) (port 80 needs root or CAP_NET_BIND_SERVICE; is another web server using it?)")
+        }
+    }
+    /// `site` as the certificates name it: a reload changes it.
+    private let siteName = NIOLockedValueBox("")
+    /// The port the HTTP server listens on (the kernel's pick for port 0), once it does.
+    private let httpBoundPort = NIOLockedValueBox(0)
+
+    /// Menu files saved, or an image imported: the supervisor reloads the boot content.
+    private func makeWatcher(_ request: AsyncStream<Request>.Continuation) -> FolderWatcher? {
+        let menus = config.menusDirectory
+        let folders = [menus, menus + "/templates", menus + "/postinstall", config.imagesDirectory]
+        let made = FolderWatcher(folders: folders, queue: DispatchQueue(label: "garage-pxe.folder-watcher")) {
+            request.yield(.filesChanged)
+        }
+        watcher = made
+        return made
+    }
+
+    /// The daemon's own task: waits until every service is bound, drops privileges, sends
+    /// READY; then takes SIGHUP, file changes and its timers one at a time until SIGTERM,
+    /// when it starts the stop (new clients refused at once).
+    private func supervise(startups: AsyncStream<String>, expected: Int, requests: AsyncStream<Request>,
+                           request: AsyncStream<Request>.Continuation) async throws {
+        // Trapped now: SIGHUP's default action would end the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        var bound = 0
+        for await _ in startups {
+            bound += 1
+            if bound == expected { break }
+        }
+        guard bound == expected, !Task.isCancelled else { return }
+        try becomeReady()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { for await _ in hangups { request.yield(.reload) } }
+            if let usec = SystemdNotify.watchdogIntervalMicroseconds() {
+                // Half the interval systemd asked for, sent from the supervisor's own loop:
+                // if that loop ever wedges, the pings stop and systemd restarts us.
+                tasks.addTask { await Self.tick(every: .microseconds(max(usec / 2, 10_000)), .watchdog, into: request) }
+            }
+            tasks.addTask { await Self.tick(every: .seconds(10), .status, into: request) }
+            // Silent installers become installer.stalled, within a second of installer.stall_seconds.
+            if journal != nil { tasks.addTask { await Self.tick(every: .seconds(1), .stallCheck, into: request) } }
+            for await next in requests.cancelOnGracefulShutdown() {
+                switch next {
+                case .reload: reload()
+                case .filesChanged: reloadBootContent(reason: "files changed")
+                case .status: SystemdNotify.status(statusLine())
+                case .watchdog: SystemdNotify.send("WATCHDOG=1")
+                case .stallCheck: journal?.checkSilences()
+                }
+            }
+            tasks.cancelAll()
+        }
+        if !Task.isCancelled {
+            // Trapped before STOPPING is sent, so a second signal after it is never missed.
+            let again = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+            beginStop(secondSignal: again)
+        }
+    }
+
+    private static func tick(every interval: Duration, _ what: Request, into request: AsyncStream<Request>.Continuation) async {
+        while !Task.isCancelled {
+            request.yield(what)
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Every socket is open: nothing privileged is needed any more.
+    private func becomeReady() throws {
         do {
             try Privileges.finish(privileges)
         } catch {
-            service.stop()
-            tftpServer.stop()
             throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
         }
         var runningAs = "uid \(getuid())"
@@ -174,16 +409,14 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             runningAs = "root"
         case .notRoot: break
         }
+        httpPort = httpBoundPort.withLockedValue { $0 }
         logger.notice("garage-pxe started", metadata: [
-            "site": "\(config.site)", "interface": "\(nic.name)", "address": "\(address)",
-            "proxy_ports": "\(ports)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
+            "site": "\(config.site)", "interface": "\(interfaceName)", "address": "\(serverAddress)",
+            "proxy_ports": "\(proxyPorts)", "tftp_port": "\(config.tftp.port)", "tftp_root": "\(config.tftpRoot)",
             "http_port": "\(httpPort)", "syslog_port": "\(installerSyslog?.port ?? 0)", "config": "\(configPath)", "user": "\(runningAs)",
         ])
-        events.daemon(.daemonStarted, message: "garage-pxe started on \(nic.name) \(address)")
-        installSignalHandlers()
-        startWatchingMenus()
+        events.daemon(.daemonStarted, message: "garage-pxe started on \(interfaceName) \(serverAddress)")
         SystemdNotify.ready(status: statusLine())
-        startWatchdogAndStatus()
     }
 
     /// The state folder exists and, started as root, belongs to the user the daemon becomes
@@ -221,36 +454,6 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
     }
 
-    /// The installer's syslog (log_host/log_port) on the bench address. A port already taken
-    /// costs the installers' progress lines, not the boots: warn and serve on.
-    private func startInstallerSyslog(_ journal: InstallEventRecorder, address: IPv4Address) {
-        let logger = self.logger
-        let sessions = reportSessions
-        let receiver = InstallerSyslogReceiver(
-            address: address, port: UInt16(config.installer.syslogPort),
-            receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024),
-            openInstall: { ip in sessions.openSession(at: ip, purpose: .install) },
-            onDropped: { refusal, ip in logger.debug("installer-syslog.dropped", metadata: ["from": "\(ip)", "reason": "\(refusal)"]) },
-            onLine: { line, ip, mac in journal.installerSyslog(line, from: ip) { _ in mac } })
-        do {
-            try receiver.start()
-            installerSyslog = receiver
-        } catch {
-            logger.error("cannot receive the installers' syslog on \(address):\(config.installer.syslogPort): \(error); installs still boot, without their step events")
-        }
-    }
-
-    /// Silent installers become installer.stalled: checked every second, so a stall shows
-    /// within a second of `installer.stall_seconds` (a check is one pass over the open
-    /// installs, nothing when none is silent).
-    private func startStallCheck(_ journal: InstallEventRecorder) {
-        let timer = DispatchSource.makeTimerSource(queue: mainQueue)
-        timer.schedule(deadline: .now() + 1, repeating: 1)
-        timer.setEventHandler { journal.checkSilences() }
-        timer.resume()
-        timers.append(timer)
-    }
-
     /// A reload's syslog address or port: the receiver moves there (the old socket closed
     /// once the new one is bound). false: the new port could not be bound, the receiver
     /// stays where it was, and so must the port handed to installers.
@@ -267,70 +470,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
     }
 
-    /// Loads the menus and images, then binds the HTTP port and waits (bounded) until it
-    /// listens, so READY is never sent for a server that cannot answer. Menus with errors
-    /// at start do not stop the daemon: PCs get a script that says so and retries, the
-    /// errors are logged, and the first clean reload (a save, SIGHUP) takes over.
-    private func startHTTP(address: IPv4Address) throws {
-        let proxy = installerProxy(address: address)
-        var snapshot = BootSnapshot(menus: nil, server: BootContentLoader.serverSettings(config, address: address, proxy: proxy))
-        do {
-            let (loaded, imageProblems) = try BootContentLoader.snapshot(config, address: address, proxy: proxy)
-            for problem in imageProblems { logger.warning("image skipped: \(problem)") }
-            snapshot = loaded
-        } catch {
-            logger.errorLines("the menus have errors; PCs are told so until they are fixed:", error)
-        }
-        let store = BootContentStore(snapshot)
-        let logger = self.logger
-        let journal = self.journal
-        let events = self.events
-        let started = StartupOutcome()
-        let app = BootHTTPServer.application(
-            // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
-            // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
-            configuration: BootHTTPConfiguration(
-                host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
-                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
-                zeroCopyFiles: config.httpSendfile, limits: config.limits.http),
-            content: store, logger: logger, statistics: httpStatistics,
-            onEvent: { event in
-                events.http(event)
-            },
-            onRunning: { port in started.finish(.success(port)) },
-            bench: bench,
-            installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) },
-            proof: BootHTTPProof(sessions: reportSessions, adminToken: adminToken, macOfAddress: { ip in
-                // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
-                // cannot claim another PC's MAC and be believed.
-                IPv4Address(ip).flatMap(NeighbourTable.hardwareAddress(of:))
-            }),
-            reports: ReportSettings(sessions: reportSessions),
-            records: journal == nil ? nil : machineRecordsAccess())
-        httpTask = Task {
-            do {
-                try await app.run()
-            } catch {
-                started.finish(.failure(error))
-                logger.critical("HTTP server stopped: \(error)")
-            }
-        }
-        switch started.wait(seconds: 30) {
-        case .success(let port)?:
-            httpPort = port
-            bootContent = store
-        case .failure(let error)?:
-            throw ConfigRuntimeError("cannot serve HTTP on \(config.httpListenAddress):\(config.httpPort): \(error) (port 80 needs root or CAP_NET_BIND_SERVICE; is another web server using it?)")
-        case nil:
-            httpTask?.cancel()
-            throw ConfigRuntimeError("the HTTP server did not start within 30 s")
-        }
-    }
-
-
     /// The per-PC record's source for the bench (machine pages, CSV, certificates): the whole
-    /// journal (without the installers' raw lines), read on a queue of its own, never on an
-    /// event loop. The site key is made now, under the state folder, if it is not there yet.
+    /// journal (without the installers' raw lines), read on the blocking thread pool, never
+    /// on an event loop. The site key is made now, under the state folder, if it is not there yet.
     private func machineRecordsAccess() -> MachineRecordsAccess {
         var key: SiteSigningKey?
         do {
@@ -343,32 +485,16 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         } catch {
             logger.error("erasure certificates cannot be signed: \(error)")
         }
-        let queue = DispatchQueue(label: "garage-pxe.machine-records")
-        let site = config.site
+        let site = siteName
+        site.withLockedValue { $0 = config.site }
         return MachineRecordsAccess(
             events: {
-                try await withCheckedThrowingContinuation { continuation in
-                    queue.async {
-                        do throws(JournalReadError) {
-                            let kinds = InstallEventKind.allCases.filter { $0.concernsMachine && $0 != .installerLog }
-                            continuation.resume(returning: try JournalReader.read(JournalQuery(kinds: kinds)))
-                        } catch {
-                            continuation.resume(throwing: error)
-                        }
-                    }
+                try await BlockingWork.run { () throws(JournalReadError) in
+                    let kinds = InstallEventKind.allCases.filter { $0.concernsMachine && $0 != .installerLog }
+                    return try JournalReader.read(JournalQuery(kinds: kinds))
                 }
             },
-            signingKey: key, site: { site })
-    }
-
-    /// Menu files saved, or an image imported: reload the boot content.
-    private func startWatchingMenus() {
-        let menus = config.menusDirectory
-        let folders = [menus, menus + "/templates", menus + "/postinstall", config.imagesDirectory]
-        watcher = FolderWatcher(folders: folders, queue: mainQueue) { [weak self] in
-            self?.reloadBootContent(reason: "files changed")
-        }
-        watcher?.start()
+            signingKey: key, site: { site.withLockedValue { $0 } })
     }
 
     /// The installer's proxy, decided at start and at each reload (so `systemctl reload` takes
@@ -411,45 +537,6 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         return "; installer syslog \(s.lines) lines, \(s.dropped) dropped, \(s.unknownSender) from senders with no open install, \(s.rateLimited) over the rate limit"
     }
 
-    /// WATCHDOG=1 from the main queue at half the interval systemd asked for: if that
-    /// queue ever wedges, the pings stop and systemd restarts us. STATUS every 10 s.
-    private func startWatchdogAndStatus() {
-        if let usec = SystemdNotify.watchdogIntervalMicroseconds() {
-            let timer = DispatchSource.makeTimerSource(queue: mainQueue)
-            timer.schedule(deadline: .now(), repeating: .microseconds(max(usec / 2, 10_000)))
-            timer.setEventHandler { SystemdNotify.send("WATCHDOG=1") }
-            timer.resume()
-            timers.append(timer)
-        }
-        let status = DispatchSource.makeTimerSource(queue: mainQueue)
-        status.schedule(deadline: .now() + 10, repeating: 10)
-        status.setEventHandler { [weak self] in
-            guard let self else { return }
-            SystemdNotify.status(self.statusLine())
-        }
-        status.resume()
-        timers.append(status)
-    }
-
-    /// Runs until SIGTERM/SIGINT.
-    public func run() throws -> Never {
-        try start()
-        dispatchMain()
-    }
-
-    private func installSignalHandlers() {
-        for sig in [SIGTERM, SIGINT, SIGHUP] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: mainQueue)
-            source.setEventHandler { [weak self] in
-                guard let self else { return }
-                if sig == SIGHUP { self.reload() } else { self.shutdown(signal: sig) }
-            }
-            source.resume()
-            signalSources.append(source)
-        }
-    }
-
     /// Re-reads the configuration. A file with errors is refused and the running
     /// configuration stays. Every changed key is either applied or named in the log as
     /// needing a restart (GaragePXEConfig.reloadKeys), its running value kept: URLs handed
@@ -460,6 +547,9 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         do {
             let loaded = try GaragePXEConfig.load(path: configPath, overrides: overrides)
             var plan = GaragePXEConfig.reloadPlan(running: config, loaded: loaded)
+            guard plan.unclassified.isEmpty else {
+                throw ConfigRuntimeError("\(plan.unclassified.joined(separator: ", ")) changed, and this build does not say whether it applies live: restart to take the new file")
+            }
             if !plan.needRestart.isEmpty {
                 logger.warning("configuration reload: \(plan.needRestart.joined(separator: ", ")) change only on restart; the running values stay until then")
             }
@@ -473,6 +563,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             tftp?.update(plan.config.tftpServerSettings)
             signedChain?.update(plan.config)
             journal?.changeSite(to: plan.config.site)
+            siteName.withLockedValue { $0 = plan.config.site }
             journal?.changeStallSeconds(to: plan.config.installer.stallSeconds)
             config = plan.config
             serverAddress = address
@@ -488,48 +579,62 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         reloadBootContent(reason: "SIGHUP")
     }
 
-    /// Graceful stop: stop answering new clients at once, give running TFTP transfers up
-    /// to `limits.stop_grace_seconds` to finish (a PC halfway through its loader would
-    /// otherwise have to start over), then close everything and exit.
-    private func shutdown(signal sig: Int32) {
-        guard !stopping else { return }
-        stopping = true
+    /// Set when the graceful stop begins: from then on, an error out of the group (a second
+    /// signal, the grace period over) still ends in a clean exit.
+    private let stopBegan = NIOLockedValueBox(false)
+
+    /// Graceful stop, first step: stop answering new clients at once (the HTTP server closes
+    /// its listening socket next, in the group's reverse order), then let running TFTP
+    /// transfers and HTTP downloads go on for up to `limits.stop_grace_seconds` (a PC
+    /// halfway through its loader or initrd would otherwise have to start over).
+    private func beginStop(secondSignal: UnixSignalsSequence) {
+        stopBegan.withLockedValue { $0 = true }
         SystemdNotify.stopping()
         let stats = proxy?.statistics
         proxy?.stop()
         tftp?.stopAccepting()
-        let running = tftp?.activeTransfers ?? 0
-        events.daemon(.daemonStopping, message: "garage-pxe stopping (signal \(sig))")
+        transfersAtStop = tftp?.activeTransfers ?? 0
+        events.daemon(.daemonStopping, message: "garage-pxe stopping")
         logger.notice("garage-pxe stopping", metadata: [
-            "signal": "\(sig)", "answered": "\(stats?.answered ?? 0)",
+            "answered": "\(stats?.answered ?? 0)",
             "ignored": "\(stats?.ignoredTotal ?? 0)", "malformed": "\(stats?.malformedTotal ?? 0)",
-            "tftp_transfers_running": "\(running)",
+            "tftp_transfers_running": "\(transfersAtStop)",
+            "grace_seconds": "\(config.limits.stopGraceSeconds)",
             "installer_syslog_lines": "\(installerSyslog?.statistics.lines ?? 0)",
             "installer_syslog_dropped": "\(installerSyslog?.statistics.dropped ?? 0)",
             "installer_syslog_unknown_senders": "\(installerSyslog?.statistics.unknownSender ?? 0)",
             "installer_syslog_rate_limited": "\(installerSyslog?.statistics.rateLimited ?? 0)",
             "machine_table_evictions": "\((journal?.machineTableEvictions ?? 0) + bench.evictedMachines)",
         ].merging(RobustnessCounters.metadata(tftp: tftp?.statistics, http: httpStatistics.counts)) { a, _ in a })
-        let deadline = DispatchTime.now() + .seconds(config.limits.stopGraceSeconds)
-        let waiter = DispatchSource.makeTimerSource(queue: mainQueue)
-        waiter.schedule(deadline: .now(), repeating: .milliseconds(100))
-        waiter.setEventHandler { [weak self] in
-            guard let self else { return }
-            let left = self.tftp?.activeTransfers ?? 0
-            guard left == 0 || DispatchTime.now() >= deadline else { return }
-            waiter.cancel()
-            self.tftp?.stop()
-            self.installerSyslog?.stop()
-            self.httpTask?.cancel()
-            self.journal?.flush()
-            self.installOnce.flush()
-            self.logger.notice("garage-pxe stopped", metadata: [
-                "tftp_transfers_finished": "\(running - left)", "tftp_transfers_abandoned": "\(left)",
-            ])
+        let grace = config.limits.stopGraceSeconds
+        guard let group = groupTask.withLockedValue({ $0 }) else { return }
+        let logger = self.logger
+        Task.detached {
+            for await signal in secondSignal {
+                logger.warning("\(signal) again during the stop: cutting what is still running")
+                group.cancel()
+                break
+            }
+        }
+        Task.detached { [self] in
+            try? await Task.sleep(for: .seconds(grace))
+            logger.warning("the stop grace period (\(grace) s) is over: cutting what is still running")
+            group.cancel()
+            try? await Task.sleep(for: .seconds(Self.cancelGraceSeconds))
+            logger.error("services still running \(Self.cancelGraceSeconds) s after being cancelled: exiting anyway")
+            finishStop()
             exit(0)
         }
-        waiter.resume()
-        timers.append(waiter)
+    }
+
+    /// Graceful stop, last step: every service has ended.
+    private func finishStop() {
+        journal?.flush()
+        installOnce.flush()
+        let left = transfersAbandoned.withLockedValue { $0 }
+        logger.notice("garage-pxe stopped", metadata: [
+            "tftp_transfers_finished": "\(max(0, transfersAtStop - left))", "tftp_transfers_abandoned": "\(left)",
+        ])
     }
 }
 
@@ -540,27 +645,5 @@ extension Logger {
     func errorLines(_ heading: String, _ error: any Error) {
         self.error("\(heading)")
         for line in "\(error)".split(separator: "\n") { self.error("\(line)") }
-    }
-}
-
-/// The HTTP server's start, reported from its task to the thread waiting in `start()`.
-private final class StartupOutcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<Int, Error>?
-
-    func finish(_ outcome: Result<Int, Error>) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard result == nil else { return }
-        result = outcome
-        done.signal()
-    }
-
-    func wait(seconds: Int) -> Result<Int, Error>? {
-        _ = done.wait(timeout: .now() + .seconds(seconds))
-        lock.lock()
-        defer { lock.unlock() }
-        return result
     }
 }

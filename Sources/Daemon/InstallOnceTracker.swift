@@ -15,7 +15,8 @@
 // reason in its menu. A machine absent from a readable journal, or from a complete state
 // file, is brand-new and gets the usual default (the auto-install).
 //
-// The journal is read on a queue of this tracker's, never on an HTTP event loop.
+// The journal is read on NIO's blocking thread pool (BlockingWork), never on an HTTP
+// event loop or in a route handler's task.
 
 import BootMenus
 import Dispatch
@@ -41,7 +42,6 @@ public final class InstallOnceTracker: @unchecked Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let lock = NSLock()
-    private let journalQueue = DispatchQueue(label: "garage-pxe.install-once.journal")
     private let saveQueue = DispatchQueue(label: "garage-pxe.install-once.save")
     // Guarded by `lock`.
     private var snapshot = InstallOnceSnapshot()
@@ -141,14 +141,13 @@ public final class InstallOnceTracker: @unchecked Sendable {
         noteWritten(event.kind, mac: mac, installID: event.fields[.installID])
     }
 
-    /// The decision, with the journal read on this tracker's queue (not the caller's thread).
+    /// The decision, with the journal read on the blocking thread pool (not the caller's thread).
     public func status(mac: String) async -> InstallOnceStatus {
-        await withCheckedContinuation { continuation in
-            journalQueue.async { continuation.resume(returning: self.decide(mac: mac)) }
-        }
+        await BlockingWork.run { self.decide(mac: mac) }
     }
 
-    /// The decision; blocks on one journal read.
+    /// The decision; blocks on one journal read: never call it from an event loop or a
+    /// route handler (`status` is the way there).
     public func decide(mac: String) -> InstallOnceStatus {
         var fromJournal: JournalRecord?
         var readable = true
@@ -171,6 +170,7 @@ public final class InstallOnceTracker: @unchecked Sendable {
         return .undecided(reason: Self.undecidedReason)
     }
 
+    /// Blocks like `decide`.
     public func isInstalled(mac: String) -> Bool { decide(mac: mac) != .armed }
 
     /// Set by `load` when neither the state file nor the journal could be read (the bench

@@ -85,7 +85,10 @@ public struct TFTPListenSettings: Sendable {
     public var port: UInt16
     public var receiveBufferBytes: Int32?
 
-    public init(device: String?, bindAddress: IPv4Address = .zero, port: UInt16 = 69, receiveBufferBytes: Int32? = nil) {
+    /// The TFTP port (RFC 1350), `tftp.port`'s default.
+    public static let defaultPort: UInt16 = 69
+
+    public init(device: String?, bindAddress: IPv4Address = .zero, port: UInt16 = defaultPort, receiveBufferBytes: Int32? = nil) {
         self.device = device
         self.bindAddress = bindAddress
         self.port = port

@@ -43,11 +43,14 @@ public struct TFTPRetransmitPolicy: Sendable, Equatable {
 
     /// The default of `limits.tftp_silent_transfer_seconds`, here once.
     public static let defaultSilenceSeconds = 30
+    /// The defaults of `tftp.timeout_ms` and `tftp.retries`, here once.
+    public static let defaultCeilingMilliseconds = 1000
+    public static let defaultMaxRetries = 10
     /// The values `limits.tftp_silent_transfer_seconds` accepts.
     public static let silenceSecondsRange = 1...3600
 
     public init(initial: Duration = .milliseconds(250), minimum: Duration = .milliseconds(20),
-                ceiling: Duration = .seconds(1), maxRetries: Int = 10,
+                ceiling: Duration = .milliseconds(defaultCeilingMilliseconds), maxRetries: Int = defaultMaxRetries,
                 silenceLimit: Duration = .seconds(defaultSilenceSeconds)) {
         self.initial = initial
         self.minimum = minimum

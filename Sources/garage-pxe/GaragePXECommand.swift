@@ -104,7 +104,7 @@ struct Serve: ParsableCommand {
         do {
             let daemon = try GaragePXEDaemon(configPath: options.path, overrides: options.overrides, config: config, logger: logger,
                                          journal: toJournal ? JournalWriter() : nil)
-            try daemon.run()
+            try daemon.runUntilStopped()
         } catch {
             FileHandle.standardError.write(Data("garage-pxe: \(error)\n".utf8))
             throw ExitCode(1)

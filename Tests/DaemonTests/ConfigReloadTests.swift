@@ -7,30 +7,10 @@ import TestSupport
 /// applied as classified, and the README's reload section says the same.
 @Suite("configuration reload classification")
 struct ConfigReloadTests {
-    /// Every stored property of the configuration as a dotted path (`tftp.port`): nested
-    /// structs (the file's sections) are walked, anything else is one property.
-    static func storedProperties(of value: Any, prefix: String = "") -> [String] {
-        Mirror(reflecting: value).children.flatMap { child -> [String] in
-            guard let label = child.label else { return [] }
-            let path = prefix + label
-            let nested = Mirror(reflecting: child.value)
-            if nested.displayStyle == .struct, !nested.children.isEmpty, nested.children.allSatisfy({ $0.label != nil }) {
-                return storedProperties(of: child.value, prefix: path + ".")
-            }
-            return [path]
-        }
-    }
-
-    /// `\GaragePXEConfig.tftp.port` -> `tftp.port`.
-    static func propertyPath(_ key: ConfigKey) -> String {
-        let text = String(describing: key.property)
-        return String(text.drop { $0 != "." }.dropFirst())
-    }
-
     @Test("every stored property of GaragePXEConfig has exactly one row in reloadKeys (a new property without one fails here)")
     func everyPropertyClassified() {
-        let properties = Self.storedProperties(of: GaragePXEConfig())
-        let classified = GaragePXEConfig.reloadKeys.map(Self.propertyPath)
+        let properties = GaragePXEConfig.storedProperties(of: GaragePXEConfig()).map(\.path)
+        let classified = GaragePXEConfig.reloadKeys.map(\.propertyPath)
         #expect(properties.count > 30, "the walk found too few properties: \(properties)")
         #expect(Set(properties).count == properties.count)
         #expect(Set(classified).count == classified.count, "a property classified twice: \(classified)")
@@ -69,6 +49,7 @@ struct ConfigReloadTests {
         #expect(plan.config.httpPort == running.httpPort)
         #expect(plan.config.tftp.port == running.tftp.port)
         #expect(GaragePXEConfig.reloadPlan(running: running, loaded: running).applied.isEmpty)
+        #expect(plan.unclassified.isEmpty, "every changed property has its row")
     }
 
     /// The README's lines `- applied at once: …` and `- kept until a restart …: …`, their

@@ -248,3 +248,151 @@ struct GracefulStopTests {
         #expect(text.contains("tftp_transfers_abandoned=0"))
     }
 }
+
+/// SIGTERM while a PC is downloading its initrd over HTTP, and a start that fails half-way.
+@Suite("graceful stop over HTTP, failed start")
+struct HTTPStopTests {
+    /// `ip netns exec NS curl …`: a client on the bench LAN's side.
+    func curl(in ns: NetworkNamespace, _ arguments: [String], limit: Double = 60) throws -> ProcessResult {
+        try runProcess("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl"] + arguments, limit: limit)
+    }
+
+    /// A daemon in `ns` serving a 48 MiB image file (more than the kernel's socket buffers
+    /// hold, so the server is still sending while the client reads slowly), with a long grace.
+    func startDaemon(in ns: NetworkNamespace, dir: URL, notify: NotifySocket) throws -> (daemon: Process, big: Data, log: URL) {
+        let images = dir.appendingPathComponent("images")
+        try TestImages.create(in: images)
+        let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
+        let big = try random.read(upToCount: 48 << 20) ?? Data()
+        try random.close()
+        try big.write(to: images.appendingPathComponent("debian-13-amd64/big.bin"))
+        // A long grace: what is tested is that the running download completes, not how fast.
+        let shipped = try String(contentsOfFile: Repo.path("config/garage-pxe.yaml"), encoding: .utf8)
+        try #require(shipped.contains("stop_grace_seconds: 15"))
+        let config = dir.appendingPathComponent("garage-pxe.yaml")
+        try shipped.replacingOccurrences(of: "stop_grace_seconds: 15", with: "stop_grace_seconds: 600")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let log = dir.appendingPathComponent("daemon.log")
+        let daemon = try ns.spawn([Repo.binary, "serve", "--config", config.path, "--menus", Repo.path("pxe-menus"), "--interface", "eth0",
+                                   "--tftp-root", "/usr/lib/ipxe", "--images", images.path, "--http-port", "8080", "--user", "nobody",
+                                   "--events", "log", "--state", dir.appendingPathComponent("state").path],
+                                  environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
+        return (daemon, big, log)
+    }
+
+    /// curl in `ns` downloading the big file at `rate`, once its first bytes have arrived.
+    func beginDownload(in ns: NetworkNamespace, dir: URL, rate: String) throws -> (client: Process, output: URL) {
+        let output = dir.appendingPathComponent("big.out")
+        let client = try ns.spawn(["/usr/bin/curl", "-sS", "--limit-rate", rate, "-o", output.path,
+                                   "http://\(ns.address):8080/images/debian-13-amd64/big.bin"],
+                                  output: dir.appendingPathComponent("client.log"))
+        #expect(waitUntil(60) { ((try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0) > 0 })
+        return (client, output)
+    }
+
+    @Test("an HTTP download running at SIGTERM completes with identical bytes, a new connection is refused, the daemon exits 0")
+    func httpDownloadFinishes() throws {
+        let ns = try NetworkNamespace(prefix: "gpxhs")
+        defer { ns.remove() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let notify = try NotifySocket()
+        let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
+        defer { stop(daemon) }
+        let url = "http://\(ns.address):8080"
+        #expect(try curl(in: ns, ["-sS", "-o", "/dev/null", "\(url)/boot.ipxe"]).status == 0, "the server answers before the stop")
+
+        // 48 MiB at 1 MiB/s: the download is surely running through the stop.
+        let (client, output) = try beginDownload(in: ns, dir: dir, rate: "1M")
+        defer { stop(client) }
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(notify.messages(until: { $0.contains("STOPPING=1") }, within: 60).last == "STOPPING=1")
+
+        // A new client is refused (connection refused: curl's exit 7) while the download goes on.
+        var refused: ProcessResult?
+        _ = waitUntil(60) {
+            let attempt = try? curl(in: ns, ["-sS", "--max-time", "5", "-o", "/dev/null", "\(url)/boot.ipxe"])
+            if attempt?.status == 7 { refused = attempt }
+            return refused != nil
+        }
+        #expect(refused != nil, "a connection made after SIGTERM was not refused")
+        #expect(client.isRunning, "the download was still running when the new connection was refused")
+
+        try #require(waitUntil(600) { !client.isRunning })
+        let clientLog = (try? String(contentsOf: dir.appendingPathComponent("client.log"), encoding: .utf8)) ?? ""
+        #expect(client.terminationStatus == 0, "\(clientLog)")
+        try #require(waitUntil(60) { !daemon.isRunning })
+        #expect(daemon.terminationStatus == 0)
+        #expect(try Data(contentsOf: output) == big, "the download running at SIGTERM completed intact")
+        let text = try String(contentsOf: log, encoding: .utf8)
+        // The server was still sending when the stop began: it waited for the download.
+        let stopping = try #require(text.range(of: "garage-pxe stopping"), "\(text)")
+        let sent = try #require(text.range(of: "image.sent bytes=\(big.count)"), "\(text)")
+        #expect(stopping.lowerBound < sent.lowerBound, "the download ended after the stop began:\n\(text)")
+        #expect(text.contains("garage-pxe stopped"), "\(text)")
+    }
+
+    @Test("a second SIGTERM during the stop cuts the download still running; the daemon exits 0")
+    func secondSignalCuts() throws {
+        let ns = try NetworkNamespace(prefix: "gpxss")
+        defer { ns.remove() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let notify = try NotifySocket()
+        let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
+        defer { stop(daemon) }
+        // 48 MiB at 256 KiB/s: minutes, far longer than the test waits for the daemon.
+        let (client, output) = try beginDownload(in: ns, dir: dir, rate: "256K")
+        defer { stop(client) }
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(notify.messages(until: { $0.contains("STOPPING=1") }, within: 60).last == "STOPPING=1")
+        kill(daemon.processIdentifier, SIGTERM)
+        try #require(waitUntil(60) { !daemon.isRunning })
+        #expect(daemon.terminationStatus == 0)
+        let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+        #expect(size < big.count, "the download was cut, not finished")
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("SIGTERM again during the stop"), "\(text)")
+        #expect(text.contains("garage-pxe stopped"), "\(text)")
+    }
+
+    @Test("HTTP port already taken: no READY, exit non-zero saying why, the proxyDHCP and TFTP ports free again")
+    func failedStartStopsEverything() throws {
+        let ns = try NetworkNamespace(prefix: "gpxfs")
+        defer { ns.remove() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TestImages.create(in: dir.appendingPathComponent("images"))
+        // Another web server listens on :8080.
+        let holderLog = dir.appendingPathComponent("holder.log")
+        let holder = try ns.spawn(["/usr/bin/python3", "-c",
+            "import socket,time; s=socket.socket(); s.bind(('0.0.0.0',8080)); s.listen(); print('bound',flush=True); time.sleep(600)"],
+            output: holderLog)
+        defer { stop(holder) }
+        try #require(waitUntil(60) { ((try? String(contentsOf: holderLog, encoding: .utf8)) ?? "").contains("bound") })
+
+        let log = dir.appendingPathComponent("daemon.log")
+        let notify = try NotifySocket()
+        let daemon = try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"), "--interface", "eth0",
+                                   "--tftp-root", "/usr/lib/ipxe", "--images", dir.appendingPathComponent("images").path,
+                                   "--http-port", "8080", "--user", "nobody", "--events", "log", "--state", dir.appendingPathComponent("state").path],
+                                  environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        defer { stop(daemon) }
+        try #require(waitUntil(60) { !daemon.isRunning })
+        #expect(daemon.terminationStatus != 0)
+        #expect(notify.receive(within: 0.5) == nil, "nothing, READY above all, was sent")
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("cannot serve HTTP on 0.0.0.0:8080"), "\(text)")
+        #expect(text.contains("every service already started was stopped"), "\(text)")
+        // The ports the other services had bound can be bound again (no process left holding them).
+        let probe = try runProcess("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/python3", "-c", """
+            import socket
+            for port in (67, 4011, 69):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', port)); s.close()
+            print('free')
+            """])
+        #expect(probe.status == 0 && probe.output.contains("free"), "\(probe.output)")
+    }
+}

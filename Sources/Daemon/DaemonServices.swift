@@ -1,0 +1,62 @@
+// The daemon's services as swift-service-lifecycle `Service`s, run by one ServiceGroup
+// (GaragePXEDaemon.run). Each one opens its socket when the group starts it, says so on
+// the start-up stream (the daemon sends READY once every service has), and closes it when
+// its run ends: after a graceful shutdown (SIGTERM) once its running work is done, or at
+// once on cancellation (a failed start elsewhere, a second signal, the grace period over).
+// The concurrency model is written down in docs/concurrency.md.
+
+import BootHTTP
+import ServiceLifecycle
+
+/// One socket-bound server: `open` binds (a thrown error fails the start and stops every
+/// service already started), `drain` lets running work finish after SIGTERM (it must return
+/// when its task is cancelled), `close` closes everything.
+struct SocketService: Service, CustomStringConvertible {
+    let description: String
+    let open: @Sendable () throws -> Void
+    var drain: @Sendable () async -> Void = {}
+    let close: @Sendable () -> Void
+    /// Told once the socket is bound.
+    let started: AsyncStream<String>.Continuation
+
+    func run() async throws {
+        try open()
+        defer { close() }
+        started.yield(description)
+        // Throws on cancellation: then nothing is waited for.
+        guard (try? await gracefulShutdown()) != nil else { return }
+        await drain()
+    }
+}
+
+/// The HTTP server: Hummingbird's application is a Service of its own; its graceful
+/// shutdown closes the listening socket at once and waits for the responses being sent
+/// (an initrd, a squashfs) to end. Cancelled (a second signal, the grace period over), it
+/// closes every connection, which ends those responses. A failed bind becomes a message
+/// that says what to check.
+struct HTTPService<App: Service>: Service, CustomStringConvertible {
+    let app: App
+    let statistics: BootHTTPStatistics
+    let failure: @Sendable (any Error) -> ConfigRuntimeError
+    var description: String { "HTTP" }
+
+    func run() async throws {
+        do {
+            try await withTaskCancellationHandler {
+                try await app.run()
+            } onCancel: {
+                statistics.closeAllConnections()
+            }
+        } catch {
+            throw failure(error)
+        }
+    }
+}
+
+/// A service whose body is a closure of the daemon's (the supervisor: readiness, SIGHUP,
+/// timers, the start of a stop).
+struct DaemonTask: Service, CustomStringConvertible {
+    let description: String
+    let body: @Sendable () async throws -> Void
+    func run() async throws { try await body() }
+}
