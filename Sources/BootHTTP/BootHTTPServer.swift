@@ -34,6 +34,10 @@ public struct BootHTTPConfiguration: Sendable {
     /// Longest path + query accepted (414 beyond): iPXE's longest URL, every DMI field at
     /// its 64-character maximum, is under 1 KiB; the HTTP decoder alone would take 80 KiB.
     public var maxRequestTargetBytes: Int
+    /// Debian's signed chain for UEFI HTTP boot, at the paths TFTP serves it under
+    /// (`debian-installer/amd64/…`, no leading slash): shim, GRUB and the rendered grub.cfg,
+    /// looked up at each request; nil: 404.
+    public var signedChainFile: @Sendable (String) -> [UInt8]? = { _ in nil }
 
     public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
                 fileChunkBytes: Int = 256 * 1024, zeroCopyFiles: Bool = true, idleTimeout: Duration = .seconds(60),
@@ -157,6 +161,7 @@ struct BootRoutes: Sendable {
                 self.file(request, context, prefix: "/tftp/", root: self.configuration.tftpRoot,
                           trusted: self.configuration.tftpTrustedLinkTargets, contentType: "application/efi")
             }
+            router.on("debian-installer/**", method: method) { request, context in self.signedChainFile(request, context) }
         }
     }
 
@@ -407,6 +412,25 @@ struct BootRoutes: Sendable {
         return files.respond(to: request, file: opened, contentType: contentType, channel: context.channel) { bytes, range in
             onEvent(.fileSent(path: path, bytes: bytes, range: range, remote: remote))
         }
+    }
+
+    /// Shim, GRUB or grub.cfg of the signed chain, for a UEFI HTTP boot client: the offer
+    /// names the shim's URL, shim fetches `grubx64.efi` beside it, and GRUB reads
+    /// `grub/grub.cfg` under its built-in prefix from the server it booted from.
+    func signedChainFile(_ request: Request, _ context: BootRequestContext) -> Response {
+        // Shim asks for `…/amd64//grubx64.efi`: it joins its own folder and the name with
+        // a slash of its own. Only three exact paths answer, so this cannot reach elsewhere.
+        let relative = request.uri.path.split(separator: "/").joined(separator: "/")
+        let path = "/" + relative
+        guard let bytes = configuration.signedChainFile(relative) else {
+            return refuse(request, context, .notFound, "no such file")
+        }
+        let isHead = request.method == .head
+        if !isHead { onEvent(.fileSent(path: path, bytes: Int64(bytes.count), range: nil, remote: context.remote)) }
+        return Response(status: .ok,
+                        headers: [.contentType: path.hasSuffix(".efi") ? "application/efi" : "text/plain; charset=utf-8",
+                                  .contentLength: String(bytes.count)],
+                        body: isHead ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     // MARK: Helpers

@@ -141,11 +141,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             service.stop()
             throw error
         }
-        if let bootContent {
-            let files = SignedChainFiles(config: config)
-            files.register(on: tftpServer, content: bootContent)
-            signedChain = files
-        }
+        if let bootContent, let signedChain { signedChain.register(on: tftpServer, content: bootContent) }
 
         // Every socket is open: nothing privileged is needed any more.
         let privileges: Privileges.Outcome
@@ -260,6 +256,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// listens, so READY is never sent for a server that cannot answer. Menus with errors
     /// at start do not stop the daemon: PCs get a script that says so and retries, the
     /// errors are logged, and the first clean reload (a save, SIGHUP) takes over.
+    /// The MAC the kernel's neighbour table has for a dotted IPv4 address: learnt from the
+    /// PC's own ARP traffic, so a host elsewhere cannot claim another PC's MAC and be believed.
+    static func neighbourMAC(_ ip: String) -> String? {
+        parseIPv4(ip).flatMap(NeighbourTable.hardwareAddress(of:)).flatMap { MACAddress(bytes: $0) }?.description
+    }
+
     private func startHTTP(address: IPv4Address) throws {
         var snapshot = BootSnapshot(menus: nil, server: BootContentLoader.serverSettings(config, address: address))
         do {
@@ -272,6 +274,14 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let store = BootContentStore(snapshot)
         let logger = self.logger
         let journal = self.journal
+        // Debian's signed chain, served over TFTP (PXE) and over HTTP (UEFI HTTP boot).
+        let chainFiles = SignedChainFiles(config: config)
+        signedChain = chainFiles
+        var httpConfiguration = BootHTTPConfiguration(
+            host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
+            tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
+            zeroCopyFiles: config.httpSendfile)
+        httpConfiguration.signedChainFile = { path in chainFiles.contents(of: path, content: store) }
         // An entry that runs the Debian installer opens a new install attempt.
         let installs: @Sendable (String) -> Bool = { id in
             store.snapshot.menus?.menu.entries.first { $0.id == id }?.kind == .debianInstaller
@@ -280,21 +290,16 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let app = BootHTTPServer.application(
             // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
             // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
-            configuration: BootHTTPConfiguration(
-                host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
-                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
-                zeroCopyFiles: config.httpSendfile),
+            configuration: httpConfiguration,
             content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
-                if journal?.http(event, installs: installs) != true { BootHTTPEventLog.log(event, to: logger) }
+                if journal?.http(event, installs: installs, neighbourMAC: Self.neighbourMAC) != true { BootHTTPEventLog.log(event, to: logger) }
             },
             onRunning: { port in started.finish(.success(port)) },
             bench: bench,
             installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) },
             proof: BootHTTPProof(sessions: reportSessions, adminToken: adminToken, macOfAddress: { ip in
-                // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
-                // cannot claim another PC's MAC and be believed.
-                parseIPv4(ip).flatMap(NeighbourTable.hardwareAddress(of:)).flatMap { MACAddress(bytes: $0) }.flatMap { HardwareAddress($0.description) }
+                Self.neighbourMAC(ip).flatMap(HardwareAddress.init)
             }),
             reports: ReportSettings(sessions: reportSessions),
             records: journal == nil ? nil : machineRecordsAccess())

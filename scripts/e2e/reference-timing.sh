@@ -8,12 +8,30 @@
 # Prints power-on -> preseed fetched.
 # A figure, not a test: it fails only when the installer never fetched its preseed.
 #
+#
+# `chains` instead: garage-pxe's own figures, every boot chain side by side in one run
+# (install-boot.sh with one PC per chain: BIOS + iPXE ROM, UEFI with iPXE, UEFI with the
+# signed shim + GRUB over TFTP, the same with Secure Boot on, UEFI HTTP boot with Secure
+# Boot off and on), power-on -> installer.started per PC, with the host's load before and
+# after (the guests share its cores with whatever else runs: read the figures with it).
+#
 # Usage: reference-timing.sh bios|uefi [SECONDS]
+#        reference-timing.sh chains [SECONDS]
 set -euo pipefail
 MODE="${1:-}"
 LIMIT="${2:-300}"
-[[ "$MODE" == bios || "$MODE" == uefi ]] || { echo "usage: $0 bios|uefi [SECONDS]" >&2; exit 2; }
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+if [[ "$MODE" == chains ]]; then
+  chains=(bios uefi-ipxe uefi uefi-sb http http-sb)
+  load() { printf '%s cores, load average %s' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
+  echo "chains: ${#chains[@]} PCs at once (${chains[*]}); host before: $(load)"
+  status=0
+  E2E_MAX_PCS=${#chains[@]} bash "$REPO/scripts/e2e/install-boot.sh" "${chains[@]}" --limit "${2:-900}" | tee /dev/stderr |
+    sed -nE 's/^e2e\[[a-z]+\]: timing pc[0-9]+([a-z]+) power-on -> installer.started (.*)$/chains: \1 \2/p' || status=$?
+  echo "chains: host after: $(load)"
+  exit "$status"
+fi
+[[ "$MODE" == bios || "$MODE" == uefi ]] || { echo "usage: $0 bios|uefi|chains [SECONDS]" >&2; exit 2; }
 LAB="$REPO/scripts/lab"
 BIN="${GARAGE_PXE_BIN:-$REPO/.build/debug/garage-pxe}"
 [[ "$(id -u)" -eq 0 ]] || { echo "needs root" >&2; exit 2; }
