@@ -141,6 +141,14 @@ struct BootRoutes: Sendable {
         router.get("boot/:script") { request, context in
             context.parameters.get("script")?.hasSuffix(".grub") == true ? self.grubEntry(request, context) : self.entryScript(request, context)
         }
+        // GRUB booted by UEFI HTTP boot fetches through the firmware's HTTP driver, which
+        // sends a HEAD before each GET and reads only its status. A HEAD renders nothing and
+        // records nothing (menu.shown, menu.chosen and the install token belong to the GET).
+        router.head("boot.grub") { _, _ in Response(status: .ok) }
+        router.head("boot/:script") { request, context in
+            context.parameters.get("script")?.hasSuffix(".grub") == true
+                ? Response(status: .ok) : self.refuse(request, context, .notFound, "no such file")
+        }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
         // Re-arming erases a disk at the next boot: a POST with the admin token only. A GET

@@ -127,7 +127,7 @@ e2e_setup() {
   RUN="$LAB_RUN_DIR"
   # Stopped with the lab (lab.sh down stops every PID it recorded; tcpdump flushes on TERM).
   if [[ -n "${E2E_CAPTURE:-}" ]]; then
-    CAPTURE_FILTER='udp port 67 or udp port 68 or udp port 4011' "$E2E_LAB/capture.sh" "$E2E_PREFIX" start "$E2E_CAPTURE" >/dev/null
+    CAPTURE_FILTER="${E2E_CAPTURE_FILTER:-udp port 67 or udp port 68 or udp port 4011}" "$E2E_LAB/capture.sh" "$E2E_PREFIX" start "$E2E_CAPTURE" >/dev/null
   fi
   E2E_DAEMON_LOG="$RUN/garage-pxe.log"
   E2E_JOURNAL="$RUN/journal"
