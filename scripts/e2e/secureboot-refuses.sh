@@ -57,6 +57,12 @@ check "[pc1sb] iPXE never ran: no DHCP from iPXE answered with the HTTP script w
   no_event "$mac" dhcp.offer "file=$url/boot.ipxe"
 check "[pc1sb] iPXE never ran: no menu.shown" no_event "$mac" menu.shown
 check "[pc1sb] no installer started" no_event "$mac" installer.started
+if [[ "$PATH_KIND" == http ]]; then
+  # OVMF's boot manager names the refusal on the console (seen: "failed to load Boot0001
+  # "UEFI HTTPv4 (MAC:…)" …: Access Denied").
+  check "[pc1sb] the firmware refused the loader it downloaded: Access Denied" \
+    grep -q "UEFI HTTPv4.*Access Denied" "$RUN/vm-pc1sb.serial.log"
+fi
 e2e_log "evidence (garage-pxe history $mac):"
 { pc_events "$mac" | cut -c1-200 | sed 's/^/    /' | head -12; } || true
 if ((E2E_FAIL == 0)); then e2e_log "PASS"; else e2e_log "FAIL"; fi
