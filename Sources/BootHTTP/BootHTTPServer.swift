@@ -38,6 +38,10 @@ public struct BootHTTPConfiguration: Sendable {
     public var maxRequestTargetBytes: Int
     /// Connection caps, request deadline, minimum send rate, event stream cap.
     public var limits: HTTPConnectionLimits
+    /// Debian's signed chain for UEFI HTTP boot, at the paths TFTP serves it under
+    /// (`debian-installer/amd64/…`, no leading slash): shim, GRUB and the rendered grub.cfg,
+    /// looked up at each request; nil: 404.
+    public var signedChainFile: @Sendable (String) -> [UInt8]? = { _ in nil }
 
     public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
                 fileChunkBytes: Int = 256 * 1024, zeroCopyFiles: Bool = true, idleTimeout: Duration = .seconds(60),
@@ -146,6 +150,14 @@ struct BootRoutes: Sendable {
         router.get("boot/:script") { request, context in
             context.parameters.get("script")?.hasSuffix(".grub") == true ? self.grubEntry(request, context) : self.entryScript(request, context)
         }
+        // GRUB booted by UEFI HTTP boot fetches through the firmware's HTTP driver, which
+        // sends a HEAD before each GET and reads only its status. A HEAD renders nothing and
+        // records nothing (menu.shown, menu.chosen and the install token belong to the GET).
+        router.head("boot.grub") { _, _ in Response(status: .ok) }
+        router.head("boot/:script") { request, context in
+            context.parameters.get("script")?.hasSuffix(".grub") == true
+                ? Response(status: .ok) : self.refuse(request, context, .notFound, "no such file")
+        }
         router.get("preseed/:file") { request, context in self.preseed(request, context) }
         router.get("progress") { request, context in self.progress(request, context) }
         // Re-arming erases a disk at the next boot: a POST with the admin token only. A GET
@@ -166,6 +178,7 @@ struct BootRoutes: Sendable {
                 self.file(request, context, prefix: "/tftp/", root: self.configuration.tftpRoot,
                           trusted: self.configuration.tftpTrustedLinkTargets, contentType: "application/efi")
             }
+            router.on("debian-installer/**", method: method) { request, context in self.signedChainFile(request, context) }
         }
     }
 
@@ -432,6 +445,25 @@ struct BootRoutes: Sendable {
         return files.respond(to: request, file: opened, contentType: contentType, channel: context.channel) { bytes, range in
             onEvent(.fileSent(path: path, bytes: bytes, range: range, remote: remote))
         }
+    }
+
+    /// Shim, GRUB or grub.cfg of the signed chain, for a UEFI HTTP boot client: the offer
+    /// names the shim's URL, shim fetches `grubx64.efi` beside it, and GRUB reads
+    /// `grub/grub.cfg` under its built-in prefix from the server it booted from.
+    func signedChainFile(_ request: Request, _ context: BootRequestContext) -> Response {
+        // Shim asks for `…/amd64//grubx64.efi`: it joins its own folder and the name with
+        // a slash of its own. Only three exact paths answer, so this cannot reach elsewhere.
+        let relative = request.uri.path.split(separator: "/").joined(separator: "/")
+        let path = "/" + relative
+        guard let bytes = configuration.signedChainFile(relative) else {
+            return refuse(request, context, .notFound, "no such file")
+        }
+        let isHead = request.method == .head
+        if !isHead { onEvent(.fileSent(path: path, bytes: Int64(bytes.count), range: nil, remote: context.remote)) }
+        return Response(status: .ok,
+                        headers: [.contentType: path.hasSuffix(".efi") ? "application/efi" : "text/plain; charset=utf-8",
+                                  .contentLength: String(bytes.count)],
+                        body: isHead ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     // MARK: Helpers

@@ -284,7 +284,14 @@ public struct ProxyPolicy: Sendable {
                 discoveryControl = settings.efiDiscoveryControl
             case .efiX64HTTP:
                 // UEFI HTTP boot takes a full URL and does not follow redirects.
-                bootfile = settings.httpBaseURL + settings.httpLoaderPrefix + efiLoader(for: mac)
+                // EDK2's HttpBootDxe keeps a proxy offer (yiaddr 0) only with option 60
+                // "HTTPClient" and a URI; beside a LAN DHCP server that gives no DNS it
+                // takes only an IP-address URI (HttpBootSelectDhcpOffer), which this is.
+                // The signed chain sits at the same paths as over TFTP: shim fetches GRUB
+                // from its own URL's folder, GRUB its grub.cfg under its prefix.
+                bootfile = settings.efiSignedChain && !wantsIPXE(mac)
+                    ? settings.httpBaseURL + "/" + ProxySettings.signedShimPath
+                    : settings.httpBaseURL + settings.httpLoaderPrefix + efiLoader(for: mac)
                 discoveryControl = nil
             case .other(let code):
                 return .ignore(.unknownArchitecture(code), summary: summary)

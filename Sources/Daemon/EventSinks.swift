@@ -60,7 +60,9 @@ public struct JournalEvents: EventSink {
     public func tftp(_ report: TFTPTransferReport) { recorder.tftp(report) }
 
     public func http(_ event: BootHTTPEvent) {
-        if !recorder.http(event) { lines.http(event) }
+        // A UEFI HTTP boot PC fetches shim, GRUB and grub.cfg before any request names it:
+        // the neighbour table does.
+        if !recorder.http(event, neighbourMAC: { GaragePXEDaemon.neighbourMAC($0)?.description }) { lines.http(event) }
     }
 
     public func daemon(_ kind: InstallEventKind, message: String, reason: String?) {

@@ -300,13 +300,18 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let journal = self.journal
         let events = self.events
         let boundPort = httpBoundPort
+        // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
+        // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
+        var httpConfiguration = BootHTTPConfiguration(
+            host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
+            tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
+            zeroCopyFiles: config.httpSendfile, limits: config.limits.http)
+        // Debian's signed chain (made with the TFTP service) over HTTP too, for UEFI HTTP boot.
+        if let chainFiles = signedChain {
+            httpConfiguration.signedChainFile = { path in chainFiles.contents(of: path, content: store) }
+        }
         let app = BootHTTPServer.application(
-            // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
-            // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
-            configuration: BootHTTPConfiguration(
-                host: config.httpListenAddress, port: Int(config.httpPort), imagesDirectory: config.imagesDirectory,
-                tftpRoot: config.tftpRoot, tftpTrustedLinkTargets: config.tftp.trustedLinkTargets,
-                zeroCopyFiles: config.httpSendfile, limits: config.limits.http),
+            configuration: httpConfiguration,
             content: store, logger: logger, statistics: httpStatistics,
             onEvent: { event in
                 events.http(event)
@@ -318,9 +323,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             bench: bench,
             installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) },
             proof: BootHTTPProof(sessions: reportSessions, adminToken: adminToken, macOfAddress: { ip in
-                // The kernel learnt this from the PC's own ARP traffic: a host elsewhere
-                // cannot claim another PC's MAC and be believed.
-                IPv4Address(ip).flatMap(NeighbourTable.hardwareAddress(of:))
+                Self.neighbourMAC(ip)
             }),
             reports: ReportSettings(sessions: reportSessions),
             records: journal == nil ? nil : machineRecordsAccess())
@@ -468,6 +471,12 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             logger.error("configuration reload: cannot receive the installers' syslog on \(address):\(port): \(error); still on port \(receiver.port), which installers keep being given")
             return false
         }
+    }
+
+    /// The MAC the kernel's neighbour table has for a dotted IPv4 address: learnt from the
+    /// PC's own ARP traffic, so a host elsewhere cannot claim another PC's MAC and be believed.
+    static func neighbourMAC(_ ip: String) -> MACAddress? {
+        IPv4Address(ip).flatMap(NeighbourTable.hardwareAddress(of:))
     }
 
     /// The per-PC record's source for the bench (machine pages, CSV, certificates): the whole

@@ -161,8 +161,10 @@ public final class InstallEventRecorder: @unchecked Sendable {
     }
 
     /// Returns false for reports that are not journal events (refusals, the bootstrap), which
-    /// keep their log lines.
-    public func http(_ event: BootHTTPEvent) -> Bool {
+    /// keep their log lines. `neighbourMAC`: the kernel's neighbour table, which names the PC
+    /// of a file sent before any of its requests said who it is (a UEFI HTTP boot PC
+    /// fetching shim, GRUB and grub.cfg); not remembered, as for TFTP.
+    public func http(_ event: BootHTTPEvent, neighbourMAC: (String) -> String? = { _ in nil }) -> Bool {
         switch event {
         case .menuShown(let machine, let entry, let remote, let proven):
             // Only the PC's own request may change what is known of it (DMI, address).
@@ -210,7 +212,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
                 write(.installerStarted, fields)
             }
         case .fileSent(let path, let bytes, _, let remote):
-            var fields = knownMAC(ip: remote).map { machineFields(mac: $0) } ?? [:]
+            var fields = (knownMAC(ip: remote) ?? neighbourMAC(remote)).map { machineFields(mac: $0) } ?? [:]
             fields[.ip] = remote
             fields[.file] = path
             fields[.bytes] = String(bytes)

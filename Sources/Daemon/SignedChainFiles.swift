@@ -38,17 +38,25 @@ final class SignedChainFiles: @unchecked Sendable {
     }
 
     func register(on server: TFTPServer, content: BootContentStore) {
-        for (path, name) in [(ProxySettings.signedShimPath, DebianImport.shimName), (ProxySettings.signedGRUBPath, DebianImport.grubName)] {
-            server.register(virtualFile: path) { [weak self] _ in
-                guard let self else { return nil }
-                return FileManager.default.contents(atPath: currentFolder + "/" + name).map { [UInt8]($0) }
-            }
+        for path in [ProxySettings.signedShimPath, ProxySettings.signedGRUBPath, ProxySettings.signedGRUBConfigPath] {
+            server.register(virtualFile: path) { [weak self] _ in self?.contents(of: path, content: content) }
         }
-        server.register(virtualFile: ProxySettings.signedGRUBConfigPath) { _ in
+    }
+
+    /// One of the chain's three files by its path under the TFTP root (the HTTP side,
+    /// for UEFI HTTP boot, serves the same paths); nil for any other path.
+    func contents(of path: String, content: BootContentStore) -> [UInt8]? {
+        switch path {
+        case ProxySettings.signedShimPath, ProxySettings.signedGRUBPath:
+            let name = path == ProxySettings.signedShimPath ? DebianImport.shimName : DebianImport.grubName
+            return FileManager.default.contents(atPath: currentFolder + "/" + name).map { [UInt8]($0) }
+        case ProxySettings.signedGRUBConfigPath:
             let snapshot = content.snapshot
             let text = snapshot.menus.map { $0.renderGRUBBootstrap(server: snapshot.server) ?? Self.message("le dossier des menus n'a pas de modeles GRUB (bootstrap.grub)") }
                 ?? Self.message("les menus du serveur contiennent des erreurs (garage-pxe check)")
             return Array(text.utf8)
+        default:
+            return nil
         }
     }
 

@@ -21,6 +21,10 @@ final class RunningBootServer: @unchecked Sendable {
     var imagesDirectory: URL { root.appendingPathComponent("images") }
     var tftpRoot: URL { root.appendingPathComponent("tftp") }
 
+    /// Stand-ins for the signed chain's three files (the daemon reads the real ones).
+    static let signedChain = ["debian-installer/amd64/bootnetx64.efi": "shim\n", "debian-installer/amd64/grubx64.efi": "grub\n",
+                              "debian-installer/amd64/grub/grub.cfg": "set gp_server='(http,10.99.0.1:8080)'\n"]
+
     static let server = ServerSettings(baseURL: "http://10.99.0.1:8080", address: "10.99.0.1", site: "Atelier Garage")
 
     /// `initrdBytes`: size of the fake initrd (content is a fixed pseudo-random pattern).
@@ -49,9 +53,10 @@ final class RunningBootServer: @unchecked Sendable {
                                      imagesDirectory: image.deletingLastPathComponent().path)
         let store = BootContentStore(BootSnapshot(menus: menus, server: Self.server))
         self.store = store
-        let configuration = BootHTTPConfiguration(host: "127.0.0.1", port: 0, imagesDirectory: root.appendingPathComponent("images").path,
+        var configuration = BootHTTPConfiguration(host: "127.0.0.1", port: 0, imagesDirectory: root.appendingPathComponent("images").path,
                                                   tftpRoot: root.appendingPathComponent("tftp").path, fileChunkBytes: chunkBytes,
                                                   zeroCopyFiles: zeroCopy, idleTimeout: idleTimeout)
+        configuration.signedChainFile = { Self.signedChain[$0].map { Array($0.utf8) } }
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let box = eventBox
         var logger = Logger(label: "test")

@@ -64,6 +64,40 @@ struct RealClientTests {
         #expect(server.events.contains(.entryChosen(machine: chosen, entry: "debian-13-auto", remote: "127.0.0.1", proven: false, installs: true)))
     }
 
+    @Test("UEFI HTTP boot: shim, GRUB and grub.cfg at their TFTP paths; GRUB's HEAD before each GET renders and records nothing")
+    func signedChainOverHTTP() async throws {
+        let server = try await RunningBootServer()
+        defer { server.stop() }
+        let shim = try await server.curl(["\(server.base)/debian-installer/amd64/bootnetx64.efi"])
+        #expect(shim.status == 200 && shim.body == Data("shim\n".utf8))
+        #expect(shim.headers["content-length"] == "5")
+        // Shim asks for GRUB with a doubled slash.
+        let grub = try await server.curl(["\(server.base)/debian-installer/amd64//grubx64.efi"])
+        #expect(grub.status == 200 && grub.body == Data("grub\n".utf8))
+        let head = try await server.curl(["-I", "\(server.base)/debian-installer/amd64/grub/grub.cfg"])
+        #expect(head.status == 200)
+        #expect(head.headers["content-length"] == String(RunningBootServer.signedChain["debian-installer/amd64/grub/grub.cfg"]!.utf8.count))
+        for other in ["debian-installer/amd64/revocations_sbat.efi", "debian-installer/amd64/grub/x86_64-efi/command.lst", "debian-installer/"] {
+            #expect(try await server.curl(["\(server.base)/\(other)"]).status == 404, "\(other)")
+        }
+        let sent = server.events.compactMap { event -> String? in
+            if case .fileSent(let path, _, _, _) = event { return path }
+            return nil
+        }
+        #expect(sent == ["/debian-installer/amd64/bootnetx64.efi", "/debian-installer/amd64/grubx64.efi"], "a HEAD is not a file sent")
+
+        let before = server.events.count
+        #expect(try await server.curl(["-I", "\(server.base)/boot.grub?mac=52:54:00:00:00:99&platform=efi"]).status == 200)
+        #expect(try await server.curl(["-I", "\(server.base)/boot/debian-13-auto.grub?mac=52:54:00:00:00:99&platform=efi"]).status == 200)
+        #expect(try await server.curl(["-I", "\(server.base)/boot/debian-13-auto.ipxe?mac=52:54:00:00:00:99"]).status == 404)
+        #expect(!server.events.dropFirst(before).contains { event in
+            switch event {
+            case .menuShown, .entryChosen: true
+            default: false
+            }
+        }, "no menu.shown or menu.chosen for a HEAD")
+    }
+
     @Test("entry scripts, preseeds, post-install scripts and progress calls, asked by a host that is not the PC: no token, nothing armed")
     func entryPreseedProgress() async throws {
         let server = try await RunningBootServer()

@@ -54,7 +54,7 @@ struct GoldenPacketTests {
 
     @Test("every captured packet round-trips byte for byte", arguments: [
         "seabios-ipxe-rom.pcap", "ovmf-edk2-pxe.pcap", "ipxe-efi-second-stage.pcap", "undionly-second-stage.pcap",
-        "ovmf-edk2-opt43-bypass.pcap", "ovmf-edk2-file-no43.pcap",
+        "ovmf-edk2-opt43-bypass.pcap", "ovmf-edk2-file-no43.pcap", "ovmf-http-boot.pcap",
     ])
     func roundTrip(file: String) throws {
         let packets = try load(file)
@@ -153,5 +153,45 @@ struct GoldenPacketTests {
             let (offer, _, _) = try answer(discover.packet, port: .dhcp)
             #expect(offer.bootFileName == "http://10.77.0.2:8080/boot.ipxe")
         }
+    }
+
+    /// EDK2's HttpBootDxe keeps a proxy offer (yiaddr 0) only when option 60 says
+    /// `HTTPClient` and it names a URI; a LAN offer with DNS and no URI (DhcpDns) is paired
+    /// with a proxy offer whose URI has an IP address (HttpBootSelectDhcpOffer).
+    @Test("OVMF's UEFI HTTP boot (its PXE off): HTTPClient, the signed shim's http:// URL, as garage-pxe sent it")
+    func ovmfHTTPBoot() throws {
+        let all = try load("ovmf-http-boot.pcap")
+        let discover = try #require(requests(all, to: 67, type: .discover).first)
+        #expect(discover.packet.vendorClassIdentifier == "HTTPClient:Arch:00016:UNDI:003000")
+        #expect(discover.packet.clientArchitectures == [16])
+        var settings = policy.settings
+        settings.efiSignedChain = true
+        guard case .reply(let offer, let destination, let bootfile, let summary) = ProxyPolicy(settings: settings).decide(discover.packet, port: .dhcp) else {
+            Issue.record("no offer to the HTTP boot DISCOVER")
+            return
+        }
+        #expect(summary.architecture == .efiX64HTTP)
+        #expect(offer.messageType == .offer)
+        #expect(offer.yiaddr == .zero)
+        #expect(offer.vendorClassIdentifier == "HTTPClient")
+        #expect(bootfile == "http://10.77.0.2:8080/debian-installer/amd64/bootnetx64.efi")
+        #expect(offer.bootFileName == bootfile)
+        #expect(offer.option(.vendorSpecific) == nil)
+        #expect(offer.clientMachineIdentifier == discover.packet.clientMachineIdentifier)
+        #expect(destination == .broadcast)
+        // The capture holds garage-pxe's own offer, which the firmware took: the same bytes.
+        let sent = try #require(referenceReply(all, to: discover.packet, type: .offer))
+        #expect(sent.serialize() == offer.serialize())
+        // The LAN's offer: an address and DNS, no URI, no option 60.
+        let lan = try #require(all.first { $0.packet.op == 2 && $0.packet.messageType == .offer && $0.packet.serverIdentifier != Self.server })
+        #expect(lan.packet.yiaddr != .zero)
+        #expect(lan.packet.option(.domainNameServer) != nil)
+        #expect(lan.packet.vendorClassIdentifier == nil)
+        #expect(lan.packet.bootFileName == nil)
+        // The firmware then takes its address from the LAN's server; the proxy stays silent.
+        let request = try #require(requests(all, to: 67, type: .request).first)
+        #expect(request.packet.serverIdentifier == lan.packet.serverIdentifier)
+        let silent = ProxyPolicy(settings: settings).decide(request.packet, port: .dhcp)
+        #expect(silent == .ignore(.messageTypeNotAnsweredOnPort(.request, .dhcp), summary: silent.summary))
     }
 }

@@ -109,6 +109,26 @@ struct PolicyTests {
         #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: ProxyPolicy(settings: byVendor)).2 == "snponly.efi")
     }
 
+    @Test("UEFI HTTP boot: the signed shim's URL by default; machines and vendors listed for iPXE get iPXE's URL")
+    func httpBootSignedChain() throws {
+        var settings = ProxySettings(serverAddress: Self.server, httpBaseURL: "http://10.77.0.2:8080")
+        settings.efiSignedChain = true
+        let http = TestPackets.pxeRequest(arch: 16, vendorClass: "HTTPClient:Arch:00016:UNDI:003000")
+        let (p, _, bootfile) = try reply(http, policy: ProxyPolicy(settings: settings))
+        #expect(bootfile == "http://10.77.0.2:8080/debian-installer/amd64/bootnetx64.efi")
+        #expect(p.bootFileName == bootfile)
+        #expect(p.vendorClassIdentifier == "HTTPClient")
+        #expect(p.yiaddr == .zero)
+        #expect(ProxySettings.isSignedChainBootfile(bootfile))
+        var byMAC = settings
+        byMAC.efiIPXEMACs = [MACAddress(bytes: TestPackets.mac)!]
+        #expect(try reply(http, policy: ProxyPolicy(settings: byMAC)).2 == "http://10.77.0.2:8080/tftp/ipxe.efi")
+        var byVendor = settings
+        byVendor.efiIPXEVendorPrefixes = [[0x52, 0x54, 0x00]]
+        byVendor.snponlyVendorPrefixes = [[0x52, 0x54, 0x00]]
+        #expect(try reply(http, policy: ProxyPolicy(settings: byVendor)).2 == "http://10.77.0.2:8080/tftp/snponly.efi")
+    }
+
     @Test("arm64 is ignored until configured, then served")
     func arm64() throws {
         let d = policy.decide(TestPackets.pxeRequest(arch: 11), port: .dhcp)

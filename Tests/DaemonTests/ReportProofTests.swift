@@ -115,6 +115,23 @@ import Testing
         var all: [[String]] { lock.lock(); defer { lock.unlock() }; return events }
     }
 
+    @Test("a file sent to an address no request has named yet (UEFI HTTP boot's shim) carries the MAC the neighbour table gives, and is not remembered")
+    func fileSentNamedByNeighbourTable() throws {
+        let sink = Sink()
+        let writer = JournalWriter(send: { sink.add($0); return 0 })
+        let recorder = InstallEventRecorder(writer: writer, site: "Atelier")
+        let shim = BootHTTPEvent.fileSent(path: "/debian-installer/amd64/bootnetx64.efi", bytes: 5, range: nil, remote: "10.0.0.7")
+        #expect(recorder.http(shim, installs: { _ in true }, neighbourMAC: { $0 == "10.0.0.7" ? "52:54:00:aa:bb:07" : nil }))
+        // Later, the neighbour table no longer answers: nothing was remembered from it.
+        #expect(recorder.http(shim, installs: { _ in true }))
+        writer.flush()
+        let sent = sink.all.filter { $0.contains("GARAGE_PXE_EVENT=image.sent") }
+        #expect(sent.count == 2)
+        #expect(sent.first?.contains("GARAGE_PXE_MAC=52:54:00:aa:bb:07") == true)
+        #expect(sent.first?.contains("GARAGE_PXE_FILE=/debian-installer/amd64/bootnetx64.efi") == true)
+        #expect(sent.last?.contains { $0.hasPrefix("GARAGE_PXE_MAC=") } == false)
+    }
+
     @Test("a syslog failure marks the install failed but keeps its INSTALL_ID; an unproven menu request stores no DMI")
     func recorderTrustsOnlyProof() throws {
         let sink = Sink()

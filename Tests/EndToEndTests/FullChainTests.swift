@@ -46,6 +46,18 @@ struct FullChainTests {
         Self.expectPass("secure boot, unsigned loader", try await refused, passLine: "e2e[sbrefuse]: PASS")
     }
 
+    /// UEFI HTTP boot with the real firmware: OVMF with its PXE turned off asks for an
+    /// `HTTPClient` offer, gets the signed shim's URL and fetches shim, GRUB and grub.cfg
+    /// over HTTP; Secure Boot off, and on (OVMF's Secure Boot build, Microsoft's keys).
+    /// The same Secure Boot PC offered iPXE's URL must refuse it (the negative control).
+    @Test("UEFI HTTP boot, Secure Boot off and on: the signed chain over HTTP reaches the installer; iPXE over HTTP is refused")
+    func httpBoot() async throws {
+        async let signed = RealFirmwareTests.run("scripts/e2e/install-boot.sh", ["http", "http-sb", "--limit", "600"], limit: 720)
+        async let refused = RealFirmwareTests.run("scripts/e2e/secureboot-refuses.sh", ["180", "http"], limit: 360)
+        Self.expectPass("UEFI HTTP boot", try await signed, passLine: "e2e[hk]: http http-sb PASS")
+        Self.expectPass("UEFI HTTP boot, Secure Boot, unsigned loader", try await refused, passLine: "e2e[sbrefuseh]: PASS")
+    }
+
     /// Every chain side by side in one run (the script prints power-on -> installer.started
     /// for each): BIOS with iPXE, UEFI with iPXE, UEFI with the signed chain and Secure Boot
     /// off, and on.

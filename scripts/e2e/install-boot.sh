@@ -9,13 +9,17 @@
 #   uefi-sb: the same with Secure Boot on (OVMF's Secure Boot build, Microsoft's keys)
 #   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe: ipxe.efi over TFTP -> :4011
 #         -> HTTP first script
+#   http: OVMF with its PXE turned off, so it uses UEFI HTTP boot (vendor class HTTPClient)
+#         -> proxy offer with the shim's http:// URL -> shim, GRUB and grub.cfg over HTTP
+#         -> its menu over HTTP (/boot.grub)
+#   http-sb: the same with Secure Boot on
 #   then: menu.shown -> (timeout) menu.chosen debian-13-auto -> image.sent linux, initrd.gz
 #         -> the installer boots, DHCPs, fetches its preseed (installer.started) and sends
 #         its syslog to the server (installer.step).
 # Several PCs run at once: `install-boot.sh bios uefi bios uefi` boots four.
 # Passes when every PC shows every event; prints power-on -> installer.started per PC.
 #
-# Usage: install-boot.sh MODE... [--limit SECONDS]   (MODE: bios|uefi|uefi-sb|uefi-ipxe;
+# Usage: install-boot.sh MODE... [--limit SECONDS]   (MODE: bios|uefi|uefi-sb|uefi-ipxe|http|http-sb;
 #        at most 4 PCs)
 # Environment: see scripts/e2e/lib.sh (GARAGE_PXE_BIN, E2E_KEEP_LOGS, E2E_RUNS)
 set -euo pipefail
@@ -24,21 +28,21 @@ modes=()
 LIMIT=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    bios | uefi | uefi-sb | uefi-ipxe) modes+=("$1") ;;
+    bios | uefi | uefi-sb | uefi-ipxe | http | http-sb) modes+=("$1") ;;
     --limit) LIMIT="$2"; shift ;;
-    *) echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe... [--limit SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe|http|http-sb... [--limit SECONDS]" >&2; exit 2 ;;
   esac
   shift
 done
-((${#modes[@]} >= 1 && ${#modes[@]} <= 4)) || { echo "usage: $0 bios|uefi... (1 to 4 PCs)" >&2; exit 2; }
+((${#modes[@]} >= 1 && ${#modes[@]} <= ${E2E_MAX_PCS:-4})) || { echo "usage: $0 bios|uefi... (1 to ${E2E_MAX_PCS:-4} PCs)" >&2; exit 2; }
 # TCG bounds: ~75 s for one PC, 3-4 min for four on 2 cores, with margin.
 [[ -n "$LIMIT" ]] || LIMIT=$(( ${#modes[@]} == 1 ? 240 : 420 ))
 
-E2E_NAME="$(printf '%s' "${modes[@]}" | sed -E 's/bios/b/g; s/uefi-sb/s/g; s/uefi-ipxe/i/g; s/uefi/u/g')"
+E2E_NAME="$(printf '%s' "${modes[@]}" | sed -E 's/bios/b/g; s/uefi-sb/s/g; s/uefi-ipxe/i/g; s/uefi/u/g; s/http-sb/k/g; s/http/h/g')"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# PC names (they fix the MACs): pc1bios, pc2uefi, pc3uefisb, pc4uefiipxe…
+# PC names (they fix the MACs): pc1bios, pc2uefi, pc3uefisb, pc4uefiipxe, pc5httpsb…
 names=()
 i=0
 for mode in "${modes[@]}"; do

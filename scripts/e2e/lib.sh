@@ -11,7 +11,9 @@
 #
 # Caller sets: E2E_NAME (short [a-z], used in the lab prefix), then calls e2e_setup.
 # Environment: GARAGE_PXE_BIN (default .build/debug/garage-pxe), E2E_KEEP_LOGS=1 keeps
-# the run folder even on success, E2E_RUNS (default /tmp/garage-pxe-e2e) holds them.
+# the run folder even on success, E2E_RUNS (default /tmp/garage-pxe-e2e) holds them,
+# E2E_CAPTURE=FILE.pcap records the DHCP/PXE packets the server sees (scripts/lab/capture.sh;
+# how Tests/Fixtures/dhcp was made).
 
 E2E_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 E2E_LAB="$E2E_REPO/scripts/lab"
@@ -123,6 +125,10 @@ e2e_setup() {
   trap 'exit 143' TERM
   "$E2E_LAB/lab.sh" up "$E2E_PREFIX" >/dev/null
   RUN="$LAB_RUN_DIR"
+  # Stopped with the lab (lab.sh down stops every PID it recorded; tcpdump flushes on TERM).
+  if [[ -n "${E2E_CAPTURE:-}" ]]; then
+    CAPTURE_FILTER="${E2E_CAPTURE_FILTER:-udp port 67 or udp port 68 or udp port 4011}" "$E2E_LAB/capture.sh" "$E2E_PREFIX" start "$E2E_CAPTURE" >/dev/null
+  fi
   E2E_DAEMON_LOG="$RUN/garage-pxe.log"
   E2E_JOURNAL="$RUN/journal"
 
@@ -250,10 +256,11 @@ open(path, "w").write(text.replace(old, "  uefi_ipxe:\n    macs: %s\n" % macs, 1
 PY
 }
 
-# check_full_chain NAME bios|uefi|uefi-sb|uefi-ipxe: every step from power-on to the
-# installer's syslog, each one an event in the journal (garage-pxe history).
+# check_full_chain NAME bios|uefi|uefi-sb|uefi-ipxe|http|http-sb: every step from power-on
+# to the installer's syslog, each one an event in the journal (garage-pxe history).
 #   uefi, uefi-sb: the default for UEFI, Debian's signed chain (Secure Boot off, on);
-#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe, iPXE as before.
+#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe, iPXE as before;
+#   http, http-sb: UEFI HTTP boot, the signed chain over HTTP (Secure Boot off, on).
 check_full_chain() {
   local name="$1" mode="$2" mac url chain=ipxe
   mac="$(eval echo "\$MAC_$name")"
@@ -269,6 +276,20 @@ check_full_chain() {
     check "[$name] no iPXE anywhere on this PC's path" no_event "$mac" dhcp.offer "file=$url/boot.ipxe"
     if [[ "$mode" == uefi-sb ]]; then
       # Linux's EFI stub says so on the serial console when the firmware enforces Secure Boot.
+      check "[$name] the kernel booted with Secure Boot enforced (EFI stub on the console)" \
+        grep -q "UEFI Secure Boot is enabled" "$RUN/vm-$name.serial.log"
+    fi
+  elif [[ "$mode" == http || "$mode" == http-sb ]]; then
+    # UEFI HTTP boot: the same signed chain, every file over HTTP from the offer's URL.
+    chain=secureboot-shim
+    check "[$name] dhcp.offer: the shim's URL to the UEFI HTTP boot client (HTTPClient, arch 16)" \
+      has_event "$mac" dhcp.offer arch=efi-x64-http "file=$url/debian-installer/amd64/bootnetx64.efi" chain=secureboot-shim
+    check "[$name] image.sent: the shim over HTTP" has_event "$mac" image.sent file=/debian-installer/amd64/bootnetx64.efi
+    check "[$name] image.sent: Debian's signed GRUB over HTTP, fetched by shim" has_event "$mac" image.sent file=/debian-installer/amd64/grubx64.efi
+    check "[$name] image.sent: grub.cfg over HTTP, rendered by garage-pxe" has_event "$mac" image.sent file=/debian-installer/amd64/grub/grub.cfg
+    check "[$name] no TFTP at all on this PC's path (its PXE is off)" no_event "$mac" tftp.sent
+    check "[$name] no PXE offer to this PC" no_event "$mac" dhcp.offer arch=efi-bc
+    if [[ "$mode" == http-sb ]]; then
       check "[$name] the kernel booted with Secure Boot enforced (EFI stub on the console)" \
         grep -q "UEFI Secure Boot is enabled" "$RUN/vm-$name.serial.log"
     fi

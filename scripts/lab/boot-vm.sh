@@ -5,7 +5,8 @@
 # honest client for a PXE server; QEMU gives us both without hardware.
 #
 # Usage:
-#   boot-vm.sh PREFIX NAME bios|uefi|uefi-sb [SECONDS]   boot, stop after SECONDS (default 60)
+#   boot-vm.sh PREFIX NAME bios|uefi|uefi-sb|http|http-sb [SECONDS]   boot, stop after
+#                                                SECONDS (default 60)
 #   boot-vm.sh PREFIX NAME stop                  stop a running VM early (by recorded PID)
 #   boot-vm.sh PREFIX NAME info                  print VM_* facts (MAC, log paths) and exit
 # NAME: 1-11 chars [a-z0-9]; it fixes the MAC (52:54:00 + 3 bytes of md5(NAME))
@@ -23,6 +24,11 @@
 #         build (OVMF_CODE_4M.secboot.fd, needs q35 with SMM and the flash marked
 #         secure) and a fresh copy of OVMF_VARS_4M.ms.fd (Microsoft's keys enrolled,
 #         Secure Boot enabled). It runs only loaders Microsoft's keys sign.
+#   http, http-sb: the uefi and uefi-sb PCs with the firmware's PXE (IPv4 and IPv6) turned
+#         off through QEMU's fw_cfg (OVMF's opt/org.tianocore/IPv4PXESupport and
+#         IPv6PXESupport knobs), so its next network boot option is UEFI HTTP boot
+#         (vendor class HTTPClient, client architecture 16): as a PC whose admin chose
+#         HTTP boot in its firmware setup, or whose PXE found nothing to run.
 # TCG unless VM_ACCEL=kvm: KVM on these machines cannot run unmodified guests
 #; scripts/e2e/lib.sh probes it and sets VM_ACCEL.
 #
@@ -79,7 +85,7 @@ info() {
 case "$MODE" in
   info) info; exit 0 ;;
   stop) require_root; stop_pidfile "$PIDFILE" TERM 10; log "vm $NAME stopped"; exit 0 ;;
-  bios | uefi | uefi-sb) ;;
+  bios | uefi | uefi-sb | http | http-sb) ;;
   *) usage ;;
 esac
 
@@ -121,13 +127,16 @@ if [[ "$MODE" == bios ]]; then
     -boot order=n)
 else
   machine=q35
-  if [[ "$MODE" == uefi-sb ]]; then
+  if [[ "$MODE" == uefi-sb || "$MODE" == http-sb ]]; then
     OVMF_CODE="/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
     OVMF_VARS_TEMPLATE="/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
     # The Secure Boot build keeps its variables in SMM-protected flash: without SMM and a
     # secure flash the firmware stops before it boots anything.
     machine=q35,smm=on
     qemu+=(-global driver=cfi.pflash01,property=secure,value=on)
+  fi
+  if [[ "$MODE" == http* ]]; then
+    qemu+=(-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n)
   fi
   # OVMF needs writable per-guest variable storage: a fresh copy each run.
   install -m 0644 "$OVMF_VARS_TEMPLATE" "$VARS"
