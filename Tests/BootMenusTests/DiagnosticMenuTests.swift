@@ -1,5 +1,6 @@
 @testable import BootMenus
 import Foundation
+import NetworkAddresses
 import Testing
 
 /// Issue 19's two menu entries: "Diagnostic" (inventory only) and "Diagnostic et
@@ -110,14 +111,14 @@ struct DiagnosticMenuTests {
         let group = try MenusFolder(menu: Self.menu(default: "disque", group: "    default: effacer"))
         defer { group.remove() }
         let byGroup = try group.load(images: Self.diagnosticImage)
-        let member = MachineIdentity(mac: HardwareAddress("52:54:00:19:00:07")!, platform: .bios)
+        let member = MachineIdentity(mac: MACAddress("52:54:00:19:00:07")!, platform: .bios)
         #expect(byGroup.menu.choice(for: member).defaultEntry?.id == "effacer")
-        #expect(byGroup.menu.choice(for: MachineIdentity(mac: HardwareAddress("52:54:00:77:00:07")!, platform: .bios)).defaultEntry?.id == "disque")
+        #expect(byGroup.menu.choice(for: MachineIdentity(mac: MACAddress("52:54:00:77:00:07")!, platform: .bios)).defaultEntry?.id == "disque")
 
         let machine = try MenusFolder(menu: Self.menu(default: "disque", machine: "    default: effacer"))
         defer { machine.remove() }
         let byMachine = try machine.load(images: Self.diagnosticImage)
-        #expect(byMachine.menu.choice(for: MachineIdentity(mac: HardwareAddress("52:54:00:00:19:01")!, platform: .efi)).defaultEntry?.id == "effacer")
+        #expect(byMachine.menu.choice(for: MachineIdentity(mac: MACAddress("52:54:00:00:19:01")!, platform: .efi)).defaultEntry?.id == "effacer")
         #expect(byMachine.menu.choice(for: member).defaultEntry?.id == "disque")
     }
 
@@ -127,7 +128,7 @@ struct DiagnosticMenuTests {
         defer { folder.remove() }
         var menu = try folder.load(images: Self.diagnosticImage).menu
         menu.entries[2].platforms = [.efi]
-        let bios = MachineIdentity(mac: HardwareAddress("52:54:00:77:00:08")!, platform: .bios)
+        let bios = MachineIdentity(mac: MACAddress("52:54:00:77:00:08")!, platform: .bios)
         let choice = menu.choice(for: bios)
         #expect(choice.entries.first?.id == "effacer")
         #expect(choice.defaultEntry?.id == "diag")

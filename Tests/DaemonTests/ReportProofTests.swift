@@ -121,9 +121,9 @@ import Testing
         let writer = JournalWriter(send: { sink.add($0); return 0 })
         let recorder = InstallEventRecorder(writer: writer, site: "Atelier")
         let shim = BootHTTPEvent.fileSent(path: "/debian-installer/amd64/bootnetx64.efi", bytes: 5, range: nil, remote: "10.0.0.7")
-        #expect(recorder.http(shim, installs: { _ in true }, neighbourMAC: { $0 == "10.0.0.7" ? "52:54:00:aa:bb:07" : nil }))
+        #expect(recorder.http(shim, neighbourMAC: { $0 == "10.0.0.7" ? "52:54:00:aa:bb:07" : nil }))
         // Later, the neighbour table no longer answers: nothing was remembered from it.
-        #expect(recorder.http(shim, installs: { _ in true }))
+        #expect(recorder.http(shim))
         writer.flush()
         let sent = sink.all.filter { $0.contains("GARAGE_PXE_EVENT=image.sent") }
         #expect(sent.count == 2)
