@@ -21,7 +21,7 @@
 #
 # Knobs: ROUNDS (3), DURATION (4 s per proxyDHCP measurement), SEED, SKIP_BUILD=1,
 # GPX_BIN (another garage-pxe build), SWIFT_GENERATORS=0 (pxe-cload only), ROWS (subset,
-# by id: t1 t32 w1 w32 d1 d16 r1 r16).
+# by id: t1 t32 w1 w32 d1 d16 r1 r16, and the loss rows tl2 wl2 tl5 wl5).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,7 +32,7 @@ DURATION=${DURATION:-4}
 SEED=${SEED:-$(date +%s)}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SWIFT_GENERATORS=${SWIFT_GENERATORS:-1}
-ROWS=${ROWS:-"t1 t32 w1 w32 d1 d16 r1 r16"}
+ROWS=${ROWS:-"t1 t32 w1 w32 d1 d16 r1 r16 tl2 wl2 tl5 wl5"}
 GPX="${GPX_BIN:-$REPO/.build/release/garage-pxe}"
 CLOAD="$HERE/.build/pxe-cload"
 TFTP_LOAD="$REPO/Benchmarks/tftp/.build/release/tftp-load"
@@ -57,16 +57,18 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
 fi
 if [[ "$SWIFT_GENERATORS" == 1 ]]; then
   (cd "$REPO/Benchmarks/tftp" && swift build -c release >/dev/null)
-  # pxe-loadgen needs only the DHCP and UDP modules (no package dependencies): compiled
+  # pxe-loadgen needs only the DHCP, UDP and NetworkAddresses modules (no package dependencies): compiled
   # here with swiftc, -O as SwiftPM's release, rather than by a second release build of
   # the whole root package in Benchmarks/.build.
   SW="$HERE/.build/swift"
   mkdir -p "$SW"
   SWFLAGS=(-O -wmo -swift-version 6 -parse-as-library -Xcc -fmodule-map-file="$REPO/Sources/CEpoll/module.modulemap")
+  swiftc "${SWFLAGS[@]}" -module-name NetworkAddresses -emit-module -emit-module-path "$SW/NetworkAddresses.swiftmodule" -c "$REPO"/Sources/NetworkAddresses/*.swift -o "$SW/NetworkAddresses.o"
+  SWFLAGS+=(-I "$SW")
   swiftc "${SWFLAGS[@]}" -module-name UDP -emit-module -emit-module-path "$SW/UDP.swiftmodule" -c "$REPO"/Sources/UDP/*.swift -o "$SW/UDP.o"
   swiftc "${SWFLAGS[@]}" -module-name DHCP -emit-module -emit-module-path "$SW/DHCP.swiftmodule" -c "$REPO"/Sources/DHCP/*.swift -o "$SW/DHCP.o"
   swiftc -O -swift-version 6 -I "$SW" -Xcc -fmodule-map-file="$REPO/Sources/CEpoll/module.modulemap" \
-      "$REPO"/Benchmarks/Sources/pxe-loadgen/*.swift "$SW/UDP.o" "$SW/DHCP.o" -o "$DHCP_LOAD"
+      "$REPO"/Benchmarks/Sources/pxe-loadgen/*.swift "$SW/NetworkAddresses.o" "$SW/UDP.o" "$SW/DHCP.o" -o "$DHCP_LOAD"
 fi
 GENS_TFTP=(pxe-cload); GENS_DHCP=(pxe-cload)
 if [[ "$SWIFT_GENERATORS" == 1 ]]; then GENS_TFTP+=(tftp-load); GENS_DHCP+=(pxe-loadgen); fi
@@ -101,12 +103,22 @@ netns() { ip netns add "$1"; NAMESPACES+=("$1"); ip -n "$1" link set lo up; }
 in_cli() { nsenter --net="/var/run/netns/$NS_CLI" "$@"; }
 
 declare -A PID_OF ADDR_OF DEV_OF CG_OF
-start_server() {   # start_server NAME INDEX
-  local name=$1 i=$2 ns="gpxpp-s$2-$TAG" dev="gpxpp-s$2" addr="10.87.$2.1" pid
+# start_server NAME INDEX: the server in a namespace of its own, on a veth pair (MTU 1500)
+# to the client namespace; it also answers proxyDHCP (garage-pxe, dnsmasq).
+start_server() {
+  local name=$1 i=$2 ns="gpxpp-s$2-$TAG" dev="gpxpp-s$2" addr="10.87.$2.1"
   netns "$ns"
   ip link add "$dev" netns "$ns" type veth peer name "gpxpp-c$i" netns "$NS_CLI"
   ip -n "$ns" link set "$dev" up; ip -n "$NS_CLI" link set "gpxpp-c$i" up
   ip -n "$ns" addr add "$addr/24" dev "$dev"; ip -n "$NS_CLI" addr add "10.87.$i.2/24" dev "gpxpp-c$i"
+  launch_server "$name" "$ns" "$dev" "$addr" "10.87.$i.0"
+  DEV_OF[$name]="gpxpp-c$i"
+}
+
+# launch_server NAME NAMESPACE DEVICE ADDRESS [PROXY_SUBNET]: one server process, in its
+# cpuacct cgroup; dnsmasq answers proxyDHCP only when PROXY_SUBNET is given.
+launch_server() {
+  local name=$1 ns=$2 dev=$3 addr=$4 subnet=${5:-} pid dhcp=()
   case "$name" in
     garage-pxe)
       # The shipped configuration, but for where things are and the per-client cap: every
@@ -117,37 +129,38 @@ start_server() {   # start_server NAME INDEX
           "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
       mkdir -p "$RUN/menus" "$RUN/images"
       ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$dev" --address "$addr" \
-        --events log --state "$RUN/state" </dev/null >"$RUN/garage-pxe.log" 2>&1 &
+        --events log --state "$RUN/state-$ns" </dev/null >"$RUN/garage-pxe-$ns.log" 2>&1 &
       pid=$! ;;
     dnsmasq)
       # TFTP and proxyDHCP in one process, as a workshop would run it; tftp-max raised from
       # 50 so 32 transfers from one address are never refused.
+      [[ -n "$subnet" ]] && dhcp=(--dhcp-range="$subnet,proxy" --pxe-service=x86PC,"garage bench",undionly.kpxe)
       ip netns exec "$ns" /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
-        --interface="$dev" --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 \
-        --dhcp-range="10.87.$i.0,proxy" --pxe-service=x86PC,"garage bench",undionly.kpxe \
-        --dhcp-leasefile="$RUN/dnsmasq.leases" --pid-file="$RUN/dnsmasq.pid" --log-facility="$RUN/dnsmasq.log" </dev/null &
+        --interface="$dev" --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 "${dhcp[@]}" \
+        --dhcp-leasefile="$RUN/dnsmasq-$ns.leases" --pid-file="$RUN/dnsmasq-$ns.pid" --log-facility="$RUN/dnsmasq-$ns.log" </dev/null &
       pid=$! ;;
     tftpd-hpa)
       # As Debian ships it (/etc/default/tftpd-hpa: --secure), bound to the bench address.
       ip netns exec "$ns" /usr/sbin/in.tftpd --listen --foreground --address "$addr:69" --secure "$ROOT" \
-        </dev/null >"$RUN/tftpd-hpa.log" 2>&1 &
+        </dev/null >"$RUN/tftpd-hpa-$ns.log" 2>&1 &
       pid=$! ;;
     atftpd)
       # As Debian's package runs it standalone (its default user nobody), no multicast.
       ip netns exec "$ns" "$ATFTPD_DIR/usr/sbin/atftpd" --daemon --no-fork --bind-address "$addr" --port 69 \
-        --maxthread 128 --no-multicast --logfile "$RUN/atftpd.log" "$ROOT" </dev/null >"$RUN/atftpd.out" 2>&1 &
+        --maxthread 128 --no-multicast --logfile "$RUN/atftpd-$ns.log" "$ROOT" </dev/null >"$RUN/atftpd-$ns.out" 2>&1 &
       pid=$! ;;
   esac
   PIDS+=("$pid")
-  PID_OF[$name]=$pid; ADDR_OF[$name]=$addr; DEV_OF[$name]="gpxpp-c$i"
+  PID_OF[$name]=$pid; ADDR_OF[$name]=$addr
   local cg="$CGROOT/gpxpp-$TAG-$name"
-  mkdir -p "$cg"; CGROUPS+=("$cg"); CG_OF[$name]=$cg
+  [[ -d "$cg" ]] || { mkdir -p "$cg"; CGROUPS+=("$cg"); }
+  CG_OF[$name]=$cg
   echo "$pid" >"$cg/cgroup.procs"
   for _ in $(seq 100); do
     ip netns exec "$ns" ss -Hlun "sport = :69" | grep -q . && return 0
     sleep 0.1
   done
-  echo "run.sh: $name did not start" >&2; cat "$RUN/$name".* >&2 || true; exit 1
+  echo "run.sh: $name did not start" >&2; cat "$RUN/$name"-* >&2 || true; exit 1
 }
 
 netns "$NS_CLI"
@@ -180,6 +193,8 @@ measure() {
     d16) mode=discover; conc=16 ;;
     r1) pinned=1; mode=request ;;
     r16) mode=request; conc=16 ;;
+    tl2|tl5) clients=4; file=snponly.efi ;;
+    wl2|wl5) clients=4; file=snponly.efi; win=8 ;;
   esac
   local taskset=()
   if [[ $pinned == 1 ]]; then pin "$server" on; taskset=(taskset -c "$LAST_CPU"); fi
@@ -203,13 +218,13 @@ measure() {
   after=$(cpu_ns "$server")
   [[ $pinned == 1 ]] && pin "$server" off
   printf 'round=%s row=%s server=%s gen=%s rc=%s cpu_s=%.3f file_bytes=%s %s\n' "$round" "$row" "$server" "$gen" "$rc" \
-    "$(awk "BEGIN{print ($after-$before)/1e9}")" "$INITRD_BYTES" "$(tr '\n' ' ' <<<"$line")" | tee -a "$RESULTS" >&2
+    "$(awk "BEGIN{print ($after-$before)/1e9}")" "$(stat -c %s "$ROOT/$file")" "$(tr '\n' ' ' <<<"$line")" | tee -a "$RESULTS" >&2
 }
 
 servers_for() {
   case "$1" in
-    t1|t32) echo garage-pxe dnsmasq tftpd-hpa atftpd ;;
-    w1|w32) echo garage-pxe atftpd ;;   # the others do not negotiate windowsize
+    t1|t32|tl2|tl5) echo garage-pxe dnsmasq tftpd-hpa atftpd ;;
+    w1|w32|wl2|wl5) echo garage-pxe atftpd ;;   # the others do not negotiate windowsize
     *) echo garage-pxe dnsmasq ;;
   esac
 }
@@ -229,8 +244,10 @@ done
 
 START=$(date +%s)
 turn=0
-for round in $(seq "$ROUNDS"); do
-  for row in $ROWS; do
+# run_rows ROUND ROW...: every server of each row with every generator, in seeded order.
+run_rows() {
+  local round=$1 row server gen gens; shift
+  for row in "$@"; do
     for server in $(shuf --random-source=<(seeded "$round-$row") -e $(servers_for "$row")); do
       turn=$((turn + 1))
       gens=($(gens_for "$row"))
@@ -239,19 +256,54 @@ for round in $(seq "$ROUNDS"); do
       for gen in "${gens[@]}"; do measure "$round" "$row" "$server" "$gen"; done
     done
   done
-done
-log "measured in $(($(date +%s) - START)) s"
-
+}
+LOSSLESS=(); LOSSY=()
+for row in $ROWS; do case "$row" in tl*|wl*) LOSSY+=("$row") ;; *) LOSSLESS+=("$row") ;; esac; done
+if ((${#LOSSLESS[@]})); then
+  for round in $(seq "$ROUNDS"); do run_rows "$round" "${LOSSLESS[@]}"; done
+fi
+# Peak memory after the lossless rows (32 clients at once among them), before the loss
+# rows restart the servers.
 RSS=""
 for server in "${SERVERS[@]}"; do
   RSS+="$server $(awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/${PID_OF[$server]}/status") MB; "
 done
 
+# Loss rows: the same servers, restarted behind a userspace lossy link each (no netem in
+# this kernel): a TUN device in the client's and the server's namespace, 1 ms delay, the
+# loss rate in each direction, the same seed for every server. 4 clients fetch snponly.efi
+# (as 4 UEFI PCs on a bad cable would), lockstep and windowsize 8.
+for pct in 2 5; do
+  rows=(); for row in "${LOSSY[@]}"; do [[ "$row" == ?l$pct ]] && rows+=("$row"); done
+  ((${#rows[@]})) || continue
+  old=(); for server in "${SERVERS[@]}"; do old+=("${PID_OF[$server]}"); done
+  stop_pids "${old[@]}"
+  links=()
+  for i in "${!SERVERS[@]}"; do
+    ns="gpxpp-l$pct-$i-$TAG"
+    netns "$ns"
+    python3 "$REPO/scripts/lossy-link/lossy_link.py" --ns-a "$NS_CLI" --ns-b "$ns" --device "gpxpl$i" \
+      --addr-a "10.89.$i.1" --addr-b "10.89.$i.2" --loss "0.0$pct" --delay-ms 1 --seed 11 \
+      --ready-file "$RUN/link-$pct-$i.ready" --max-seconds 3600 >"$RUN/link-$pct-$i.log" 2>&1 &
+    PIDS+=($!); links+=($!)
+    for _ in $(seq 100); do [[ -s "$RUN/link-$pct-$i.ready" ]] && break; sleep 0.1; done
+    [[ -s "$RUN/link-$pct-$i.ready" ]] || { echo "run.sh: lossy link $i did not start" >&2; exit 1; }
+    launch_server "${SERVERS[$i]}" "$ns" "gpxpl$i" "10.89.$i.2"
+  done
+  for round in $(seq "$ROUNDS"); do run_rows "$round" "${rows[@]}"; done
+  old=(); for server in "${SERVERS[@]}"; do old+=("${PID_OF[$server]}"); done
+  stop_pids "${old[@]}"
+  # The links go with their rate: their TUN devices must leave the client namespace.
+  stop_pids "${links[@]}"
+done
+log "measured in $(($(date +%s) - START)) s"
+
+
 mkdir -p "$(dirname "$OUT")"
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted'), dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base), tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa), atftpd $(dpkg-deb -f "$ATFTPD_DIR"/atftpd_*.deb Version). ROUNDS=$ROUNDS DURATION=$DURATION SEED=$SEED."
-  echo "Peak RSS of the main process at the end (VmHWM; tftpd-hpa's per-transfer children not included): $RSS"
+  echo "Peak RSS of the main process after the lossless rows (VmHWM; tftpd-hpa's per-transfer children not included): $RSS"
   echo
   python3 "$HERE/table.py" "$RESULTS"
 } >"$OUT"

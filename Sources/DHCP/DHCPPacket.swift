@@ -121,6 +121,18 @@ public struct DHCPOptionArea: Equatable, Sendable {
         return DHCPOptionArea(items: items, hasEnd: false, trailing: [])
     }
 
+    /// The bytes `serialize(into:)` writes, counted without writing them.
+    var serializedLength: Int {
+        var length = (hasEnd ? 1 : 0) + trailing.count
+        for item in items {
+            switch item {
+            case .pad: length += 1
+            case .option(let o): length += 2 + o.data.count
+            }
+        }
+        return length
+    }
+
     func serialize(into out: inout [UInt8]) {
         for item in items {
             switch item {
@@ -243,7 +255,8 @@ public struct DHCPPacket: Equatable, Sendable {
 
     /// Pads the options area with zeros after the end option up to the BOOTP minimum size.
     public mutating func padToMinimumLength() {
-        let length = serialize().count
+        // What serialize() writes: 28 bytes of fixed fields, chaddr, sname, file, cookie, options.
+        let length = 28 + chaddr.count + sname.count + file.count + Self.magicCookie.count + optionArea.serializedLength
         if length < Self.minimumReplyLength {
             optionArea.trailing += [UInt8](repeating: 0, count: Self.minimumReplyLength - length)
         }
@@ -275,6 +288,23 @@ public struct DHCPPacket: Equatable, Sendable {
     }
 
     static func merge(_ areas: [DHCPOptionArea]) -> [DHCPOption] {
+        // Nearly every packet: one area, each code once. Its options are the logical ones.
+        if areas.count == 1 {
+            let options = areas[0].options
+            var seen = (UInt128(0), UInt128(0))
+            var repeated = false
+            for option in options {
+                let bit = UInt128(1) << (option.code & 127)
+                if option.code < 128 {
+                    repeated = repeated || seen.0 & bit != 0
+                    seen.0 |= bit
+                } else {
+                    repeated = repeated || seen.1 & bit != 0
+                    seen.1 |= bit
+                }
+            }
+            if !repeated { return options }
+        }
         var order: [UInt8] = []
         var data: [UInt8: [UInt8]] = [:]
         for (index, area) in areas.enumerated() {

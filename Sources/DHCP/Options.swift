@@ -168,7 +168,16 @@ func encodeEncapsulated(_ options: [DHCPOption]) -> [UInt8] {
 /// SMBIOS stores the first three UUID fields little-endian; print them the way dmidecode does.
 func formatSMBIOSUUID(_ g: [UInt8]) -> String {
     precondition(g.count == 16)
-    let ordered = [g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6]] + Array(g[8...])
-    return [ordered[0..<4], ordered[4..<6], ordered[6..<8], ordered[8..<10], ordered[10...]]
-        .map { hexString($0) }.joined(separator: "-")
+    // Bytes in printed order, with a hyphen before the 5th, 7th, 9th and 11th.
+    let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
+    return String(unsafeUninitializedCapacity: 36) { out in
+        var at = 0
+        for (n, i) in order.enumerated() {
+            if n == 4 || n == 6 || n == 8 || n == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
+            out[at] = hexDigit(g[i] >> 4)
+            out[at + 1] = hexDigit(g[i] & 0xf)
+            at += 2
+        }
+        return at
+    }
 }

@@ -33,21 +33,35 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = ""
-        line.reserveCapacity(256)
+        // Built as bytes, straight into the buffer that is written: one line per DHCP
+        // reply makes this the proxy's hottest path after the socket calls.
+        var line: [UInt8] = []
+        line.reserveCapacity(320)
         if toJournal {
-            line += "<\(Self.syslogPriority(event.level))>"
+            line.append(UInt8(ascii: "<"))
+            line.append(UInt8(ascii: "0") + UInt8(Self.syslogPriority(event.level)))
+            line.append(UInt8(ascii: ">"))
         } else {
-            line += Self.utcTimestamp() + " " + event.level.rawValue + " "
+            Self.appendUTCTimestamp(to: &line)
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: event.level.rawValue.utf8)
+            line.append(UInt8(ascii: " "))
         }
-        line += LogText.escaped(event.message.description)
-        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
-        for key in merged.keys.sorted() {
-            line += " " + LogText.escaped(key) + "=" + LogText.escaped(merged[key]!.description)
+        LogText.appendEscaped(event.message.description, to: &line)
+        let merged: Logger.Metadata
+        if let own = event.metadata {
+            merged = metadata.isEmpty ? own : metadata.merging(own) { $1 }
+        } else {
+            merged = metadata
         }
-        line += "\n"
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line.append(UInt8(ascii: " "))
+            LogText.appendEscaped(key, to: &line)
+            line.append(UInt8(ascii: "="))
+            LogText.appendEscaped(value.description, to: &line)
+        }
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     static func syslogPriority(_ level: Logger.Level) -> Int {
@@ -63,14 +77,34 @@ public struct LineLogHandler: LogHandler {
 
     /// ISO 8601 in UTC from the realtime clock: no time-zone file is consulted.
     static func utcTimestamp() -> String {
+        var bytes: [UInt8] = []
+        appendUTCTimestamp(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `2026-12-06T12:34:56.789Z`, appended as ASCII digits.
+    static func appendUTCTimestamp(to out: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let millis = Int(now.tv_nsec / 1_000_000)
-        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(ms)Z"
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(v / divisor % 10))
+                v %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(Int(now.tv_nsec / 1_000_000), 3); out.append(UInt8(ascii: "Z"))
     }
 }

@@ -23,6 +23,15 @@ public enum LogText {
         return escaped(utf8: Array(text.utf8))
     }
 
+    /// Appends `text`, escaped as `escaped(_:)` does, to a line being built as bytes.
+    public static func appendEscaped(_ text: String, to out: inout [UInt8]) {
+        if text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C || $0 == 0xC2 }) {
+            out.append(contentsOf: escaped(utf8: Array(text.utf8)).utf8)
+        } else {
+            out.append(contentsOf: text.utf8)
+        }
+    }
+
     /// Bytes that should be UTF-8 (a datagram's text), escaped as above; bytes that are not
     /// valid UTF-8 are escaped one by one rather than replaced, so nothing is lost.
     public static func escaped(utf8 bytes: [UInt8]) -> String {

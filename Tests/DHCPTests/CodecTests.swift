@@ -25,6 +25,32 @@ struct CodecTests {
         #expect(bytes[240] == 53)
     }
 
+    @Test("padding brings a short packet to exactly the BOOTP minimum and leaves a long one alone")
+    func padToMinimum() throws {
+        var short = TestPackets.pxeRequest(guid: nil)
+        #expect(short.serialize().count < DHCPPacket.minimumReplyLength)
+        short.padToMinimumLength()
+        #expect(short.serialize().count == DHCPPacket.minimumReplyLength)
+        var long = TestPackets.pxeRequest(arch: 7, userClass: Array(repeating: 0x61, count: 120), ipxe175: true)
+        let before = long.serialize()
+        #expect(before.count > DHCPPacket.minimumReplyLength)
+        long.padToMinimumLength()
+        #expect(long.serialize() == before)
+    }
+
+    @Test("UUIDs of every byte value print as dmidecode does; MACs lower-case with each separator")
+    func hexForms() throws {
+        let guid = (0..<16).map { UInt8($0 * 17) }
+        let p = try DHCPPacket(parsing: TestPackets.pxeRequest(guid: [0] + guid).serialize())
+        #expect(p.clientUUID == "33221100-5544-7766-8899-aabbccddeeff")
+        let mac = try #require(MACAddress(bytes: [0x00, 0x0A, 0xF0, 0xFF, 0x10, 0x9B]))
+        #expect(mac.description == "00:0a:f0:ff:10:9b")
+        #expect(mac.hyphenated == "00-0a-f0-ff-10-9b")
+        #expect(mac.hex == "000af0ff109b")
+        #expect(hexString([UInt8]()) == "")
+        #expect(hexString([0xAB][...], separator: ":") == "ab")
+    }
+
     @Test("typed PXE options are read")
     func typedOptions() throws {
         let p = try DHCPPacket(parsing: TestPackets.pxeRequest(arch: 9, userClass: Array("iPXE".utf8), ipxe175: true).serialize())
