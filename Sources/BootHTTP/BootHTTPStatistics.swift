@@ -19,6 +19,9 @@ public final class BootHTTPStatistics: Sendable {
         /// Connections closed at once because the connection cap (overall or for their
         /// client address) was reached.
         public var overConnectionCap = 0
+        /// Connections waiting for a request, closed to make room for a new client while
+        /// every connection was taken (the busiest address's longest waiting one).
+        public var evictedAtConnectionCap = 0
         /// Connections closed because a whole request did not arrive within the request
         /// deadline (slowloris, or an idle keep-alive connection).
         public var requestDeadlineCloses = 0
@@ -45,6 +48,7 @@ public final class BootHTTPStatistics: Sendable {
     func countClosedBeforeRequest() { box.withLockedValue { $0.closedBeforeRequest += 1 } }
     func countMalformedConnection() { box.withLockedValue { $0.malformedConnections += 1 } }
     func countOverConnectionCap() { box.withLockedValue { $0.overConnectionCap += 1 } }
+    func countEvictedAtConnectionCap() { box.withLockedValue { $0.evictedAtConnectionCap += 1 } }
     func countRequestDeadline() { box.withLockedValue { $0.requestDeadlineCloses += 1 } }
     func countSlowReader() { box.withLockedValue { $0.slowReaderCloses += 1 } }
     func countEventStreamRefused() { box.withLockedValue { $0.eventStreamsRefused += 1 } }

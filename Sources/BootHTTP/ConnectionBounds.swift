@@ -2,8 +2,10 @@
 // hold, so a host on the bench LAN cannot take the descriptors the boot services share
 // (TFTP sockets, image files, the journal) or keep connections open for ever:
 //
-// - a cap on open connections, overall and per client address: one past either is
-//   closed at once and counted, so a flood from one host leaves room for the others;
+// - a cap on open connections, overall and per client address: one past the per-client cap
+//   is closed at once and counted, so a flood from one host leaves room for the others;
+//   past the overall cap, a newcomer takes the place of the busiest address's longest
+//   waiting connection (ConnectionGate), so many source addresses cannot lock PCs out;
 // - a deadline for each whole request (head and body) from the moment the connection
 //   waits for it (opened, or the previous answer written). Unlike an idle timer it is not
 //   reset by each byte, so a client sending one header byte a second (slowloris) is cut;
@@ -14,6 +16,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import HTTPTypes
 import NIOConcurrencyHelpers
 import NIOCore
@@ -55,32 +58,85 @@ public struct HTTPConnectionLimits: Sendable, Equatable {
 }
 
 /// The open connections, overall and per client address, shared by every connection.
+///
+/// When every connection is taken, a newcomer is not simply refused: a host holding many
+/// source addresses (64 connections from each of 16) could otherwise fill the overall cap
+/// and keep every PC out. The newcomer takes the place of a connection that waits for a
+/// request (idle, or a slowloris head) from the address holding the most connections, the
+/// one waiting longest, provided that address holds more than the newcomer's. A connection
+/// being answered (a download) is never closed this way; with none to take, the newcomer is
+/// closed at once as before.
 final class ConnectionGate: Sendable {
+    private struct Connection {
+        var client: String
+        /// Since when (uptime ns) it waits for a request; nil while a request is answered.
+        var waitingSince: UInt64?
+        var close: @Sendable () -> Void
+    }
     private struct Open {
         var total = 0
         var byClient: [String: Int] = [:]
+        var connections: [ObjectIdentifier: Connection] = [:]
+
+        mutating func remove(_ id: ObjectIdentifier) {
+            guard let gone = connections.removeValue(forKey: id) else { return }
+            total -= 1
+            let left = byClient[gone.client, default: 1] - 1
+            byClient[gone.client] = left > 0 ? left : nil
+        }
     }
     private let open = NIOLockedValueBox(Open())
     let limits: HTTPConnectionLimits
 
     init(limits: HTTPConnectionLimits) { self.limits = limits }
 
-    /// Takes a place for a connection from `client`; false when either cap is reached.
-    func admit(_ client: String) -> Bool {
-        open.withLockedValue { open in
-            guard open.total < limits.maxConnections, open.byClient[client, default: 0] < limits.maxConnectionsPerClient else { return false }
+    enum Admission: Equatable {
+        case admitted
+        /// Admitted in the place of another connection, now being closed.
+        case admittedByEviction
+        case refused
+    }
+
+    /// Takes a place for connection `id` from `client` (which `close` closes, from any
+    /// thread); at the overall cap, in the place of a waiting connection of a busier address.
+    func admit(_ id: ObjectIdentifier, client: String, close: @escaping @Sendable () -> Void) -> Admission {
+        let (admission, evicted) = open.withLockedValue { open -> (Admission, Connection?) in
+            let mine = open.byClient[client, default: 0]
+            guard mine < limits.maxConnectionsPerClient else { return (.refused, nil) }
+            var evicted: Connection?
+            if open.total >= limits.maxConnections {
+                var best: (id: ObjectIdentifier, held: Int, since: UInt64)?
+                for (other, connection) in open.connections {
+                    guard let since = connection.waitingSince else { continue }
+                    let held = open.byClient[connection.client, default: 0]
+                    guard held > mine else { continue }
+                    if best.map({ held > $0.held || (held == $0.held && since < $0.since) }) ?? true { best = (other, held, since) }
+                }
+                guard let best else { return (.refused, nil) }
+                evicted = open.connections[best.id]
+                open.remove(best.id)
+            }
             open.total += 1
             open.byClient[client, default: 0] += 1
-            return true
+            open.connections[id] = Connection(client: client, waitingSince: DispatchTime.now().uptimeNanoseconds, close: close)
+            return (evicted == nil ? .admitted : .admittedByEviction, evicted)
+        }
+        evicted?.close()
+        return admission
+    }
+
+    /// Whether the connection waits for a request (true) or is answering one.
+    func setWaiting(_ id: ObjectIdentifier, _ waiting: Bool) {
+        open.withLockedValue { open in
+            guard var connection = open.connections[id] else { return }
+            connection.waitingSince = waiting ? (connection.waitingSince ?? DispatchTime.now().uptimeNanoseconds) : nil
+            open.connections[id] = connection
         }
     }
 
-    func release(_ client: String) {
-        open.withLockedValue { open in
-            open.total -= 1
-            let left = open.byClient[client, default: 1] - 1
-            open.byClient[client] = left > 0 ? left : nil
-        }
+    /// The connection closed (a no-op for one evicted: its place was already given).
+    func release(_ id: ObjectIdentifier) {
+        open.withLockedValue { $0.remove(id) }
     }
 
     var openConnections: Int { open.withLockedValue { $0.total } }
@@ -126,10 +182,18 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
         guard !decided else { return }
         decided = true
         let address = context.channel.remoteAddress?.ipAddress ?? "-"
-        guard gate.admit(address) else {
+        let channel = context.channel
+        let statistics = self.statistics
+        switch gate.admit(ObjectIdentifier(self), client: address, close: {
+            statistics.countEvictedAtConnectionCap()
+            channel.close(promise: nil)
+        }) {
+        case .refused:
             statistics.countOverConnectionCap()
             context.close(promise: nil)
             return
+        case .admitted, .admittedByEviction:
+            break
         }
         client = address
         armRequestDeadline(context)
@@ -148,7 +212,7 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
         rateCheck?.cancel()
         requestDeadline = nil
         rateCheck = nil
-        if let client { gate.release(client) }
+        if client != nil { gate.release(ObjectIdentifier(self)) }
         client = nil
     }
 
@@ -157,6 +221,7 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
             requestsRead += 1
             requestDeadline?.cancel()
             requestDeadline = nil
+            gate.setWaiting(ObjectIdentifier(self), false)
         }
         context.fireChannelRead(data)
     }
@@ -186,6 +251,7 @@ final class ConnectionBounds: ChannelDuplexHandler, RemovableChannelHandler {
     private func armRequestDeadline(_ context: ChannelHandlerContext) {
         requestDeadline?.cancel()
         guard client != nil else { return }
+        gate.setWaiting(ObjectIdentifier(self), true)
         requestDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: Self.timeAmount(gate.limits.requestDeadline)) {
             self.requestDeadline = nil
             self.statistics.countRequestDeadline()

@@ -8,6 +8,7 @@ import DHCP
 import FileJail
 import Foundation
 import Images
+import InstallJournal
 import NetworkAddresses
 import TFTP
 import UDP
@@ -87,6 +88,15 @@ public struct GaragePXEConfig: Sendable, Equatable {
         public var httpRequestSeconds = HTTPConnectionLimits.defaultRequestSeconds
         public var httpMinSendBytesPerSecond = HTTPConnectionLimits.defaultMinimumSendBytesPerSecond
         public var maxEventStreams = HTTPConnectionLimits.defaultMaxEventStreams
+        /// Each start-up read of the journal (install once's deciding events; the last 24 h's
+        /// install attempts; the bench's last 24 h) reads at most this many events, for at
+        /// most this many seconds.
+        public var startupReadEvents = InstallOnceTracker.defaultReadBound.maxRecords
+        public var startupReadSeconds = Int(InstallOnceTracker.defaultReadBound.maxSeconds)
+
+        public var startupRead: JournalReadBound {
+            JournalReadBound(maxRecords: startupReadEvents, maxSeconds: Double(startupReadSeconds))
+        }
 
         /// The HTTP server's bounds from the keys above.
         public var http: HTTPConnectionLimits {
@@ -323,6 +333,9 @@ extension GaragePXEConfig {
             if let v = l.int("http_request_seconds", in: 1...600) { c.limits.httpRequestSeconds = v }
             if let v = l.int("http_min_send_bytes_per_second", in: 0...(1 << 30)) { c.limits.httpMinSendBytesPerSecond = v }
             if let v = l.int("max_event_streams", in: 1...1000) { c.limits.maxEventStreams = v }
+            if let v = l.int("startup_read_events", in: 1...10_000_000) { c.limits.startupReadEvents = v }
+            // Three reads, each bounded: all under the unit's start timeout (90 s).
+            if let v = l.int("startup_read_seconds", in: 1...25) { c.limits.startupReadSeconds = v }
             l.finish()
         }
     }

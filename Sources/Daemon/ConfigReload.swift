@@ -118,6 +118,9 @@ extension GaragePXEConfig {
             ConfigKey("limits.http_request_seconds", .restart, \.limits.httpRequestSeconds),
             ConfigKey("limits.http_min_send_bytes_per_second", .restart, \.limits.httpMinSendBytesPerSecond),
             ConfigKey("limits.max_event_streams", .restart, \.limits.maxEventStreams),
+            // Read once, at start.
+            ConfigKey("limits.startup_read_events", .restart, \.limits.startupReadEvents),
+            ConfigKey("limits.startup_read_seconds", .restart, \.limits.startupReadSeconds),
         ]
     }
 

@@ -68,7 +68,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
                 journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
         let installOnce = InstallOnceTracker(logger: logger, store: InstallOnceStore(directory: config.stateDirectory),
-                                             recording: journal != nil)
+                                             recording: journal != nil,
+                                             readAll: InstallOnceTracker.journalReadAll(within: config.limits.startupRead))
         self.installOnce = installOnce
         self.reportSessions = ReportSessions(directory: journal != nil ? config.stateDirectory : nil)
         let recorder = journal.map { InstallEventRecorder(writer: $0, site: config.site, stallSeconds: config.installer.stallSeconds) }
@@ -182,19 +183,37 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             prepareStateDirectory()
             loadProofs()
         }
+        let readStarted = DispatchTime.now().uptimeNanoseconds
         installOnce.load()
         if let problem = installOnce.startProblem { bench.warnings.append(problem) }
         if let journal {
-            // An install interrupted by a restart keeps its INSTALL_ID.
-            // The last 24 h of every kind but the installer's own lines (debug-level, a
-            // flood's bulk; neither needs them): read once, before READY.
-            let kinds = InstallEventKind.allCases.filter { $0 != .installerLog }
-            if let records = try? JournalReader.read(JournalQuery(since: Date().addingTimeInterval(-86_400), kinds: kinds)) {
-                journal.restoreOpenInstalls(from: records) { mac, id in
+            // Two more reads of the last 24 h, newest first, each within limits.startup_read_*,
+            // neither visiting the installers' own lines (debug-level, a flood's bulk; the
+            // MESSAGE_ID match skips them): the install attempts (an install interrupted by a
+            // restart keeps its INSTALL_ID), then everything the bench page shows. Apart, so
+            // a flood of DHCP requests with made-up MACs can cut the bench's, not the installs'.
+            let bound = config.limits.startupRead
+            func readRecent(_ kinds: [InstallEventKind], for what: String, cut consequence: String) -> [JournalRecord]? {
+                guard let read = try? JournalReader.readNewest(JournalQuery(since: bench.since, kinds: kinds), within: bound) else { return nil }
+                if let cut = read.cutShort {
+                    logger.warning("start-up read of \(what) stopped at its bound (\(cut); limits.startup_read_events, limits.startup_read_seconds): \(consequence)")
+                }
+                return read.records
+            }
+            if let attempts = readRecent(InstallEventRecorder.attemptKinds, for: "the last 24 h's install attempts",
+                                   cut: "an install started before the newest read is not resumed (its events lose their install ID)") {
+                journal.restoreOpenInstalls(from: attempts) { mac, id in
                     (try? JournalReader.latest(JournalQuery(matches: [.mac: mac, .installID: id], kinds: [.installerLog]))) != nil
                 }
-                bench.rebuild(from: records)
             }
+            let benchRecords = readRecent(InstallEventKind.allCases.filter { $0 != .installerLog }, for: "the bench page's last 24 h",
+                                    cut: "the bench page starts from the newest events read")
+            if let benchRecords { bench.rebuild(from: benchRecords) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - readStarted) / 1e9
+            logger.info("start-up read of the journal done", metadata: [
+                "seconds": "\((seconds * 1000).rounded() / 1000)", "bench_events": "\(benchRecords?.count ?? 0)",
+                "install_once_machines": "\(installOnce.current.machines.count)",
+            ])
         }
         bootContent = BootContentStore(loadBootContent(address: address))
     }

@@ -82,6 +82,11 @@ public final class InstallEventRecorder: @unchecked Sendable {
     }
     public func flush() { writer.flush() }
 
+    /// The kinds that open, move, stall or end an install attempt: all `restoreOpenInstalls` needs.
+    public static let attemptKinds: [InstallEventKind] = [
+        .installerStarted, .installerStep, .installerStalled, .installerResumed, .installerFailed, .installerFinished,
+    ]
+
     /// Install attempts still open in the journal (started, neither finished nor failed),
     /// so a restart mid-install keeps the same INSTALL_ID. `records` may leave out the
     /// installer's own lines (installer.log: debug-level, and what a syslog flood is made

@@ -9,6 +9,10 @@
 //   durable copy: every deciding event the daemon writes or reads goes in it, so a machine
 //   stays installed when the journal cannot be read, or its event was vacuumed or
 //   rate-limited away. Read at start, rebuilt from the journal when missing or corrupt.
+//   That start-up read asks only for the deciding events (a MESSAGE_ID match: a flood of
+//   installer lines is never visited), newest first, within `limits.startup_read_events`
+//   and `limits.startup_read_seconds`; past them the file keeps what was read and is
+//   marked incomplete, and that is logged.
 //
 // Install once fails closed: a machine neither source can decide about (the state file
 // was lost and the journal cannot be read) gets the local disk by default, with the
@@ -26,7 +30,7 @@ import Logging
 
 public final class InstallOnceTracker: @unchecked Sendable {
     public typealias Lookup = @Sendable (_ mac: String) throws(JournalReadError) -> JournalRecord?
-    public typealias ReadAll = @Sendable () throws(JournalReadError) -> [JournalRecord]
+    public typealias ReadAll = @Sendable () throws(JournalReadError) -> BoundedJournalRead
 
     /// The menu's line (iPXE shows ASCII) when the decision cannot be made.
     public static let undecidedReason = "Etat d'installation inconnu (journal illisible, pas de fichier d'etat) : disque local par defaut."
@@ -54,15 +58,21 @@ public final class InstallOnceTracker: @unchecked Sendable {
         return try InstallOnceState.latestDecidingEvent(mac: mac)
     }
 
-    public static let defaultReadAll: ReadAll = { () throws(JournalReadError) in
-        try JournalReader.ensureReadable()
-        return try JournalReader.read(JournalQuery(kinds: InstallOnceState.decidingKinds))
+    /// The start-up read: every deciding event, newest first, within `bound`.
+    public static func journalReadAll(within bound: JournalReadBound) -> ReadAll {
+        { () throws(JournalReadError) in
+            try JournalReader.ensureReadable()
+            return try JournalReader.readNewest(JournalQuery(kinds: InstallOnceState.decidingKinds), within: bound)
+        }
     }
+
+    /// The daemon's default bound (limits.startup_read_events, limits.startup_read_seconds).
+    public static let defaultReadBound = JournalReadBound(maxRecords: 50_000, maxSeconds: 15)
 
     /// `store` nil: no state file (decisions last for this run only).
     public init(logger: Logger, store: InstallOnceStore? = nil, recording: Bool = true, now: @escaping @Sendable () -> Date = Date.init,
                 lookup: @escaping Lookup = InstallOnceTracker.defaultLookup,
-                readAll: @escaping ReadAll = InstallOnceTracker.defaultReadAll) {
+                readAll: @escaping ReadAll = InstallOnceTracker.journalReadAll(within: InstallOnceTracker.defaultReadBound)) {
         self.logger = logger
         self.store = store
         self.recording = recording
@@ -86,8 +96,11 @@ public final class InstallOnceTracker: @unchecked Sendable {
         }
         var records: [JournalRecord]?
         var journalProblem = ""
+        var cutShort: String?
         do throws(JournalReadError) {
-            records = try readAll()
+            let read = try readAll()
+            records = read.records
+            cutShort = read.cutShort
         } catch {
             journalProblem = error.description
         }
@@ -99,12 +112,21 @@ public final class InstallOnceTracker: @unchecked Sendable {
                 if let records { changed = snapshot.record(records, capacity: capacity) }
             } else if let records {
                 snapshot = .rebuilt(from: records, capacity: capacity)
+                // Only the newest deciding events were read: a machine absent may be installed.
+                if cutShort != nil { snapshot.incomplete = true }
                 changed = true
             } else {
                 snapshot = InstallOnceSnapshot(incomplete: true)
                 changed = true
             }
             return (changed, snapshot.machines.count)
+        }
+        if let cutShort {
+            // Each menu still asks the journal for its machine's own newest deciding event
+            // (one entry, read backwards): only a machine that lookup cannot answer either
+            // falls back on this file, and, absent from it, on its local disk.
+            let source = fromFile != nil ? "\(store.path) and the \(records?.count ?? 0) newest read" : "the \(records?.count ?? 0) newest (\(store.path) marked incomplete)"
+            logger.error("install once: the start-up read of the journal's deciding events stopped at its bound (\(cutShort); limits.startup_read_events, limits.startup_read_seconds): deciding from \(source) and each PC's own journal lookup; a PC neither can tell defaults to its local disk")
         }
         switch (fromFile != nil, records != nil) {
         case (true, true):

@@ -24,6 +24,7 @@ public enum RobustnessCounters {
         m["http_closed_before_request"] = "\(http.closedBeforeRequest)"
         m["http_malformed_connections"] = "\(http.malformedConnections)"
         m["http_over_connection_cap"] = "\(http.overConnectionCap)"
+        m["http_evicted_at_connection_cap"] = "\(http.evictedAtConnectionCap)"
         m["http_request_deadline_closes"] = "\(http.requestDeadlineCloses)"
         m["http_slow_reader_closes"] = "\(http.slowReaderCloses)"
         m["http_event_streams_refused"] = "\(http.eventStreamsRefused)"

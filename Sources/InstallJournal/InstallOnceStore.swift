@@ -41,25 +41,41 @@ public struct InstallOnceSnapshot: Sendable, Equatable, Codable {
         if let known = machines[mac], known.microseconds > entry.microseconds { return false }
         guard machines[mac] != entry else { return false }
         machines[mac] = entry
-        if machines.count > capacity {
-            let oldest = machines.sorted { ($0.value.microseconds, $0.key) < ($1.value.microseconds, $1.key) }
-            for (old, _) in oldest.prefix(machines.count - capacity) { machines[old] = nil }
-            incomplete = true
-        }
+        evictOldest(capacity: capacity)
         return true
     }
 
-    /// Folds journal records (deciding kinds; others are ignored) into the snapshot.
+    /// Folds journal records (deciding kinds; others are ignored) into the snapshot: per
+    /// machine its newest event first, then the cap applied once (a start-up read may hold
+    /// tens of thousands of events).
     @discardableResult
     public mutating func record(_ records: [JournalRecord], capacity: Int) -> Bool {
-        var changed = false
+        var newest: [String: InstallOnceEntry] = [:]
         for record in records {
             guard let kind = record.kind, InstallOnceState.decidingKinds.contains(kind), let mac = record[.mac] else { continue }
             let entry = InstallOnceEntry(installed: InstallOnceState.isInstalled(after: kind), installID: record[.installID],
                                          microseconds: record.realtimeMicroseconds)
-            if self.record(mac: mac, entry, capacity: capacity) { changed = true }
+            // Equal times: the later record wins, as when recorded one by one.
+            if let seen = newest[mac], seen.microseconds > entry.microseconds { continue }
+            newest[mac] = entry
         }
+        var changed = false
+        for (mac, entry) in newest {
+            if let known = machines[mac], known.microseconds > entry.microseconds { continue }
+            guard machines[mac] != entry else { continue }
+            machines[mac] = entry
+            changed = true
+        }
+        evictOldest(capacity: capacity)
         return changed
+    }
+
+    /// Past `capacity`, the machines decided longest ago go, and the snapshot says it is incomplete.
+    private mutating func evictOldest(capacity: Int) {
+        guard machines.count > capacity else { return }
+        let oldest = machines.sorted { ($0.value.microseconds, $0.key) < ($1.value.microseconds, $1.key) }
+        for (old, _) in oldest.prefix(machines.count - capacity) { machines[old] = nil }
+        incomplete = true
     }
 
     /// A snapshot built from the journal alone (the file was missing or corrupt).

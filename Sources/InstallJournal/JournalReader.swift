@@ -3,6 +3,7 @@
 // (sd_journal_open_directory). Filtering is done by journald's own field matches.
 
 import CSystemd
+import Dispatch
 import Foundation
 
 /// One event as read from the journal.
@@ -49,6 +50,31 @@ public struct JournalQuery: Sendable {
     }
 }
 
+/// How much one start-up read of the journal may take: at most this many events and this
+/// many seconds. A syslog flood, or a bench that ran for years, must not hold READY back
+/// past systemd's start timeout (Restart=on-failure would make that a loop).
+public struct JournalReadBound: Sendable, Equatable {
+    public var maxRecords: Int
+    public var maxSeconds: Double
+
+    public init(maxRecords: Int, maxSeconds: Double) {
+        self.maxRecords = maxRecords
+        self.maxSeconds = maxSeconds
+    }
+}
+
+/// What a bounded read got: the newest events it could read, oldest first, and why it
+/// stopped before the oldest matching event (nil: it read them all).
+public struct BoundedJournalRead: Sendable {
+    public var records: [JournalRecord]
+    public var cutShort: String?
+
+    public init(records: [JournalRecord], cutShort: String? = nil) {
+        self.records = records
+        self.cutShort = cutShort
+    }
+}
+
 public enum JournalReader {
     /// Events matching the query, oldest first.
     public static func read(_ query: JournalQuery) throws(JournalReadError) -> [JournalRecord] {
@@ -82,6 +108,42 @@ public enum JournalReader {
             records.append(record)
         }
         return records
+    }
+
+    /// The newest events matching the query (and `since`), read backwards from the tail
+    /// within `bound`; returned oldest first. Only entries the query's matches select are
+    /// visited (journald's field index): other kinds, however many, cost nothing.
+    public static func readNewest(_ query: JournalQuery, within bound: JournalReadBound) throws(JournalReadError) -> BoundedJournalRead {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let deadline = started + UInt64(max(0, bound.maxSeconds) * 1e9)
+        var records: [JournalRecord] = []
+        var cutShort: String?
+        for directory in query.directories.isEmpty ? [nil] : query.directories.map(Optional.some) {
+            let journal = try openMatching(directory: directory, query)
+            defer { sd_journal_close(journal) }
+            sd_journal_seek_tail(journal)
+            var read = 0
+            while sd_journal_previous(journal) > 0 {
+                let record = currentRecord(journal)
+                if let since = query.since, record.date < since { break }
+                if read >= bound.maxRecords {
+                    cutShort = "more than \(bound.maxRecords) events"
+                    break
+                }
+                if DispatchTime.now().uptimeNanoseconds > deadline {
+                    cutShort = "more than \(bound.maxSeconds) s"
+                    break
+                }
+                records.append(record)
+                read += 1
+            }
+        }
+        records.sort { $0.realtimeMicroseconds < $1.realtimeMicroseconds }
+        if records.count > bound.maxRecords {
+            records.removeFirst(records.count - bound.maxRecords)
+            cutShort = cutShort ?? "more than \(bound.maxRecords) events"
+        }
+        return BoundedJournalRead(records: records, cutShort: cutShort)
     }
 
     /// Throws unless the local journal opens with at least one file this process can read:

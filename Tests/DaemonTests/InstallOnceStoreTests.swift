@@ -30,6 +30,8 @@ struct InstallOnceStoreTests {
         let lock = NSLock()
         var records: [JournalRecord] = []
         var unreadable = false
+        /// The start-up read stops after the newest N deciding events (nil: no bound hit).
+        var startReadBound: Int?
     }
 
     static func tracker(_ dir: String, _ journal: Journal, capacity: Int = InstallOnceStore.defaultCapacity,
@@ -43,9 +45,11 @@ struct InstallOnceStoreTests {
                 return records.filter { $0[.mac] == mac }.max { $0.realtimeMicroseconds < $1.realtimeMicroseconds }
             },
             readAll: { () throws(JournalReadError) in
-                let (unreadable, records) = journal.lock.withLock { (journal.unreadable, journal.records) }
+                let (unreadable, records, bound) = journal.lock.withLock { (journal.unreadable, journal.records, journal.startReadBound) }
                 if unreadable { throw JournalReadError(description: "Permission denied") }
-                return records
+                guard let bound, records.count > bound else { return BoundedJournalRead(records: records) }
+                return BoundedJournalRead(records: Array(records.sorted { $0.realtimeMicroseconds < $1.realtimeMicroseconds }.suffix(bound)),
+                                          cutShort: "more than \(bound) events")
             })
     }
 
@@ -193,6 +197,36 @@ struct InstallOnceStoreTests {
         evicted.load()
         #expect(evicted.decide(mac: Self.mac) == .undecided(reason: InstallOnceTracker.undecidedReason))
         #expect(evicted.decide(mac: Self.newcomer) == .installed)
+    }
+
+    @Test("a start-up read cut at its bound: the file is rebuilt from the newest events and marked incomplete; each machine's own lookup still decides; with the journal gone, an unknown machine gets its local disk")
+    func startReadBound() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let journal = Journal()
+        // Mac: installed long ago (older than the bound reaches); 40 other machines since.
+        journal.records = [Self.record(.installerFinished, Self.mac, at: 10, installID: "old")]
+            + (1...40).map { Self.record(.installerStarted, String(format: "52:54:00:00:01:%02x", $0), at: 100 + UInt64($0)) }
+        journal.startReadBound = 8
+        let tracker = Self.tracker(dir, journal)
+        tracker.load()
+        tracker.flush()
+        let saved = try InstallOnceStore(directory: dir).load()
+        #expect(saved?.machines.count == 8 && saved?.incomplete == true, "\(String(describing: saved))")
+        #expect(saved?.machines[Self.mac] == nil, "older than the bound")
+        // The journal reads: its per-machine lookup (one entry from the tail) decides exactly.
+        #expect(tracker.decide(mac: Self.mac) == .installed)
+        #expect(tracker.decide(mac: "52:54:00:00:01:01") == .armed)
+        #expect(tracker.decide(mac: Self.newcomer) == .armed)
+        tracker.flush()
+        // Next start, the journal unreadable: what the cut read missed is undecided (local disk).
+        journal.unreadable = true
+        let restarted = Self.tracker(dir, journal)
+        restarted.load()
+        #expect(restarted.decide(mac: Self.mac) == .installed, "learnt from the lookup, kept in the file")
+        #expect(restarted.decide(mac: "52:54:00:00:01:02") == .undecided(reason: InstallOnceTracker.undecidedReason))
+        #expect(restarted.decide(mac: Self.newcomer) == .undecided(reason: InstallOnceTracker.undecidedReason))
+        #expect(restarted.decide(mac: "52:54:00:00:01:28") == .armed, "within the newest 8")
     }
 
     @Test("the menu: undecided defaults to the local disk and names the reason")

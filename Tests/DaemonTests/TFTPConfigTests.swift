@@ -1,6 +1,7 @@
 import BootHTTP
 @testable import Daemon
 import Foundation
+import InstallJournal
 import NetworkAddresses
 import TFTP
 import Testing
@@ -114,6 +115,22 @@ struct TFTPConfigTests {
             "\(error)".split(separator: "\n") == [
                 "g.yaml:2:25: error: 'limits.max_http_connections' must be between 16 and 2048, found 4096",
                 "g.yaml:3:22: error: 'limits.max_event_streams' must be between 1 and 1000, found 0",
+            ]
+        }
+    }
+
+    @Test("the start-up read's bounds: shipped values equal the defaults, set values are read, out of range is a positioned error")
+    func startupReadBounds() throws {
+        let shipped = try GaragePXEConfig.load(path: ConfigTests.repoConfig)
+        #expect(shipped.limits.startupRead == InstallOnceTracker.defaultReadBound)
+        let c = try GaragePXEConfig.parse("limits: {startup_read_events: 1000, startup_read_seconds: 3}\n", file: "g.yaml")
+        #expect(c.limits.startupRead == JournalReadBound(maxRecords: 1000, maxSeconds: 3))
+        #expect {
+            try GaragePXEConfig.parse("limits:\n  startup_read_events: 0\n  startup_read_seconds: 60\n", file: "g.yaml")
+        } throws: { error in
+            "\(error)".split(separator: "\n") == [
+                "g.yaml:2:24: error: 'limits.startup_read_events' must be between 1 and 10000000, found 0",
+                "g.yaml:3:25: error: 'limits.startup_read_seconds' must be between 1 and 25, found 60",
             ]
         }
     }

@@ -25,9 +25,13 @@ struct HTTPBoundsTests {
         ip -n "$ns" link set eth1 down; ip -n "$ns" link set eth1 name tf0; ip -n "$ns" link set tf0 netns "$tftpns"
         ip -n "$tftpns" addr add 10.99.0.9/24 dev tf0; ip -n "$tftpns" link set tf0 up; ip -n "$tftpns" link set lo up
         rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon/status"; }
+        # Where the time goes (printed with the figures).
+        stamp() { echo "=== t-$1"; date +%s.%N; }
         # Started with the soft open-files limit of a login shell: the daemon raises it itself.
         ulimit -S -n 1024
+        stamp 0-start
         start
+        stamp 1-started
         pc "$victim"; pc "$attacker"
         for a in 3 4 5; do on "$attacker" ip addr add "10.98.2.$a/24" dev eth0; done
         echo "=== nofile"; awk '/Max open files/ {print $4}' "/proc/$daemon/limits"
@@ -35,17 +39,21 @@ struct HTTPBoundsTests {
         install "$victim"; report "$victim" finished >/dev/null
         waitfor "$victim" installer.finished 1
         echo "=== rss-start"; rss
+        stamp 2-installed
         # 1100 slowloris connections from the attacker.
         on "$attacker" bash -c 'ulimit -n 4096 && exec "$@"' _ python3 "$flood" slow 10.99.0.1 8080 1100 90 >"$images/../slow.out" 2>&1 &
         slowpid=$!
         for _ in $(seq 1 600); do grep -q '^held' "$images/../slow.out" && break; sleep 0.1; done
         echo "=== rss-slow"; rss
+        stamp 3-slow-held
         echo "=== open-during"; ip netns exec "$ns" ss -Htn state established '( sport = :8080 )' | wc -l
         echo "=== menu-during"; pcget "$victim" "boot.ipxe?mac=$victim&platform=efi"
         echo "=== tftp-during"; ip netns exec "$tftpns" tftp 10.99.0.1 -m binary -c get undionly.kpxe "$images/../undionly.kpxe" 2>&1; cmp "$images/../undionly.kpxe" /usr/lib/ipxe/undionly.kpxe && echo same
         echo "=== curl-during"; on "$victim" curl -s -o "$images/../big.copy" -w '%{http_code}\\n' --max-time 120 "$base/images/debian-13-amd64/big.img"; cmp "$images/../big.copy" "$images/debian-13-amd64/big.img" && echo same
         rm -f "$images/../big.copy"
+        stamp 4-checks-done
         wait "$slowpid"
+        stamp 5-slow-done
         echo "=== slow"; cat "$images/../slow.out"
         # 200 bench-page event streams from four of the attacker's addresses (50 each, under the per-client cap).
         on "$attacker" python3 "$flood" sse 10.99.0.1 8080 200 "$images/../sse.release" 10.98.2.2 10.98.2.3 10.98.2.4 10.98.2.5 >"$images/../sse.out" 2>&1 &
@@ -54,6 +62,7 @@ struct HTTPBoundsTests {
         echo "=== rss-sse"; rss
         touch "$images/../sse.release"; wait "$ssepid"
         echo "=== sse"; cat "$images/../sse.out"
+        stamp 6-sse-done
         # Their slots come back: a new stream is served.
         sleep 1
         echo "=== sse-after"; on "$victim" curl -s -o /dev/null -w '%{http_code}\\n' --max-time 2 "$base/api/events"
@@ -66,19 +75,17 @@ struct HTTPBoundsTests {
         done
         echo "=== slowread-open"; ip netns exec "$ns" ss -Htnp state established '( sport = :8080 )' | grep -c garage-pxe
         kill "$readpid" 2>/dev/null; wait "$readpid" 2>/dev/null
+        stamp 7-slowread-cut
         echo "=== rss-end"; rss
         stop
+        stamp 8-stopped
         echo "=== daemon"; cat "$log"
         """, extra: [Self.victim, Self.attacker, Self.flood])
         func value(_ section: String, _ key: String) -> Int? {
             (out[section] ?? "").split(separator: "\n").first { $0.hasPrefix(key + " ") }
                 .flatMap { Int($0.split(separator: " ")[1]) }
         }
-        func count(_ key: String) -> Int {
-            (out["daemon"] ?? "").split(separator: "\n").last { $0.contains("\(key)=") }
-                .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("\(key)=") } }
-                .flatMap { Int($0.split(separator: "=")[1]) } ?? -1
-        }
+        func count(_ key: String) -> Int { stopLineCount(key, in: out["daemon"]) }
         func number(_ section: String) -> Int { Int((out[section] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
 
         #expect(number("nofile") >= 3776, "the daemon raised its open files limit to what its caps need: \(context)")
@@ -103,7 +110,47 @@ struct HTTPBoundsTests {
         let rss = ["rss-start", "rss-slow", "rss-sse", "rss-end"].map { "\($0) \(number($0)) KiB" }.joined(separator: ", ")
         // A stated bound: under 200 MiB at the worst moment.
         #expect(["rss-start", "rss-slow", "rss-sse", "rss-end"].allSatisfy { number($0) > 0 && number($0) < 200 * 1024 }, "\(rss): \(context)")
+        let stamps = out.keys.filter { $0.hasPrefix("t-") }.sorted().compactMap { key in
+            Double((out[key] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)).map { (key.dropFirst(2), $0) }
+        }
+        let phases = zip(stamps, stamps.dropFirst()).map { "\($1.0) +\(Int(($1.1 - $0.1).rounded())) s" }.joined(separator: ", ")
+        print("HTTP bounds phases: \(phases)")
         print("HTTP bounds: \(rss); slow flood \((out["slow"] ?? "").replacingOccurrences(of: "\n", with: ", ")); sse \(out["sse"] ?? "")")
+    }
+
+    @Test("a host on six source addresses fills the overall cap with slow connections: a PC's menu is still served, in the place of the busiest address's longest-waiting connection")
+    func manyAddresses() throws {
+        let (out, context) = try PrivateJournald.run(prefix: "gpxhc", """
+        victim=$5 attacker=$6 flood=$7
+        \(BenchPCs.functions)
+        # Small caps so six addresses fill them (16 overall, 4 a client); a long request deadline.
+        repo=$(dirname "$(dirname "$config")")
+        sed -e "s#^  menus: ../pxe-menus#  menus: $repo/pxe-menus#" -e 's/^  max_http_connections: .*/  max_http_connections: 16/' \\
+            -e 's/^  max_http_connections_per_client: .*/  max_http_connections_per_client: 4/' \\
+            -e 's/^  http_request_seconds: .*/  http_request_seconds: 120/' "$config" >"$images/../caps.yaml"
+        config=$images/../caps.yaml
+        start
+        pc "$victim"; pc "$attacker"
+        for a in 3 4 5 6 7; do on "$attacker" ip addr add "10.98.2.$a/24" dev eth0; done
+        on "$attacker" python3 "$flood" slow 10.99.0.1 8080 24 60 10.98.2.2 10.98.2.3 10.98.2.4 10.98.2.5 10.98.2.6 10.98.2.7 >"$images/../slow.out" 2>&1 &
+        slowpid=$!
+        for _ in $(seq 1 600); do grep -q '^held' "$images/../slow.out" && break; sleep 0.1; done
+        echo "=== open-during"; ip netns exec "$ns" ss -Htn state established '( sport = :8080 )' | wc -l
+        echo "=== menu-during"; pcget "$victim" "boot.ipxe?mac=$victim&platform=efi"
+        kill "$slowpid"; wait "$slowpid" 2>/dev/null
+        echo "=== slow"; cat "$images/../slow.out"
+        stop
+        echo "=== daemon"; cat "$log"
+        """, extra: [Self.victim, Self.attacker, Self.flood])
+        func count(_ key: String) -> Int { stopLineCount(key, in: out["daemon"]) }
+        // Past the cap the flood's newcomers take its own older connections' places: 16 held.
+        #expect(out["slow"]?.contains("closed_at_once 8\nheld 16\n") == true, "\(context)")
+        #expect(Int((out["open-during"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) == 16, "\(context)")
+        // The PC is served (its connection took an attacker's place).
+        #expect(InstallOnceJournalTests.menuDefault(out["menu-during"]) == "debian-13-auto", "\(context)")
+        // Each of the 8 newcomers past the cap, and the PC, took a place (the flood's own
+        // newcomers arrive on several event loops: one may find no busier address, and is refused).
+        #expect(count("http_evicted_at_connection_cap") >= 1 && count("http_evicted_at_connection_cap") + count("http_over_connection_cap") == 9, "\(context)")
     }
 
     @Test("100 000 requests with random MACs (menus and progress calls, from another host): the bench keeps at most its capacity of machines, evictions counted, RSS bounded")

@@ -135,14 +135,32 @@ struct SystemdServiceTests {
         }
         #expect(field("Name") == "garage-pxe")
         let nobody = "65534"
-        #expect(field("Uid").split(separator: "\t").allSatisfy { $0 == nobody }, "Uid: \(field("Uid"))")
-        #expect(field("Gid").split(separator: "\t").allSatisfy { $0 == nobody }, "Gid: \(field("Gid"))")
+        // Real, effective, saved and file-system ids (getresuid's three and fsuid): all nobody's.
+        #expect(field("Uid").split(separator: "\t") == [Substring](repeating: Substring(nobody), count: 4), "Uid: \(field("Uid"))")
+        #expect(field("Gid").split(separator: "\t") == [Substring](repeating: Substring(nobody), count: 4), "Gid: \(field("Gid"))")
         // Only systemd-journal, as the unit's SupplementaryGroups= gives it (to read its own
         // events back); none of root's groups.
         let journalGroup = getgrnam("systemd-journal").map { String($0.pointee.gr_gid) }
         #expect(field("Groups").split(separator: " ").map(String.init) == (journalGroup.map { [$0] } ?? []), "Groups: \(field("Groups"))")
         for caps in ["CapEff", "CapPrm", "CapAmb"] {
             #expect(field(caps) == "0000000000000000", "\(caps): \(field(caps))")
+        }
+        // Every thread, not only the first (/proc/PID/status is the leader's): real,
+        // effective, saved and file-system ids all nobody's, no capability left. A thread
+        // keeping a saved uid of 0 could take root back.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.processIdentifier)/task")
+        #expect(tasks.count > 4, "the services' threads are there: \(tasks)")
+        for task in tasks {
+            guard let taskStatus = try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/task/\(task)/status", encoding: .utf8) else { continue }
+            func taskField(_ name: String) -> [Substring] {
+                taskStatus.split(separator: "\n").first { $0.hasPrefix(name + ":") }?.dropFirst(name.count + 1)
+                    .split(whereSeparator: { $0 == "\t" || $0 == " " }) ?? []
+            }
+            #expect(taskField("Uid").count == 4 && taskField("Uid").allSatisfy { $0 == nobody }, "thread \(task) Uid: \(taskField("Uid"))")
+            #expect(taskField("Gid").count == 4 && taskField("Gid").allSatisfy { $0 == nobody }, "thread \(task) Gid: \(taskField("Gid"))")
+            for caps in ["CapEff", "CapPrm", "CapAmb"] {
+                #expect(taskField(caps) == ["0000000000000000"], "thread \(task) \(caps): \(taskField(caps))")
+            }
         }
         // Nothing was bound with root's ids: every socket it listens on (DHCP 67, PXE 4011,
         // TFTP 69 below 1024, HTTP) belongs to nobody, as under the unit (ss omits uid 0).
