@@ -2,6 +2,7 @@
 # Issue 19's throughput target, measured: does the agent's erase cost more than the disk
 # imposes? On a loop device over a file in /var/tmp (the host's disk, --direct-io=on so
 # the loop reads and writes the file with O_DIRECT, not the page cache), rounds of:
+#   (before each write pass, dd's and the agent's: the pattern written over the disk)
 #   dd zeros   dd if=/dev/zero of=LOOP bs=4M count=MIB/4 oflag=direct conv=fsync
 #   agent      pxe-wipe/garage-pxe-agent.sh, mode=erase, countdown 0, GARAGE_PXE_DISKS=LOOP:
 #              its own write pass and full read-back (it prints both, from /proc/uptime)
@@ -31,10 +32,12 @@ printf 'garage_pxe.server=http://127.0.0.1:9 garage_pxe.mac=52:54:00:00:00:01 ga
 
 now() { date +%s.%N; }
 rate() { echo "scale=1; $size / 1000000 / ($2 - $1)" | bc; }
-dd_zeros() { t0=$(now); dd if=/dev/zero of="$loop" bs=4M count=$((MIB / 4)) oflag=direct conv=fsync status=none; t1=$(now); dd_write=$(rate "$t0" "$t1"); }
+fill() { pattern | dd of="$loop" bs=4M oflag=direct status=none; }
+# Each write pass (dd's and the agent's) starts right after the pattern is written, alike.
+dd_zeros() { fill; t0=$(now); dd if=/dev/zero of="$loop" bs=4M count=$((MIB / 4)) oflag=direct conv=fsync status=none; t1=$(now); dd_write=$(rate "$t0" "$t1"); }
 plain_read() { t0=$(now); dd if="$loop" of=/dev/null bs=4M iflag=direct status=none; t1=$(now); plain=$(rate "$t0" "$t1"); }
 agent() {
-  pattern | dd of="$loop" bs=4M oflag=direct status=none
+  fill
   GARAGE_PXE_CMDLINE="$work/cmdline" GARAGE_PXE_DISKS="$loop" sh "$REPO/pxe-wipe/garage-pxe-agent.sh" >"$work/agent.log" 2>&1 || true
 }
 # median and range of a list of numbers
