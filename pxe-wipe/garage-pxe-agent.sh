@@ -109,7 +109,8 @@ dmi() { # dmi KEYWORD SYSFILE
 # firmware and the graphics keep their share: `kernel`), the reason said on the console.
 memory() {
     bytes=$(dmidecode -t 17 2>"$WORK/dmidecode.err" | awk '
-        /^[[:space:]]Size: [0-9]+ (kB|MB|GB|TB)$/ { s += $3 * ($4 == "kB" ? 1024 : $4 == "MB" ? 1048576 : $4 == "GB" ? 1073741824 : 1099511627776) }
+        $1 == "Size:" && $2 ~ /^[0-9]+$/ && $3 ~ /^(kB|MB|GB|TB)$/ {
+            s += $2 * ($3 == "kB" ? 1024 : $3 == "MB" ? 1048576 : $3 == "GB" ? 1073741824 : 1099511627776) }
         END { printf "%.0f\n", s }')
     if [ "${bytes:-0}" -gt 0 ] 2>/dev/null; then echo "$bytes dmi"; return; fi
     say "mémoire : aucun module dans la table DMI (dmidecode : $(head -n 1 "$WORK/dmidecode.err")) ; taille vue par le noyau"
