@@ -104,9 +104,17 @@ dmi() { # dmi KEYWORD SYSFILE
     echo "$value"
 }
 
-memory_bytes() { # installed RAM from DMI, else what the kernel sees
-    mib=$(dmidecode -t 17 2>/dev/null | awk '/^[[:space:]]Size: [0-9]+ (MB|GB)/ { s += ($3 * ($4 == "GB" ? 1024 : 1)) } END { print s + 0 }')
-    if [ "${mib:-0}" -gt 0 ]; then echo $((mib * 1048576)); else echo $(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024)); fi
+# Installed RAM, as "BYTES SOURCE": the sum of the SMBIOS memory devices (type 17, what is
+# in the slots: `dmi`), else what the kernel sees (MemTotal, less than installed: the
+# firmware and the graphics keep their share: `kernel`), the reason said on the console.
+memory() {
+    bytes=$(dmidecode -t 17 2>"$WORK/dmidecode.err" | awk '
+        $1 == "Size:" && $2 ~ /^[0-9]+$/ && $3 ~ /^(kB|MB|GB|TB)$/ {
+            s += $2 * ($3 == "kB" ? 1024 : $3 == "MB" ? 1048576 : $3 == "GB" ? 1073741824 : 1099511627776) }
+        END { printf "%.0f\n", s }')
+    if [ "${bytes:-0}" -gt 0 ] 2>/dev/null; then echo "$bytes dmi"; return; fi
+    say "mémoire : aucun module dans la table DMI (dmidecode : $(head -n 1 "$WORK/dmidecode.err")) ; taille vue par le noyau"
+    echo "$(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024)) kernel"
 }
 
 inventory() {
@@ -138,35 +146,51 @@ inventory() {
         break
     done
     cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
-    printf '{"machine":{"manufacturer":%s,"product":%s,"serial":%s,"uuid":%s},"cpu":{"model":%s,"cores":%s},"memoryBytes":%s,"disks":[%s],"battery":%s,"nics":[%s]}\n' \
+    set -- $(memory)
+    say "mémoire : ${1:-?} octets (source : ${2:-kernel})"
+    printf '{"machine":{"manufacturer":%s,"product":%s,"serial":%s,"uuid":%s},"cpu":{"model":%s,"cores":%s},"memoryBytes":%s,"memorySource":"%s","disks":[%s],"battery":%s,"nics":[%s]}\n' \
         "$(js "$(dmi system-manufacturer sys_vendor)")" "$(js "$(dmi system-product-name product_name)")" \
         "$(js "$(dmi system-serial-number product_serial)")" "$(js "$(dmi system-uuid product_uuid)")" \
-        "$(js "$cpu")" "$(grep -c '^processor' /proc/cpuinfo)" "$(memory_bytes)" "$disk_json" "$battery" "$nic_json"
+        "$(js "$cpu")" "$(grep -c '^processor' /proc/cpuinfo)" "$(num "${1:-}")" "${2:-kernel}" "$disk_json" "$battery" "$nic_json"
 }
 
-# Reads the whole device (SIZE bytes) and succeeds only if every byte is BYTE (octal, 000
-# or 377). The device is read in 4 MiB O_DIRECT blocks, four quarters at once (what is checked is the disk, not the
-# page cache); zeros are compared by diffutils' cmp, word by word. A read error ends the
-# stream early: cmp then sees fewer than SIZE bytes, a mismatch. Without diffutils (busybox
-# cmp has no -n: status 2), and for 377, tr deletes the expected byte and anything left is a
-# mismatch.
+# Reads the whole device (SIZE bytes) back and succeeds only if every byte is BYTE (octal:
+# 000 after an overwrite, the drive's own fill byte after a firmware erase). The device is
+# read in 4 MiB O_DIRECT blocks (what is checked is the disk, not the page cache), its
+# four quarters at once: a plain read keeps one 4 MiB read in flight and uses no CPU, a
+# checked one must also move and compare every byte, so four reads in flight keep the
+# disk busy while each pipe waits for its checker (one `dd | cmp` read at a third to half
+# of a plain read's speed here). diffutils' cmp compares with /dev/zero word by word; a
+# BYTE other than 000 is first swapped with 000 by tr, so a zero left on such a disk is a
+# mismatch too (one more copy: only after a firmware erase). A read error is a mismatch: it ends a stream early (cmp sees fewer bytes
+# than asked) and the reader's failure is recorded. Without diffutils (busybox cmp has no
+# -n), tr deletes the expected byte and anything left is a mismatch.
 all_bytes_are() {
-    if [ "$3" = 000 ] && cmp --version >/dev/null 2>&1; then
-        # Four quarters read at once: four reads in flight keep a disk busy while each
-        # pipe waits for its cmp (one dd | cmp read at half a plain read's speed).
-        blocks=$((($2 + 4194303) / 4194304)) quarter=$(((($2 + 4194303) / 4194304 + 3) / 4)) pids= q=0
-        while [ $q -lt 4 ] && [ $((q * quarter)) -lt "$blocks" ]; do
-            bytes=$(($2 - q * quarter * 4194304))
-            [ "$bytes" -gt $((quarter * 4194304)) ] && bytes=$((quarter * 4194304))
-            dd if="$1" bs=4M skip=$((q * quarter)) count=$quarter iflag=direct 2>/dev/null | cmp -s -n "$bytes" - /dev/zero &
-            pids="$pids $!" q=$((q + 1))
-        done
-        mismatch=0
-        for pid in $pids; do wait "$pid" || mismatch=1; done
-        [ -n "$pids" ] && [ $mismatch = 0 ]
-        return $?
+    dev=$1 size=$2 byte=$3
+    rm -f "$WORK/read.failed"
+    if ! cmp --version >/dev/null 2>&1; then
+        [ "$({ dd if="$dev" bs=4M iflag=direct 2>/dev/null || : >"$WORK/read.failed"; } | tr -d "\\$byte" | head -c 1 | wc -c)" -eq 0 ] \
+            && [ ! -e "$WORK/read.failed" ]
+        return
     fi
-    [ "$(tr -d "\\$3" <"$1" | head -c 1 | wc -c)" -eq 0 ]
+    blocks=$(((size + 4194303) / 4194304)) quarter=$((((size + 4194303) / 4194304 + 3) / 4)) pids= q=0
+    while [ $q -lt 4 ] && [ $((q * quarter)) -lt "$blocks" ]; do
+        bytes=$((size - q * quarter * 4194304))
+        [ "$bytes" -gt $((quarter * 4194304)) ] && bytes=$((quarter * 4194304))
+        if [ "$byte" = 000 ]; then
+            read_blocks "$dev" $((q * quarter)) "$quarter" | cmp -s -n "$bytes" - /dev/zero &
+        else
+            read_blocks "$dev" $((q * quarter)) "$quarter" | tr "\\$byte\\000" "\\000\\$byte" | cmp -s -n "$bytes" - /dev/zero &
+        fi
+        pids="$pids $!" q=$((q + 1))
+    done
+    mismatch=0
+    for pid in $pids; do wait "$pid" || mismatch=1; done
+    [ -n "$pids" ] && [ $mismatch = 0 ] && [ ! -e "$WORK/read.failed" ]
+}
+
+read_blocks() { # DEVICE FIRST COUNT: 4 MiB blocks on stdout; a failed read leaves $WORK/read.failed
+    dd if="$1" bs=4M skip="$2" count="$3" iflag=direct 2>/dev/null || : >"$WORK/read.failed"
 }
 
 # The drive erases itself: NVMe sanitize (block erase), else NVMe format with secure

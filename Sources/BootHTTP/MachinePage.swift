@@ -20,7 +20,7 @@ enum MachinePage {
             let battery = inv.battery.map { "usure \($0.wearPercent) %" } ?? "aucune"
             return """
             <tr><th>Processeur</th><td id="cpu">\(e(inv.cpu.model)) (\(inv.cpu.cores) cœurs)</td></tr>
-            <tr><th>Mémoire</th><td id="ram">\(String(format: "%.1f", Double(inv.memoryBytes) / Double(1 << 30)).replacingOccurrences(of: ".", with: ",")) Gio</td></tr>
+            <tr><th>Mémoire</th><td id="ram">\(String(format: "%.1f", Double(inv.memoryBytes) / Double(1 << 30)).replacingOccurrences(of: ".", with: ",")) Gio\(inv.memorySource.map { " (\($0.label))" } ?? "")</td></tr>
             <tr><th>Batterie</th><td>\(battery)</td></tr>
             <tr><th>Interfaces réseau</th><td>\(e(inv.nics.map { "\($0.name) \($0.mac)" }.joined(separator: ", ")))</td></tr>
             """

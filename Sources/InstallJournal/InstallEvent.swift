@@ -129,6 +129,8 @@ public enum InstallField: String, CaseIterable, Sendable, Codable {
     case cpuModel = "GARAGE_PXE_CPU_MODEL"
     case cpuCores = "GARAGE_PXE_CPU_CORES"
     case memoryBytes = "GARAGE_PXE_MEMORY_BYTES"
+    /// `dmi` (installed, SMBIOS memory devices) or `kernel` (what the kernel sees).
+    case memorySource = "GARAGE_PXE_MEMORY_SOURCE"
     /// Every disk's serial, space-separated: for people and grep (a serial may itself hold a
     /// space; the exact values are in INVENTORY).
     case diskSerials = "GARAGE_PXE_DISK_SERIALS"

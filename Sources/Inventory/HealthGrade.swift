@@ -3,7 +3,8 @@
 //
 //   A  good as is
 //   B  usable, a part is worn or unknown (disk with > 30 000 power-on hours or ≥ 50 % of its
-//      NVMe endurance used; a disk without health data; battery wear ≥ 20 %; RAM < 4 GiB)
+//      NVMe endurance used; a disk without health data; battery wear ≥ 20 %; RAM < 4 GiB,
+//      installed: a size the kernel saw counts 8/7 of itself)
 //   C  needs a part replaced before delivery (disk with reallocated or pending sectors, or
 //      ≥ 90 % endurance used; battery wear ≥ 50 %; RAM < 2 GiB; no disk at all)
 //   D  a disk's own self-assessment says it is failing (SMART/NVMe overall "failed")
@@ -63,11 +64,18 @@ public struct HealthAssessment: Sendable, Equatable, Codable {
             let wear = battery.wearPercent
             if wear >= 50 { lower(to: .c, "batterie usée à \(wear) %") } else if wear >= 20 { lower(to: .b, "batterie usée à \(wear) %") }
         }
-        if report.memoryBytes < 2 * gib {
+        if installedMemory(report) < 2 * gib {
             lower(to: .c, "mémoire vive inférieure à 2 Gio")
-        } else if report.memoryBytes < 4 * gib {
+        } else if installedMemory(report) < 4 * gib {
             lower(to: .b, "mémoire vive inférieure à 4 Gio")
         }
         return HealthAssessment(grade: grade, reasons: reasons)
+    }
+
+    /// RAM as installed: DMI's figure as is; the kernel's (when DMI lists no memory device)
+    /// lacks what the firmware and integrated graphics keep, up to 1/8 of what is installed
+    /// on office PCs, so 4 GiB seen as 3.6 GiB is not held against the PC.
+    static func installedMemory(_ report: InventoryReport) -> UInt64 {
+        report.memorySource == .kernel ? report.memoryBytes + report.memoryBytes / 7 : report.memoryBytes
     }
 }

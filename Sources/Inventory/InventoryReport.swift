@@ -10,22 +10,42 @@ import Foundation
 public struct InventoryReport: Sendable, Equatable, Codable {
     public var machine: DMIIdentity
     public var cpu: CPUInfo
-    /// Installed RAM, bytes (MemTotal is a bit less than what is installed; the agent
-    /// sends DMI's sum of memory devices when it has it).
+    /// Installed RAM, bytes: DMI's sum of memory devices when the agent can read them,
+    /// else what the kernel sees (see `memorySource`).
     public var memoryBytes: UInt64
+    /// Where `memoryBytes` comes from; nil in reports from before it was sent.
+    public var memorySource: MemorySource?
     public var disks: [DiskInventory]
     /// nil: the PC has no battery (a desktop).
     public var battery: BatteryInfo?
     public var nics: [NICInfo]
 
-    public init(machine: DMIIdentity, cpu: CPUInfo, memoryBytes: UInt64, disks: [DiskInventory], battery: BatteryInfo? = nil,
-                nics: [NICInfo]) {
+    public init(machine: DMIIdentity, cpu: CPUInfo, memoryBytes: UInt64, memorySource: MemorySource? = nil, disks: [DiskInventory],
+                battery: BatteryInfo? = nil, nics: [NICInfo]) {
         self.machine = machine
         self.cpu = cpu
         self.memoryBytes = memoryBytes
+        self.memorySource = memorySource
         self.disks = disks
         self.battery = battery
         self.nics = nics
+    }
+}
+
+/// Where the RAM size of an inventory comes from.
+public enum MemorySource: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The sum of the SMBIOS memory devices (type 17): what is installed.
+    case dmi
+    /// The kernel's MemTotal: less than installed (the firmware and integrated graphics keep
+    /// a share), sent when the firmware's DMI table lists no memory device.
+    case kernel
+
+    /// French, for the bench page.
+    public var label: String {
+        switch self {
+        case .dmi: "modules installés (DMI)"
+        case .kernel: "vue par le noyau, DMI illisible"
+        }
     }
 }
 

@@ -14,7 +14,7 @@ public enum ReportEvents {
             .manufacturer: report.machine.manufacturer, .product: report.machine.product,
             .serial: report.machine.serial, .uuid: report.machine.uuid,
             .cpuModel: report.cpu.model, .cpuCores: String(report.cpu.cores),
-            .memoryBytes: String(report.memoryBytes),
+            .memoryBytes: String(report.memoryBytes), .memorySource: report.memorySource?.rawValue ?? "",
             .diskSerials: report.disks.map(\.serial).joined(separator: " "),
             .nicMACs: report.nics.map(\.mac).joined(separator: " "),
             .healthGrade: health.grade.rawValue,

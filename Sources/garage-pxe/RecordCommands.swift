@@ -120,7 +120,7 @@ struct ImportWipe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wipe",
         abstract: "Build the diagnostic and erase image from Debian packages (signed kernel, busybox, smartmontools, hdparm, nvme-cli, dmidecode, nwipe, the agent) and add it as an image.",
-        discussion: "Runs pxe-wipe/build-image.sh (apt downloads the .debs from the host's apt sources only), then imports the result like 'import debian', each file's SHA-256 in image.json.")
+        discussion: "Runs pxe-wipe/build-image.sh (apt downloads the .debs from the host's apt sources only), then imports the result like 'import debian', each file's SHA-256 in image.json. The packages and the image built from them are kept in the cache folder: the next import reuses them while apt names the same packages, and removes those of older builds.")
 
     @OptionGroup var options: ConfigOptions
 
@@ -130,6 +130,12 @@ struct ImportWipe: ParsableCommand {
     @Option(help: "The builder script (default: /usr/share/garage-pxe/pxe-wipe/build-image.sh, else the repository's).")
     var builder: String?
 
+    @Option(help: "Folder keeping the packages (debs/) and the image built from them (images/) between imports; only the latest build's are kept.")
+    var cache = "/var/cache/garage-pxe/wipe"
+
+    @Flag(help: "Build without the cache: download every package, build the image again, keep nothing.")
+    var noCache = false
+
     func run() throws {
         let config = try options.load()
         let script = builder ?? Self.defaultBuilder()
@@ -138,6 +144,10 @@ struct ImportWipe: ParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script, output]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GARAGE_PXE_DEB_CACHE"] = noCache ? nil : cache + "/debs"
+        environment["GARAGE_PXE_IMAGE_CACHE"] = noCache ? nil : cache + "/images"
+        process.environment = environment
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw fail("the image build failed (\(script) exited \(process.terminationStatus))") }

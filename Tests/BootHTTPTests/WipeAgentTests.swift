@@ -72,7 +72,7 @@ struct WipeAgentTests {
         let disks = try #require(inventory?.disks, "\(agentLog)")
         #expect(disks.map(\.serial) == ["AHCI-DISK-1.img", "RO-DISK-3.img"], "\(agentLog)")
         #expect(disks.allSatisfy { $0.sizeBytes == UInt64(Self.imageBytes) && $0.transport == .other })
-        #expect((inventory?.cpu.cores ?? 0) > 0 && (inventory?.memoryBytes ?? 0) > 0)
+        #expect((inventory?.cpu.cores ?? 0) > 0 && (inventory?.memoryBytes ?? 0) > 0 && inventory?.memorySource != nil)
         #expect(wipes.map(\.serial) == ["AHCI-DISK-1.img", "RO-DISK-3.img"], "\(agentLog)")
         let ok = try #require(wipes.first)
         #expect(ok.erased && ok.method == .overwrite && ok.verification == .verified && ok.passes == 1, "\(ok)")

@@ -18,6 +18,16 @@ struct ReportValidationTests {
         blank.machine.serial = ""
         let fields = ReportEvents.inventoryFields(blank)
         #expect(fields[.serial] == nil && fields[.manufacturer] == "LENOVO" && fields[.diskSerials] == "S3Z9NB0K123456 19285D801234 USB-RO-0003")
+        // The RAM's source, as the agent sends it; a report from before it was sent has none.
+        #expect(fields[.memorySource] == nil)
+        let agentJSON = String(decoding: try JSONEncoder().encode(Samples.inventory()), as: UTF8.self)
+        for source in ["dmi", "kernel"] {
+            let sent = try ReportValidation.inventory(from: Data(agentJSON.replacingOccurrences(of: "\"memoryBytes\":", with: "\"memorySource\":\"\(source)\",\"memoryBytes\":").utf8))
+            #expect(sent.memorySource?.rawValue == source && ReportEvents.inventoryFields(sent)[.memorySource] == source)
+        }
+        #expect(throws: ReportError.self) {
+            try ReportValidation.inventory(from: Data(agentJSON.replacingOccurrences(of: "\"memoryBytes\":", with: "\"memorySource\":\"guess\",\"memoryBytes\":").utf8))
+        }
     }
 
     @Test("refusals name the field and the reason")
@@ -91,6 +101,10 @@ struct HealthGradeTests {
         #expect(grade { $0.battery = BatteryInfo(designCapacity: 100, fullCapacity: 120) } == .a)
         #expect(grade { $0.memoryBytes = 3 << 30 } == .b)
         #expect(grade { $0.memoryBytes = 1 << 30 } == .c)
+        // 4 GiB installed, 3.6 GiB seen by the kernel when DMI lists no memory device: not "< 4 GiB".
+        #expect(grade { $0.memoryBytes = 36 << 30 / 10; $0.memorySource = .kernel } == .a)
+        #expect(grade { $0.memoryBytes = 36 << 30 / 10; $0.memorySource = .dmi } == .b)
+        #expect(grade { $0.memoryBytes = 3 << 30; $0.memorySource = .kernel } == .b)
         #expect(grade { $0.disks = [] } == .c)
     }
 }

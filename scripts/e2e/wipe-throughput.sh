@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Issue 19's throughput target, measured: does the agent's erase cost more than the disk
 # imposes? On a loop device over a file in /var/tmp (the host's disk, --direct-io=on so
-# the loop reads and writes the file with O_DIRECT, not the page cache), two rounds of:
+# the loop reads and writes the file with O_DIRECT, not the page cache), rounds of:
+#   (before each write pass, dd's and the agent's: the pattern written over the disk)
 #   dd zeros   dd if=/dev/zero of=LOOP bs=4M count=MIB/4 oflag=direct conv=fsync
 #   agent      pxe-wipe/garage-pxe-agent.sh, mode=erase, countdown 0, GARAGE_PXE_DISKS=LOOP:
 #              its own write pass and full read-back (it prints both, from /proc/uptime)
 #   plain read dd if=LOOP of=/dev/null bs=4M iflag=direct
 # and prints MB/s and the ratios (targets: write >= 0.9 x dd, read-back >= 0.9 x plain read).
 # A measurement, never a pass/fail: the machine is shared, the figures are what they are.
+# Every round is printed, then the median and range of each ratio.
 # Usage: wipe-throughput.sh [MIB [DIR [ROUNDS]]]   (default 1024 MiB in /var/tmp, 2 rounds;
 #        root for losetup). DIR=/dev/shm measures the agent's own cost (memory, no disk).
 set -euo pipefail
@@ -30,23 +32,34 @@ printf 'garage_pxe.server=http://127.0.0.1:9 garage_pxe.mac=52:54:00:00:00:01 ga
 
 now() { date +%s.%N; }
 rate() { echo "scale=1; $size / 1000000 / ($2 - $1)" | bc; }
-echo "throughput on $loop (direct I/O: $(cat "/sys/block/${loop#/dev/}/loop/dio"), file $work/disk.img on $(df --output=source "$work" | tail -n 1)), $MIB MiB:"
-for round in $(seq 1 "$ROUNDS"); do
-  t0=$(now); dd if=/dev/zero of="$loop" bs=4M count=$((MIB / 4)) oflag=direct conv=fsync status=none; t1=$(now)
-  dd_write=$(rate "$t0" "$t1")
-  pattern | dd of="$loop" bs=4M oflag=direct status=none
+fill() { pattern | dd of="$loop" bs=4M oflag=direct status=none; }
+# Each write pass (dd's and the agent's) starts right after the pattern is written, alike.
+dd_zeros() { fill; t0=$(now); dd if=/dev/zero of="$loop" bs=4M count=$((MIB / 4)) oflag=direct conv=fsync status=none; t1=$(now); dd_write=$(rate "$t0" "$t1"); }
+plain_read() { t0=$(now); dd if="$loop" of=/dev/null bs=4M iflag=direct status=none; t1=$(now); plain=$(rate "$t0" "$t1"); }
+agent() {
+  fill
   GARAGE_PXE_CMDLINE="$work/cmdline" GARAGE_PXE_DISKS="$loop" sh "$REPO/pxe-wipe/garage-pxe-agent.sh" >"$work/agent.log" 2>&1 || true
+}
+# median and range of a list of numbers
+summary() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) exit; m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median %.2fx, range %.2f-%.2fx over %d rounds", m, v[1], v[NR], NR }'; }
+echo "throughput on $loop (direct I/O: $(cat "/sys/block/${loop#/dev/}/loop/dio"), file $work/disk.img on $(df --output=source "$work" | tail -n 1)), $MIB MiB:"
+: >"$work/write.ratios"; : >"$work/read.ratios"
+for round in $(seq 1 "$ROUNDS"); do
+  # Interleaved, the order swapped every round: the host's load drifts, and both sides of
+  # each ratio see it alike (odd rounds: dd, plain read, agent; even: agent, dd, plain read).
+  if ((round % 2)); then dd_zeros; plain_read; agent; else agent; dd_zeros; plain_read; fi
   # "garage-pxe: write pass /dev/loopN: SIZE bytes from T0 s to T1 s (uptime)"
   agent_write=$(sed -nE 's/.*write pass [^ ]+ [0-9]+ bytes from ([0-9.]+) s to ([0-9.]+) s.*/\1 \2/p' "$work/agent.log")
   agent_read=$(sed -nE 's/.*read-back [^ ]+ [0-9]+ bytes from ([0-9.]+) s to ([0-9.]+) s.*/\1 \2/p' "$work/agent.log")
   verdict=$(sed -nE 's/.*garage-pxe: disk [^ ]+ \([^)]*\): (.*)$/\1/p' "$work/agent.log")
-  t0=$(now); dd if="$loop" of=/dev/null bs=4M iflag=direct status=none; t1=$(now)
-  plain_read=$(rate "$t0" "$t1")
   if [[ -z "$agent_write" || -z "$agent_read" ]]; then
     echo "round $round: the agent printed no timing lines:"; cat "$work/agent.log"; continue
   fi
   # shellcheck disable=SC2086
   aw=$(rate $agent_write); ar=$(rate $agent_read)
+  wr=$(echo "$aw / $dd_write" | bc -l); rr=$(echo "$ar / $plain" | bc -l)
+  echo "$wr" >>"$work/write.ratios"; echo "$rr" >>"$work/read.ratios"
   printf 'round %s: dd zeros %s MB/s, agent write %s MB/s (%.2fx dd); plain read %s MB/s, agent read-back %s MB/s (%.2fx plain); agent: %s\n' \
-    "$round" "$dd_write" "$aw" "$(echo "$aw / $dd_write" | bc -l)" "$plain_read" "$ar" "$(echo "$ar / $plain_read" | bc -l)" "$verdict"
+    "$round" "$dd_write" "$aw" "$wr" "$plain" "$ar" "$rr" "$verdict"
 done
+echo "write pass / dd zeros: $(summary <"$work/write.ratios"); read-back / plain read: $(summary <"$work/read.ratios")"
