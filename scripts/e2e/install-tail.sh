@@ -310,7 +310,7 @@ else
   mcopy -i "$esp" "$signed/mmx64.efi.signed" ::/EFI/BOOT/mmx64.efi
   dd if="$esp" of="$DISK" bs=512 seek="${start_of[0]}" conv=notrunc,sparse status=none
   check "the ESP holds Debian's signed shim and GRUB in \\EFI\\debian and at the removable path" \
-    bash -c "mdir -i '$esp' ::/EFI/debian | grep -q SHIMX64 && mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64"
+    bash -c "mdir -i '$esp' ::/EFI/debian | grep -qi shimx64 && mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64"
   rm -f "$esp"
 fi
 e2e_log "disk: $DISK ($(du -h "$DISK" | cut -f1) used), $MODE, kernel $kernel, root UUID $fsuuid"
