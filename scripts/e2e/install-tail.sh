@@ -85,8 +85,9 @@ e2e_customise() {
   e2e_log "package cache: apt-cacher-ng on 127.0.0.1:$CACHE_PORT, forwarded to $LAB_SRV_ADDR:3142 on the bench LAN"
 }
 
-# serial_shows REGEX: the PC's console shows REGEX (firmware escapes stripped).
-serial_shows() { sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$VM_SERIAL_LOG" | tr -d '\r' | grep -aqE -- "$1"; }
+# serial_shows REGEX: the PC's console shows REGEX (firmware escapes stripped). grep reads
+# to the end (no -q): an early exit would fail the pipeline on SIGPIPE under pipefail.
+serial_shows() { sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$VM_SERIAL_LOG" | tr -d '\r' | grep -aE -- "$1" >/dev/null; }
 
 # last_menu_default_is ENTRY: the PC's latest menu.shown names ENTRY as its default.
 last_menu_default_is() { pc_events "$MAC" | grep '^menu.shown ' | tail -1 | grep -q " entry=$1 "; }
