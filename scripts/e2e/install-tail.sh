@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end, the install's tail and the delivery, for real (BIOS PC):
+# End to end, the install's tail and the delivery, for real (a BIOS or a UEFI PC):
 #   1. Debian's package cache: a private apt-cacher-ng (scripts/e2e/package-cache.sh) on the
 #      host's loopback, reached from the bench LAN only through a forwarder on the server's
 #      address, port 3142 (socat, over a Unix socket): garage-pxe's installer.proxy auto
@@ -12,19 +12,28 @@
 #      installer's (busybox sh and wget, /target, in-target = chroot /target): the
 #      post-install script is fetched and run, postinstall-done and finished reported, the
 #      first-boot service installed.
-#   4. The disk is partitioned like the preseed's atomic recipe (msdos: / bootable, swap in
-#      a logical partition), its ext4 made from the root, GRUB (the root's own, 2.12) in the
-#      MBR. The PC powers on with the network first: garage-pxe's menu defaults to the local
-#      disk (install once, from the journal), iPXE's sanboot hands over to the disk, Debian
+#   4. The disk is partitioned like the preseed's atomic recipe (BIOS: msdos, / bootable,
+#      swap in a logical partition, GRUB (the root's own, 2.12) in the MBR; UEFI: GPT with
+#      an EFI system partition holding Debian's signed shim and GRUB as grub-install leaves
+#      them, in \EFI\debian and at the removable path), its ext4 made from the root. The PC
+#      powers on with the network first: garage-pxe's menu defaults to the local disk
+#      (install once, from the journal), the network loader hands over to the disk, Debian
 #      boots under systemd and its first-boot service reports: machine.delivered.
 #   5. Every event of the PC in order, one install ID; `garage-pxe machines` says delivered;
 #      `garage-pxe rearm` with the admin token; one more network boot: the installer is the
 #      menu's default again.
 #
-# UEFI: the same PC with OVMF, listed under proxy_dhcp.uefi_ipxe (EDK2's PXE, then ipxe.efi):
-# iPXE's `exit` hands back to the firmware, which boots the disk's removable path.
+# Modes (the network loader that hands over to the disk):
+#   bios       SeaBIOS and QEMU's iPXE ROM: iPXE's sanboot.
+#   uefi-sb    OVMF with Secure Boot on and Microsoft's keys (a PC as sold), the default
+#              chain (Debian's signed shim and GRUB): GRUB finds the disk's shim and
+#              chainloads it.
+#   uefi       the same with Secure Boot off.
+#   uefi-ipxe  OVMF, the PC listed under proxy_dhcp.uefi_ipxe (EDK2's PXE, then ipxe.efi):
+#              iPXE's `exit 1` hands back to the firmware, whose next boot options end on
+#              the disk.
 #
-# Usage: install-tail.sh bios|uefi [--limit SECONDS]   (bound on each guest boot; default 420)
+# Usage: install-tail.sh bios|uefi|uefi-sb|uefi-ipxe [--limit SECONDS]   (bound on each guest boot; default 420)
 # Environment: see scripts/e2e/lib.sh; GARAGE_PXE_CACHE (default /var/cache/garage-pxe-tests)
 # holds the root and the package cache's files.
 set -euo pipefail
@@ -33,26 +42,33 @@ LIMIT=420
 MODE=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    bios | uefi) MODE="$1" ;;
+    bios | uefi | uefi-sb | uefi-ipxe) MODE="$1" ;;
     --limit) LIMIT="$2"; shift ;;
-    *) echo "usage: $0 bios|uefi [--limit SECONDS]" >&2; exit 2 ;;
+    *) echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe [--limit SECONDS]" >&2; exit 2 ;;
   esac
   shift
 done
-[[ -n "$MODE" ]] || { echo "usage: $0 bios|uefi [--limit SECONDS]" >&2; exit 2; }
+[[ -n "$MODE" ]] || { echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe [--limit SECONDS]" >&2; exit 2; }
 
-E2E_NAME=tail${MODE:0:1}
+# One letter per mode names the lab and the PC (so its MAC); VM_MODE is boot-vm.sh's.
+case "$MODE" in
+  bios) LETTER=b VM_MODE=bios ;;
+  uefi) LETTER=u VM_MODE=uefi ;;
+  uefi-sb) LETTER=s VM_MODE=uefi-sb ;;
+  uefi-ipxe) LETTER=i VM_MODE=uefi ;;
+esac
+E2E_NAME=tail$LETTER
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$E2E_REPO/scripts/e2e"
-PC=pctail${MODE:0:1}
+PC=pctail$LETTER
 PC_ADDR=10.77.0.60
 TAIL_MOUNTS=()
 
 # The package cache and its forwarder must answer before garage-pxe starts (it decides
-# installer.proxy auto at start). A UEFI PC is listed for iPXE (sanboot/exit are iPXE's).
+# installer.proxy auto at start). The uefi-ipxe PC is listed for iPXE.
 e2e_customise() {
-  if [[ "$MODE" == uefi ]]; then
+  if [[ "$MODE" == uefi-ipxe ]]; then
     eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" info)"
     e2e_uefi_ipxe "$VM_MAC"
   fi
@@ -68,6 +84,10 @@ e2e_customise() {
   for _ in $(seq 50); do ip netns exec "$LAB_NS_SRV" ss -ltn | grep -q "$LAB_SRV_ADDR:3142" && break; sleep 0.1; done
   e2e_log "package cache: apt-cacher-ng on 127.0.0.1:$CACHE_PORT, forwarded to $LAB_SRV_ADDR:3142 on the bench LAN"
 }
+
+# serial_shows REGEX: the PC's console shows REGEX (firmware escapes stripped). grep reads
+# to the end (no -q): an early exit would fail the pipeline on SIGPIPE under pipefail.
+serial_shows() { sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$VM_SERIAL_LOG" | tr -d '\r' | grep -aE -- "$1" >/dev/null; }
 
 # last_menu_default_is ENTRY: the PC's latest menu.shown names ENTRY as its default.
 last_menu_default_is() { pc_events "$MAC" | grep '^menu.shown ' | tail -1 | grep -q " entry=$1 "; }
@@ -89,7 +109,7 @@ eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" info)"
 MAC="$VM_MAC"
 printf -v "MAC_$PC" '%s' "$MAC"
 PLATFORM=pcbios
-[[ "$MODE" == uefi ]] && PLATFORM=efi
+[[ "$MODE" == uefi* ]] && PLATFORM=efi
 
 # ---- 2. the root, built through the cache (cached between runs) ---------------------------
 start=$SECONDS
@@ -168,7 +188,7 @@ check "installer.finished: reported by the late_command" has_event "$MAC" instal
 # installer writes the name it found): ens3 on this BIOS PC (i440fx, slot 3), enp0s2 on the
 # q35 UEFI PC (no ACPI slot numbers on its root bus).
 nic=ens3
-[[ "$MODE" == uefi ]] && nic=enp0s2
+[[ "$MODE" == uefi* ]] && nic=enp0s2
 cat >"$RUN/target/etc/network/interfaces" <<IFACES
 source /etc/network/interfaces.d/*
 auto lo
@@ -180,12 +200,15 @@ IFACES
 # ---- 4. the disk: the atomic recipe, ext4 made from the root, GRUB ----------------------
 # BIOS: msdos label, / (bootable) then swap in a logical partition, GRUB's boot image in the
 # MBR and its core image in the gap before the first partition. UEFI: GPT, an EFI system
-# partition (FAT) mounted on /boot/efi, /, swap; GRUB on the ESP's removable path
-# (\EFI\BOOT\BOOTX64.EFI, what grub-installer's force-extra-removable writes). Both GRUBs are
-# the root's own (2.12), made by its grub-mkimage; each finds / by its UUID.
+# partition (FAT) mounted on /boot/efi, /, swap; on the ESP what grub-install writes with
+# Secure Boot support (shim-signed installed) and the preseed's force-efi-extra-removable:
+# Debian's signed shim, GRUB, MokManager and fallback in \EFI\debian with the grub.cfg
+# that finds / by its UUID, and shim, GRUB and MokManager again at the removable path
+# (\EFI\BOOT\BOOTX64.EFI is shim). The BIOS GRUB is the root's own (2.12), made by its
+# grub-mkimage; the signed GRUB's built-in prefix is \EFI\debian. Each finds / by its UUID.
 DISK="$RUN/disk.img"
 ROOT_MIB=2048 SWAP_MIB=256 ESP_MIB=0
-[[ "$MODE" == uefi ]] && ESP_MIB=512
+[[ "$MODE" == uefi* ]] && ESP_MIB=512
 truncate -s $((1 + ESP_MIB + ROOT_MIB + 1 + SWAP_MIB + 1))M "$DISK"
 if [[ "$MODE" == bios ]]; then
   sfdisk -q "$DISK" <<PARTS
@@ -212,30 +235,39 @@ initrd="initrd.img-${kernel#vmlinuz-}"
 {
   echo "# /etc/fstab as partman writes it for the atomic recipe"
   echo "UUID=$fsuuid / ext4 errors=remount-ro 0 1"
-  [[ "$MODE" == uefi ]] && echo "UUID=${espid:0:4}-${espid:4:4} /boot/efi vfat umask=0077 0 1"
+  [[ "$MODE" == uefi* ]] && echo "UUID=${espid:0:4}-${espid:4:4} /boot/efi vfat umask=0077 0 1"
   echo "UUID=$swapuuid none swap sw 0 0"
 } >"$RUN/target/etc/fstab"
 mkdir -p "$RUN/target/boot/grub/$GRUB_PLATFORM" "$RUN/target/boot/efi"
 cp "$RUN/target/usr/lib/grub/$GRUB_PLATFORM/"*.mod "$RUN/target/usr/lib/grub/$GRUB_PLATFORM/"*.lst "$RUN/target/boot/grub/$GRUB_PLATFORM/"
-# The image's first configuration: find / by its UUID, then read /boot/grub/grub.cfg there.
-cat >"$RUN/target/boot/grub/$GRUB_PLATFORM/load.cfg" <<LOADCFG
+if [[ "$MODE" == bios ]]; then
+  # The image's first configuration: find / by its UUID, then read /boot/grub/grub.cfg there.
+  cat >"$RUN/target/boot/grub/$GRUB_PLATFORM/load.cfg" <<LOADCFG
 search.fs_uuid $fsuuid root
 set prefix=(\$root)/boot/grub
 LOADCFG
-if [[ "$MODE" == bios ]]; then
   chroot "$RUN/target" grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -o /boot/grub/i386-pc/core.img \
     -c /boot/grub/i386-pc/load.cfg -p /boot/grub biosdisk part_msdos ext2 search_fs_uuid
   cp "$RUN/target/usr/lib/grub/i386-pc/boot.img" "$RUN/target/boot/grub/i386-pc/"
 else
-  chroot "$RUN/target" grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -o /boot/grub/x86_64-efi/grubx64.efi \
-    -c /boot/grub/x86_64-efi/load.cfg -p /boot/grub part_gpt part_msdos ext2 fat search_fs_uuid
+  # The signed GRUB reads \EFI\debian\grub.cfg, which grub-install writes: find / by its
+  # UUID, then read /boot/grub/grub.cfg there.
+  cat >"$RUN/esp-grub.cfg" <<ESPCFG
+search.fs_uuid $fsuuid root
+set prefix=(\$root)'/boot/grub'
+configfile \$prefix/grub.cfg
+ESPCFG
 fi
+# GRUB's console on the serial port too: BIOS only (on UEFI the firmware's console, which
+# GRUB writes to, already reaches the serial port).
+serial_console=""
+[[ "$MODE" == bios ]] && serial_console="serial --unit=0 --speed=115200
+terminal_input console serial
+terminal_output console serial"
 cat >"$RUN/target/boot/grub/grub.cfg" <<GRUBCFG
 set default=0
 set timeout=1
-serial --unit=0 --speed=115200
-terminal_input console serial
-terminal_output console serial
+$serial_console
 insmod ext2
 search --no-floppy --fs-uuid --set=root $fsuuid
 menuentry 'Debian GNU/Linux' {
@@ -265,12 +297,21 @@ if [[ "$MODE" == bios ]]; then
   check "GRUB's boot image is in the MBR" bash -c "dd if='$DISK' bs=512 count=1 status=none | grep -aq GRUB"
 else
   esp="$RUN/esp.fat"
+  signed="$RUN/target/usr/lib/shim" grubsigned="$RUN/target/usr/lib/grub/x86_64-efi-signed"
   mkfs.fat -C -i "$espid" -n EFI "$esp" $((ESP_MIB * 1024)) >/dev/null
   mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/debian
-  mcopy -i "$esp" "$RUN/target/boot/grub/x86_64-efi/grubx64.efi" ::/EFI/BOOT/BOOTX64.EFI
-  mcopy -i "$esp" "$RUN/target/boot/grub/x86_64-efi/grubx64.efi" ::/EFI/debian/grubx64.efi
+  mcopy -i "$esp" "$signed/shimx64.efi.signed" ::/EFI/debian/shimx64.efi
+  mcopy -i "$esp" "$grubsigned/grubx64.efi.signed" ::/EFI/debian/grubx64.efi
+  mcopy -i "$esp" "$signed/mmx64.efi.signed" ::/EFI/debian/mmx64.efi
+  mcopy -i "$esp" "$signed/fbx64.efi.signed" ::/EFI/debian/fbx64.efi
+  mcopy -i "$esp" "$signed/BOOTX64.CSV" ::/EFI/debian/BOOTX64.CSV
+  mcopy -i "$esp" "$RUN/esp-grub.cfg" ::/EFI/debian/grub.cfg
+  mcopy -i "$esp" "$signed/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI
+  mcopy -i "$esp" "$grubsigned/grubx64.efi.signed" ::/EFI/BOOT/grubx64.efi
+  mcopy -i "$esp" "$signed/mmx64.efi.signed" ::/EFI/BOOT/mmx64.efi
   dd if="$esp" of="$DISK" bs=512 seek="${start_of[0]}" conv=notrunc,sparse status=none
-  check "GRUB is on the ESP's removable path" bash -c "mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64"
+  check "the ESP holds Debian's signed shim and GRUB in \\EFI\\debian and at the removable path" \
+    bash -c "mdir -i '$esp' ::/EFI/debian | grep -qi shimx64 && mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64"
   rm -f "$esp"
 fi
 e2e_log "disk: $DISK ($(du -h "$DISK" | cut -f1) used), $MODE, kernel $kernel, root UUID $fsuuid"
@@ -278,18 +319,37 @@ e2e_log "disk: $DISK ($(du -h "$DISK" | cut -f1) used), $MODE, kernel $kernel, r
 # ---- 5. power on with the network first --------------------------------------------------
 ip netns delete "$PCNS"   # the QEMU PC takes its MAC on the bench LAN now
 PCNS=""
-# The disk second in the boot order. UEFI: OVMF makes an IPv4 and an IPv6 PXE option of the
-# NIC, both before the disk; with no IPv6 router on the bench LAN the second waits minutes
-# under TCG after iPXE's exit, so the PC is told to have IPv4 PXE only (a firmware setting,
-# as on a bench PC's setup screen).
+# The disk second in the boot order, the firmware's settings untouched: the signed chain's
+# GRUB goes to the disk itself. uefi-ipxe: iPXE can only hand back to the firmware, and
+# OVMF's next options after IPv4 PXE are the card's IPv6 PXE and HTTP boot, before the
+# disk; with no IPv6 router on the bench LAN IPv6 PXE waits minutes under TCG, so that PC
+# is told to have IPv4 PXE only (a firmware setting, as on a bench PC's setup screen).
 DISK_ARGS="-drive file=$DISK,format=raw,if=none,id=disk0 -device virtio-blk-pci,drive=disk0,bootindex=2"
-[[ "$MODE" == uefi ]] && DISK_ARGS+=" -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n"
-VM_EXTRA_ARGS="$DISK_ARGS" start_pc "$PC" "$MODE" "$((LIMIT + 30))"
+[[ "$MODE" == uefi-ipxe ]] && DISK_ARGS+=" -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n"
+VM_EXTRA_ARGS="$DISK_ARGS" start_pc "$PC" "$VM_MODE" "$((LIMIT + 30))"
 check "machine.delivered within ${LIMIT}s of power-on" wait_for_event "$MAC" machine.delivered "$LIMIT"
 "$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" stop >/dev/null 2>&1 || true
 check "menu.shown: the installed PC's menu defaults to the local disk (install once)" last_menu_default_is disque-local
-check "iPXE handed over to the disk ($([[ "$MODE" == bios ]] && echo sanboot || echo exit)): GRUB, then the installed kernel on the console" grep -aq "Linux version" "$VM_SERIAL_LOG"
-check "the installed Debian ran systemd" grep -aqE "systemd\[1\]|Welcome to .*Debian" "$VM_SERIAL_LOG"
+case "$MODE" in
+  bios) handover="iPXE's sanboot" ;;
+  uefi-ipxe) handover="iPXE's exit, then the firmware" ;;
+  *) handover="the network GRUB chainloading the disk's shim"
+    check "the network GRUB found the installed Debian's shim on the disk and chainloaded it" \
+      serial_shows "demarrage du disque \(hd[0-9]+,gpt1\)/EFI/debian/shimx64.efi" ;;
+esac
+check "$handover handed over to the disk: the installed kernel on the console" serial_shows "Linux version"
+if [[ "$MODE" == uefi-sb ]]; then
+  # Linux's EFI stub says so when the firmware enforces Secure Boot: shim, GRUB and the
+  # kernel on the disk all passed it.
+  check "the installed kernel booted with Secure Boot enforced (EFI stub on the console)" \
+    serial_shows "UEFI Secure Boot is enabled"
+fi
+delivered_at="$(first_event_time "$MAC" machine.delivered)" || true
+if [[ -n "$delivered_at" ]]; then
+  printf 'e2e[%s]: timing power-on -> machine.delivered %.1f s (%s)\n' "$E2E_NAME" \
+    "$(echo "$delivered_at - $(eval echo "\$POWER_ON_$PC")" | bc)" "$MODE"
+fi
+check "the installed Debian ran systemd" serial_shows "systemd\[1\]|Welcome to .*Debian"
 check "machine.delivered: the first-boot service reported" has_event "$MAC" machine.delivered
 machines=$("$E2E_BIN" machines --directory "$E2E_JOURNAL" 2>&1 || true)
 echo "$machines" >"$RUN/machines.txt"
@@ -329,7 +389,7 @@ ip netns exec "$LAB_NS_SRV" "$E2E_BIN" rearm "$MAC" --config "$E2E_CONFIG" --sta
 check "garage-pxe rearm: accepted with the admin token" grep -q "rearmed" "$RUN/rearm.log"
 check "machine.rearmed in the journal" wait_for_event "$MAC" machine.rearmed 20
 shown_before=$(pc_events "$MAC" | grep -c '^menu.shown ' || true)
-VM_EXTRA_ARGS="$DISK_ARGS" start_pc "$PC" "$MODE" 240
+VM_EXTRA_ARGS="$DISK_ARGS" start_pc "$PC" "$VM_MODE" 240
 deadline=$((SECONDS + 240))
 while ((SECONDS < deadline)) && (($(pc_events "$MAC" | grep -c '^menu.shown ' || true) <= shown_before)); do sleep 2; done
 "$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" stop >/dev/null 2>&1 || true

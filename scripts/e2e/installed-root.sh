@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the path of a cached Debian root as the Debian installer leaves one for the shipped
 # preseed, before its late_command: Debian 13 (trixie, the shipped menus' release) made by
-# debootstrap, with a kernel and its initramfs, GRUB's BIOS and UEFI files, ifupdown and a
+# debootstrap, with a kernel and its initramfs, GRUB's BIOS and UEFI files (Debian's signed
+# shim and GRUB too, as grub-installer installs them on a UEFI PC), ifupdown and a
 # DHCP client (the test writes /etc/network/interfaces for the PC's NIC, as netcfg does),
 # the user "atelier" (password "atelier"), and systemd as PID 1. Built once through the package cache (scripts/e2e/package-cache.sh, Debian's real
 # apt-cacher-ng, the only thing that reaches Debian's archive) into
@@ -17,7 +18,7 @@ set -euo pipefail
 port=${1:?usage: installed-root.sh CACHE-PORT [CACHE-DIR]}
 cache=${2:-${GARAGE_PXE_CACHE:-/var/cache/garage-pxe-tests}}
 root="$cache/trixie-installed"
-RECIPE="trixie minbase systemd linux-image-amd64 grub-pc-bin grub-efi-amd64-bin grub2-common ifupdown dhcpcd-base atelier 2"
+RECIPE="trixie minbase systemd linux-image-amd64 grub-pc-bin grub-efi-amd64-bin grub2-common shim-signed grub-efi-amd64-signed ifupdown dhcpcd-base atelier 3"
 # One build at a time (the BIOS and UEFI tests start side by side): the second waits, then
 # finds the root made.
 mkdir -p "$cache"
@@ -35,9 +36,11 @@ trap 'umount -R "$tmp/root/proc" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 start=$SECONDS
 # What the installer's base system, kernel and boot-loader steps install on a BIOS or UEFI
 # PC with the shipped preseed's answers (no desktop: the late_command and the first boot
-# are what the test is about), plus ifupdown and a DHCP client as netcfg leaves them.
+# are what the test is about), plus ifupdown and a DHCP client as netcfg leaves them. On a
+# UEFI PC grub-installer adds shim-signed and grub-efi-amd64-signed: the ESP then holds
+# Microsoft-signed shim and Debian-signed GRUB, so the disk boots with Secure Boot on.
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,grub-pc-bin,grub-efi-amd64-bin,grub2-common,ifupdown,dhcpcd-base,iproute2,passwd,login \
+  --include=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,grub-pc-bin,grub-efi-amd64-bin,grub2-common,shim-signed,grub-efi-amd64-signed,ifupdown,dhcpcd-base,iproute2,passwd,login \
   trixie "$tmp/root" "$mirror" >&2
 cat >"$tmp/root/etc/apt/sources.list" <<SOURCES
 deb http://deb.debian.org/debian trixie main non-free-firmware
