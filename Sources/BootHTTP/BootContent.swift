@@ -53,6 +53,9 @@ public enum BootHTTPEvent: Sendable, Equatable {
     /// once). `by`: "garage-pxe rearm" or "bench page".
     case rearmed(mac: String, by: String, remote: String)
     case refused(path: String, status: Int, reason: String, remote: String)
+    /// A file the signed chain asks for on every boot and does without (shim's optional
+    /// files, see `BootHTTPConfiguration.signedChainProbe`): answered 404, expected.
+    case probeNotFound(path: String, reason: String, remote: String)
     /// No menu could be given (the menus have errors, or no GRUB templates): the PC was
     /// sent a script that says so and retries. Served (HTTP 200), yet the PC boots nothing.
     case menusUnavailable(path: String, reason: String, remote: String)

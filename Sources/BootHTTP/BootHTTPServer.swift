@@ -42,6 +42,10 @@ public struct BootHTTPConfiguration: Sendable {
     /// (`debian-installer/amd64/…`, no leading slash): shim, GRUB and the rendered grub.cfg,
     /// looked up at each request; nil: 404.
     public var signedChainFile: @Sendable (String) -> [UInt8]? = { _ in nil }
+    /// Why a path of the chain's folder that `signedChainFile` does not have is one the
+    /// chain asks for on every boot and does without (nil: a real 404). Such a request is
+    /// answered 404 all the same, as `.probeNotFound` (not `.refused`), counted apart.
+    public var signedChainProbe: @Sendable (String) -> String? = { _ in nil }
 
     public init(host: String = "0.0.0.0", port: Int, imagesDirectory: String, tftpRoot: String, tftpTrustedLinkTargets: [String] = [],
                 fileChunkBytes: Int = 256 * 1024, zeroCopyFiles: Bool = true, idleTimeout: Duration = .seconds(60),
@@ -456,7 +460,11 @@ struct BootRoutes: Sendable {
         let relative = request.uri.path.split(separator: "/").joined(separator: "/")
         let path = "/" + relative
         guard let bytes = configuration.signedChainFile(relative) else {
-            return refuse(request, context, .notFound, "no such file")
+            guard let why = configuration.signedChainProbe(relative) else { return refuse(request, context, .notFound, "no such file") }
+            statistics.countExpectedProbe()
+            onEvent(.probeNotFound(path: path, reason: why, remote: context.remote))
+            return Response(status: .notFound, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: "garage-pxe: \(why)\n")))
         }
         let isHead = request.method == .head
         if !isHead { onEvent(.fileSent(path: path, bytes: Int64(bytes.count), range: nil, remote: context.remote)) }

@@ -29,6 +29,9 @@ public final class BootHTTPStatistics: Sendable {
         public var slowReaderCloses = 0
         /// Bench-page event streams refused (503) because the stream cap was reached.
         public var eventStreamsRefused = 0
+        /// 404s for files the signed chain asks for on every boot and does without (shim's
+        /// optional files): not in `refused`, so that a real 404 still stands out.
+        public var expectedProbes = 0
 
         public var refusedTotal: Int { refused.values.reduce(0, +) }
         public init() {}
@@ -52,6 +55,7 @@ public final class BootHTTPStatistics: Sendable {
     func countRequestDeadline() { box.withLockedValue { $0.requestDeadlineCloses += 1 } }
     func countSlowReader() { box.withLockedValue { $0.slowReaderCloses += 1 } }
     func countEventStreamRefused() { box.withLockedValue { $0.eventStreamsRefused += 1 } }
+    func countExpectedProbe() { box.withLockedValue { $0.expectedProbes += 1 } }
 
     func opened(_ channel: any Channel) { open.withLockedValue { $0[ObjectIdentifier(channel)] = channel } }
     func closed(_ channel: any Channel) { open.withLockedValue { $0[ObjectIdentifier(channel)] = nil } }

@@ -57,7 +57,11 @@ public struct JournalEvents: EventSink {
         }
     }
 
-    public func tftp(_ report: TFTPTransferReport) { recorder.tftp(report) }
+    /// An expected probe is no machine event (tftp.failed would say the PC failed): its
+    /// debug line only.
+    public func tftp(_ report: TFTPTransferReport) {
+        if TFTPEventLines.expectedProbe(report) != nil { lines.tftp(report) } else { recorder.tftp(report) }
+    }
 
     public func http(_ event: BootHTTPEvent) {
         // A UEFI HTTP boot PC fetches shim, GRUB and grub.cfg before any request names it:
@@ -141,6 +145,8 @@ enum BootHTTPEventLines {
             logger.warning("menu.unavailable", metadata: ["path": "\(path)", "reason": "\(reason)", "remote": "\(remote)"])
         case .refused(let path, let status, let reason, let remote):
             logger.notice("http.refused", metadata: ["path": "\(path)", "status": "\(status)", "reason": "\(reason)", "remote": "\(remote)"])
+        case .probeNotFound(let path, let reason, let remote):
+            logger.debug("http.probe", metadata: ["path": "\(path)", "status": "404", "reason": "\(reason)", "remote": "\(remote)"])
         case .inventoried(let mac, let report, let remote):
             logger.notice("machine.inventoried", metadata: ["mac": "\(mac)", "serial": "\(report.machine.serial)", "disks": "\(report.disks.count)", "remote": "\(remote)"])
         case .diskWipeReported(let mac, let report, let remote):
@@ -164,6 +170,13 @@ enum TFTPEventLines {
         ]
     }
 
+    /// Why a refusal is one the signed chain makes on every boot (shim's optional files,
+    /// `SignedChainFiles.expectedProbe`): not found, and expected. Nil for any other report.
+    static func expectedProbe(_ report: TFTPTransferReport) -> String? {
+        guard case .refused(.fileNotFound, _) = report.outcome else { return nil }
+        return SignedChainFiles.expectedProbe(report.file)
+    }
+
     static func log(_ report: TFTPTransferReport, to logger: Logger) {
         let m = metadata(report)
         switch report.outcome {
@@ -177,7 +190,15 @@ enum TFTPEventLines {
         case .failed:
             logger.error("tftp.failed", metadata: m)
         case .refused(let code, _):
-            if code == .fileNotFound { logger.notice("tftp.refused", metadata: m) } else { logger.warning("tftp.refused", metadata: m) }
+            if let why = expectedProbe(report) {
+                var m = m
+                m["reason"] = "\(why)"
+                logger.debug("tftp.probe", metadata: m)
+            } else if code == .fileNotFound {
+                logger.notice("tftp.refused", metadata: m)
+            } else {
+                logger.warning("tftp.refused", metadata: m)
+            }
         }
     }
 }

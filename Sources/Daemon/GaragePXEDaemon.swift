@@ -328,6 +328,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         // Debian's signed chain (made with the TFTP service) over HTTP too, for UEFI HTTP boot.
         if let chainFiles = signedChain {
             httpConfiguration.signedChainFile = { path in chainFiles.contents(of: path, content: store) }
+            httpConfiguration.signedChainProbe = { SignedChainFiles.expectedProbe($0) }
         }
         let app = BootHTTPServer.application(
             configuration: httpConfiguration,

@@ -264,7 +264,7 @@ public final class InstallEventRecorder: @unchecked Sendable {
             var fields = machineFields(mac: mac).merging(wipeFields) { _, new in new }
             fields[.ip] = remote
             write(kind, fields)
-        case .bootstrapSent, .refused, .menusUnavailable, .preseedRead, .identityNotStored:
+        case .bootstrapSent, .refused, .probeNotFound, .menusUnavailable, .preseedRead, .identityNotStored:
             return false
         }
         return true

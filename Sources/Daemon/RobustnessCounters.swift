@@ -28,6 +28,7 @@ public enum RobustnessCounters {
         m["http_request_deadline_closes"] = "\(http.requestDeadlineCloses)"
         m["http_slow_reader_closes"] = "\(http.slowReaderCloses)"
         m["http_event_streams_refused"] = "\(http.eventStreamsRefused)"
+        m["http_expected_probes"] = "\(http.expectedProbes)"
         return m
     }
 }

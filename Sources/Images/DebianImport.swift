@@ -41,6 +41,14 @@ public struct DebianImport: Sendable {
     public static let shimName = "bootnetx64.efi"
     public static let grubName = "grubx64.efi"
     static let signedLoaderNames = [shimName, grubName]
+    /// The module lists Debian's signed GRUB reads under its prefix (`grub/x86_64-efi/`)
+    /// as it starts, over TFTP or HTTP: copied when present (Debian 13's image has them), so
+    /// that GRUB gets them as from Debian's own netboot tree instead of four 404s per boot.
+    /// The modules themselves are not copied: with Secure Boot on GRUB may not load any,
+    /// and the chain must behave the same with it off.
+    public static let grubListNames = ["command.lst", "crypto.lst", "fs.lst", "terminal.lst"].map { "grub/x86_64-efi/" + $0 }
+    /// Every optional file of the signed chain, by its path under `debian-installer/ARCH/`.
+    static var signedChainNames: [String] { signedLoaderNames + grubListNames }
 
     /// Imports and returns the new image; on any error nothing is left in the images folder.
     public func run() throws(DebianImportError) -> ImageRecord {
@@ -128,7 +136,7 @@ public struct DebianImport: Sendable {
             files[name] = record
             checked.append(("debian-installer/\(architecture)/\(name)", record.sha256))
         }
-        for name in Self.signedLoaderNames {
+        for name in Self.signedChainNames {
             let from = installer.appendingPathComponent(name).path
             guard let input = FileHandle(forReadingAtPath: from) else { continue }
             defer { try? input.close() }
@@ -163,9 +171,10 @@ public struct DebianImport: Sendable {
                     versionInfo = String(decoding: try tar.readData(upTo: 4096), as: UTF8.self)
                     continue
                 }
-                // debian-installer/ARCH/linux, …/initrd.gz and the signed loaders, nothing else.
-                guard parts.count == 3, parts[0] == "debian-installer",
-                      ([Self.kernelName, Self.initrdName] + Self.signedLoaderNames).contains(parts[2]) else { continue }
+                // debian-installer/ARCH/linux, …/initrd.gz and the signed chain's files, nothing else.
+                let name = parts.dropFirst(2).joined(separator: "/")
+                guard parts.count >= 3, parts[0] == "debian-installer",
+                      ([Self.kernelName, Self.initrdName] + Self.signedChainNames).contains(name) else { continue }
                 guard entry.kind == .file else { throw DebianImportError("\(entry.path) in the archive is not a regular file") }
                 guard entry.size <= maximumFileBytes else {
                     throw DebianImportError("\(entry.path) in the archive says it is \(entry.size) bytes, more than an installer's \(maximumFileBytes >> 20) MiB")
@@ -174,9 +183,9 @@ public struct DebianImport: Sendable {
                     throw DebianImportError("the archive holds several architectures (\(architecture), \(parts[1])): unpack it and import one folder")
                 }
                 architecture = parts[1]
-                let record = try copyHashing(into: staging + "/" + parts[2]) { try tar.readData(upTo: 1 << 20) }
+                let record = try copyHashing(into: staging + "/" + name) { try tar.readData(upTo: 1 << 20) }
                 guard record.size == entry.size else { throw DebianImportError("\(entry.path) is truncated in the archive") }
-                files[parts[2]] = record
+                files[name] = record
                 checked.append((entry.path, record.sha256))
             }
             // Drain the stream: the archive's checksum covers every byte, and a corrupt
@@ -198,6 +207,8 @@ public struct DebianImport: Sendable {
 
     /// Writes what `next` yields (until it yields nothing) to `path`, hashing on the way.
     private func copyHashing(into path: String, next: () throws -> [UInt8]) throws -> ImageFileRecord {
+        // GRUB's lists sit in a folder of their own (grub/x86_64-efi/), as in Debian's tree.
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         guard FileManager.default.createFile(atPath: path, contents: nil), let output = FileHandle(forWritingAtPath: path) else {
             throw DebianImportError("cannot write \(path)")
         }

@@ -63,6 +63,13 @@ extension InstallerSyslog {
             if message.hasSuffix("bad sha256sum") {
                 return InstallerTrouble(.stalled, .componentDownload, "composant téléchargé depuis le miroir corrompu (somme de contrôle fausse)")
             }
+        case "net-retriever":
+            // Debian 13's net-retriever (trixie capture, Tests/Fixtures/installer-syslog/
+            // trixie-bios-release-bad-signature.txt): gpgv refuses the mirror's Release file
+            // and the installer waits on the retriever's error dialog.
+            if message.hasPrefix("error: Bad signature on") {
+                return InstallerTrouble(.stalled, .componentDownload, "signature du fichier Release du miroir refusée")
+            }
         case "choose-mirror":
             // choose-mirror.c (2.123+deb12u1): with no usable release it asks the critical
             // mirror/bad or mirror/no-default question. The offline-mirror capture ends

@@ -116,7 +116,7 @@ struct DaemonReloadTests {
         }
     }
 
-    @Test("started before any image exists, PCs are told the menus have errors; importing the image brings the menu")
+    @Test("started before any image exists, PCs are told the menus have errors; importing the image brings the menu and the signed chain's files")
     func startsWithoutImage() async throws {
         // Debian 13's tree, as scripts/fetch-debian13-netboot.sh unpacks it (make deps-test).
         let tree = "/var/cache/garage-pxe/debian-13-netboot/root/usr/lib/debian-installer/images/13/amd64/text"
@@ -146,6 +146,29 @@ struct DaemonReloadTests {
             #expect(menu, "menu not served after the import:\n\(setup.logText())")
             let kernel = try await Self.get(ns, "http://127.0.0.1:\(setup.port)/images/debian-13-amd64/linux", into: scratch)
             #expect(kernel != nil)
+
+            // The signed chain's files come from the image just imported: GRUB's module lists
+            // as Debian's tree has them, over HTTP (UEFI HTTP boot) and TFTP (PXE). Shim's
+            // optional files are expected 404s (no refusal line), any other missing file is a
+            // refusal still.
+            let chain = "debian-installer/amd64"
+            for name in ["command.lst", "crypto.lst", "fs.lst", "terminal.lst"] {
+                let original = try String(contentsOfFile: "\(tree)/\(chain)/grub/x86_64-efi/\(name)", encoding: .utf8)
+                #expect(try await Self.get(ns, "http://127.0.0.1:\(setup.port)/\(chain)/grub/x86_64-efi/\(name)", into: scratch) == original)
+                #expect(try await Self.get(ns, "tftp://\(ns.address)/\(chain)/grub/x86_64-efi/\(name)", into: scratch) == original)
+            }
+            for probe in ["revocations_sku.efi", "revocations_sbat.efi", "shim_certificate_0.efi"] {
+                #expect(try await Self.get(ns, "http://127.0.0.1:\(setup.port)/\(chain)/\(probe)", into: scratch) == nil)
+                #expect(try await Self.get(ns, "tftp://\(ns.address)/\(chain)/\(probe)", into: scratch) == nil)
+            }
+            #expect(try await Self.get(ns, "http://127.0.0.1:\(setup.port)/\(chain)/grub/x86_64-efi/normal.mod", into: scratch) == nil)
+            #expect(try await Self.get(ns, "tftp://\(ns.address)/\(chain)/mmx64.efi", into: scratch) == nil)
+            let refusals = await Self.eventually(10) {
+                setup.logText().contains("http.refused path=/\(chain)/grub/x86_64-efi/normal.mod") && setup.logText().contains("file=\(chain)/mmx64.efi")
+            }
+            #expect(refusals, "a real 404 is a refusal still:\n\(setup.logText())")
+            #expect(!setup.logText().contains("revocations") && !setup.logText().contains("shim_certificate"),
+                    "an expected probe is a debug line only:\n\(setup.logText())")
         }
     }
 }

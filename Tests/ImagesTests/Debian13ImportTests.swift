@@ -5,13 +5,15 @@ import Testing
 
 /// Debian 13's netboot tree, as scripts/fetch-debian13-netboot.sh unpacks it from
 /// `debian-installer-13-netboot-amd64` (make deps-test runs it): kernel, initrd and the
-/// signed chain for Secure Boot PCs (shim `bootnetx64.efi`, GRUB `grubx64.efi`), all four
-/// copied and checksummed in image.json, from the tree and from a netboot.tar.gz of it.
+/// signed chain for Secure Boot PCs (shim `bootnetx64.efi`, GRUB `grubx64.efi`, and the four
+/// module lists GRUB reads as it starts), all copied and checksummed in image.json, from the
+/// tree and from a netboot.tar.gz of it.
 @Suite("import debian 13")
 struct Debian13ImportTests {
     static let tree = "/var/cache/garage-pxe/debian-13-netboot/root/usr/lib/debian-installer/images/13/amd64/text"
     static var fetched: Bool { FileManager.default.fileExists(atPath: tree + "/debian-installer/amd64/grubx64.efi") }
-    static let files = ["linux", "initrd.gz", "bootnetx64.efi", "grubx64.efi"]
+    static let files = ["linux", "initrd.gz", "bootnetx64.efi", "grubx64.efi", "grub/x86_64-efi/command.lst",
+                        "grub/x86_64-efi/crypto.lst", "grub/x86_64-efi/fs.lst", "grub/x86_64-efi/terminal.lst"]
 
     static func sha256(_ path: String) throws -> String {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -30,7 +32,7 @@ struct Debian13ImportTests {
         }
     }
 
-    @Test("from the package tree: kernel, initrd, signed shim and GRUB", .enabled(if: fetched, "needs scripts/fetch-debian13-netboot.sh (make deps-test runs it)"))
+    @Test("from the package tree: kernel, initrd, signed shim, GRUB and its module lists", .enabled(if: fetched, "needs scripts/fetch-debian13-netboot.sh (make deps-test runs it)"))
     func fromTree() throws {
         let scratch = try DebianImportTests.Scratch()
         let image = try DebianImport(source: Self.tree, imagesDirectory: scratch.path("images")).run()

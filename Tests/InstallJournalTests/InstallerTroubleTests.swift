@@ -38,6 +38,21 @@ struct InstallerTroubleTests {
         #expect(lines.contains { $0.message.contains("Menu item 'download-installer' selected") })
     }
 
+    @Test("the Debian 13 capture: trixie's main-menu steps are bookworm's; only its last line, net-retriever's bad Release signature, is a stall")
+    func trixieCapture() throws {
+        let lines = try InstallerSyslogFixture.lines("trixie-bios-release-bad-signature.txt")
+        let steps = lines.compactMap(InstallerSyslog.milestone)
+        #expect(steps == [
+            .step(step: "network-preseed", component: "network-preseed"), .step(step: "localechooser", component: "localechooser"),
+            .step(step: "console-setup-udeb", component: "console-setup-udeb"), .step(step: "mirror", component: "choose-mirror"),
+            .step(step: "download-installer", component: "download-installer"),
+        ])
+        let troubles = lines.enumerated().compactMap { index, line in InstallerSyslog.trouble(line).map { (index, $0) } }
+        #expect(troubles.count == 1)
+        #expect(troubles.first?.0 == lines.count - 1)
+        #expect(troubles.first?.1 == InstallerTrouble(.stalled, .componentDownload, "signature du fichier Release du miroir refusée"))
+    }
+
     @Test("the failed-step capture: main-menu's failure is the milestone's, no other line is a trouble")
     func failedStepCapture() throws {
         let lines = try InstallerSyslogFixture.lines("bookworm-bios-failed-step.txt")

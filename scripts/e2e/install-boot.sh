@@ -18,6 +18,9 @@
 #         its syslog to the server (installer.step).
 # Several PCs run at once: `install-boot.sh bios uefi bios uefi` boots four.
 # Passes when every PC shows every event; prints power-on -> installer.started per PC.
+# A PC not at its installer by the deadline is diagnosed (diagnose_stall: last events, the
+# installer's DHCP or not, serial console, a screen picture kept with the logs);
+# E2E_KERNEL_CONSOLE=1 also puts the installer kernel's messages on the serial log.
 #
 # Usage: install-boot.sh MODE... [--limit SECONDS]   (MODE: bios|uefi|uefi-sb|uefi-ipxe|http|http-sb;
 #        at most 4 PCs)
@@ -85,6 +88,10 @@ while ((SECONDS < deadline)) && ((${#done_pc[@]} < ${#names[@]})); do
     fi
   done
   sleep 2
+done
+# A PC still short of its installer: what it got to, while it still runs (its screen).
+for name in "${names[@]}"; do
+  [[ -n "${done_pc[$name]:-}" ]] || diagnose_stall "$name"
 done
 # What the checks read is in the journal: stop the guests.
 for name in "${names[@]}"; do "$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$name" stop >/dev/null 2>&1 || true; done

@@ -99,7 +99,7 @@ e2e_cleanup() {
   ((E2E_FAIL)) && ((rc == 0)) && rc=1
   if [[ -n "${LAB_RUN_DIR:-}" && -d "$LAB_RUN_DIR" ]] && { ((rc != 0)) || [[ "${E2E_KEEP_LOGS:-0}" == 1 ]]; }; then
     mkdir -p "$E2E_RUN_FOLDER"
-    cp -r "$LAB_RUN_DIR"/*.log "$LAB_RUN_DIR"/*.leases "$E2E_RUN_FOLDER"/ 2>/dev/null || true
+    cp -r "$LAB_RUN_DIR"/*.log "$LAB_RUN_DIR"/*.leases "$LAB_RUN_DIR"/*.png "$E2E_RUN_FOLDER"/ 2>/dev/null || true
     if [[ -d "${E2E_JOURNAL:-}" ]]; then
       journalctl -q -D "$E2E_JOURNAL" SYSLOG_IDENTIFIER=garage-pxe -o export >"$E2E_RUN_FOLDER/journal.export" 2>/dev/null || true
       journalctl -q -D "$E2E_JOURNAL" SYSLOG_IDENTIFIER=garage-pxe -o json >"$E2E_RUN_FOLDER/journal.json" 2>/dev/null || true
@@ -142,6 +142,14 @@ e2e_setup() {
   cp -r "$E2E_REPO/pxe-menus" "$RUN/menus"
   sed -i -E "s/^timeout: [0-9]+/timeout: ${E2E_MENU_TIMEOUT:-1}/" "$RUN/menus/menu.yaml"
   grep -q "^timeout: ${E2E_MENU_TIMEOUT:-1}\$" "$RUN/menus/menu.yaml" || { echo "e2e: could not set the menu timeout" >&2; exit 1; }
+  # E2E_KERNEL_CONSOLE=1: the installer's kernel also writes its messages to the serial log
+  # (the installer itself stays on the screen, tty0 being the last console=), so a PC that
+  # stops between the kernel and the installer's DHCP shows where. Off by default: what is
+  # tested is the shipped entry's command line.
+  if [[ "${E2E_KERNEL_CONSOLE:-0}" == 1 ]]; then
+    sed -i -E '/^  - id: debian-13-auto$/a\    kernel_args: "console=ttyS0,115200n8 console=tty0"' "$RUN/menus/menu.yaml"
+    grep -q 'kernel_args: "console=ttyS0' "$RUN/menus/menu.yaml" || { echo "e2e: could not add the kernel console" >&2; exit 1; }
+  fi
   if declare -F e2e_customise >/dev/null; then e2e_customise; fi
   chmod -R a+rX "$RUN/images" "$RUN/menus"
 
@@ -312,7 +320,78 @@ check_full_chain() {
   check "[$name] installer.log: the installer's syslog lines carry its MAC" has_event "$mac" installer.log
   check "[$name] installer.step: main-menu's steps from the installer's syslog" has_event "$mac" installer.step step=
   check "[$name] one INSTALL_ID from menu.chosen to the installer's steps" same_install_id "$mac"
+  # Every request of this PC's boot was answered, or is one the chain makes on every boot
+  # and does without (shim's optional files: http.probe / tftp.probe debug lines).
+  check "[$name] no unexplained refusal on this PC's path (http.refused, tftp.failed)" test -z "$(pc_refusals "$mac")"
+  pc_refusals "$mac" | cut -c1-220 | sed 's/^/    refused: /'
+  if [[ "$chain" == secureboot-shim ]]; then
+    local via=tftp.sent prefix=""
+    [[ "$mode" == http* ]] && via=image.sent prefix=/
+    check "[$name] $via: GRUB's module list command.lst, from the image" has_event "$mac" "$via" "file=${prefix}debian-installer/amd64/grub/x86_64-efi/command.lst"
+    check "[$name] shim's optional files answered as expected probes (debug lines)" test -n "$(pc_probes "$mac")"
+  fi
   check "[$name] no event fell back to stderr (journald took them all)" bash -c "! grep -q garage-pxe-event '$E2E_DAEMON_LOG'"
+}
+
+# pc_refusals MAC: what the daemon refused this PC, one line each: http.refused lines from
+# its addresses (a log line, not a journal event) and its tftp.failed events.
+pc_refusals() {
+  local ip
+  for ip in $(pc_addresses "$1"); do grep -E "http\.refused .*remote=${ip//./\\.}( |\$)" "$E2E_DAEMON_LOG" || true; done
+  pc_events "$1" | grep '^tftp.failed ' || true
+}
+
+# pc_probes MAC: the expected probes of this PC's boot (http.probe, tftp.probe debug lines).
+pc_probes() {
+  local ip
+  for ip in $(pc_addresses "$1"); do grep -E "http\.probe .*remote=${ip//./\\.}( |\$)" "$E2E_DAEMON_LOG" || true; done
+  grep -E "tftp\.probe .*mac=$1( |\$)" "$E2E_DAEMON_LOG" || true
+}
+
+# diagnose_stall NAME: for a PC that did not reach its installer in time, what it got to:
+# its last events, whether the installer's own DHCP (vendor class d-i) reached the LAN's
+# server, the serial console's last lines, and a picture of its screen (QMP screendump,
+# vm-NAME.png, kept with the run's logs).
+diagnose_stall() {
+  local name="$1" mac qmp png
+  mac="$(eval echo "\$MAC_$name")"
+  e2e_log "[$name] STALL: not at the installer by the deadline; last events:"
+  { pc_events "$mac" | grep -v '^installer.log' | tail -4 | cut -c1-200 | sed 's/^/    /'; } || true
+  if grep -B4 -iE "DHCP(DISCOVER|REQUEST)\([^)]*\) ([0-9.]+ )?$mac" "$RUN/isp-dnsmasq.log" 2>/dev/null | grep -q "vendor class: d-i"; then
+    e2e_log "[$name] the installer's own DHCP (vendor class d-i) reached the LAN's server"
+  else
+    e2e_log "[$name] no DHCP from the installer (vendor class d-i): stopped before the installer's network"
+  fi
+  e2e_log "[$name] serial console, last lines:"
+  sed -E 's/\x1b\[[0-9;=?]*[A-Za-z]//g' "$RUN/vm-$name.serial.log" 2>/dev/null | tr -d '\r' | grep -v '^[[:space:]]*$' | tail -8 | cut -c1-160 | sed 's/^/    | /' || true
+  qmp="$RUN/vm-$name.qmp" png="$RUN/vm-$name.png"
+  [[ -S "$qmp" ]] || { e2e_log "[$name] no QMP socket: no screen picture"; return 0; }
+  timeout 20 "$E2E_PYTHON" - "$qmp" "$RUN/vm-$name.ppm" "$png" <<'PY' && e2e_log "[$name] its screen: $png (kept with the logs)" || e2e_log "[$name] screendump failed"
+import json, socket, struct, sys, zlib
+sock = socket.socket(socket.AF_UNIX)
+sock.settimeout(15)
+sock.connect(sys.argv[1])
+f = sock.makefile("rw")
+def call(cmd, **args):
+    f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n"); f.flush()
+    while True:
+        reply = json.loads(f.readline())
+        if "return" in reply or "error" in reply:
+            return reply
+json.loads(f.readline())  # greeting
+call("qmp_capabilities")
+if "error" in call("screendump", filename=sys.argv[2]):
+    sys.exit(1)
+# PPM (P6) to PNG, so it opens anywhere.
+data = open(sys.argv[2], "rb").read()
+parts = data.split(maxsplit=4)
+width, height, pixels = int(parts[1]), int(parts[2]), parts[4]
+rows = b"".join(b"\x00" + pixels[y * width * 3:(y + 1) * width * 3] for y in range(height))
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+open(sys.argv[3], "wb").write(png)
+PY
 }
 
 # same_install_id MAC: menu.chosen, installer.started and every installer.step share one id.
