@@ -139,7 +139,7 @@ let package = Package(
         // across a lossy link between network namespaces the tests create.
         .testTarget(name: "TFTPClientTests", dependencies: ["TFTP", "UDP", "NetworkAddresses", "garage-pxe", "TestSupport"]),
         // The log-forging test runs the real daemon binary.
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "UDP", "NetworkAddresses", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DHCP", "TFTP", "UDP", "NetworkAddresses", "BootHTTP", "BootMenus", "InstallJournal", "garage-pxe", "TestSupport"]),
         .testTarget(name: "BootMenusTests", dependencies: ["BootMenus", "NetworkAddresses", "YAMLDiagnostics"]),
         // The diagnostic image's build from Debian packages runs the real binary (TestSupport).
         .testTarget(name: "ImagesTests", dependencies: ["Images", "garage-pxe", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),

@@ -60,3 +60,26 @@ struct DaemonTask: Service, CustomStringConvertible {
     let body: @Sendable () async throws -> Void
     func run() async throws { try await body() }
 }
+
+/// The two deadlines of a graceful stop, timed by an injected clock (tests drive it by
+/// hand): once `grace` is over, what still runs is cancelled; `cancelGrace` after that,
+/// the daemon stops waiting for services that ignored the cancellation.
+struct StopDeadlines: Sendable {
+    let clock: any Clock<Duration>
+    let grace: Duration
+    let cancelGrace: Duration
+
+    /// Calls `graceOver` when the grace period ends, then `cancelOver` when the cancelled
+    /// services have had `cancelGrace` more. Cancelling the task (the stop ended in time)
+    /// ends the wait, and what was not yet due is never called.
+    func run(graceOver: () -> Void, cancelOver: () -> Void) async {
+        do {
+            try await clock.sleep(for: grace)
+            graceOver()
+            try await clock.sleep(for: cancelGrace)
+            cancelOver()
+        } catch {
+            // Cancelled: every service ended before the deadline.
+        }
+    }
+}

@@ -40,6 +40,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private let transfersAbandoned = NIOLockedValueBox(0)
     /// The task running the service group: cancelled when the grace period is over.
     private let groupTask = NIOLockedValueBox<Task<Void, any Error>?>(nil)
+    /// Times the supervisor's ticks and the stop's deadlines (tests drive their own).
+    private let clock: any Clock<Duration>
+    /// The stop's deadlines once a stop began: cancelled when every service has ended.
+    private let stopDeadlines = NIOLockedValueBox<Task<Void, Never>?>(nil)
     /// What the HTTP side refused or dropped, for STATUS and the stop log.
     private let httpStatistics = BootHTTPStatistics()
     /// nil: events stay log lines (run by hand); set: they go to the journal instead.
@@ -66,7 +70,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     static let cancelGraceSeconds = 5
 
     public init(configPath: String, overrides: ConfigOverrides, config: GaragePXEConfig, logger: Logger,
-                journal: JournalWriter? = nil) throws(ConfigRuntimeError) {
+                journal: JournalWriter? = nil, clock: any Clock<Duration> = ContinuousClock()) throws(ConfigRuntimeError) {
+        self.clock = clock
         let installOnce = InstallOnceTracker(logger: logger, store: InstallOnceStore(directory: config.stateDirectory),
                                              recording: journal != nil,
                                              readAll: InstallOnceTracker.journalReadAll(within: config.limits.startupRead))
@@ -136,6 +141,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 throw error
             }
         }
+        stopDeadlines.withLockedValue { $0 }?.cancel()
         finishStop()
     }
 
@@ -267,9 +273,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 throw ConfigRuntimeError("cannot serve TFTP on \(nic) port \(port): \(error) (is another TFTP server running?)")
             }
         }, drain: {
-            while server.activeTransfers > 0, !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
-            }
+            await server.transfersEnded()
         }, close: {
             abandoned.withLockedValue { $0 = server.activeTransfers }
             server.stop()
@@ -387,11 +391,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             if let usec = SystemdNotify.watchdogIntervalMicroseconds() {
                 // Half the interval systemd asked for, sent from the supervisor's own loop:
                 // if that loop ever wedges, the pings stop and systemd restarts us.
-                tasks.addTask { await Self.tick(every: .microseconds(max(usec / 2, 10_000)), .watchdog, into: request) }
+                tasks.addTask { [clock] in await Self.tick(every: .microseconds(max(usec / 2, 10_000)), .watchdog, on: clock, into: request) }
             }
-            tasks.addTask { await Self.tick(every: .seconds(10), .status, into: request) }
+            tasks.addTask { [clock] in await Self.tick(every: .seconds(10), .status, on: clock, into: request) }
             // Silent installers become installer.stalled, within a second of installer.stall_seconds.
-            if journal != nil { tasks.addTask { await Self.tick(every: .seconds(1), .stallCheck, into: request) } }
+            if journal != nil { tasks.addTask { [clock] in await Self.tick(every: .seconds(1), .stallCheck, on: clock, into: request) } }
             for await next in requests.cancelOnGracefulShutdown() {
                 switch next {
                 case .reload: reload()
@@ -410,10 +414,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
     }
 
-    private static func tick(every interval: Duration, _ what: Request, into request: AsyncStream<Request>.Continuation) async {
+    private static func tick(every interval: Duration, _ what: Request, on clock: any Clock<Duration>,
+                             into request: AsyncStream<Request>.Continuation) async {
         while !Task.isCancelled {
             request.yield(what)
-            try? await Task.sleep(for: interval)
+            try? await clock.sleep(for: interval)
         }
     }
 
@@ -645,15 +650,18 @@ public final class GaragePXEDaemon: @unchecked Sendable {
                 break
             }
         }
-        Task.detached { [self] in
-            try? await Task.sleep(for: .seconds(grace))
-            logger.warning("the stop grace period (\(grace) s) is over: cutting what is still running")
-            group.cancel()
-            try? await Task.sleep(for: .seconds(Self.cancelGraceSeconds))
-            logger.error("services still running \(Self.cancelGraceSeconds) s after being cancelled: exiting anyway")
-            finishStop()
-            exit(0)
+        let deadlines = StopDeadlines(clock: clock, grace: .seconds(grace), cancelGrace: .seconds(Self.cancelGraceSeconds))
+        let timer = Task.detached { [self] in
+            await deadlines.run(graceOver: {
+                logger.warning("the stop grace period (\(grace) s) is over: cutting what is still running")
+                group.cancel()
+            }, cancelOver: {
+                logger.error("services still running \(Self.cancelGraceSeconds) s after being cancelled: exiting anyway")
+                finishStop()
+                exit(0)
+            })
         }
+        stopDeadlines.withLockedValue { $0 = timer }
     }
 
     /// Graceful stop, last step: every service has ended.

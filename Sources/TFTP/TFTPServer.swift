@@ -168,6 +168,9 @@ public final class TFTPServer: @unchecked Sendable {
     private var stats = TFTPServerStatistics()
     private let onReport: @Sendable (TFTPTransferReport) -> Void
     private let clock: @Sendable () -> TFTPInstant
+    /// Tasks waiting in `transfersEnded()`, resumed when the last transfer ends.
+    private var idleWaiters: [UInt64: IdleWaiter] = [:]
+    private var nextIdleWaiter: UInt64 = 0
     private let neighbours: @Sendable (IPv4Address) -> MACAddress?
 
     public static let monotonicClock: @Sendable () -> TFTPInstant = {
@@ -218,7 +221,7 @@ public final class TFTPServer: @unchecked Sendable {
     }
 
     /// Closes the listener only: new requests go unanswered while running transfers go on
-    /// (a graceful stop waits for `activeTransfers` to reach zero).
+    /// (a graceful stop waits in `transfersEnded()`).
     public func stopAccepting() {
         queue.sync {
             listener?.close()
@@ -234,6 +237,7 @@ public final class TFTPServer: @unchecked Sendable {
             for session in sessions.values { session.cancel() }
             sessions = [:]
             sessionsPerAddress = [:]
+            resumeIdleWaiters()
             cache.removeAll()
             // After the cancels queued above: each loop closes its sessions, then ends.
             transferLoops.forEach { $0.stop() }
@@ -248,6 +252,52 @@ public final class TFTPServer: @unchecked Sendable {
     public var boundPort: UInt16? { queue.sync { listener?.localPort } }
     public var activeTransfers: Int { queue.sync { sessions.count } }
     public var statistics: TFTPServerStatistics { queue.sync { stats } }
+
+    /// Returns once no transfer is running: at once if none is, else when the last one
+    /// ends (completed, failed, timed out or abandoned by `stop()`), or when the calling
+    /// task is cancelled. Woken by the transfer's end itself, not by polling.
+    public func transfersEnded() async {
+        let id = queue.sync { () -> UInt64 in
+            nextIdleWaiter &+= 1
+            return nextIdleWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                queue.async {
+                    // Cancelled before it got here: the handler left a mark instead of a waiter.
+                    let cancelled = self.idleWaiters.removeValue(forKey: id) != nil
+                    if cancelled || self.sessions.isEmpty {
+                        continuation.resume()
+                    } else {
+                        self.idleWaiters[id] = .waiting(continuation)
+                    }
+                }
+            }
+        } onCancel: {
+            queue.async {
+                if case .waiting(let continuation) = self.idleWaiters.removeValue(forKey: id) {
+                    continuation.resume()
+                } else {
+                    self.idleWaiters[id] = .cancelled
+                }
+            }
+        }
+    }
+
+    /// A task in `transfersEnded()`, or the mark of one cancelled before it was registered.
+    private enum IdleWaiter {
+        case waiting(CheckedContinuation<Void, Never>)
+        case cancelled
+    }
+
+    /// On `queue`, when no transfer is left. The marks of cancelled waiters stay for them.
+    private func resumeIdleWaiters() {
+        for (id, waiter) in idleWaiters {
+            guard case .waiting(let continuation) = waiter else { continue }
+            idleWaiters[id] = nil
+            continuation.resume()
+        }
+    }
 
     public func update(_ newSettings: TFTPServerSettings) {
         queue.async {
@@ -389,6 +439,7 @@ public final class TFTPServer: @unchecked Sendable {
         sessions[peer] = nil
         let left = sessionsPerAddress[peer.address, default: 1] - 1
         sessionsPerAddress[peer.address] = left > 0 ? left : nil
+        if sessions.isEmpty { resumeIdleWaiters() }
     }
 
     /// Answers with an error from port 69 and reports the refusal.

@@ -121,20 +121,40 @@ func runCurl(_ arguments: [String]) async throws -> Int32 {
 
 /// Runs a command whose own options bound its time; output discarded.
 func runWithoutBlocking(_ executable: String, _ arguments: [String]) async throws -> Int32 {
+    try await startWithoutBlocking(executable, arguments).exitStatus()
+}
+
+/// A command started by `startWithoutBlocking`: its PID (to signal it) and its exit status.
+struct StartedProcess: Sendable {
+    let pid: pid_t
+    private let ended: AsyncStream<Int32>
+
+    fileprivate init(pid: pid_t, ended: AsyncStream<Int32>) {
+        self.pid = pid
+        self.ended = ended
+    }
+
+    /// Waits without blocking a thread until the command ends.
+    func exitStatus() async -> Int32 {
+        for await status in ended { return status }
+        return -1
+    }
+}
+
+/// Starts a command whose own options bound its time; output discarded.
+func startWithoutBlocking(_ executable: String, _ arguments: [String]) throws -> StartedProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    return try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
+    let (ended, end) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
+    process.terminationHandler = {
+        end.yield($0.terminationStatus)
+        end.finish()
     }
+    try process.run()
+    return StartedProcess(pid: process.processIdentifier, ended: ended)
 }
 
 struct CurlFailed: Error {

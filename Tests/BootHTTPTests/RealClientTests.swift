@@ -238,29 +238,73 @@ struct RealClientTests {
     @Test("a file cut short while it is being sent: the connection is closed (the client sees a short body), the server goes on",
           arguments: [true, false])
     func truncatedWhileSent(zeroCopy: Bool) async throws {
-        let size = 24 * 1024 * 1024
+        // Why a fixed 24 MiB file was not enough: curl 7.88's --limit-rate takes about 10 MB
+        // at once, then nothing for 5 s, and so on, while the kernel can hold up to this much
+        // more between the server and curl (receive and send buffers at their autotuning
+        // maximum; tcp_rmem allows 32 MiB on the lab's machines). A cut made late on a loaded
+        // machine could then come after the server had sent the whole file, and curl exit 0.
+        // Now the file is larger than two of curl's bursts and both buffers together, and
+        // curl is stopped while it is cut, so the server is still sending then.
+        let buffered = try Self.largestTCPBuffer("tcp_rmem") + Self.largestTCPBuffer("tcp_wmem")
+        let size = buffered + 24 * 1024 * 1024
         let server = try await RunningBootServer(initrdBytes: size, zeroCopy: zeroCopy)
         defer { server.stop() }
         let file = server.imagesDirectory.appendingPathComponent("debian-13-amd64/initrd.gz").path
         let url = "\(server.base)/images/debian-13-amd64/initrd.gz"
         let body = server.root.appendingPathComponent("short").path
         // A slow reader (2 MB/s), so most of the file is still to send when it is cut.
-        let download = Task { try await runCurl(["-s", "--max-time", "600", "--limit-rate", "2M", "-o", body, url]) }
+        let curl = try startWithoutBlocking("/usr/bin/curl", ["-s", "--max-time", "600", "--limit-rate", "2M", "-o", body, url])
+        // curl is stopped (SIGSTOP) whenever its progress is read and while the file is cut:
+        // what it has taken is then fixed, however late this task runs on a loaded machine.
+        var stopped = false
+        defer { if stopped { kill(curl.pid, SIGCONT) } }
         var seen = 0
-        for _ in 0..<4800 where seen < 2 * 1024 * 1024 {
+        for _ in 0..<4800 {
             try await Task.sleep(for: .milliseconds(25))
+            try Self.pause(curl.pid)
+            stopped = true
             seen = (try? FileManager.default.attributesOfItem(atPath: body)[.size] as? Int) ?? 0
+            if seen >= 2 * 1024 * 1024 { break }
+            kill(curl.pid, SIGCONT)
+            stopped = false
         }
         #expect(seen >= 2 * 1024 * 1024)
+        try #require(seen + buffered + 1024 * 1024 < size,
+                     "curl took \(seen) bytes before it was stopped: the kernel's buffers could hold the rest of the file")
         #expect(truncate(file, 1024 * 1024) == 0)
+        kill(curl.pid, SIGCONT)
+        stopped = false
         // 18: "transfer closed with outstanding read data remaining". A server that kept
         // the connection open without sending would leave curl to its timeout (28).
-        #expect(try await download.value == 18)
+        #expect(await curl.exitStatus() == 18)
         // The server still serves, the (now short) file whole.
         let after = try await server.curl(["\(server.base)/images/debian-13-amd64/initrd.gz"])
         #expect(after.status == 200)
-        #expect(after.body == RunningBootServer.pattern(size).prefix(1024 * 1024))
+        #expect(after.body == RunningBootServer.pattern(1024 * 1024), "the first MiB of the same pattern")
     }
+
+    /// The largest buffer TCP autotuning may give a socket (the third number of
+    /// /proc/sys/net/ipv4/tcp_rmem or tcp_wmem).
+    static func largestTCPBuffer(_ name: String) throws -> Int {
+        let text = try String(contentsOfFile: "/proc/sys/net/ipv4/\(name)", encoding: .utf8)
+        return try #require(text.split(whereSeparator: \.isWhitespace).last.flatMap { Int($0) }, "\(name): \(text)")
+    }
+
+    /// Stops `pid` with SIGSTOP and waits (bounded) until the kernel shows it stopped (or
+    /// ended).
+    static func pause(_ pid: pid_t) throws {
+        kill(pid, SIGSTOP)
+        for _ in 0..<5000 {
+            // /proc/PID/stat: "PID (comm) STATE …"; T: stopped, Z: ended.
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            guard let close = stat.lastIndex(of: ")") else { return }
+            if let state = stat[close...].dropFirst(2).first, state == "T" || state == "Z" { return }
+            usleep(1000)
+        }
+        throw CurlNotStopped(pid: pid)
+    }
+
+    struct CurlNotStopped: Error { let pid: pid_t }
 
     @Test("traversal, encoded traversal, hidden files and symlinks out are refused; other paths are 404", arguments: [
         ("/images/../outside/secret.txt", 403), ("/images/%2e%2e/outside/secret.txt", 403), ("/images/..%2foutside%2fsecret.txt", 403),

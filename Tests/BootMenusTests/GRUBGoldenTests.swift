@@ -54,13 +54,12 @@ struct GRUBGoldenTests {
         #expect(menu.choice(for: Golden.plainEFI).defaultEntry?.id == "shell")
     }
 
-    @Test("entries: the iPXE entry's kernel arguments, kernel and initrd over GRUB's http", arguments: [
+    /// Entries under GRUB: the iPXE entry's kernel arguments, kernel and initrd over GRUB's
+    /// http. GoldenScriptTests.entry renders and compares them with the iPXE ones.
+    static let entries = [
         (Golden.plainEFI, "debian-13-auto", "entry-debian-13-auto-plain-efi.grub"),
         (Golden.knownEFI, "disque-local", "entry-disque-local-known-efi.grub"),
-    ])
-    func entry(machine: MachineIdentity, entry: String, golden: String) throws {
-        try Golden.compare(try Golden.shippedMenus().renderGRUBEntry(entry, for: machine, server: Golden.server), golden)
-    }
+    ]
 
     @Test("the PC's own entry: its install token on GRUB's linux line, in the preseed URL")
     func entryWithToken() throws {

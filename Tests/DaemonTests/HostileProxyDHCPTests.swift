@@ -162,10 +162,7 @@ struct DaemonFloodTests {
         let images = dir.appendingPathComponent("images")
         try TestImages.create(in: images)
         let log = dir.appendingPathComponent("daemon.log")
-        let daemon = try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
-                                   "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--images", images.path,
-                                   "--http-port", "8080", "--user", "nobody", "--events", "log",
-                                   "--state", dir.appendingPathComponent("state").path], output: log)
+        let daemon = try ns.spawnDaemon(images: images, state: dir.appendingPathComponent("state"), output: log)
         defer { stop(daemon) }
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
         try #require(waitUntil(60) { logText().contains("garage-pxe started") }, "the daemon did not start:\n\(logText())")

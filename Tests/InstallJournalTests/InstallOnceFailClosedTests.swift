@@ -18,15 +18,7 @@ struct InstallOnceFailClosedTests {
         mac=$5 other=$6
         \(BenchPCs.functions)
         # As a person runs it from a shell: no systemd variables, --events left at auto.
-        byhand() {
-            ip netns exec "$ns" env -u JOURNAL_STREAM -u INVOCATION_ID setpriv --reuid=nobody --regid=nogroup "$@" \\
-                --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
-                "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-                --http-port 8080 --state "$state" >>"${dlog:-$log}" 2>&1 &
-            daemon=$!
-            for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
-        }
-        gone() { local s; s=$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null) || return 0; [ "$s" = Z ]; }
+        byhand() { nosystemd=1 launch "$@"; }
         echo "=== environment"; ip netns exec "$ns" env -u JOURNAL_STREAM -u INVOCATION_ID env | grep -E '^(JOURNAL_STREAM|INVOCATION_ID)='; echo "end"
 
         # (a) by hand, a journal reachable: the install's events are written to it.
@@ -70,12 +62,7 @@ struct InstallOnceFailClosedTests {
         echo "=== state-unknown"; cat "$state/install-once.json"; echo
 
         # --events log: said loudly, in the log and on the bench page.
-        ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --groups="$jgid" \\
-            --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
-            "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-            --http-port 8080 --state "$state" --events log >"$images/../log-mode.log" 2>&1 &
-        daemon=$!
-        for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        dlog=$images/../log-mode.log launch --groups="$jgid" -- --events log
         echo "=== log-mode-api"; get "api/machines"; echo
         stop
         echo "=== log-mode"; cat "$images/../log-mode.log"

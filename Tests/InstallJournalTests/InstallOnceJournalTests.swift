@@ -21,13 +21,8 @@ struct InstallOnceJournalTests {
 
     @Test("an installed machine's menu defaults to the local disk; rearm (CLI or an admin POST) arms the installer; both survive a restart")
     func installOnceAcrossRestarts() throws {
-        let bench = try DaemonWorkspace(prefix: "gpxio")
-        defer { bench.remove() }
-        let script = """
-        set -u
-        ns=$1 bin=$2 config=$3 images=$4 mac=$5 other=$6
-        base=http://10.99.0.1:8080
-        \(PrivateJournald.daemonFunctions)
+        let (out, context) = try PrivateJournald.run(prefix: "gpxio", """
+        mac=$5 other=$6
         \(BenchPCs.functions)
         start
         pc "$mac"
@@ -61,10 +56,7 @@ struct InstallOnceJournalTests {
         echo "=== rearmed-json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=machine.rearmed
         echo "=== shown-json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac" GARAGE_PXE_EVENT=menu.shown
         echo "=== daemon"; cat "$log"
-        """
-        let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
-                                                   bench.images.path, Self.mac, Self.other], limit: 900)
-        let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        """, extra: [Self.mac, Self.other])
         let installer = "debian-13-auto", disk = "disque-local"
 
         #expect(Self.menuDefault(out["fresh"]) == installer, "\(context)")
@@ -111,13 +103,8 @@ struct InstallOnceJournalTests {
 
     @Test("the first-boot script, run by bash, reports machine.delivered to the real daemon, retries while it is away, and runs once")
     func firstBootDelivers() throws {
-        let bench = try DaemonWorkspace(prefix: "gpxfb")
-        defer { bench.remove() }
-        let script = """
-        set -u
-        ns=$1 bin=$2 config=$3 images=$4 mac=$5 late=$6 firstboot=$7
-        base=http://10.99.0.1:8080
-        \(PrivateJournald.daemonFunctions)
+        let (out, context) = try PrivateJournald.run(prefix: "gpxfb", """
+        mac=$5 late=$6 firstboot=$7
         \(BenchPCs.functions)
         conf() { local name=$1; shift; printf '%s\\n' "$@" > "$images/../$name.conf"; echo "$images/../$name.conf"; }
         firstboot() { ip netns exec "$ns" env -i PATH=/usr/bin:/bin /bin/bash "$firstboot" "$1" 2>&1; echo "status $?"; [ -e "$1" ] && echo "conf kept" || echo "conf removed"; }
@@ -150,10 +137,7 @@ struct InstallOnceJournalTests {
         stop
         echo "=== json"; journalctl -q -D /run/log/journal -o json GARAGE_PXE_EVENT=machine.delivered
         echo "=== daemon"; cat "$log"
-        """
-        let out = try underPrivateJournald(script, [bench.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
-                                                   bench.images.path, Self.mac, Self.other, Self.firstBoot], limit: 900)
-        let context = out.sorted { $0.key < $1.key }.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        """, extra: [Self.mac, Self.other, Self.firstBoot])
         #expect(out["forged"]?.contains("status 1") == true && out["forged"]?.contains("conf kept") == true, "no token, no delivery: \(context)")
         #expect(out["delivered"]?.contains("status 0") == true, "\(context)")
         #expect(out["delivered"]?.contains("conf removed") == true, "runs once: \(context)")

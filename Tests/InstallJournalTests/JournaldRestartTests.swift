@@ -13,17 +13,9 @@ struct JournaldRestartTests {
 
     @Test("events written while journald is down land in the journal once it is back: zero lost, in order")
     func eventsSurviveJournaldRestart() throws {
-        let space = try DaemonWorkspace(prefix: "gpxjr")
-        defer { space.remove() }
-        let script = """
-        set -u
-        ns=$1 bin=$2 config=$3 images=$4 mac=$5 down=$6
-        base=http://10.99.0.1:8080
-        \(PrivateJournald.daemonFunctions)
+        let (out, context) = try PrivateJournald.run(prefix: "gpxjr", """
+        mac=$5 down=$6
         \(BenchPCs.functions)
-        # Is PID $1 gone? The helper started journald, so once killed it stays a zombie
-        # (state Z) until the helper reaps it.
-        gone() { local s; s=$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null) || return 0; [ "$s" = Z ]; }
         start
         pc "$mac"; install "$mac"
         report "$mac" before >/dev/null
@@ -41,10 +33,7 @@ struct JournaldRestartTests {
         echo "=== json"; journalctl -q -D /run/log/journal -o json "GARAGE_PXE_MAC=$mac"
         echo "=== daemon"; cat "$log"
         kill "$journald"; wait "$journald"
-        """
-        let out = try underPrivateJournald(script, [space.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"),
-                                                   space.images.path, Self.mac, String(Self.downEvents)])
-        let context = out.map { "\($0.key):\n\($0.value)" }.joined(separator: "\n")
+        """, extra: [Self.mac, String(Self.downEvents)])
         let stages = (out["json"] ?? "").split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["GARAGE_PXE_STAGE"] as? String
         }

@@ -24,6 +24,7 @@ struct RecordCommandTests {
         set -u
         ns=$1 bin=$2 config=$3 images=$4 work=$5
         base=http://10.99.0.1:8080
+        \(PrivateJournald.daemonFunctions)
         cli="--config $config --state $work/cli-state"
         mkdir -p "$work/cli-state"
         for f in "$work"/events/*.txt; do logger --journald="$f"; done
@@ -50,15 +51,7 @@ struct RecordCommandTests {
         echo "=== grep-html"; grep -c "NON effacé" "$work/cert.html"
 
         # The real daemon, as its unit runs it (nobody, in the journal group).
-        state=$images/../state
-        mkdir -p "$state" && chown nobody:nogroup "$state"
-        jgid=$(getent group systemd-journal | cut -d: -f3)
-        ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --groups="$jgid" \\
-            --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\
-            "$bin" serve --config "$config" --interface eth0 --tftp-root /usr/lib/ipxe --images "$images" \\
-            --http-port 8080 --state "$state" --events journal >>"$work/daemon.log" 2>&1 &
-        daemon=$!
-        for _ in $(seq 1 1200); do ip netns exec "$ns" curl -s -o /dev/null "$base/boot.ipxe" && break; sleep 0.1; done
+        start
         post() { ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}\\n' -X POST --data-binary '{}' "$base/$1"; }
         echo "=== refused"
         post "report/inventory?mac=52:54:00:e5:00:01"
@@ -69,9 +62,9 @@ struct RecordCommandTests {
         ip netns exec "$ns" curl -s -o "$work/served.json" "$base/certificates/PF0ERASE1.json"
         echo "=== daemon-verify"; "$bin" verify "$work/served.json" --config "$config" --state "$state"; echo "status=$?"
         echo "=== daemon-key-mode"; stat -c '%a %U' "$state/certificate-signing-key.ed25519"
-        kill "$daemon"; wait "$daemon"
+        stop
         echo "=== inventoried-count"; journalctl -q -D /run/log/journal GARAGE_PXE_EVENT=machine.inventoried -o cat | wc -l
-        echo "=== daemon"; cat "$work/daemon.log"
+        echo "=== daemon"; cat "$log"
         """
         let out = try underPrivateJournald(script, [space.ns.name, Repo.binary, Repo.path("config/garage-pxe.yaml"), space.images.path,
                                                     space.work.path], limit: 600)

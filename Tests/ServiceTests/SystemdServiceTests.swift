@@ -43,32 +43,49 @@ struct SystemdServiceTests {
         #expect(entry.hasSuffix("/usr/sbin/nologin"))
     }
 
-    func startDaemon(in ns: NetworkNamespace, notify: NotifySocket?, user: String = "nobody", extra: [String] = [],
-                     environment: [String: String] = [:], log: URL) throws -> Process {
-        var env = environment
-        if let notify { env["NOTIFY_SOCKET"] = notify.path }
-        let images = log.deletingPathExtension().appendingPathExtension("images")
-        try TestImages.create(in: images)
-        return try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"),
-                             "--interface", "eth0", "--tftp-root", "/usr/lib/ipxe", "--images", images.path,
-                             "--http-port", "8080", "--user", user,
-                             // Events as log lines, never into the host's journal; state in the test's folder.
-                             "--events", "log", "--state", images.appendingPathExtension("state").path] + extra,
-                            environment: env, output: log)
+    /// One test's network namespace, notify socket, daemon log and daemon; `remove()` stops
+    /// the daemon and deletes the rest.
+    final class Bench {
+        let ns: NetworkNamespace
+        let notify: NotifySocket
+        let log: URL
+        private var daemon: Process?
+        private var images: URL { log.deletingPathExtension().appendingPathExtension("images") }
+
+        init(prefix: String) throws {
+            ns = try NetworkNamespace(prefix: prefix)
+            do { notify = try NotifySocket() } catch { ns.remove(); throw error }
+            log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
+        }
+
+        /// The daemon in the namespace, telling the notify socket, bound as `user`.
+        func startDaemon(user: String = "nobody", environment: [String: String] = [:]) throws -> Process {
+            try TestImages.create(in: images)
+            let started = try ns.spawnDaemon(images: images, state: images.appendingPathExtension("state"), user: user,
+                                             environment: environment.merging(["NOTIFY_SOCKET": notify.path]) { $1 }, output: log)
+            daemon = started
+            return started
+        }
+
+        var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        func remove() {
+            if let daemon { stop(daemon) }
+            try? FileManager.default.removeItem(at: log)
+            try? FileManager.default.removeItem(at: images)
+            try? FileManager.default.removeItem(at: images.appendingPathExtension("state"))
+            ns.remove()
+        }
     }
 
     @Test("READY once bound, then WATCHDOG pings, RELOADING/READY around SIGHUP, STOPPING on SIGTERM")
     func notifyProtocol() throws {
-        let ns = try NetworkNamespace(prefix: "gpxsd")
-        defer { ns.remove() }
-        let notify = try NotifySocket()
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        let daemon = try startDaemon(in: ns, notify: notify, environment: ["WATCHDOG_USEC": "200000"], log: log)
-        defer { stop(daemon) }
+        let bench = try Bench(prefix: "gpxsd")
+        defer { bench.remove() }
+        let daemon = try bench.startDaemon(environment: ["WATCHDOG_USEC": "200000"])
 
-        let startup = notify.messages(until: { $0.contains("READY=1") }, within: 60)
-        let ready = try #require(startup.last, "no READY=1; log:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        let startup = bench.notify.messages(until: { $0.contains("READY=1") }, within: 60)
+        let ready = try #require(startup.last, "no READY=1; log:\n\(bench.logText)")
         #expect(ready.contains("READY=1"))
         #expect(ready.contains("STATUS=proxyDHCP on eth0 10.99.0.1"))
         #expect(!startup.dropLast().contains { $0.contains("WATCHDOG=1") }, "no watchdog ping before READY")
@@ -76,20 +93,20 @@ struct SystemdServiceTests {
         // WATCHDOG_USEC=200 ms: pings every 100 ms. Three in a row show the daemon pings on
         // its own; waiting for them (not counting a fixed window) lets a loaded machine be slow.
         var pings = 0
-        let afterReady = notify.messages(until: { message in
+        let afterReady = bench.notify.messages(until: { message in
             if message == "WATCHDOG=1" { pings += 1 }
             return pings >= 3
         }, within: 60)
         #expect(pings >= 3, "\(pings) watchdog pings in 60 s: \(afterReady)")
 
         kill(daemon.processIdentifier, SIGHUP)
-        let reload = notify.messages(until: { $0.contains("READY=1") }, within: 60).filter { $0 != "WATCHDOG=1" }
+        let reload = bench.notify.messages(until: { $0.contains("READY=1") }, within: 60).filter { $0 != "WATCHDOG=1" }
         #expect(reload.count == 2, "\(reload)")
         #expect(reload.first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true)
         #expect(reload.last?.contains("READY=1") == true)
 
         kill(daemon.processIdentifier, SIGTERM)
-        let stopping = notify.messages(until: { $0.contains("STOPPING=1") }, within: 60)
+        let stopping = bench.notify.messages(until: { $0.contains("STOPPING=1") }, within: 60)
         #expect(stopping.last == "STOPPING=1")
         #expect(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus == 0)
@@ -97,10 +114,9 @@ struct SystemdServiceTests {
 
     @Test("a daemon that cannot bind its port sends no READY and exits non-zero, saying why")
     func bindFailure() throws {
-        let ns = try NetworkNamespace(prefix: "gpxbf")
-        defer { ns.remove() }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
-        defer { try? FileManager.default.removeItem(at: log) }
+        let bench = try Bench(prefix: "gpxbf")
+        defer { bench.remove() }
+        let (ns, log) = (bench.ns, bench.log)
         // Another PXE server holds :4011 without SO_REUSEADDR.
         let holder = try ns.spawn(["/usr/bin/python3", "-c",
             "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',4011)); print('bound',flush=True); time.sleep(600)"],
@@ -108,12 +124,10 @@ struct SystemdServiceTests {
         defer { stop(holder) }
         #expect(waitUntil(60) { ((try? String(contentsOf: log.appendingPathExtension("holder"), encoding: .utf8)) ?? "").contains("bound") })
 
-        let notify = try NotifySocket()
-        let daemon = try startDaemon(in: ns, notify: notify, log: log)
-        defer { stop(daemon) }
+        let daemon = try bench.startDaemon()
         #expect(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus != 0)
-        #expect(notify.receive(within: 0.5) == nil, "nothing, READY above all, was sent")
+        #expect(bench.notify.receive(within: 0.5) == nil, "nothing, READY above all, was sent")
         let output = try String(contentsOf: log, encoding: .utf8)
         #expect(output.contains("cannot listen for PXE clients on eth0"), "\(output)")
         #expect(output.contains("4011"))
@@ -121,14 +135,10 @@ struct SystemdServiceTests {
 
     @Test("started as root it binds as the configured user (only CAP_NET_BIND_SERVICE), then runs with no capabilities")
     func privilegeDrop() throws {
-        let ns = try NetworkNamespace(prefix: "gpxpd")
-        defer { ns.remove() }
-        let notify = try NotifySocket()
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        let daemon = try startDaemon(in: ns, notify: notify, log: log)
-        defer { stop(daemon) }
-        _ = notify.messages(until: { $0.contains("READY=1") }, within: 60)
+        let bench = try Bench(prefix: "gpxpd")
+        defer { bench.remove() }
+        let daemon = try bench.startDaemon()
+        _ = bench.notify.messages(until: { $0.contains("READY=1") }, within: 60)
         let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
         func field(_ name: String) -> String {
             status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) } ?? ""
@@ -164,7 +174,7 @@ struct SystemdServiceTests {
         }
         // Nothing was bound with root's ids: every socket it listens on (DHCP 67, PXE 4011,
         // TFTP 69 below 1024, HTTP) belongs to nobody, as under the unit (ss omits uid 0).
-        let sockets = try run("/usr/sbin/ip", ["netns", "exec", ns.name, "ss", "-Hlnpe"]).output
+        let sockets = try run("/usr/sbin/ip", ["netns", "exec", bench.ns.name, "ss", "-Hlnpe"]).output
             .split(separator: "\n").filter { $0.contains("garage-pxe") }
         for port in [":67 ", ":69 ", ":4011 ", ":8080 "] {
             #expect(sockets.contains { $0.contains(port) }, "no listener on \(port): \(sockets)")
@@ -172,44 +182,46 @@ struct SystemdServiceTests {
         #expect(sockets.allSatisfy { $0.contains("uid:\(nobody)") }, "sockets not bound as nobody: \(sockets)")
         // And it still answers.
         #expect(daemon.isRunning)
-        let output = try String(contentsOf: log, encoding: .utf8)
+        let output = bench.logText
         #expect(output.contains("user=nobody"), "\(output)")
     }
 
     @Test("a configured user that does not exist stops the start, saying how to create it; no READY")
     func missingUser() throws {
-        let ns = try NetworkNamespace(prefix: "gpxmu")
-        defer { ns.remove() }
-        let notify = try NotifySocket()
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        let daemon = try startDaemon(in: ns, notify: notify, user: "garage-pxe-absent", log: log)
-        defer { stop(daemon) }
+        let bench = try Bench(prefix: "gpxmu")
+        defer { bench.remove() }
+        let daemon = try bench.startDaemon(user: "garage-pxe-absent")
         #expect(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus != 0)
-        #expect(notify.receive(within: 0.5) == nil, "no READY")
-        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(bench.notify.receive(within: 0.5) == nil, "no READY")
+        let output = bench.logText
         #expect(output.contains("user 'garage-pxe-absent' does not exist"), "\(output)")
         #expect(output.contains("adduser --system --group --no-create-home --home /nonexistent garage-pxe-absent"), "\(output)")
     }
 
     @Test("user: root is accepted, with a warning, and keeps root")
     func explicitRoot() throws {
-        let ns = try NetworkNamespace(prefix: "gpxur")
-        defer { ns.remove() }
-        let notify = try NotifySocket()
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        let daemon = try startDaemon(in: ns, notify: notify, user: "root", log: log)
-        defer { stop(daemon) }
-        let ready = notify.messages(until: { $0.contains("READY=1") }, within: 60)
+        let bench = try Bench(prefix: "gpxur")
+        defer { bench.remove() }
+        let daemon = try bench.startDaemon(user: "root")
+        let ready = bench.notify.messages(until: { $0.contains("READY=1") }, within: 60)
         #expect(ready.last?.contains("READY=1") == true)
         let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
         #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == "0" } == true)
-        let output = try String(contentsOf: log, encoding: .utf8)
+        let output = bench.logText
         #expect(output.contains("'user: root' in the configuration: the daemon runs as root"), "\(output)")
         #expect(output.contains("user=root"), "\(output)")
     }
+}
+
+/// The shipped configuration with a stop grace of 600 s instead of 15, written in `dir`.
+func longGraceConfig(in dir: URL) throws -> URL {
+    let shipped = try String(contentsOfFile: Repo.path("config/garage-pxe.yaml"), encoding: .utf8)
+    try #require(shipped.contains("stop_grace_seconds: 15"))
+    let config = dir.appendingPathComponent("garage-pxe.yaml")
+    try shipped.replacingOccurrences(of: "stop_grace_seconds: 15", with: "stop_grace_seconds: 600")
+        .write(to: config, atomically: true, encoding: .utf8)
+    return config
 }
 
 /// SIGTERM while a PC is fetching its loader: the daemon stops answering new clients but
@@ -235,17 +247,12 @@ struct GracefulStopTests {
 
         // The shipped grace (15 s) is ample for a PC's loader, not for 40 MiB lockstep on a
         // loaded test machine: what is tested is that the running transfer completes, not how fast.
-        let shipped = try String(contentsOfFile: Repo.path("config/garage-pxe.yaml"), encoding: .utf8)
-        let config = dir.appendingPathComponent("garage-pxe.yaml")
-        try #require(shipped.contains("stop_grace_seconds: 15"))
-        try shipped.replacingOccurrences(of: "stop_grace_seconds: 15", with: "stop_grace_seconds: 600")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try longGraceConfig(in: dir)
         let log = dir.appendingPathComponent("daemon.log")
         let notify = try NotifySocket()
-        let daemon = try ns.spawn([Repo.binary, "serve", "--config", config.path, "--menus", Repo.path("pxe-menus"), "--interface", "eth0",
-                                   "--tftp-root", root.path, "--images", dir.appendingPathComponent("images").path,
-                                   "--http-port", "8080", "--user", "nobody", "--events", "log", "--state", dir.appendingPathComponent("state").path],
-                                  environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        let daemon = try ns.spawnDaemon(config: config.path, images: dir.appendingPathComponent("images"), state: dir.appendingPathComponent("state"),
+                                        tftpRoot: root.path, extra: ["--menus", Repo.path("pxe-menus")],
+                                        environment: ["NOTIFY_SOCKET": notify.path], output: log)
         defer { stop(daemon) }
         #expect(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
 
@@ -275,28 +282,54 @@ struct HTTPStopTests {
         try runProcess("/usr/sbin/ip", ["netns", "exec", ns.name, "/usr/bin/curl"] + arguments, limit: limit)
     }
 
-    /// A daemon in `ns` serving a 48 MiB image file (more than the kernel's socket buffers
-    /// hold, so the server is still sending while the client reads slowly), with a long grace.
-    func startDaemon(in ns: NetworkNamespace, dir: URL, notify: NotifySocket) throws -> (daemon: Process, big: Data, log: URL) {
-        let images = dir.appendingPathComponent("images")
-        try TestImages.create(in: images)
-        let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
-        let big = try random.read(upToCount: 48 << 20) ?? Data()
-        try random.close()
-        try big.write(to: images.appendingPathComponent("debian-13-amd64/big.bin"))
-        // A long grace: what is tested is that the running download completes, not how fast.
-        let shipped = try String(contentsOfFile: Repo.path("config/garage-pxe.yaml"), encoding: .utf8)
-        try #require(shipped.contains("stop_grace_seconds: 15"))
-        let config = dir.appendingPathComponent("garage-pxe.yaml")
-        try shipped.replacingOccurrences(of: "stop_grace_seconds: 15", with: "stop_grace_seconds: 600")
-            .write(to: config, atomically: true, encoding: .utf8)
-        let log = dir.appendingPathComponent("daemon.log")
-        let daemon = try ns.spawn([Repo.binary, "serve", "--config", config.path, "--menus", Repo.path("pxe-menus"), "--interface", "eth0",
-                                   "--tftp-root", "/usr/lib/ipxe", "--images", images.path, "--http-port", "8080", "--user", "nobody",
-                                   "--events", "log", "--state", dir.appendingPathComponent("state").path],
-                                  environment: ["NOTIFY_SOCKET": notify.path], output: log)
-        try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
-        return (daemon, big, log)
+    /// A daemon in a namespace of its own serving a 48 MiB image file (more than the
+    /// kernel's socket buffers hold, so the server is still sending while the client reads
+    /// slowly), with a long grace; `remove()` stops it and deletes its namespace and folder.
+    final class BigFileDaemon {
+        let ns: NetworkNamespace
+        let dir: URL
+        let notify: NotifySocket
+        let big: Data
+        let log: URL
+        private(set) var daemon: Process?
+
+        init(prefix: String) throws {
+            let ns = try NetworkNamespace(prefix: prefix)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
+            self.ns = ns
+            self.dir = dir
+            log = dir.appendingPathComponent("daemon.log")
+            do {
+                notify = try NotifySocket()
+                let images = dir.appendingPathComponent("images")
+                try TestImages.create(in: images)
+                let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
+                big = try random.read(upToCount: 48 << 20) ?? Data()
+                try random.close()
+                try big.write(to: images.appendingPathComponent("debian-13-amd64/big.bin"))
+            } catch {
+                try? FileManager.default.removeItem(at: dir)
+                ns.remove()
+                throw error
+            }
+            do {
+                // A long grace: what is tested is that the running download completes, not how fast.
+                let config = try longGraceConfig(in: dir)
+                daemon = try ns.spawnDaemon(config: config.path, images: dir.appendingPathComponent("images"),
+                                            state: dir.appendingPathComponent("state"), extra: ["--menus", Repo.path("pxe-menus")],
+                                            environment: ["NOTIFY_SOCKET": notify.path], output: log)
+                try #require(notify.messages(until: { $0.contains("READY=1") }, within: 60).last?.contains("READY=1") == true)
+            } catch {
+                remove()
+                throw error
+            }
+        }
+
+        func remove() {
+            if let daemon { stop(daemon) }
+            try? FileManager.default.removeItem(at: dir)
+            ns.remove()
+        }
     }
 
     /// curl in `ns` downloading the big file at `rate`, once its first bytes have arrived.
@@ -311,13 +344,10 @@ struct HTTPStopTests {
 
     @Test("an HTTP download running at SIGTERM completes with identical bytes, a new connection is refused, the daemon exits 0")
     func httpDownloadFinishes() throws {
-        let ns = try NetworkNamespace(prefix: "gpxhs")
-        defer { ns.remove() }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let notify = try NotifySocket()
-        let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
-        defer { stop(daemon) }
+        let served = try BigFileDaemon(prefix: "gpxhs")
+        defer { served.remove() }
+        let (ns, dir, notify, big, log) = (served.ns, served.dir, served.notify, served.big, served.log)
+        let daemon = try #require(served.daemon)
         let url = "http://\(ns.address):8080"
         #expect(try curl(in: ns, ["-sS", "-o", "/dev/null", "\(url)/boot.ipxe"]).status == 0, "the server answers before the stop")
 
@@ -353,13 +383,10 @@ struct HTTPStopTests {
 
     @Test("a second SIGTERM during the stop cuts the download still running; the daemon exits 0")
     func secondSignalCuts() throws {
-        let ns = try NetworkNamespace(prefix: "gpxss")
-        defer { ns.remove() }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns.name)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let notify = try NotifySocket()
-        let (daemon, big, log) = try startDaemon(in: ns, dir: dir, notify: notify)
-        defer { stop(daemon) }
+        let served = try BigFileDaemon(prefix: "gpxss")
+        defer { served.remove() }
+        let (ns, dir, notify, big, log) = (served.ns, served.dir, served.notify, served.big, served.log)
+        let daemon = try #require(served.daemon)
         // 48 MiB at 256 KiB/s: minutes, far longer than the test waits for the daemon.
         let (client, output) = try beginDownload(in: ns, dir: dir, rate: "256K")
         defer { stop(client) }
@@ -393,10 +420,8 @@ struct HTTPStopTests {
 
         let log = dir.appendingPathComponent("daemon.log")
         let notify = try NotifySocket()
-        let daemon = try ns.spawn([Repo.binary, "serve", "--config", Repo.path("config/garage-pxe.yaml"), "--interface", "eth0",
-                                   "--tftp-root", "/usr/lib/ipxe", "--images", dir.appendingPathComponent("images").path,
-                                   "--http-port", "8080", "--user", "nobody", "--events", "log", "--state", dir.appendingPathComponent("state").path],
-                                  environment: ["NOTIFY_SOCKET": notify.path], output: log)
+        let daemon = try ns.spawnDaemon(images: dir.appendingPathComponent("images"), state: dir.appendingPathComponent("state"),
+                                        environment: ["NOTIFY_SOCKET": notify.path], output: log)
         defer { stop(daemon) }
         try #require(waitUntil(60) { !daemon.isRunning })
         #expect(daemon.terminationStatus != 0)
