@@ -56,6 +56,8 @@ public struct GaragePXEConfig: Sendable, Equatable {
         /// Silences in a row before a transfer is abandoned.
         public var retries = TFTPRetransmitPolicy.defaultMaxRetries
         public var refuseOptions: [TFTPOptionRefusal] = []
+        /// Threads moving the transfers' blocks (each one epoll loop for many transfers).
+        public var transferThreads = TFTPServer.defaultTransferLoopCount
     }
 
     /// What the Debian installer is told (preseeds, kernel arguments).
@@ -251,6 +253,7 @@ extension GaragePXEConfig {
             if let v = tftp.int("timeout_ms", in: 20...60000) { c.tftp.timeoutMilliseconds = v }
             if let v = tftp.int("retries", in: 1...100) { c.tftp.retries = v }
             if let rules = readOptionRefusals(tftp) { c.tftp.refuseOptions = rules }
+            if let v = tftp.int("transfer_threads", in: 1...64) { c.tftp.transferThreads = v }
             tftp.finish()
         }
         if let paths = top.mapping("paths") {

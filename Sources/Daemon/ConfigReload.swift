@@ -71,6 +71,7 @@ extension GaragePXEConfig {
             ConfigKey("tftp.root", .restart, \.tftpRoot),
             ConfigKey("tftp.port", .restart, \.tftp.port),
             ConfigKey("tftp.trusted_link_targets", .restart, \.tftp.trustedLinkTargets),
+            ConfigKey("tftp.transfer_threads", .restart, \.tftp.transferThreads),
             ConfigKey("tftp.timeout_ms", .live, \.tftp.timeoutMilliseconds),
             ConfigKey("tftp.retries", .live, \.tftp.retries),
             ConfigKey("tftp.refuse_options", .live, \.tftp.refuseOptions),

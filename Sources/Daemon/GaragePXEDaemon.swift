@@ -257,7 +257,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             settings: config.tftpServerSettings,
             listen: TFTPListenSettings(device: interfaceName, port: config.tftp.port,
                                        receiveBufferBytes: Int32(config.limits.receiveBufferKiB * 1024)),
-            queue: DispatchQueue(label: "garage-pxe.tftp")) { [events] report in events.tftp(report) }
+            queue: DispatchQueue(label: "garage-pxe.tftp"),
+            transferLoopCount: config.tftp.transferThreads) { [events] report in events.tftp(report) }
         tftp = server
         if let bootContent {
             let files = SignedChainFiles(config: config)

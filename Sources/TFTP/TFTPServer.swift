@@ -177,11 +177,18 @@ public final class TFTPServer: @unchecked Sendable {
         TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// `transferLoopCount` defaults to 8, whatever the CPUs: the scheduler gives each
-    /// thread one share, and a lockstep transfer waits for its loop's turn on a CPU, so on
-    /// a machine doing other work too, 8 loops moved 32 lockstep transfers 1.5× faster
-    /// than 2 (one per CPU) and windowed ones up to 2.6× (Benchmarks/RESULTS.md, "Per-packet
-    /// cost"), for about 25 % more CPU per GB: still well under tftpd-hpa's and atftpd's.
+    /// Transfer threads by default (`tftp.transfer_threads`): one. A lockstep transfer is
+    /// one ACK in, one DATA out; one loop holding every transfer finds several ACKs ready
+    /// at each epoll_wait while the bench boots, and so rarely sleeps, where several loops
+    /// each sleep and wake per packet. Measured with 32 lockstep clients on 2 CPUs, quiet
+    /// (Benchmarks/RESULTS.md, "Per-packet cost"): 1 loop 198 MB/s at 4.96 s of CPU per
+    /// GB, 2 loops 140 MB/s at 5.76, 8 loops 134 MB/s at 6.77 (dnsmasq, one thread too:
+    /// 213 MB/s at 4.59). One loop moves more than a gigabit link carries; more threads
+    /// are for a faster link or a server whose CPUs are busy with other work, where each
+    /// thread gets its own share of the scheduler. A read from a cold disk holds the loop's
+    /// other transfers for that read; the kernel's readahead keeps that to a file's first reads.
+    public static let defaultTransferLoopCount = 1
+
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
                 transferLoopCount: Int? = nil,
                 clock: @escaping @Sendable () -> TFTPInstant = TFTPServer.monotonicClock,
@@ -190,7 +197,7 @@ public final class TFTPServer: @unchecked Sendable {
         self.settings = settings
         self.listen = listen
         self.queue = queue
-        self.transferLoopCount = max(1, transferLoopCount ?? 8)
+        self.transferLoopCount = max(1, transferLoopCount ?? Self.defaultTransferLoopCount)
         self.clock = clock
         self.neighbours = neighbours
         self.onReport = onReport

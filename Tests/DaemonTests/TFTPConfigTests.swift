@@ -16,6 +16,7 @@ struct TFTPConfigTests {
         #expect(c.tftp.timeoutMilliseconds == 1000)
         #expect(c.tftp.retries == 10)
         #expect(c.tftp.refuseOptions.isEmpty)
+        #expect(c.tftp.transferThreads == 1)
         let s = c.tftpServerSettings
         #expect(s.root == "/usr/lib/ipxe")
         #expect(s.maxTransfers == 64)
@@ -33,6 +34,7 @@ struct TFTPConfigTests {
             tftp:
               timeout_ms: 500
               retries: 4
+              transfer_threads: 4
               trusted_link_targets: [links]
               refuse_options:
                 - {mac: "52:54:00:12:34:56", options: [blksize]}
@@ -44,6 +46,7 @@ struct TFTPConfigTests {
             TFTPOptionRefusal(client: .vendor([0x00, 0xe0, 0x4c]), options: [.blksize, .windowsize, .tsize]),
         ])
         #expect(c.tftp.trustedLinkTargets == ["/etc/g/links"])
+        #expect(c.tftp.transferThreads == 4)
         #expect(c.tftpServerSettings.retransmit == TFTPRetransmitPolicy(ceiling: .milliseconds(500), maxRetries: 4))
         #expect(c.tftpServerSettings.optionRefusals == c.tftp.refuseOptions)
     }
@@ -61,6 +64,7 @@ struct TFTPConfigTests {
             - {mac: "52:54:00:12:34:56", vendor: "00:e0:4c", options: []}
             - {options: [tsize]}
             - {mac: "52:54:00:12:34:56", size: 3}
+          transfer_threads: 0
         """
         #expect {
             try GaragePXEConfig.parse(text, file: "g.yaml")
@@ -77,6 +81,7 @@ struct TFTPConfigTests {
                 "g.yaml:9:7: error: 'tftp.refuse_options[3]' must name a mac or a vendor",
                 "g.yaml:10:7: error: 'tftp.refuse_options[4]' must list the options to refuse (blksize, tsize, timeout, windowsize)",
                 "g.yaml:10:34: error: unknown key 'tftp.refuse_options[4].size' (expected one of: mac, vendor, options)",
+                "g.yaml:11:21: error: 'tftp.transfer_threads' must be between 1 and 64, found 0",
             ]
         }
         #expect { try GaragePXEConfig.parse("tftp: {refuse_options: blksize}\n", file: "g.yaml") } throws: {
