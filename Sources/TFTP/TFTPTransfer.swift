@@ -289,7 +289,9 @@ public struct TFTPTransfer: Sendable {
             lastHeard = now
             if let last = lastBlock, acked >= last { return finish(.completed, now: now) }
             // An ACK short of the window's end reports a gap (RFC 7440): the receiver
-            // dropped what followed, so the window restarts right after it.
+            // dropped what followed, so the window restarts right after it. Lockstep
+            // always empties the window: nothing to resend, no arrays to join.
+            if window.isEmpty { return fillWindow(now: now) }
             return resendWindow(now: now) + fillWindow(now: now)
         case .created, .finished:
             return []
@@ -310,6 +312,7 @@ public struct TFTPTransfer: Sendable {
     /// Reads and sends blocks until the window is full or the file is done.
     private mutating func fillWindow(now: TFTPInstant) -> [Action] {
         var actions: [Action] = []
+        actions.reserveCapacity(options.windowSize - window.count + 1)
         while window.count < options.windowSize {
             let number = windowStart + window.count
             if let last = lastBlock, number > last { break }

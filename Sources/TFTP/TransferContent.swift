@@ -70,9 +70,11 @@ struct BlockReader: Sendable {
     /// netascii: the second byte of a CR LF or CR NUL pair that did not fit the last block.
     private var carried: UInt8?
     /// octet: bytes read ahead of the blocks sent, so a small blksize costs one pread per
-    /// 32 KiB rather than one per block.
-    private var readAhead: [UInt8] = []
-    private var readAheadStart = 0
+    /// 32 KiB rather than one per block. One buffer for the whole transfer, refilled in
+    /// place: `aheadCount` of its bytes are valid, from file offset `aheadStart`.
+    private var ahead: [UInt8] = []
+    private var aheadStart = 0
+    private var aheadCount = 0
     static let readAheadBytes = 32 * 1024
 
     init(content: any TFTPContent, mode: TFTPMode) {
@@ -82,41 +84,49 @@ struct BlockReader: Sendable {
 
     /// A DATA packet for `block` holding the next `blockSize` bytes (fewer at the end).
     mutating func nextPacket(block: UInt16, blockSize: Int) throws(TFTPReadError) -> [UInt8] {
-        var packet = [UInt8](repeating: 0, count: 4 + blockSize)
+        switch mode {
+        case .octet:
+            let (from, count) = try readAhead(blockSize: blockSize)
+            sourceOffset += count
+            // Made uninitialized and written once: this runs for every block sent.
+            return [UInt8](unsafeUninitializedCapacity: 4 + count) { out, initialized in
+                Self.writeHeader(block: block, into: UnsafeMutableRawBufferPointer(out))
+                if count > 0 {
+                    ahead.withUnsafeBytes { source in
+                        UnsafeMutableRawPointer(out.baseAddress! + 4).copyMemory(from: source.baseAddress! + from, byteCount: count)
+                    }
+                }
+                initialized = 4 + count
+            }
+        case .netascii:
+            var packet = [UInt8](repeating: 0, count: 4 + blockSize)
+            packet.withUnsafeMutableBytes { Self.writeHeader(block: block, into: $0) }
+            let filled = try translateNetascii(into: &packet, blockSize: blockSize)
+            packet.removeLast(blockSize - filled)
+            return packet
+        }
+    }
+
+    private static func writeHeader(block: UInt16, into packet: UnsafeMutableRawBufferPointer) {
+        packet[0] = 0
         packet[1] = UInt8(Opcode.data.rawValue)
         packet[2] = UInt8(block >> 8)
         packet[3] = UInt8(block & 0xff)
-        let filled: Int
-        switch mode {
-        case .octet:
-            filled = try copyAhead(into: &packet, blockSize: blockSize)
-            sourceOffset += filled
-        case .netascii:
-            filled = try translateNetascii(into: &packet, blockSize: blockSize)
-        }
-        packet.removeLast(blockSize - filled)
-        return packet
     }
 
-    private mutating func copyAhead(into packet: inout [UInt8], blockSize: Int) throws(TFTPReadError) -> Int {
-        var available = readAheadStart + readAhead.count - sourceOffset
+    /// Where the next `blockSize` bytes (fewer at the end) start in `ahead`, and how many
+    /// there are; reads on when fewer than a block are left.
+    private mutating func readAhead(blockSize: Int) throws(TFTPReadError) -> (from: Int, count: Int) {
+        var available = aheadStart + aheadCount - sourceOffset
         if available < blockSize {
-            let remaining = max(0, content.size - sourceOffset)
-            readAhead = [UInt8](repeating: 0, count: max(blockSize, min(Self.readAheadBytes, remaining)))
-            let n = try content.read(into: &readAhead, at: sourceOffset)
-            readAhead.removeLast(readAhead.count - n)
-            readAheadStart = sourceOffset
-            available = n
-        }
-        let count = min(blockSize, available)
-        guard count > 0 else { return 0 }
-        let from = sourceOffset - readAheadStart
-        packet.withUnsafeMutableBytes { out in
-            readAhead.withUnsafeBytes { src in
-                out.baseAddress!.advanced(by: 4).copyMemory(from: src.baseAddress!.advanced(by: from), byteCount: count)
+            if ahead.count < blockSize {
+                ahead = [UInt8](repeating: 0, count: max(blockSize, min(Self.readAheadBytes, content.size)))
             }
+            aheadCount = try content.read(into: &ahead, at: sourceOffset)
+            aheadStart = sourceOffset
+            available = aheadCount
         }
-        return count
+        return (sourceOffset - aheadStart, max(0, min(blockSize, available)))
     }
 
     private mutating func translateNetascii(into packet: inout [UInt8], blockSize: Int) throws(TFTPReadError) -> Int {

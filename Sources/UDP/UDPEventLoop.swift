@@ -170,9 +170,14 @@ public final class UDPEventLoop: @unchecked Sendable {
         }
         let buffer = ReceiveBuffer(size: bufferSize)
         var events = [epoll_event](repeating: epoll_event(), count: 64)
+        // One clock read per turn, after the handlers: it decides which timers are due and
+        // then how long the next wait may be (the timers' handlers take microseconds, and a
+        // wait a little long only wakes a little late).
+        var now = DispatchTime.now().uptimeNanoseconds
         while !stopping {
+            let timeout = timeoutMilliseconds(now: now)
             let ready = events.withUnsafeMutableBufferPointer {
-                epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeoutMilliseconds())
+                epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout)
             }
             if ready < 0 && errno != EINTR { break }
             for i in 0..<Int(max(0, ready)) {
@@ -192,7 +197,8 @@ public final class UDPEventLoop: @unchecked Sendable {
                     if member.batch > 1 && members[fd] == nil { break }
                 }
             }
-            fireDueTimers()
+            now = DispatchTime.now().uptimeNanoseconds
+            fireDueTimers(now: now)
         }
         members = [:]
         timers = [:]
@@ -212,16 +218,14 @@ public final class UDPEventLoop: @unchecked Sendable {
         for item in work { item() }
     }
 
-    private func timeoutMilliseconds() -> Int32 {
+    private func timeoutMilliseconds(now: UInt64) -> Int32 {
         guard earliestDeadline != .max else { return -1 }
-        let now = DispatchTime.now().uptimeNanoseconds
         guard earliestDeadline > now else { return 0 }
         // Rounded up: waking a little late is fine, waking early costs a turn for nothing.
         return Int32(min((earliestDeadline - now + 999_999) / 1_000_000, 60_000))
     }
 
-    private func fireDueTimers() {
-        let now = DispatchTime.now().uptimeNanoseconds
+    private func fireDueTimers(now: UInt64) {
         guard now >= earliestDeadline else { return }
         var due: [TimerID] = []
         var earliest = UInt64.max
