@@ -13,10 +13,12 @@ public struct TFTPInstant: Comparable, Hashable, Sendable, CustomStringConvertib
     public var nanoseconds: UInt64
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    public func advanced(by d: Duration) -> TFTPInstant { TFTPInstant(nanoseconds: nanoseconds &+ UInt64(max(0, d.wholeNanoseconds))) }
-    public func duration(since earlier: TFTPInstant) -> Duration {
-        .nanoseconds(Int64(nanoseconds) - Int64(earlier.nanoseconds))
-    }
+    public func advanced(by d: Duration) -> TFTPInstant { advanced(byNanoseconds: d.wholeNanoseconds) }
+    public func duration(since earlier: TFTPInstant) -> Duration { .nanoseconds(nanoseconds(since: earlier)) }
+    // The per-packet forms: plain integers, where Duration's 128-bit arithmetic showed in
+    // the lockstep profile.
+    func advanced(byNanoseconds n: Int64) -> TFTPInstant { TFTPInstant(nanoseconds: nanoseconds &+ UInt64(max(0, n))) }
+    func nanoseconds(since earlier: TFTPInstant) -> Int64 { Int64(nanoseconds) - Int64(earlier.nanoseconds) }
     public static func < (a: Self, b: Self) -> Bool { a.nanoseconds < b.nanoseconds }
     public var description: String { "t+\(nanoseconds)ns" }
 }
@@ -176,7 +178,7 @@ public struct TFTPTransfer: Sendable {
     private let maxRetries: Int
     private var consecutiveTimeouts = 0
     private var deadline: TFTPInstant?
-    private let silenceLimit: Duration
+    private let silenceLimitNanoseconds: Int64
     /// The start, then the last ACK that moved the transfer on.
     private var lastHeard: TFTPInstant
 
@@ -188,7 +190,7 @@ public struct TFTPTransfer: Sendable {
         if let seconds = options.timeoutSeconds { policy.ceiling = .seconds(seconds) }
         timer = RetransmitTimer(policy)
         maxRetries = max(1, retransmit.maxRetries)
-        silenceLimit = max(.zero, retransmit.silenceLimit)
+        silenceLimitNanoseconds = max(0, retransmit.silenceLimit.wholeNanoseconds)
         lastHeard = now
         reader = BlockReader(content: content, mode: mode)
         statistics = TFTPTransferStatistics(startedAt: now)
@@ -265,7 +267,7 @@ public struct TFTPTransfer: Sendable {
         switch phase {
         case .awaitingOptionAck(let oack):
             guard wireBlock == 0 else { statistics.ignoredPackets += 1; return [] }
-            if oack.sendCount == 1 { timer.sample(now.duration(since: oack.sentAt).wholeNanoseconds) }
+            if oack.sendCount == 1 { timer.sample(now.nanoseconds(since: oack.sentAt)) }
             consecutiveTimeouts = 0
             lastHeard = now
             phase = .sending
@@ -281,7 +283,7 @@ public struct TFTPTransfer: Sendable {
             guard distance > 0, acked < windowStart + window.count else { statistics.ignoredPackets += 1; return [] }
             let count = acked - windowStart + 1
             let newest = window[count - 1]
-            if newest.sendCount == 1 { timer.sample(now.duration(since: newest.sentAt).wholeNanoseconds) }
+            if newest.sendCount == 1 { timer.sample(now.nanoseconds(since: newest.sentAt)) }
             for packet in window[0..<count] { statistics.bytesAcknowledged += packet.bytes.count - 4 }
             window.removeFirst(count)
             windowStart = acked + 1
@@ -333,11 +335,11 @@ public struct TFTPTransfer: Sendable {
     }
 
     /// When the silence ceiling abandons the transfer unless the client moves it on.
-    private var silentUntil: TFTPInstant { lastHeard.advanced(by: silenceLimit) }
+    private var silentUntil: TFTPInstant { lastHeard.advanced(byNanoseconds: silenceLimitNanoseconds) }
 
     /// The next retransmission, or the silence ceiling if that comes first.
     private mutating func armTimer(now: TFTPInstant) -> Action {
-        let due = min(now.advanced(by: .nanoseconds(timer.current)), silentUntil)
+        let due = min(now.advanced(byNanoseconds: timer.current), silentUntil)
         deadline = due
         return .wake(at: due)
     }
