@@ -124,7 +124,8 @@ done <"$work/libraries"
 cp -L "$loader" "$root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 ln -s /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
 # Kernel modules: storage (SATA/AHCI and IDE, NVMe, SCSI disks and the SAS/RAID controllers
-# of workstations, USB storage, virtio), wired NICs (PCI and USB), USB keyboards (the
+# of workstations, USB storage, virtio, eMMC and SD cards on SDHCI controllers: the soldered
+# storage of cheap laptops and tablets, PCI or ACPI-enumerated), wired NICs (PCI and USB), USB keyboards (the
 # countdown's cancel key), then every module these need (the kernel's own modules.dep,
 # made by busybox depmod over the whole package): PTP under Intel's NICs, PHY drivers under
 # Realtek's, t10-pi under sd_mod and nvme-core... Left out: server-only families (Fibre
@@ -134,7 +135,8 @@ moddir=lib/modules/$version
 "$root/bin/busybox" depmod -b "$work/tree" "$version"
 server_only='^kernel/drivers/(scsi/(qla2xxx|qla4xxx|lpfc|bfa|bnx2fc|bnx2i|be2iscsi|csiostor|cxgbi|qedf|qedi|fnic|snic|fcoe|libfc|elx|ibmvscsi_tgt|mpi3mr|megaraid/megaraid_mbox|pcmcia)/|net/ethernet/(mellanox|chelsio|qlogic|cavium|huawei|netronome|pensando|amazon|google|microsoft|cisco|emulex|sfc|fungible|marvell/(octeontx2|prestera|mvpp2)|broadcom/bnxt|intel/(ice|i40e|iavf|ixgbe|ixgbevf|fm10k|idpf)|mscc|brocade|wangxun|engleder|neterion|myricom|amd/xgbe)/|nvme/(target|host/nvme-(fabrics|fc|rdma|tcp)))'
 (cd "$work/tree/$moddir" && find kernel/drivers/ata kernel/drivers/nvme/host kernel/drivers/scsi kernel/drivers/usb/host \
-    kernel/drivers/usb/storage kernel/drivers/net/ethernet kernel/drivers/net/usb kernel/drivers/net/virtio_net.ko \
+    kernel/drivers/usb/storage kernel/drivers/mmc/core/mmc_block.ko kernel/drivers/mmc/host/sdhci.ko \
+    kernel/drivers/mmc/host/sdhci-pci.ko kernel/drivers/mmc/host/sdhci-acpi.ko kernel/drivers/net/ethernet kernel/drivers/net/usb kernel/drivers/net/virtio_net.ko \
     kernel/drivers/block/virtio_blk.ko kernel/drivers/virtio kernel/drivers/hid/usbhid kernel/drivers/hid/hid.ko \
     kernel/drivers/hid/hid-generic.ko -name '*.ko*' 2>/dev/null) | grep -Ev "$server_only" >"$work/modules.wanted"
 # The wanted modules and, recursively, what modules.dep says each needs.

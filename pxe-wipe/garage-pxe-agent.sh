@@ -3,7 +3,8 @@
 # sh, Debian's util-linux, smartmontools, hdparm, nvme-cli, dmidecode) on a PC booted from
 # the bench. It inventories the PC and reports it; with garage_pxe.mode=erase it then, after
 # a countdown any key cancels, erases every disk with the strongest method the disk
-# supports, reads the WHOLE disk back to check it, and reports each disk. A disk that cannot
+# supports, reads the WHOLE disk back to check it, and reports each disk with the method
+# used and, when it is not the drive's own erase, why (what the drive or the tool said). A disk that cannot
 # be written, or whose read-back is not what the method leaves, is reported failed, never
 # wiped: the server's certificate then says NOT erased.
 #
@@ -35,9 +36,9 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 first_line() { [ -r "$1" ] && head -n 1 "$1" | tr -d '\000-\037\177' | sed 's/^ *//; s/ *$//'; }
 
 # A JSON string: control characters dropped, backslash and quote escaped, at most 120
-# bytes (the server refuses texts over 128).
+# bytes (the server refuses names over 128), or MAX (reasons: the server takes 1024).
 js() {
-    printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\177' | cut -c1-120 | sed 's/\\/\\\\/g; s/"/\\"/g')"
+    printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\177' | cut -c1-"${2:-120}" | sed 's/\\/\\\\/g; s/"/\\"/g')"
 }
 num() { case $1 in '' | *[!0-9]*) echo null ;; *) echo "$1" ;; esac; }
 
@@ -50,7 +51,10 @@ post() { # post KIND FILE: the report, with this boot's token
 
 # The disks: block devices only. An empty /sys/block leaves its pattern unexpanded, and a
 # word from here is never expanded again (set -f around every use): nothing but a block
-# device listed by the kernel is ever opened for writing.
+# device listed by the kernel is ever opened for writing. An eMMC's two hardware boot
+# partitions (mmcblkNboot0/1, a few MiB of firmware space the OS does not use for files,
+# write-protected by the kernel: force_ro) and its RPMB are not disks of their own: they are
+# never erased, and the eMMC's report says so (emmc_note).
 disks() {
     set +f # a $(disks) subshell: the caller's set -f stays
     if [ -n "${GARAGE_PXE_DISKS:-}" ]; then
@@ -60,7 +64,7 @@ disks() {
     for path in /sys/block/*; do
         [ -d "$path" ] || continue
         name=${path##*/}
-        case $name in loop* | ram* | sr* | zram* | dm-* | md* | fd* | nbd*) continue ;; esac
+        case $name in loop* | ram* | sr* | zram* | dm-* | md* | fd* | nbd* | mmcblk*boot* | mmcblk*rpmb) continue ;; esac
         [ -b "/dev/$name" ] && echo "/dev/$name"
     done
 }
@@ -80,10 +84,35 @@ disk_serial() { # the drive's own serial; a loop device is known by its backing 
 disk_transport() {
     name=${1##*/}
     case $name in nvme*) echo nvme; return ;; esac
+    # An MMC card says what it is: MMC (eMMC, soldered) or SD (a card in a reader).
+    case $name in mmcblk*) case $(first_line "$(sysblock "$1")/device/type") in MMC) echo emmc ;; SD) echo sd ;; *) echo other ;; esac; return ;; esac
     case $(readlink -f "$(sysblock "$1")") in *usb*) echo usb ;; */ata*) echo sata ;; *) echo other ;; esac
 }
 
-disk_health() { # SMART (ATA) or the NVMe health log, as JSON, or null
+disk_model() { # ATA/SCSI/NVMe: device/model; an MMC card: its product name
+    model=$(first_line "$(sysblock "$1")/device/model")
+    [ -z "$model" ] && model=$(first_line "$(sysblock "$1")/device/name")
+    echo "$model"
+}
+
+# An eMMC's own wear estimate (JEDEC EXT_CSD): life_time is two levels 0x01-0x0B (tenths
+# of the rated life used, 0x0B past it), pre_eol_info 0x01 normal, 0x02 warning (80 % of
+# the spare blocks used), 0x03 urgent. smartctl knows no MMC.
+mmc_health() {
+    sys=$(sysblock "$1")/device
+    set -- $(first_line "$sys/life_time")
+    eol=$(first_line "$sys/pre_eol_info")
+    [ -z "${1:-}" ] && [ -z "$eol" ] && { echo null; return; }
+    a=$((${1:-0})) b=$((${2:-0}))
+    [ $b -gt $a ] && a=$b
+    used=null
+    [ $a -ge 1 ] && used=$(((a - 1) * 10))
+    case $eol in 0x01 | 0x02) overall=passed ;; 0x03) overall=failed ;; *) overall=unknown ;; esac
+    printf '{"overall":"%s","powerOnHours":null,"reallocatedSectors":null,"pendingSectors":null,"percentageUsed":%s}' "$overall" "$used"
+}
+
+disk_health() { # SMART (ATA), the NVMe health log or an eMMC's wear estimate, as JSON, or null
+    case ${1##*/} in mmcblk*) mmc_health "$1"; return ;; esac
     out=$(smartctl -H -A "$1" 2>/dev/null) || [ -n "$out" ] || { echo null; return; }
     case $out in
         *"test result: PASSED"* | *"Health Status: OK"*) overall=passed ;;
@@ -121,9 +150,8 @@ inventory() {
     disk_json=
     set -f
     for dev in $(disks); do
-        sys=$(sysblock "$dev")
         entry=$(printf '{"name":%s,"model":%s,"serial":%s,"sizeBytes":%s,"transport":"%s","health":%s}' \
-            "$(js "${dev##*/}")" "$(js "$(first_line "$sys/device/model")")" "$(js "$(disk_serial "$dev")")" \
+            "$(js "${dev##*/}")" "$(js "$(disk_model "$dev")")" "$(js "$(disk_serial "$dev")")" \
             "$(num "$(blockdev --getsize64 "$dev" 2>/dev/null)")" "$(disk_transport "$dev")" "$(disk_health "$dev")")
         disk_json="${disk_json:+$disk_json,}$entry"
     done
@@ -193,35 +221,128 @@ read_blocks() { # DEVICE FIRST COUNT: 4 MiB blocks on stdout; a failed read leav
     dd if="$1" bs=4M skip="$2" count="$3" iflag=direct 2>/dev/null || : >"$WORK/read.failed"
 }
 
-# The drive erases itself: NVMe sanitize (block erase), else NVMe format with secure
-# erase, else ATA SECURITY ERASE UNIT when the drive is not frozen. Prints the method, or
-# nothing when none applies (the caller then overwrites).
+# The drive erases itself, with the strongest command it has: NVMe Sanitize (block
+# erase), else NVMe Format with Secure Erase Settings 1 (user data erase), else ATA
+# SECURITY ERASE UNIT when the drive is not frozen, else (eMMC) the card's secure erase
+# (BLKSECDISCARD, busybox's blkdiscard -s). Sets FW_METHOD (empty when none applies: the
+# caller then overwrites) and FW_WHY: why each stronger method was not used, from what the
+# drive reports (NVMe identify fields, hdparm's security section) or what the command
+# answered, so the report, the journal and the certificate say why an overwrite was needed.
 firmware_erase() {
-    dev=$1
-    case ${dev##*/} in
-        nvme*)
-            if nvme id-ctrl "$dev" 2>/dev/null | grep -Eq '^sanicap +: +0x[0-9a-f]*[2367abef]$' \
-                && nvme sanitize "$dev" --sanact=2 >/dev/null 2>&1; then
-                # Sanitize runs in the background: wait (bounded: 2 h) until the log says done.
-                i=0
-                while [ $i -lt 7200 ]; do
-                    nvme sanitize-log "$dev" 2>/dev/null | grep -qi 'completed successfully' && { echo nvme-sanitize; return; }
-                    sleep 1; i=$((i + 1))
-                done
-                return
-            fi
-            nvme format "$dev" --ses=1 --force >/dev/null 2>&1 && echo nvme-format
-            ;;
-        *)
-            info=$(hdparm -I "$dev" 2>/dev/null) || return
-            case $info in *"not	frozen"*) ;; *) return ;; esac
-            case $info in *"supported: enhanced erase"* | *"supported"*"erase"*) ;; *) return ;; esac
-            hdparm --user-master u --security-set-pass garage "$dev" >/dev/null 2>&1 || return
-            if hdparm --user-master u --security-erase garage "$dev" >/dev/null 2>&1; then echo ata-secure-erase; else
-                hdparm --user-master u --security-disable garage "$dev" >/dev/null 2>&1
-            fi
-            ;;
+    FW_METHOD= FW_WHY=
+    case ${1##*/} in
+        nvme*) nvme_erase "$1" ;;
+        mmcblk*) mmc_erase "$1" ;;
+        *) case $(disk_transport "$1") in
+               sata | usb) ata_erase "$1" ;; # (a USB-SATA bridge may pass ATA commands through)
+               *) FW_WHY="no NVMe, ATA or eMMC erase command for this kind of disk ($(disk_transport "$1"))" ;;
+           esac ;;
     esac
+}
+
+last_error() { tr -s '\n' ' ' <"$1" | sed 's/^ *//; s/ *$//' | cut -c1-200; }
+
+# NVMe: identify controller's OACS bit 1 (Format NVM supported) and SANICAP bit 1 (Sanitize
+# block erase supported). nvme-cli prints them as "oacs      : 0x12a", "sanicap   : 0".
+nvme_erase() {
+    dev=$1
+    if ! nvme id-ctrl "$dev" >"$WORK/id-ctrl" 2>"$WORK/nvme.err"; then
+        FW_WHY="nvme id-ctrl failed: $(last_error "$WORK/nvme.err")"; return
+    fi
+    oacs=$(sed -n 's/^oacs *: *\(0x[0-9a-fA-F]*\|[0-9]*\) *$/\1/p' "$WORK/id-ctrl" | head -n 1)
+    sanicap=$(sed -n 's/^sanicap *: *\(0x[0-9a-fA-F]*\|[0-9]*\) *$/\1/p' "$WORK/id-ctrl" | head -n 1)
+    if [ $((${sanicap:-0} & 2)) -ne 0 ]; then
+        if nvme sanitize "$dev" --sanact=2 >/dev/null 2>"$WORK/nvme.err"; then
+            # Sanitize runs in the background: wait (bounded: 2 h) for the log's status
+            # (SSTAT bits 2:0: 1 or 4 done, 3 failed; 2 in progress).
+            i=0
+            while [ $i -lt 7200 ]; do
+                sstat=$(nvme sanitize-log "$dev" 2>/dev/null | sed -n 's/.*(SSTAT) *: *\(0x[0-9a-fA-F]*\).*/\1/p' | head -n 1)
+                case $((${sstat:-2} & 7)) in
+                    1 | 4) FW_METHOD=nvme-sanitize; return ;;
+                    3) FW_WHY="sanitize (block erase) failed (SSTAT $sstat)"; break ;;
+                esac
+                sleep 1; i=$((i + 1))
+            done
+            # Still running or failed: a format now would be refused or race it; the
+            # overwrite that follows fails while it runs, and the disk is reported failed.
+            [ -n "$FW_WHY" ] || FW_WHY="sanitize (block erase) not finished after 2 h"
+            return
+        fi
+        FW_WHY="sanitize (block erase) refused: $(last_error "$WORK/nvme.err")"
+    else
+        FW_WHY="no sanitize block erase (SANICAP ${sanicap:-unreadable})"
+    fi
+    if [ $((${oacs:-0} & 2)) -eq 0 ]; then
+        FW_WHY="$FW_WHY; no Format NVM (OACS ${oacs:-unreadable})"; return
+    fi
+    if nvme format "$dev" --ses=1 --force >/dev/null 2>"$WORK/nvme.err"; then
+        FW_METHOD=nvme-format; return
+    fi
+    FW_WHY="$FW_WHY; format with secure erase (SES 1) refused: $(last_error "$WORK/nvme.err")"
+}
+
+# ATA: hdparm -I's "Security:" section lists "supported", "not<TAB>frozen" and the erase modes.
+ata_erase() {
+    dev=$1
+    if ! hdparm -I "$dev" >"$WORK/hdparm" 2>"$WORK/hdparm.err"; then
+        FW_WHY="not an ATA drive (hdparm -I: $(last_error "$WORK/hdparm.err"))"; return
+    fi
+    security=$(sed -n '/^Security:/,/^[^[:space:]]/p' "$WORK/hdparm")
+    case $security in *"	supported"*) ;; *) FW_WHY="no ATA security feature set (hdparm -I)"; return ;; esac
+    case $security in *"not	frozen"*) ;; *) FW_WHY="ATA security frozen by the firmware (hdparm -I): Secure Erase refused until a power cycle"; return ;; esac
+    case $security in *"not	locked"*) ;; *) FW_WHY="ATA security locked by a password (hdparm -I)"; return ;; esac
+    if ! hdparm --user-master u --security-set-pass garage "$dev" >/dev/null 2>"$WORK/hdparm.err"; then
+        FW_WHY="ATA security password refused: $(last_error "$WORK/hdparm.err")"; return
+    fi
+    if hdparm --user-master u --security-erase garage "$dev" >/dev/null 2>"$WORK/hdparm.err"; then
+        FW_METHOD=ata-secure-erase; return
+    fi
+    FW_WHY="ATA Secure Erase failed: $(last_error "$WORK/hdparm.err")"
+    hdparm --user-master u --security-disable garage "$dev" >/dev/null 2>&1
+}
+
+# eMMC (or an SD card): the kernel offers the card's secure erase as BLKSECDISCARD only
+# when the card has it (EXT_CSD SEC_FEATURE_SUPPORT; SD cards never do): anything else is
+# refused with "Operation not supported".
+mmc_erase() {
+    if blkdiscard -s "$1" >/dev/null 2>"$WORK/blkdiscard.err"; then
+        FW_METHOD=mmc-secure-erase; return
+    fi
+    FW_WHY="$(disk_transport "$1") card: secure erase refused (blkdiscard -s: $(last_error "$WORK/blkdiscard.err"))"
+}
+
+# The hardware boot partitions of an eMMC, which disks() leaves out: said in its report.
+emmc_note() {
+    set +f
+    parts=
+    for path in "$(sysblock "$1")"boot*; do
+        [ -d "$path" ] || continue
+        sectors=$(first_line "$path/size")
+        case $sectors in '' | *[!0-9]*) sectors=0 ;; esac
+        parts="${parts:+$parts, }${path##*/} ($((sectors * 512)) bytes)"
+    done
+    set -f
+    [ -n "$parts" ] && echo "hardware boot partitions not erased (firmware space, write-protected, no user files): $parts"
+}
+
+overwrite() { # DEVICE SIZE: zeros over every sector; sets reason on failure
+    t0=$(uptime_s)
+    if ! dd if=/dev/zero of="$1" bs=4M oflag=direct conv=fsync 2>"$WORK/dd.err" \
+        && ! grep -q 'No space left' "$WORK/dd.err"; then
+        reason="overwrite failed: $(tail -n 1 "$WORK/dd.err")"
+    fi
+    say "write pass $1: $2 bytes from $t0 s to $(uptime_s) s (uptime)"
+}
+
+read_back() { # DEVICE SIZE BYTE: sets verification, success and reason
+    t0=$(uptime_s)
+    if all_bytes_are "$1" "$2" "$3"; then
+        verification=verified success=true reason=
+    else
+        verification=mismatch success=false reason="read-back found data after $method"
+    fi
+    say "read-back $1: $2 bytes from $t0 s to $(uptime_s) s (uptime)"
 }
 
 erase_disk() {
@@ -229,40 +350,38 @@ erase_disk() {
     [ -b "$dev" ] || { say "$dev is not a block device: left alone"; return 1; }
     serial=$(disk_serial "$dev")
     size=$(blockdev --getsize64 "$dev" 2>/dev/null || echo 0)
-    model=$(first_line "$(sysblock "$dev")/device/model")
-    started=$(now) method=none passes=0 verification=not-run success=false reason=
+    model=$(disk_model "$dev")
+    started=$(now) method=none passes=0 verification=not-run success=false reason= why=
     if [ "$(blockdev --getro "$dev" 2>/dev/null)" = 1 ]; then
         reason="read-only device: cannot be written"
     else
-        method=$(firmware_erase "$dev")
-        expected=
-        if [ -n "$method" ]; then
-            passes=1
-            # The drive leaves zeros or ones depending on its make: any single byte value.
-            expected=$(od -An -to1 -N1 "$dev" | tr -d ' ')
+        firmware_erase "$dev"
+        why=$FW_WHY
+        if [ -n "$FW_METHOD" ]; then
+            method=$FW_METHOD passes=1
+            # What the drive leaves is its own: zeros or ones by make, a single byte value
+            # (read past the page cache, which may still hold the old first sector).
+            read_back "$dev" "$size" "$(dd if="$dev" bs=4096 count=1 iflag=direct 2>/dev/null | od -An -to1 -N1 | tr -d ' ')"
+            if [ "$verification" != verified ]; then
+                # Not one byte value (a drive may leave indeterminate data, e.g. an erase
+                # done by changing its encryption key): the disk is overwritten all the same.
+                why="$FW_METHOD left non-uniform data (read back whole): overwritten"
+                method=overwrite verification=not-run reason=
+            fi
         else
-            method=overwrite passes=1 expected=000
-            t0=$(uptime_s)
-            if ! dd if=/dev/zero of="$dev" bs=4M oflag=direct conv=fsync 2>"$WORK/dd.err" \
-                && ! grep -q 'No space left' "$WORK/dd.err"; then
-                reason="overwrite failed: $(tail -n 1 "$WORK/dd.err")"
-            fi
-            say "write pass ${dev}: $size bytes from $t0 s to $(uptime_s) s (uptime)"
+            method=overwrite
         fi
-        if [ -z "$reason" ]; then
-            t0=$(uptime_s)
-            if all_bytes_are "$dev" "$size" "${expected:-000}"; then
-                verification=verified success=true
-            else
-                verification=mismatch reason="read-back found data after $method"
-            fi
-            say "read-back ${dev}: $size bytes from $t0 s to $(uptime_s) s (uptime)"
+        if [ "$method" = overwrite ]; then
+            passes=1
+            overwrite "$dev" "$size"
+            [ -z "$reason" ] && read_back "$dev" "$size" 000
         fi
+        case ${dev##*/} in mmcblk*) note=$(emmc_note "$dev"); [ -n "$note" ] && why="${why:+$why; }$note" ;; esac
     fi
-    printf '{"serial":%s,"model":%s,"sizeBytes":%s,"method":"%s","passes":%s,"started":"%s","ended":"%s","verification":"%s","success":%s,"reason":%s}\n' \
-        "$(js "$serial")" "$(js "$model")" "$(num "$size")" "$method" "$passes" "$started" "$(now)" "$verification" "$success" "$(js "$reason")" \
-        >"$WORK/wipe.json"
-    say "disk $dev ($serial): $method, $verification${reason:+: $reason}"
+    printf '{"serial":%s,"model":%s,"sizeBytes":%s,"method":"%s","methodReason":%s,"passes":%s,"started":"%s","ended":"%s","verification":"%s","success":%s,"reason":%s}\n' \
+        "$(js "$serial")" "$(js "$model")" "$(num "$size")" "$method" "$(js "$why" 1000)" "$passes" "$started" "$(now)" "$verification" "$success" \
+        "$(js "$reason" 1000)" >"$WORK/wipe.json"
+    say "disk $dev ($serial): $method${why:+ ($why)}, $verification${reason:+: $reason}"
     post wipe "$WORK/wipe.json" && [ "$success" = true ]
 }
 
@@ -282,10 +401,24 @@ countdown() {
     return 0
 }
 
+# nvme-cli 2.3 (bookworm) checks errno after parsing a number without clearing it first,
+# and glibc's first malloc leaves EAGAIN there when the kernel's random pool is not ready
+# yet (getrandom GRND_NONBLOCK): right after a network boot with no hardware RNG (QEMU, old
+# PCs) every `nvme format --ses=1` / `nvme sanitize --sanact=2` then failed with "Expected
+# byte argument for 'ses' but got '1'!" and the disk was overwritten instead. A blocking
+# read of /dev/random waits until the pool is ready (the kernel gathers jitter entropy for
+# it; bounded here).
+random_ready() {
+    t0=$(uptime_s)
+    timeout 120 head -c 1 /dev/random >/dev/null 2>&1 || say "le générateur aléatoire du noyau n'est pas prêt après 120 s"
+    say "random pool ready: waited from $t0 s to $(uptime_s) s (uptime)"
+}
+
 inventory >"$WORK/inventory.json"
 post inventory "$WORK/inventory.json" && say "inventaire envoyé"
 status=0
 if [ "$MODE" = erase ] && countdown; then
+    random_ready
     set -f
     for dev in $(disks); do erase_disk "$dev" || status=1; done
     set +f

@@ -12,7 +12,8 @@ mkdir -p /tmp /run
 # USB devices behind a host controller), then the ones that stack on them (disks over SCSI).
 for pass in 1 2 3; do
     for alias in /sys/bus/*/devices/*/modalias; do modprobe -q "$(cat "$alias")" 2>/dev/null; done
-    [ "$pass" = 1 ] && for m in sd_mod nvme ahci usb_storage; do modprobe -q "$m" 2>/dev/null; done
+    # (an MMC card's bus has no modalias file: its block driver is loaded by name)
+    [ "$pass" = 1 ] && for m in sd_mod nvme ahci usb_storage mmc_block; do modprobe -q "$m" 2>/dev/null; done
     sleep 1
 done
 mac=$(sed -n 's/.*garage_pxe\.mac=\([^ ]*\).*/\1/p' /proc/cmdline)

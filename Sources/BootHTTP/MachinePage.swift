@@ -34,7 +34,7 @@ enum MachinePage {
                 if let v = h.percentageUsed { parts.append("\(v) % utilisé") }
                 return parts.joined(separator: ", ")
             } ?? "inconnue"
-            let erase = d.wipe.map { w in "\(w.method.label), vérification \(w.verification.rawValue)" } ?? "—"
+            let erase = d.wipe.map { w in "\(w.method.label), vérification \(w.verification.rawValue)" + (w.methodReason.map { " (motif : \($0))" } ?? "") } ?? "—"
             let result = d.erased ? "<td class=\"ok\">Effacé</td>"
                 : "<td class=\"ko\">NON effacé\(d.wipe.map { " : " + e($0.reason) } ?? "")</td>"
             return "<tr data-serial=\"\(e(d.serial))\" data-erased=\"\(d.erased)\"><td>\(e(d.serial))</td><td>\(e(d.disk?.model ?? d.wipe?.model ?? ""))</td>"

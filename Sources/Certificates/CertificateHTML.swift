@@ -22,7 +22,8 @@ public enum CertificateHTML {
             let result = d.erased ? "<td class=\"ok\">Effacé</td>" : "<td class=\"ko\">NON effacé — \(escape(d.reason))</td>"
             return """
                 <tr><td>\(escape(d.serial))</td><td>\(escape(d.model))</td><td>\(escape(sizeText(d.sizeBytes)))</td><td>\(escape(d.transport.uppercased()))</td>\
-                <td>\(escape(method))\(d.passes > 0 ? " (\(d.passes) passe\(d.passes > 1 ? "s" : ""))" : "")</td>\
+                <td>\(escape(method))\(d.passes > 0 ? " (\(d.passes) passe\(d.passes > 1 ? "s" : ""))" : "")\
+                \(d.methodReason.map { "<br><small>Motif : \(escape($0))</small>" } ?? "")</td>\
                 <td>\(escape(d.started))<br>\(escape(d.ended))</td><td>\(escape(verification))</td>\(result)</tr>
             """
         }.joined(separator: "\n")

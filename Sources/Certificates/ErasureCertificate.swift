@@ -46,6 +46,7 @@ public struct ErasureCertificate: Sendable, Equatable, Codable {
             CertificateDisk(
                 serial: d.serial, model: d.disk?.model ?? d.wipe?.model ?? "", sizeBytes: d.disk?.sizeBytes ?? d.wipe?.sizeBytes ?? 0,
                 transport: d.disk?.transport.rawValue ?? "", method: d.wipe?.method.rawValue ?? WipeMethod.none.rawValue,
+                methodReason: d.wipe?.methodReason.flatMap { $0.isEmpty ? nil : $0 },
                 passes: d.wipe?.passes ?? 0, started: d.wipe?.started ?? "", ended: d.wipe?.ended ?? "",
                 verification: d.wipe?.verification.rawValue ?? WipeVerification.notRun.rawValue, erased: d.erased,
                 reason: d.erased ? "" : (d.wipe.map { $0.reason.isEmpty ? "échec" : $0.reason } ?? "aucun effacement signalé pour ce disque"))
@@ -73,10 +74,14 @@ public struct CertificateDisk: Sendable, Equatable, Codable {
     public var serial: String
     public var model: String
     public var sizeBytes: UInt64
-    /// sata, nvme, usb, other; empty when the disk was not in the inventory.
+    /// sata, nvme, usb, emmc, sd, other; empty when the disk was not in the inventory.
     public var transport: String
     /// A WipeMethod raw value ("none" when nothing was done).
     public var method: String
+    /// Why that method (e.g. why an overwrite and not the drive's own erase), as the agent
+    /// found it. Absent when there is nothing to say: certificates made before this field
+    /// keep their canonical bytes, so their signatures still hold.
+    public var methodReason: String?
     public var passes: Int
     public var started: String
     public var ended: String

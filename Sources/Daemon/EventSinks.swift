@@ -153,6 +153,7 @@ enum BootHTTPEventLines {
             let message: Logger.Message = report.erased ? "disk.wiped" : "disk.wipe.failed"
             logger.log(level: report.erased ? .notice : .error, message,
                        metadata: ["mac": "\(mac)", "disk_serial": "\(report.serial)", "method": "\(report.method.rawValue)",
+                                  "method_reason": "\(report.methodReason ?? "")",
                                   "verification": "\(report.verification.rawValue)", "reason": "\(report.reason)", "remote": "\(remote)"])
         }
     }

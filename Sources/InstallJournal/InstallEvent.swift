@@ -147,6 +147,8 @@ public enum InstallField: String, CaseIterable, Sendable, Codable {
     case diskModel = "GARAGE_PXE_DISK_MODEL"
     case diskBytes = "GARAGE_PXE_DISK_BYTES"
     case wipeMethod = "GARAGE_PXE_WIPE_METHOD"
+    /// Why that method and not a stronger one, as the agent found it (DiskWipeReport.methodReason).
+    case wipeMethodReason = "GARAGE_PXE_WIPE_METHOD_REASON"
     case wipePasses = "GARAGE_PXE_WIPE_PASSES"
     /// ISO 8601, the PC's clock.
     case wipeStarted = "GARAGE_PXE_WIPE_STARTED"

@@ -76,7 +76,12 @@ public struct CPUInfo: Sendable, Equatable, Codable {
 }
 
 public enum DiskTransport: String, Sendable, Equatable, Codable, CaseIterable {
-    case sata, nvme, usb, other
+    case sata, nvme, usb
+    /// An MMC card whose type is MMC: the eMMC soldered in cheap laptops and tablets.
+    case emmc
+    /// An SD card, in a reader on the MMC bus.
+    case sd
+    case other
 }
 
 public struct DiskInventory: Sendable, Equatable, Codable {
@@ -157,6 +162,8 @@ public enum WipeMethod: String, Sendable, Equatable, Codable, CaseIterable {
     case nvmeFormat = "nvme-format"
     /// ATA SECURITY ERASE UNIT (hdparm --security-erase), only when the drive is not frozen.
     case ataSecureErase = "ata-secure-erase"
+    /// An eMMC's own secure erase (the kernel's BLKSECDISCARD, offered only when the card has it).
+    case mmcSecureErase = "mmc-secure-erase"
     /// Zeros written over every sector from the host (nwipe/dd): no spare area reached.
     case overwrite
     /// Nothing could be started (e.g. the disk refused writes).
@@ -168,6 +175,7 @@ public enum WipeMethod: String, Sendable, Equatable, Codable, CaseIterable {
         case .nvmeSanitize: "NVMe Sanitize (effacement par le contrôleur)"
         case .nvmeFormat: "NVMe Format avec effacement sécurisé"
         case .ataSecureErase: "ATA Secure Erase"
+        case .mmcSecureErase: "eMMC Secure Erase (effacement par la carte)"
         case .overwrite: "Réécriture complète (zéros)"
         case .none: "aucune"
         }
@@ -189,6 +197,11 @@ public struct DiskWipeReport: Sendable, Equatable, Codable {
     public var model: String
     public var sizeBytes: UInt64
     public var method: WipeMethod
+    /// Why `method` and not a stronger one (what the drive reported or the command answered,
+    /// e.g. "no sanitize block erase (SANICAP 0x0)"), and any part of the drive deliberately
+    /// left as it is (an eMMC's hardware boot partitions); nil when there is nothing to say
+    /// (and in reports from agents older than this field).
+    public var methodReason: String?
     public var passes: Int
     /// ISO 8601 UTC, as the PC's clock says (the server adds its own receipt time).
     public var started: String
@@ -199,12 +212,13 @@ public struct DiskWipeReport: Sendable, Equatable, Codable {
     /// Why it failed; empty on success.
     public var reason: String
 
-    public init(serial: String, model: String, sizeBytes: UInt64, method: WipeMethod, passes: Int, started: String, ended: String,
-                verification: WipeVerification, success: Bool, reason: String = "") {
+    public init(serial: String, model: String, sizeBytes: UInt64, method: WipeMethod, methodReason: String? = nil, passes: Int,
+                started: String, ended: String, verification: WipeVerification, success: Bool, reason: String = "") {
         self.serial = serial
         self.model = model
         self.sizeBytes = sizeBytes
         self.method = method
+        self.methodReason = methodReason
         self.passes = passes
         self.started = started
         self.ended = ended

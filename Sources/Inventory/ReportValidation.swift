@@ -51,7 +51,7 @@ public enum ReportValidation {
     }
 
     public static func wipe(from data: Data) throws(ReportError) -> DiskWipeReport {
-        let report: DiskWipeReport
+        var report: DiskWipeReport
         do {
             report = try JSONDecoder().decode(DiskWipeReport.self, from: data)
         } catch {
@@ -62,7 +62,12 @@ public enum ReportValidation {
         try check(report.started, "started", allowEmpty: false)
         try check(report.ended, "ended", allowEmpty: false)
         guard (0...64).contains(report.passes) else { throw ReportError("passes must be 0 to 64") }
-        guard report.reason.utf8.count <= maximumReasonBytes else { throw ReportError("reason longer than \(maximumReasonBytes) bytes") }
+        try checkReason(report.reason, "reason")
+        if let methodReason = report.methodReason {
+            try checkReason(methodReason, "methodReason")
+            // An empty reason is no reason: stored as none, so the journal has no empty field.
+            if methodReason.isEmpty { report.methodReason = nil }
+        }
         return report
     }
 
@@ -72,6 +77,14 @@ public enum ReportValidation {
     static func check(_ text: String, _ name: String, allowEmpty: Bool) throws(ReportError) {
         if text.isEmpty && !allowEmpty { throw ReportError("\(name) must not be empty") }
         guard text.utf8.count <= maximumTextBytes else { throw ReportError("\(name) longer than \(maximumTextBytes) bytes") }
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+            throw ReportError("\(name) contains a control character")
+        }
+    }
+
+    /// A reason (a command's error output, cut by the agent): bounded, no control character.
+    static func checkReason(_ text: String, _ name: String) throws(ReportError) {
+        guard text.utf8.count <= maximumReasonBytes else { throw ReportError("\(name) longer than \(maximumReasonBytes) bytes") }
         guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
             throw ReportError("\(name) contains a control character")
         }

@@ -34,6 +34,7 @@ public enum ReportEvents {
             .wipeMethod: report.method.rawValue, .wipePasses: String(report.passes),
             .wipeStarted: report.started, .wipeEnded: report.ended, .verification: report.verification.rawValue,
         ]
+        if let why = report.methodReason, !why.isEmpty { fields[.wipeMethodReason] = why }
         if report.erased { return (.diskWiped, fields) }
         // An agent claiming success without a verified read-back still fails, with that said.
         fields[.reason] = report.reason.isEmpty
@@ -55,7 +56,7 @@ public enum ReportEvents {
         let verification = record[.verification].flatMap(WipeVerification.init(rawValue:)) ?? .notRun
         return DiskWipeReport(
             serial: serial, model: record[.diskModel] ?? "", sizeBytes: record[.diskBytes].flatMap { UInt64($0) } ?? 0,
-            method: record[.wipeMethod].flatMap(WipeMethod.init(rawValue:)) ?? .none,
+            method: record[.wipeMethod].flatMap(WipeMethod.init(rawValue:)) ?? .none, methodReason: record[.wipeMethodReason],
             passes: record[.wipePasses].flatMap { Int($0) } ?? 0, started: record[.wipeStarted] ?? "", ended: record[.wipeEnded] ?? "",
             verification: verification, success: record.kind == .diskWiped, reason: record[.reason] ?? "")
     }

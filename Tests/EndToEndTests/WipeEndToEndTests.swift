@@ -1,20 +1,22 @@
 import Foundation
 import Testing
 
-/// Issue 19 end to end (scripts/e2e/wipe-boot.sh): a QEMU PC with an AHCI disk and an NVMe
-/// disk full of a known pattern and a third disk attached read-only boots "Diagnostic et
-/// effacement" through garage-pxe (its default in a test copy of the menus), in the image
-/// this run builds with `garage-pxe import wipe`. The script checks the disk images
-/// themselves (no byte of the pattern, zeros over their whole size; the read-only one
-/// unchanged), the journal (machine.inventoried with RAM, CPU and the three serials;
-/// disk.wiped x2, disk.wipe.failed for the read-only one), the signed certificate
+/// Issue 19 end to end (scripts/e2e/wipe-boot.sh): a QEMU PC with an AHCI disk, an NVMe
+/// disk and an SD card on an SDHCI controller (standing for a cheap laptop's eMMC: same bus,
+/// driver and agent path) full of a known pattern and a fourth disk attached read-only boots
+/// "Diagnostic et effacement" through garage-pxe (its default in a test copy of the menus),
+/// in the image this run builds with `garage-pxe import wipe`. The script checks the disk
+/// images themselves (no byte of the pattern, zeros over their whole size; the read-only one
+/// unchanged), the journal (machine.inventoried with RAM, CPU and the four serials;
+/// disk.wiped x3, each with the method it really got and why: NVMe Format for the NVMe disk,
+/// an overwrite for the others; disk.wipe.failed for the read-only one), the signed certificate
 /// (`certificate`, `verify`, a one-byte change rejected) and the machine's bench page in a
 /// real headless Chromium; it prints the inventory and erase times and the throughput
 /// against dd. Nested in RealFirmwareTests so its `.serialized` holds here too.
 extension RealFirmwareTests {
 @Suite("diagnostic and erase end to end", .serialized)
 struct WipeEndToEndTests {
-    @Test("a PC with three disks is inventoried, two disks erased and read back, the read-only one reported NOT erased, with a signed certificate")
+    @Test("a PC with four disks is inventoried, three disks (AHCI, NVMe by NVMe Format, SD/eMMC) erased and read back, the read-only one reported NOT erased, with a signed certificate")
     func eraseThreeDisks() async throws {
         // Bounded: the image build (first run: ~80 packages from the archive), then one TCG guest.
         let result = try await RealFirmwareTests.run("scripts/e2e/wipe-boot.sh", ["bios", "--limit", "420"], limit: 1500)

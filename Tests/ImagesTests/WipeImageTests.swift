@@ -86,12 +86,16 @@ struct WipeImageTests {
         let modules = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("lib/modules").path)
         let dep = try String(contentsOf: root.appendingPathComponent("lib/modules/\(modules.first ?? "")/modules.dep"), encoding: .utf8)
         for driver in ["/ahci.ko", "/nvme.ko", "/sd_mod.ko", "/e1000.ko", "/e1000e.ko", "/virtio_net.ko", "/r8169.ko", "/usb-storage.ko", "/virtio_pci.ko",
-                       "/virtio_scsi.ko", "/t10-pi.ko", "/xhci-pci.ko", "/usbhid.ko", "/r8152.ko"] {
+                       "/virtio_scsi.ko", "/t10-pi.ko", "/xhci-pci.ko", "/usbhid.ko", "/r8152.ko",
+                       // eMMC (and SD cards) on SDHCI controllers, PCI or ACPI-enumerated: cheap laptops' soldered storage
+                       "/mmc_block.ko", "/sdhci.ko", "/sdhci-pci.ko", "/sdhci-acpi.ko", "/mmc_core.ko"] {
             #expect(dep.contains(driver), "\(driver) in modules.dep")
         }
         // Each driver with the modules it needs, e.g. Realtek's r8169 with the PHY library.
         let r8169 = dep.split(separator: "\n").first { $0.hasPrefix("kernel/drivers/net/ethernet/realtek/r8169.ko:") } ?? ""
         #expect(r8169.contains("/libphy.ko"), "\(r8169)")
+        let sdhciPCI = dep.split(separator: "\n").first { $0.hasPrefix("kernel/drivers/mmc/host/sdhci-pci.ko:") } ?? ""
+        #expect(sdhciPCI.contains("/sdhci.ko") && sdhciPCI.contains("/mmc_core.ko"), "\(sdhciPCI)")
         for line in dep.split(separator: "\n") {
             for needed in line.split(separator: " ").dropFirst() {
                 #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("lib/modules/\(modules.first ?? "")/\(needed)").path), "\(line)")

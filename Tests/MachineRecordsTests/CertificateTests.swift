@@ -86,6 +86,30 @@ struct CertificateTests {
         #expect(try CertificateVerifier.verify(resigned.jsonFile, trustedKey: Self.publicKey(other)).certificate.signingKey == other.publicKeyBase64)
     }
 
+    @Test("why an overwrite: in the signed JSON and under the method in the HTML; a certificate without it has no such key")
+    func methodReason() throws {
+        let (plain, _) = try Self.signed()
+        #expect(!String(decoding: plain.certificate.canonicalBytes, as: UTF8.self).contains("methodReason"))
+        #expect(!CertificateHTML.render(plain).contains("Motif"))
+        var wipe = Samples.wipe("19285D801234", ok: true)
+        wipe.methodReason = "no sanitize block erase (SANICAP 0x0); format <refused>"
+        let (kind, fields) = ReportEvents.wipeEvent(wipe)
+        var events = Samples.journey()
+        events.append(Samples.record(kind, fields.merging([.mac: Samples.mac]) { a, _ in a }, at: 1_780_005_000))
+        let key = SiteSigningKey(key: Curve25519.Signing.PrivateKey())
+        let record = try #require(MachineRecords.fold(events).first)
+        let signed = try SignedCertificate.sign(
+            ErasureCertificate.make(record: record, site: "S", issued: Date(timeIntervalSince1970: 0), signingKey: ""), with: key)
+        let disk = try #require(signed.certificate.disks.first { $0.serial == "19285D801234" })
+        #expect(disk.method == "overwrite" && disk.methodReason == wipe.methodReason)
+        let html = CertificateHTML.render(signed)
+        #expect(html.contains("<br><small>Motif : no sanitize block erase (SANICAP 0x0); format &lt;refused&gt;</small></td>"))
+        #expect(try CertificateVerifier.verify(Data(html.utf8), trustedKey: Self.publicKey(key)) == signed)
+        var forged = signed
+        forged.certificate.disks[1].methodReason = nil
+        #expect(throws: CertificateRejection.self) { try CertificateVerifier.verify(forged.jsonFile, trustedKey: Self.publicKey(key)) }
+    }
+
     @Test("DMI text cannot close the embedded script nor inject markup")
     func hostileText() throws {
         var events = Samples.journey()

@@ -71,6 +71,33 @@ struct ReportValidationTests {
         #expect(failed.kind == .diskWipeFailed && failed.fields[.reason] == "write refused: read-only device")
         #expect(throws: ReportError.self) { try ReportValidation.wipe(from: Data("{\"serial\":\"x\"}".utf8)) }
     }
+
+    @Test("why the method: validated, journaled, read back; an agent without the field or with it empty records none")
+    func methodReason() throws {
+        func report(_ methodReason: String?) -> Data {
+            let why = methodReason.map { ",\"methodReason\":\"\($0)\"" } ?? ""
+            return Data("""
+                {"serial":"E2E-NVME-0002","model":"QEMU NVMe Ctrl","sizeBytes":67108864,"method":"overwrite"\(why),"passes":1,\
+                "started":"2026-12-06T06:00:00Z","ended":"2026-12-06T06:00:09Z","verification":"verified","success":true,"reason":""}
+                """.utf8)
+        }
+        let why = "no sanitize block erase (SANICAP 0x0); format with secure erase (SES 1) refused: NVMe status: INVALID_FIELD(0x2)"
+        let parsed = try ReportValidation.wipe(from: report(why))
+        #expect(parsed.methodReason == why && parsed.method == .overwrite)
+        let (kind, fields) = ReportEvents.wipeEvent(parsed)
+        #expect(kind == .diskWiped && fields[.wipeMethodReason] == why)
+        let back = try #require(ReportEvents.wipe(Samples.record(kind, fields, at: 1_780_000_000)))
+        #expect(back.methodReason == why && back.erased)
+        for silent in [nil, ""] as [String?] {
+            let quiet = try ReportValidation.wipe(from: report(silent))
+            #expect(quiet.methodReason == nil && ReportEvents.wipeEvent(quiet).fields[.wipeMethodReason] == nil)
+        }
+        #expect(throws: ReportError.self) { try ReportValidation.wipe(from: report("line\\nbreak")) }
+        #expect(throws: ReportError.self) { try ReportValidation.wipe(from: report(String(repeating: "x", count: 1025))) }
+        // The eMMC's transport and method decode (what the agent sends for a soldered eMMC).
+        #expect(DiskTransport(rawValue: "emmc") == .emmc && DiskTransport(rawValue: "sd") == .sd)
+        #expect(WipeMethod(rawValue: "mmc-secure-erase") == .mmcSecureErase)
+    }
 }
 
 @Suite("health grade")

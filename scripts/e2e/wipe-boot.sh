@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # End to end, issue 19: a donated PC is inventoried and erased through garage-pxe, with
 # proof. A virtual PC (SeaBIOS + QEMU's iPXE ROM; or OVMF with Secure Boot, `uefi-sb`)
-# with three disks, each with its own serial:
+# with four disks, each with its own serial:
 #   E2E-AHCI-0001  an AHCI (SATA) disk    } filled with a known pattern
 #   E2E-NVME-0002  an NVMe disk           }
+#   0xdeadbeef     an SD card on a PCI SDHCI controller, standing for the eMMC of a cheap
+#                  laptop (same bus, driver and agent path: mmcblk0; QEMU emulates no eMMC,
+#                  and gives every card this serial); filled with the pattern too
 #   E2E-RO-0003    a SCSI disk (virtio-scsi) whose drive QEMU opens read-only
 # boots on a private bench LAN (scripts/lab: a plain DHCP server, garage-pxe's proxyDHCP)
 # the "Diagnostic et effacement" entry: the default for its MAC in a test copy of the
 # shipped menus (countdown 5 s, the agent's console on the serial port). The diagnostic
 # image is built by this run (`garage-pxe import wipe`; the packages and the image built
 # from them kept in /var/cache/garage-pxe-tests/wipe between runs). Passes when:
-#   - the two writable images hold no byte of the pattern and read back as zeros over
+#   - the three writable images hold no byte of the pattern and read back as zeros over
 #     their whole size (what an overwrite and QEMU's NVMe format leave); the read-only one
 #     is unchanged;
 #   - the journal (a private systemd-journald) holds machine.inventoried (RAM, CPU, the
-#     three disks with their serials), disk.wiped for the two, disk.wipe.failed for the third;
-#   - `garage-pxe certificate` lists the three and marks the third NOT erased; `garage-pxe
+#     four disks with their serials, the SD card as such), disk.wiped for the three writable
+#     ones with the method each really got and why (WIPE_METHOD, WIPE_METHOD_REASON),
+#     disk.wipe.failed for the read-only one;
+#   - `garage-pxe certificate` lists the four and marks the read-only one NOT erased; `garage-pxe
 #     verify` accepts it and rejects a copy with one byte changed;
 #   - the machine's page, loaded by a real headless Chromium, shows its record.
 # Prints how long inventory and erase took, then scripts/e2e/wipe-throughput.sh's figures.
@@ -68,11 +73,12 @@ PY
 }
 e2e_setup
 
-# Three disks of DISK_MIB MiB, every 4 KiB block holding the pattern (and its number).
+# Four disks of DISK_MIB MiB (a power of two: QEMU's SD card wants one), every 4 KiB block
+# holding the pattern (and its number).
 "$E2E_PYTHON" - "$RUN" "$DISK_MIB" "$PATTERN" <<'PY'
 import sys
 run, mib, pattern = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
-for name in ("ahci", "nvme", "ro"):
+for name in ("ahci", "nvme", "sd", "ro"):
     with open("%s/disk-%s.img" % (run, name), "wb") as f:
         for block in range(mib * 256):
             line = b"%s %s bloc %08d\n" % (pattern, name.encode(), block)
@@ -84,6 +90,7 @@ VM_EXTRA_ARGS="-smbios type=1,manufacturer=Atelier,product=PC-de-test,serial=E2E
   -device ahci,id=ahci0 -drive if=none,id=dahci,file=$RUN/disk-ahci.img,format=raw
   -device ide-hd,drive=dahci,bus=ahci0.0,serial=E2E-AHCI-0001
   -drive if=none,id=dnvme,file=$RUN/disk-nvme.img,format=raw -device nvme,drive=dnvme,serial=E2E-NVME-0002
+  -device sdhci-pci,id=sdhci0 -drive if=none,id=dsd,file=$RUN/disk-sd.img,format=raw -device sd-card,drive=dsd
   -device virtio-scsi-pci,id=scsi0 -drive if=none,id=dro,file=$RUN/disk-ro.img,format=raw,readonly=on
   -device scsi-hd,drive=dro,bus=scsi0.0,serial=E2E-RO-0003"
 export VM_EXTRA_ARGS
@@ -104,9 +111,11 @@ check "[$PC] image.sent: the diagnostic initrd" has_event "$mac" image.sent file
 check "[$PC] the agent counted down before erasing" grep -q "Effacement de TOUS les disques dans" "$serial_log"
 inventory="$(pc_events "$mac" | grep -m1 '^machine.inventoried ' || true)"
 check "[$PC] machine.inventoried: the DMI serial" grep -q "serial=E2E-WIPE-PC" <<<"$inventory"
-for disk in E2E-AHCI-0001 E2E-NVME-0002 E2E-RO-0003; do
+for disk in E2E-AHCI-0001 E2E-NVME-0002 0xdeadbeef E2E-RO-0003; do
   check "[$PC] machine.inventoried lists disk $disk" grep -q "$disk" <<<"$inventory"
 done
+check "[$PC] machine.inventoried: the SD card on SDHCI as such (mmcblk0, transport sd)" \
+  grep -qE '"name":"mmcblk0"[^}]*"serial":"0xdeadbeef"[^}]*"transport":"sd"' <<<"$inventory"
 # The RAM installed: QEMU describes its -m 1024 as SMBIOS memory devices (type 17), with
 # SeaBIOS and with OVMF alike: exactly 1 GiB, from DMI (not the kernel's smaller MemTotal).
 ram="$(grep -oE 'memory_bytes=[0-9]+' <<<"$inventory" | cut -d= -f2 || true)"
@@ -114,14 +123,25 @@ ram_source="$(grep -oE 'memory_source=[a-z]+' <<<"$inventory" | cut -d= -f2 || t
 check "[$PC] machine.inventoried: the RAM installed, from DMI (${ram:-none} bytes from ${ram_source:-nowhere}; 1 GiB installed)" \
   test "${ram:-0}" -eq $((1 << 30)) -a "$ram_source" = dmi
 check "[$PC] machine.inventoried: the CPU model" grep -qE "cpu_model=[^ ]+" <<<"$inventory"
-check "[$PC] disk.wiped: the AHCI disk" has_event "$mac" disk.wiped disk_serial=E2E-AHCI-0001 verification=verified
-check "[$PC] disk.wiped: the NVMe disk" has_event "$mac" disk.wiped disk_serial=E2E-NVME-0002 verification=verified
+# Each disk's method is the one it really got, with the reason the agent found (QEMU's
+# devices: the AHCI disk has no ATA security feature set, the NVMe controller formats
+# (OACS bit 1) but has no sanitize (SANICAP 0), an SD card has no secure erase); each is
+# then read back whole (verification=verified) and the images are scanned below.
+check "[$PC] disk.wiped: the AHCI disk, overwritten: no ATA security feature set" has_event "$mac" disk.wiped \
+  disk_serial=E2E-AHCI-0001 verification=verified wipe_method=overwrite "wipe_method_reason=no ATA security feature set (hdparm -I)"
+check "[$PC] disk.wiped: the NVMe disk, by NVMe Format with secure erase (no sanitize: SANICAP 0)" has_event "$mac" disk.wiped \
+  disk_serial=E2E-NVME-0002 verification=verified wipe_method=nvme-format "wipe_method_reason=no sanitize block erase (SANICAP 0)"
+check "[$PC] disk.wiped: the SD card (eMMC stand-in), overwritten: the card has no secure erase" has_event "$mac" disk.wiped \
+  disk_serial=0xdeadbeef verification=verified wipe_method=overwrite "wipe_method_reason=sd card: secure erase refused (blkdiscard -s:" \
+  "Operation not supported"
+check "[$PC] the agent waited for the kernel's random pool before erasing (nvme-cli's parsing needs it)" \
+  grep -qa "random pool ready" "$serial_log"
 check "[$PC] disk.wipe.failed: the read-only disk" has_event "$mac" disk.wipe.failed disk_serial=E2E-RO-0003
 check "[$PC] no disk.wiped for the read-only disk" no_event "$mac" disk.wiped disk_serial=E2E-RO-0003
 
 # The disks themselves: scanned whole on the host.
 size=$((DISK_MIB << 20))
-for name in ahci nvme; do
+for name in ahci nvme sd; do
   img="$RUN/disk-$name.img"
   check "[$PC] disk-$name.img: no byte of the pattern left" bash -c "! grep -qa -- '$PATTERN' '$img' && ! grep -qa -- 'bloc 0' '$img'"
   check "[$PC] disk-$name.img: all $size bytes read back as zeros" cmp -n "$size" "$img" /dev/zero
@@ -141,13 +161,17 @@ check_certificate() {
 import json, sys
 c = json.load(open(sys.argv[1]))["certificate"]
 disks = {d["serial"]: d for d in c["disks"]}
-assert set(disks) == {"E2E-AHCI-0001", "E2E-NVME-0002", "E2E-RO-0003"}, disks.keys()
-assert disks["E2E-AHCI-0001"]["erased"] and disks["E2E-NVME-0002"]["erased"], disks
+assert set(disks) == {"E2E-AHCI-0001", "E2E-NVME-0002", "0xdeadbeef", "E2E-RO-0003"}, disks.keys()
+assert all(disks[s]["erased"] for s in ("E2E-AHCI-0001", "E2E-NVME-0002", "0xdeadbeef")), disks
+assert disks["E2E-NVME-0002"]["method"] == "nvme-format", disks["E2E-NVME-0002"]
+assert disks["E2E-AHCI-0001"]["method"] == "overwrite" and "ATA security" in disks["E2E-AHCI-0001"]["methodReason"], disks
+assert disks["0xdeadbeef"]["transport"] == "sd" and "secure erase refused" in disks["0xdeadbeef"]["methodReason"], disks
 assert not disks["E2E-RO-0003"]["erased"], disks["E2E-RO-0003"]
 assert not c["allErased"] and c["machine"]["serial"] == "E2E-WIPE-PC", c
 PY
 }
-check "[$PC] certificate: the three disks, the read-only one NOT erased, the PC not fully erased" check_certificate
+check "[$PC] certificate: the four disks, each method and why, the read-only one NOT erased, the PC not fully erased" check_certificate
+check "[$PC] certificate (HTML): why the AHCI disk was overwritten" grep -q "Motif : no ATA security feature set" "$cert"
 check "[$PC] certificate (HTML): the third disk marked NON effacé" grep -q "NON effacé" "$cert"
 check "[$PC] garage-pxe verify accepts the certificate" "$E2E_BIN" verify "$cert" --config "$E2E_CONFIG" --state "$RUN/state"
 cp "$cert" "$RUN/certificate-changed.html"
@@ -169,7 +193,7 @@ ip netns exec "$LAB_NS_SRV" timeout 90 chromium --headless=new --no-sandbox --di
   --dump-dom "http://$LAB_SRV_ADDR:$LAB_HTTP_PORT/machines/E2E-WIPE-PC" >"$RUN/machine-page.html" 2>"$RUN/chromium.log" || true
 page_shows() { grep -q -- "$1" "$RUN/machine-page.html"; }
 check "[$PC] bench machine page (Chromium): the PC's serial" page_shows E2E-WIPE-PC
-for disk in E2E-AHCI-0001 E2E-NVME-0002 E2E-RO-0003; do
+for disk in E2E-AHCI-0001 E2E-NVME-0002 0xdeadbeef E2E-RO-0003; do
   check "[$PC] bench machine page (Chromium): disk $disk" page_shows "$disk"
 done
 
@@ -184,10 +208,10 @@ chosen="$(first_event_time "$mac" menu.chosen || true)"
 inventoried="$(first_event_time "$mac" machine.inventoried || true)"
 last="$(pc_events "$mac" | grep -E '^disk\.wipe' | tail -n 1 | sed -nE 's/.* at=@([^ ]+)$/\1/p')"
 if [[ -n "$chosen" && -n "$inventoried" && -n "$last" ]]; then
-  printf 'e2e[%s]: timing power-on -> menu.chosen %.1f s, -> machine.inventoried %.1f s (boot + inventory), inventory -> last disk report %.1f s (5 s countdown + erase and read-back of 2 x %d MiB + the read-only refusal)\n' \
+  printf 'e2e[%s]: timing power-on -> menu.chosen %.1f s, -> machine.inventoried %.1f s (boot + inventory), inventory -> last disk report %.1f s (5 s countdown + erase and read-back of 3 x %d MiB + the read-only refusal)\n' \
     "$E2E_NAME" "$(echo "$chosen - $on" | bc)" "$(echo "$inventoried - $on" | bc)" "$(echo "$last - $inventoried" | bc)" "$DISK_MIB"
 fi
-sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$serial_log" | tr -d '\r' | grep -aE "garage-pxe: (write pass|read-back|disk |mémoire)" |
+sed -E 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$serial_log" | tr -d '\r' | grep -aE "garage-pxe: (write pass|read-back|disk |mémoire|random)" |
   sed "s/^/e2e[$E2E_NAME]: guest (TCG): /" || true
 # Throughput against dd, same run, on a host loop device (the guest is emulated: its
 # figures measure TCG, not the method).
