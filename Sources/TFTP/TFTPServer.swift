@@ -177,17 +177,20 @@ public final class TFTPServer: @unchecked Sendable {
         TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// Transfer threads by default (`tftp.transfer_threads`): one. A lockstep transfer is
-    /// one ACK in, one DATA out; one loop holding every transfer finds several ACKs ready
-    /// at each epoll_wait while the bench boots, and so rarely sleeps, where several loops
-    /// each sleep and wake per packet. Measured with 32 lockstep clients on 2 CPUs, quiet
-    /// (Benchmarks/RESULTS.md, "Per-packet cost"): 1 loop 198 MB/s at 4.96 s of CPU per
-    /// GB, 2 loops 140 MB/s at 5.76, 8 loops 134 MB/s at 6.77 (dnsmasq, one thread too:
-    /// 213 MB/s at 4.59). One loop moves more than a gigabit link carries; more threads
-    /// are for a faster link or a server whose CPUs are busy with other work, where each
-    /// thread gets its own share of the scheduler. A read from a cold disk holds the loop's
-    /// other transfers for that read; the kernel's readahead keeps that to a file's first reads.
-    public static let defaultTransferLoopCount = 1
+    /// Transfer threads by default (`tftp.transfer_threads`): 8. Lockstep transfers (every
+    /// PXE firmware's) all go to the first: a lockstep transfer is one ACK in, one DATA
+    /// out, and one loop holding all of them finds several ACKs ready at each epoll_wait
+    /// while the bench boots, so it rarely sleeps, where several loops each sleep and wake
+    /// per packet. Measured with 32 lockstep clients on 2 CPUs, quiet (Benchmarks/RESULTS.md,
+    /// "Per-packet cost"): one loop 198 MB/s at 4.96 s of CPU per GB, spread over 2 loops
+    /// 140 MB/s at 5.76, over 8 loops 134 MB/s at 6.77 (dnsmasq, one thread: 213 MB/s at
+    /// 4.59); one loop carries more than a gigabit link. Windowed transfers (RFC 7440) send
+    /// a burst per ACK and batch by themselves: they take turns over all the loops, so 32
+    /// of them use every CPU (8 loops: 348 MB/s, more than one CPU can send), and on a
+    /// machine doing other work each thread gets its own share of the scheduler. A read
+    /// from a cold disk holds its loop's other transfers for that read; the kernel's
+    /// readahead keeps that to a file's first reads.
+    public static let defaultTransferLoopCount = 8
 
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
                 transferLoopCount: Int? = nil,
@@ -394,8 +397,13 @@ public final class TFTPServer: @unchecked Sendable {
         }
         let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
                                    retransmit: settings.retransmit, now: clock())
-        let loop = transferLoops[nextTransferLoop % transferLoops.count]
-        nextTransferLoop &+= 1
+        let loop: UDPEventLoop
+        if options.windowSize > 1 {
+            loop = transferLoops[nextTransferLoop % transferLoops.count]
+            nextTransferLoop &+= 1
+        } else {
+            loop = transferLoops[0]
+        }
         let session = TransferSession(machine: machine, socket: sockets.peer, strangers: sockets.strangers, loop: loop,
                                       clock: clock) { [weak self] session, outcome in
             guard let self else { return }

@@ -16,7 +16,7 @@ struct TFTPConfigTests {
         #expect(c.tftp.timeoutMilliseconds == 1000)
         #expect(c.tftp.retries == 10)
         #expect(c.tftp.refuseOptions.isEmpty)
-        #expect(c.tftp.transferThreads == 1)
+        #expect(c.tftp.transferThreads == 8)
         let s = c.tftpServerSettings
         #expect(s.root == "/usr/lib/ipxe")
         #expect(s.maxTransfers == 64)
