@@ -99,6 +99,8 @@ let package = Package(
             dependencies: [
                 "NetworkAddresses", "FileJail", "BootMenus", "Images", "InstallJournal", "Inventory", "MachineRecords", "Certificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // AvailableConnectionsDelegate: no connection accepted before the daemon says so.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

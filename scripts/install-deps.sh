@@ -34,6 +34,9 @@ test+=(bc)
 # sfdisk, ext4 and FAT file systems made from folders. GRUB is the root's own (debootstrap
 # installs grub-pc-bin and grub-efi-amd64-bin in it), run with chroot.
 test+=(fdisk e2fsprogs dosfstools mtools)
+# The hand start's privilege gate: strace holds each thread's setresuid, widening the window
+# between binding and the last privilege step to seconds (PrivilegeGateTests).
+test+=(strace)
 
 case "$profile" in
   build) wanted=("${build[@]}") ;;

@@ -7,9 +7,11 @@ import BootMenus
 import FileJail
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Images
 import InstallJournal
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NetworkAddresses
 
@@ -99,7 +101,9 @@ public struct BootRequestContext: RequestContext {
 }
 
 public enum BootHTTPServer {
-    /// The application; run it with `run()` (it stops when its task is cancelled).
+    /// The application; run it with `run()` (it stops when its task is cancelled). It
+    /// accepts no connection before `onRunning` returns: they wait in the kernel's accept
+    /// queue meanwhile (the daemon drops its last privileges there).
     public static func application(
         configuration: BootHTTPConfiguration, content: BootContentStore, logger: Logger,
         statistics: BootHTTPStatistics = BootHTTPStatistics(),
@@ -121,16 +125,36 @@ public enum BootHTTPServer {
         }
         let gate = ConnectionGate(limits: configuration.limits)
         if let records { MachineRoutes(access: records, onEvent: onEvent).register(on: router) }
+        let accepting = AcceptAfterStart()
         return Application(
             router: router,
             server: .http1(configuration: .init(
                 additionalChannelHandlers: [ConnectionAccounting(statistics: statistics), ConnectionBounds(gate: gate, statistics: statistics),
                                             FileRegionSender.Installer()],
                 idleTimeout: .nanoseconds(configuration.idleTimeout.wholeNanoseconds))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "garage-pxe",
+                                 availableConnectionsDelegate: accepting),
+            onServerRunning: { channel in
+                await onRunning(channel.localAddress?.port ?? configuration.port)
+                guard !Task.isCancelled else { return }
+                accepting.begin()
+                // The listening socket's first read was held: ask for it again.
+                channel.read()
+            },
             logger: logger)
     }
+}
+
+/// Holds every accept of the listening socket until `begin()`: Hummingbird asks it before
+/// each read of that socket, and a read it refuses is not asked again by itself.
+struct AcceptAfterStart: AvailableConnectionsDelegate {
+    private let begun = NIOLockedValueBox(false)
+
+    func begin() { begun.withLockedValue { $0 = true } }
+    func isAcceptingNewConnections() -> Bool { begun.withLockedValue { $0 } }
+    // Connections are counted and capped elsewhere (ConnectionGate).
+    func connectionOpened() {}
+    func connectionClosed() {}
 }
 
 struct BootRoutes: Sendable {

@@ -81,8 +81,21 @@ public final class ProxyDHCPService: @unchecked Sendable {
         return loop.sync(work)
     }
 
-    /// Binds every configured port; on failure nothing stays bound.
+    /// Binds every configured port and answers at once (tests). The daemon binds, drops
+    /// its last privileges, then serves.
     public func start() throws(UDPError) {
+        try bind()
+        do throws(UDPError) {
+            try serve()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Binds every configured port, reading nothing yet: requests wait in the sockets'
+    /// receive queues until `serve`. On failure nothing stays bound.
+    public func bind() throws(UDPError) {
         var bound: [(ProxyPort, UDPSocket)] = []
         let wanted: [(ProxyPort, UInt16?)] = [(.dhcp, listen.dhcpPort), (.pxe, listen.pxePort)]
         for case let (kind, port?) in wanted {
@@ -105,9 +118,15 @@ public final class ProxyDHCPService: @unchecked Sendable {
             throw error
         }
         let opened = bound.map { (port: $0.0, socket: $0.1) }
+        loop.sync { self.sockets = opened }
+        running.withLock { $0 = loop }
+    }
+
+    /// Answers what the bound ports receive, those already queued first.
+    public func serve() throws(UDPError) {
+        guard let loop = running.withLock({ $0 }) else { return }
         let added = loop.sync { () -> UDPError? in
-            self.sockets = opened
-            for (kind, socket) in opened {
+            for (kind, socket) in self.sockets {
                 do throws(UDPError) {
                     // A burst of clients fills the queue: several requests per turn.
                     try loop.add(socket, batch: 16) { [weak self] datagram in
@@ -119,12 +138,7 @@ public final class ProxyDHCPService: @unchecked Sendable {
             }
             return nil
         }
-        if let added {
-            loop.stop()
-            bound.forEach { $0.1.close() }
-            throw added
-        }
-        running.withLock { $0 = loop }
+        if let added { throw added }
     }
 
     public func stop() {

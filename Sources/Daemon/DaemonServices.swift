@@ -6,23 +6,64 @@
 // The concurrency model is written down in docs/concurrency.md.
 
 import BootHTTP
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
+/// Bound but deaf until opened: the supervisor opens it once the privilege drop is complete
+/// (`Privileges.finish`), and only then does any service read a request.
+///
+/// Why: started by hand as root, the daemon binds with a saved uid of 0 (it keeps
+/// CAP_NET_BIND_SERVICE through it, capabilities being per thread) and lets that go once
+/// every port is bound, with a setresuid that glibc applies to each thread in turn. A
+/// request handled in between would be handled by a process that can still take root back.
+/// Nothing is lost meanwhile: datagrams wait in their socket's receive queue, HTTP
+/// connections in the kernel's accept queue. Under the unit (no drop) it opens as soon as
+/// everything is bound.
+final class ServingGate: Sendable {
+    private let state = NIOLockedValueBox((isOpen: false, waiting: [AsyncStream<Never>.Continuation]()))
+
+    func open() {
+        let waiting = state.withLockedValue { state in
+            state.isOpen = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        waiting.forEach { $0.finish() }
+    }
+
+    /// Returns true once the gate is open, false if the calling task is cancelled first.
+    func opened() async -> Bool {
+        let (stream, continuation) = AsyncStream.makeStream(of: Never.self)
+        let isOpen = state.withLockedValue { state in
+            if !state.isOpen { state.waiting.append(continuation) }
+            return state.isOpen
+        }
+        // Ends when `open` finishes the stream, or when this task is cancelled.
+        if !isOpen { for await _ in stream {} }
+        return !Task.isCancelled
+    }
+}
+
 /// One socket-bound server: `open` binds (a thrown error fails the start and stops every
-/// service already started), `drain` lets running work finish after SIGTERM (it must return
-/// when its task is cancelled), `close` closes everything.
+/// service already started), `serve` starts reading requests once `gate` opens, `drain`
+/// lets running work finish after SIGTERM (it must return when its task is cancelled),
+/// `close` closes everything.
 struct SocketService: Service, CustomStringConvertible {
     let description: String
     let open: @Sendable () throws -> Void
+    var serve: @Sendable () throws -> Void = {}
     var drain: @Sendable () async -> Void = {}
     let close: @Sendable () -> Void
     /// Told once the socket is bound.
     let started: AsyncStream<String>.Continuation
+    let gate: ServingGate
 
     func run() async throws {
         try open()
         defer { close() }
         started.yield(description)
+        guard await gate.opened() else { return }
+        try serve()
         // Throws on cancellation: then nothing is waited for.
         guard (try? await gracefulShutdown()) != nil else { return }
         await drain()

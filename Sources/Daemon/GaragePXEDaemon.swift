@@ -61,6 +61,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     private var adminToken = AdminToken.unusable()
     /// Where the privilege drop stands (Privileges): set before the services start.
     private var privileges = Privileges.Outcome.notRoot
+    /// Opened once the privilege drop is complete: no service reads a request before.
+    private let servingGate = ServingGate()
 
     /// Said at start (an error) and on the bench page when install events go nowhere durable.
     public static let eventsOffWarning = "install events are NOT recorded: no journal is reachable (/run/systemd/journal/socket) or --events log was asked; install once cannot record new installs (an installed PC that network-boots again is offered the auto-install, which erases its disk) and the install record is off"
@@ -114,7 +116,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         if let journal { services.append(installerSyslogService(journal, started: started)) }
         services.append(try httpService(started))
         if let watcher = makeWatcher(request) {
-            services.append(SocketService(description: "folder watcher", open: { watcher.start() }, close: { watcher.stop() }, started: started))
+            services.append(SocketService(description: "folder watcher", open: { watcher.start() }, close: { watcher.stop() },
+                                          started: started, gate: servingGate))
         }
         let expected = services.count
         // Last: shut down first, so new clients are refused before anything waits.
@@ -241,11 +244,17 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let nic = interfaceName
         return SocketService(description: "proxyDHCP", open: {
             do {
-                try service.start()
+                try service.bind()
             } catch {
                 throw ConfigRuntimeError("cannot listen for PXE clients on \(nic): \(error) (ports 67 and 4011 need root or CAP_NET_BIND_SERVICE; is another PXE server running?)")
             }
-        }, close: { service.stop() }, started: started)
+        }, serve: {
+            do {
+                try service.serve()
+            } catch {
+                throw ConfigRuntimeError("cannot read PXE clients' requests on \(nic): \(error)")
+            }
+        }, close: { service.stop() }, started: started, gate: servingGate)
     }
 
     /// Bound to the bench interface like the proxy; each transfer answers from the address
@@ -269,16 +278,18 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let abandoned = transfersAbandoned
         return SocketService(description: "TFTP", open: {
             do {
-                try server.start()
+                try server.bind()
             } catch {
                 throw ConfigRuntimeError("cannot serve TFTP on \(nic) port \(port): \(error) (is another TFTP server running?)")
             }
+        }, serve: {
+            server.serve()
         }, drain: {
             await server.transfersEnded()
         }, close: {
             abandoned.withLockedValue { $0 = server.activeTransfers }
             server.stop()
-        }, started: started)
+        }, started: started, gate: servingGate)
     }
 
     /// The installer's syslog (log_host/log_port) on the bench address. A port already taken
@@ -296,11 +307,11 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let where_ = "\(serverAddress):\(config.installer.syslogPort)"
         return SocketService(description: "installer syslog", open: {
             do {
-                try receiver.start()
+                try receiver.bind()
             } catch {
                 logger.error("cannot receive the installers' syslog on \(where_): \(error); installs still boot, without their step events")
             }
-        }, close: { receiver.stop() }, started: started)
+        }, serve: { receiver.serve() }, close: { receiver.stop() }, started: started, gate: servingGate)
     }
 
     /// Menus with errors at start do not stop the daemon: PCs get a script that says so and
@@ -324,6 +335,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         let journal = self.journal
         let events = self.events
         let boundPort = httpBoundPort
+        let gate = servingGate
         // /tftp/ follows the TFTP server's jail, trusted link targets included: Debian's
         // /usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi.
         var httpConfiguration = BootHTTPConfiguration(
@@ -344,6 +356,8 @@ public final class GaragePXEDaemon: @unchecked Sendable {
             onRunning: { port in
                 boundPort.withLockedValue { $0 = port }
                 started.yield("HTTP")
+                // Connections wait in the kernel's accept queue until the gate opens.
+                _ = await gate.opened()
             },
             bench: bench,
             installOnce: { [installOnce] mac in await installOnce.status(mac: mac.description) },
@@ -373,9 +387,10 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         return made
     }
 
-    /// The daemon's own task: waits until every service is bound, drops privileges, sends
-    /// READY; then takes SIGHUP, file changes and its timers one at a time until SIGTERM,
-    /// when it starts the stop (new clients refused at once).
+    /// The daemon's own task: waits until every service is bound, drops privileges, lets
+    /// the services read requests (ServingGate), sends READY; then takes SIGHUP, file
+    /// changes and its timers one at a time until SIGTERM, when it starts the stop (new
+    /// clients refused at once).
     private func supervise(startups: AsyncStream<String>, expected: Int, requests: AsyncStream<Request>,
                            request: AsyncStream<Request>.Continuation) async throws {
         // Trapped now: SIGHUP's default action would end the process.
@@ -423,13 +438,15 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
     }
 
-    /// Every socket is open: nothing privileged is needed any more.
+    /// Every socket is open: nothing privileged is needed any more. Once every thread has
+    /// dropped it for good, and not before, the services start reading requests.
     private func becomeReady() throws {
         do {
             try Privileges.finish(privileges)
         } catch {
             throw ConfigRuntimeError("cannot drop privileges to user '\(config.user)': \(error)")
         }
+        servingGate.open()
         var runningAs = "uid \(getuid())"
         switch privileges {
         case .binding(let user, _, _): runningAs = user

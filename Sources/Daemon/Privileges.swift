@@ -2,6 +2,7 @@
 // steps: before any socket is opened it takes the configured user's ids, keeping only
 // CAP_NET_BIND_SERVICE (what the unit gives it) through a saved uid of 0; once every port
 // is bound it lets the saved uid go too, which clears every capability of every thread.
+// No service reads a request before that second step is done (ServingGate).
 // Under systemd the unit starts it as that user directly, with CAP_NET_BIND_SERVICE as an
 // ambient capability, and both steps are skipped.
 

@@ -78,15 +78,20 @@ public final class InstallerSyslogReceiver: @unchecked Sendable {
     /// The address bound, host order.
     public var address: IPv4Address { options.bindAddress }
 
-    public func start() throws(UDPError) {
-        let socket = try UDPSocket(options)
-        self.socket = socket
-        listen(on: socket)
+    /// Binds, reading nothing yet: lines wait in the socket's receive queue until `serve`
+    /// (the daemon drops its last privileges in between).
+    public func bind() throws(UDPError) {
+        socket = try UDPSocket(options)
     }
 
-    /// Moves to another address or port (a reload): the new socket is bound first, and only
-    /// once it is, the old one is closed; if binding fails the old one keeps receiving.
-    /// The counts carry over.
+    /// Reads what the bound socket receives, what is already queued first.
+    public func serve() {
+        if let socket { listen(on: socket) }
+    }
+
+    /// Moves to another address or port (a reload, once serving): the new socket is bound
+    /// first, and only once it is, the old one is closed; if binding fails the old one keeps
+    /// receiving. The counts carry over.
     public func rebind(address: IPv4Address, port: UInt16) throws(UDPError) {
         var moved = options
         moved.bindAddress = address

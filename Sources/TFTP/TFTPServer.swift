@@ -207,7 +207,15 @@ public final class TFTPServer: @unchecked Sendable {
         jail = PathJail(root: settings.root, trustedLinkTargets: settings.trustedLinkTargets)
     }
 
+    /// Binds and serves at once (tests). The daemon binds, drops its last privileges, then serves.
     public func start() throws(UDPError) {
+        try bind()
+        serve()
+    }
+
+    /// Binds the listener and starts the transfer threads, reading nothing yet: requests
+    /// wait in the listener's receive queue until `serve`.
+    public func bind() throws(UDPError) {
         let socket = try UDPSocket(UDPSocketOptions(
             bindAddress: listen.bindAddress, port: listen.port, device: listen.device, reuseAddress: true,
             packetInfo: true, receiveBufferBytes: listen.receiveBufferBytes))
@@ -225,8 +233,15 @@ public final class TFTPServer: @unchecked Sendable {
             listener = socket
             transferLoops = loops
         }
-        socket.startReceiving(on: queue, bufferSize: 2048) { [weak self] datagram in
-            self?.handleRequest(datagram)
+    }
+
+    /// Reads the requests the listener receives, those already queued first.
+    public func serve() {
+        // On the queue, so a stop (which closes the listener there) is wholly before or after.
+        queue.sync {
+            listener?.startReceiving(on: queue, bufferSize: 2048) { [weak self] datagram in
+                self?.handleRequest(datagram)
+            }
         }
     }
 

@@ -67,14 +67,26 @@ struct HTTPBoundsTests {
         sleep 1
         echo "=== sse-after"; on "$victim" curl -s -o /dev/null -w '%{http_code}\\n' --max-time 2 "$base/api/events"
         # A download read at 512 bytes a second: cut once the server has bytes waiting that it does not take.
-        on "$attacker" python3 "$flood" slowread 10.99.0.1 8080 /images/debian-13-amd64/big.img 240 >"$images/../slowread.out" 2>&1 &
+        # Without `on` (a function: its subshell's PID, not the reader's), so the kill below
+        # ends the reader itself rather than waiting out its 240 s.
+        ip netns exec "${pcns[$attacker]}" python3 "$flood" slowread 10.99.0.1 8080 /images/debian-13-amd64/big.img 240 >"$images/../slowread.out" 2>&1 &
         readpid=$!
-        sleep 1
-        for _ in $(seq 1 900); do
-            ip netns exec "$ns" ss -Htnp state established '( sport = :8080 )' | grep -q garage-pxe || break; sleep 0.2
+        for _ in $(seq 1 300); do grep -q '^local ' "$images/../slowread.out" && break; sleep 0.1; done
+        read -r _ readaddr readport < <(grep '^local ' "$images/../slowread.out")
+        echo "=== slowread-local"; echo "$readaddr $readport"
+        # Exactly the reader's connection, as the daemon sees it (any other of its connections,
+        # an event stream or a PC's kept-alive one, is not this one), watched until the server
+        # cuts it, for 120 s at most: half the reader's own 240 s, so a reader the server never
+        # cuts is still connected when the watch ends.
+        reader="( sport = :8080 and dst $readaddr:$readport )"
+        watchend=$((SECONDS + 120))
+        while [ "$SECONDS" -lt "$watchend" ]; do
+            [ -n "$(ip netns exec "$ns" ss -Htn state established "$reader")" ] || break; sleep 0.2
         done
-        echo "=== slowread-open"; ip netns exec "$ns" ss -Htnp state established '( sport = :8080 )' | grep -c garage-pxe
-        kill "$readpid" 2>/dev/null; wait "$readpid" 2>/dev/null
+        echo "=== slowread-open"; ip netns exec "$ns" ss -Htn state established "$reader" | wc -l
+        echo "=== slowread-watched"; echo $((SECONDS - watchend + 120))
+        # SIGKILL: a SIGTERM was seen to leave the reader running out its 240 s here.
+        kill -KILL "$readpid" 2>/dev/null; wait "$readpid" 2>/dev/null
         stamp 7-slowread-cut
         echo "=== rss-end"; rss
         stop
@@ -104,7 +116,9 @@ struct HTTPBoundsTests {
         #expect(out["sse"]?.hasPrefix("streams 32 refused 168 other 0\n") == true, "\(context)")
         #expect(count("http_event_streams_refused") == 168, "\(context)")
         #expect(out["sse-after"] == "200\n", "\(context)")
-        // The slow reader: cut by the server, counted.
+        // The slow reader: its own connection (seen from the daemon's side) cut by the server, counted.
+        let readerEnd = (out["slowread-local"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(readerEnd.range(of: #"^10\.98\.\d+\.\d+ \d+$"#, options: .regularExpression) != nil, "the reader's address and port: \(context)")
         #expect(number("slowread-open") == 0, "\(context)")
         #expect(count("http_slow_reader_closes") == 1, "\(context)")
         let rss = ["rss-start", "rss-slow", "rss-sse", "rss-end"].map { "\($0) \(number($0)) KiB" }.joined(separator: ", ")
@@ -115,6 +129,7 @@ struct HTTPBoundsTests {
         }
         let phases = zip(stamps, stamps.dropFirst()).map { "\($1.0) +\(Int(($1.1 - $0.1).rounded())) s" }.joined(separator: ", ")
         print("HTTP bounds phases: \(phases)")
+        print("HTTP bounds: slow reader's connection watched \(number("slowread-watched")) s until cut")
         print("HTTP bounds: \(rss); slow flood \((out["slow"] ?? "").replacingOccurrences(of: "\n", with: ", ")); sse \(out["sse"] ?? "")")
     }
 

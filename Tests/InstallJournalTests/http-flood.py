@@ -8,7 +8,8 @@ slow HOST PORT COUNT LIMIT [ADDRESS...]: COUNT connections (from the source ADDR
 sse HOST PORT COUNT RELEASE ADDRESS...: COUNT bench-page event streams spread over the
   source ADDRESSes; prints how many were answered 200, 503 or otherwise, `holding`, and
   keeps them open until the file RELEASE exists (120 s at most).
-slowread HOST PORT PATH SECONDS: one download read at 512 bytes a second for SECONDS.
+slowread HOST PORT PATH SECONDS: one download read at 512 bytes a second for SECONDS;
+  prints its connection's own end first (`local ADDRESS PORT`), then the bytes it read.
 macs HOST PORT COUNT: COUNT requests over four kept-alive connections at once, each for a
   new random MAC, menu requests and progress calls in turn; prints the count of each status.
 """
@@ -82,6 +83,7 @@ def slowread(host, port, path, seconds):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect((host, port))
+    print("local %s %d" % s.getsockname(), flush=True)
     s.send(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: server\r\n\r\n")
     total, end = 0, time.monotonic() + seconds
     s.settimeout(1)

@@ -212,11 +212,13 @@ public struct DaemonWorkspace {
 extension NetworkNamespace {
     /// The real daemon's `serve` in this namespace, as the tests run it: on eth0, with the
     /// test's images and state folders, its events as log lines (never into the host's
-    /// journal), bound as `user`; `extra` adds or overrides options.
+    /// journal), bound as `user`; `extra` adds or overrides options. `launcher` runs it
+    /// (a tracer's command line, the daemon's then appended); the returned process is then
+    /// the launcher's.
     public func spawnDaemon(config: String = Repo.path("config/garage-pxe.yaml"), images: URL, state: URL,
                             tftpRoot: String = "/usr/lib/ipxe", user: String = "nobody", extra: [String] = [],
-                            environment: [String: String] = [:], output: URL) throws -> Process {
-        try spawn([Repo.binary, "serve", "--config", config, "--interface", "eth0", "--tftp-root", tftpRoot,
+                            launcher: [String] = [], environment: [String: String] = [:], output: URL) throws -> Process {
+        try spawn(launcher + [Repo.binary, "serve", "--config", config, "--interface", "eth0", "--tftp-root", tftpRoot,
                    "--images", images.path, "--http-port", "8080", "--user", user,
                    "--events", "log", "--state", state.path] + extra,
                   environment: environment, output: output)
