@@ -80,8 +80,8 @@ TAIL_MOUNTS=()
 # installer.proxy auto at start). The uefi-ipxe PC is listed for iPXE, and for snponly.efi:
 # iPXE's local-disk entry on UEFI leaves iPXE (`exit 1`) so that the firmware boots its next
 # option, and Debian 12's ipxe.efi never came back from that exit under OVMF (no boot
-# option tried in 5 minutes), while snponly.efi, which drives the card through the
-# firmware's own driver and so leaves the firmware's drivers in place, returned at once.
+# option tried in the next 4 minutes), while snponly.efi, which uses only the card it was
+# loaded from through the firmware's network interface, returned at once.
 e2e_customise() {
   if [[ "$MODE" == uefi-ipxe ]]; then
     eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" info)"
@@ -365,7 +365,7 @@ check "menu.shown: the installed PC's menu defaults to the local disk (install o
 case "$MODE" in
   bios) handover="iPXE's sanboot" ;;
   uefi-ipxe) handover="iPXE's exit, then the firmware"
-    check "tftp.sent: snponly.efi, the iPXE that drives the card through the firmware" has_event "$MAC" tftp.sent file=snponly.efi
+    check "tftp.sent: snponly.efi, the iPXE that returns from its exit" has_event "$MAC" tftp.sent file=snponly.efi
     # OVMF's boot manager says which boot option it tries (BdsDxe lines on the console).
     check "iPXE's exit 1 went back to the firmware as an error (its PXE boot option failed)" \
       serial_shows 'BdsDxe: failed to start Boot[0-9A-F]{4} "UEFI PXEv4'
