@@ -17,13 +17,18 @@ struct InstallTailTests {
     /// bios: GRUB in the MBR, iPXE's sanboot hands over. uefi-sb: OVMF with Secure Boot on
     /// and Microsoft's keys, the default signed chain; the ESP holds Debian's signed shim
     /// and GRUB as grub-install leaves them, and the network GRUB's local-disk entry finds
-    /// that shim and chainloads it (no firmware setting touched).
+    /// that shim and chainloads it (no firmware setting touched); with --removable-only the
+    /// ESP holds only \EFI\BOOT (grub-install --removable) and GRUB falls back to it.
+    /// uefi-ipxe: OVMF, the PC listed for iPXE (snponly.efi); iPXE's `exit 1` returns to
+    /// the firmware, which boots its next options: the disk's removable path.
     @Test("late_command as served, install once to the disk, first boot reported, rearm", arguments: [
-        ("bios", "b", "BIOS, iPXE's sanboot"),
-        ("uefi-sb", "s", "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim"),
+        (["bios"], "b", "BIOS, iPXE's sanboot"),
+        (["uefi-sb"], "s", "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim"),
+        (["uefi-sb", "--removable-only"], "sr", "UEFI with Secure Boot, the signed GRUB chainloads the disk's removable path"),
+        (["uefi-ipxe"], "i", "UEFI with iPXE, its exit hands back to the firmware, which boots the disk"),
     ])
-    func tail(mode: String, letter: String, what: String) async throws {
-        let result = try await RealFirmwareTests.run("scripts/e2e/install-tail.sh", [mode, "--limit", "420"], limit: 1500)
+    func tail(options: [String], letter: String, what: String) async throws {
+        let result = try await RealFirmwareTests.run("scripts/e2e/install-tail.sh", options + ["--limit", "420"], limit: 1500)
         FullChainTests.expectPass("install tail, \(what)", result, passLine: "e2e[tail\(letter)]: PASS")
     }
 }

@@ -29,26 +29,35 @@
 #              chain (Debian's signed shim and GRUB): GRUB finds the disk's shim and
 #              chainloads it.
 #   uefi       the same with Secure Boot off.
-#   uefi-ipxe  OVMF, the PC listed under proxy_dhcp.uefi_ipxe (EDK2's PXE, then ipxe.efi):
-#              iPXE's `exit 1` hands back to the firmware, whose next boot options end on
-#              the disk.
+#   uefi-ipxe  OVMF, the PC listed under proxy_dhcp.uefi_ipxe and proxy_dhcp.snponly (EDK2's
+#              PXE, then snponly.efi): iPXE's `exit 1` hands back to the firmware, which
+#              moves on to its next boot options and so to the disk's (removable path).
 #
-# Usage: install-tail.sh bios|uefi|uefi-sb|uefi-ipxe [--limit SECONDS]   (bound on each guest boot; default 420)
+# --removable-only (uefi, uefi-sb): the ESP holds only the removable path, as
+# `grub-install --removable` leaves it (\EFI\BOOT: shim as BOOTX64.EFI, GRUB, MokManager and
+# grub.cfg; no \EFI\debian): the network GRUB's local-disk entry must fall back to
+# \EFI\BOOT\BOOTX64.EFI, and Debian's signed GRUB there reads the grub.cfg beside it.
+#
+# Usage: install-tail.sh bios|uefi|uefi-sb|uefi-ipxe [--removable-only] [--limit SECONDS]   (bound on each guest boot; default 420)
 # Environment: see scripts/e2e/lib.sh; GARAGE_PXE_CACHE (default /var/cache/garage-pxe-tests)
 # holds the root and the package cache's files.
 set -euo pipefail
 
 LIMIT=420
 MODE=""
+REMOVABLE_ONLY=0
+USAGE="usage: $0 bios|uefi|uefi-sb|uefi-ipxe [--removable-only] [--limit SECONDS]"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     bios | uefi | uefi-sb | uefi-ipxe) MODE="$1" ;;
+    --removable-only) REMOVABLE_ONLY=1 ;;
     --limit) LIMIT="$2"; shift ;;
-    *) echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe [--limit SECONDS]" >&2; exit 2 ;;
+    *) echo "$USAGE" >&2; exit 2 ;;
   esac
   shift
 done
-[[ -n "$MODE" ]] || { echo "usage: $0 bios|uefi|uefi-sb|uefi-ipxe [--limit SECONDS]" >&2; exit 2; }
+[[ -n "$MODE" ]] || { echo "$USAGE" >&2; exit 2; }
+[[ "$REMOVABLE_ONLY" == 0 || "$MODE" == uefi || "$MODE" == uefi-sb ]] || { echo "--removable-only is for uefi and uefi-sb" >&2; exit 2; }
 
 # One letter per mode names the lab and the PC (so its MAC); VM_MODE is boot-vm.sh's.
 case "$MODE" in
@@ -57,6 +66,8 @@ case "$MODE" in
   uefi-sb) LETTER=s VM_MODE=uefi-sb ;;
   uefi-ipxe) LETTER=i VM_MODE=uefi ;;
 esac
+# The removable-only disk is another lab and PC (run beside the usual one).
+((REMOVABLE_ONLY)) && LETTER=${LETTER}r
 E2E_NAME=tail$LETTER
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -66,11 +77,16 @@ PC_ADDR=10.77.0.60
 TAIL_MOUNTS=()
 
 # The package cache and its forwarder must answer before garage-pxe starts (it decides
-# installer.proxy auto at start). The uefi-ipxe PC is listed for iPXE.
+# installer.proxy auto at start). The uefi-ipxe PC is listed for iPXE, and for snponly.efi:
+# iPXE's local-disk entry on UEFI leaves iPXE (`exit 1`) so that the firmware boots its next
+# option, and Debian 12's ipxe.efi never came back from that exit under OVMF (no boot
+# option tried in the next 4 minutes), while snponly.efi, which uses only the card it was
+# loaded from through the firmware's network interface, returned at once.
 e2e_customise() {
   if [[ "$MODE" == uefi-ipxe ]]; then
     eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" info)"
     e2e_uefi_ipxe "$VM_MAC"
+    e2e_snponly "$VM_MAC"
   fi
   CACHE_DIR="$RUN/package-cache"
   CACHE_PORT=$("$HERE/package-cache.sh" start "$CACHE_DIR")
@@ -299,19 +315,31 @@ else
   esp="$RUN/esp.fat"
   signed="$RUN/target/usr/lib/shim" grubsigned="$RUN/target/usr/lib/grub/x86_64-efi-signed"
   mkfs.fat -C -i "$espid" -n EFI "$esp" $((ESP_MIB * 1024)) >/dev/null
-  mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/debian
-  mcopy -i "$esp" "$signed/shimx64.efi.signed" ::/EFI/debian/shimx64.efi
-  mcopy -i "$esp" "$grubsigned/grubx64.efi.signed" ::/EFI/debian/grubx64.efi
-  mcopy -i "$esp" "$signed/mmx64.efi.signed" ::/EFI/debian/mmx64.efi
-  mcopy -i "$esp" "$signed/fbx64.efi.signed" ::/EFI/debian/fbx64.efi
-  mcopy -i "$esp" "$signed/BOOTX64.CSV" ::/EFI/debian/BOOTX64.CSV
-  mcopy -i "$esp" "$RUN/esp-grub.cfg" ::/EFI/debian/grub.cfg
+  mmd -i "$esp" ::/EFI ::/EFI/BOOT
+  if ((REMOVABLE_ONLY)); then
+    # grub-install --removable: its grub.cfg beside GRUB (the signed GRUB, not finding its
+    # built-in \EFI\debian, reads the grub.cfg of the folder it was loaded from).
+    mcopy -i "$esp" "$RUN/esp-grub.cfg" ::/EFI/BOOT/grub.cfg
+  else
+    mmd -i "$esp" ::/EFI/debian
+    mcopy -i "$esp" "$signed/shimx64.efi.signed" ::/EFI/debian/shimx64.efi
+    mcopy -i "$esp" "$grubsigned/grubx64.efi.signed" ::/EFI/debian/grubx64.efi
+    mcopy -i "$esp" "$signed/mmx64.efi.signed" ::/EFI/debian/mmx64.efi
+    mcopy -i "$esp" "$signed/fbx64.efi.signed" ::/EFI/debian/fbx64.efi
+    mcopy -i "$esp" "$signed/BOOTX64.CSV" ::/EFI/debian/BOOTX64.CSV
+    mcopy -i "$esp" "$RUN/esp-grub.cfg" ::/EFI/debian/grub.cfg
+  fi
   mcopy -i "$esp" "$signed/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI
   mcopy -i "$esp" "$grubsigned/grubx64.efi.signed" ::/EFI/BOOT/grubx64.efi
   mcopy -i "$esp" "$signed/mmx64.efi.signed" ::/EFI/BOOT/mmx64.efi
   dd if="$esp" of="$DISK" bs=512 seek="${start_of[0]}" conv=notrunc,sparse status=none
-  check "the ESP holds Debian's signed shim and GRUB in \\EFI\\debian and at the removable path" \
-    bash -c "mdir -i '$esp' ::/EFI/debian | grep -qi shimx64 && mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64"
+  if ((REMOVABLE_ONLY)); then
+    check "the ESP holds Debian's signed shim and GRUB at the removable path only" \
+      bash -c "mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64 && ! mdir -i '$esp' ::/EFI/debian >/dev/null 2>&1"
+  else
+    check "the ESP holds Debian's signed shim and GRUB in \\EFI\\debian and at the removable path" \
+      bash -c "mdir -i '$esp' ::/EFI/debian | grep -qi shimx64 && mdir -i '$esp' ::/EFI/BOOT | grep -q BOOTX64"
+  fi
   rm -f "$esp"
 fi
 e2e_log "disk: $DISK ($(du -h "$DISK" | cut -f1) used), $MODE, kernel $kernel, root UUID $fsuuid"
@@ -319,23 +347,38 @@ e2e_log "disk: $DISK ($(du -h "$DISK" | cut -f1) used), $MODE, kernel $kernel, r
 # ---- 5. power on with the network first --------------------------------------------------
 ip netns delete "$PCNS"   # the QEMU PC takes its MAC on the bench LAN now
 PCNS=""
-# The disk second in the boot order, the firmware's settings untouched: the signed chain's
-# GRUB goes to the disk itself. uefi-ipxe: iPXE can only hand back to the firmware, and
-# OVMF's next options after IPv4 PXE are the card's IPv6 PXE and HTTP boot, before the
-# disk; with no IPv6 router on the bench LAN IPv6 PXE waits minutes under TCG, so that PC
-# is told to have IPv4 PXE only (a firmware setting, as on a bench PC's setup screen).
+# The disk second in the boot order (the card first): "network, then disk", as a bench PC's
+# setup screen says it. The signed chain's GRUB goes to the disk itself. uefi-ipxe: iPXE
+# can only hand back to the firmware. OVMF builds its BootOrder from QEMU's bootindex
+# order: the card's boot options (IPv4 PXE, IPv4 HTTP, IPv6 PXE, IPv6 HTTP), then the
+# disk's ("UEFI Misc Device", its removable path \EFI\BOOT\BOOTX64.EFI), then its own
+# setup screen. With no IPv6 router on the bench LAN each IPv6 option waits minutes under
+# TCG, so that PC has its IPv6 network stack off (a firmware setting, as on a bench PC's
+# setup screen); its IPv4 HTTP boot gets iPXE again from garage-pxe, whose menu again
+# picks the disk and exits, then the firmware starts the disk.
 DISK_ARGS="-drive file=$DISK,format=raw,if=none,id=disk0 -device virtio-blk-pci,drive=disk0,bootindex=2"
-[[ "$MODE" == uefi-ipxe ]] && DISK_ARGS+=" -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n"
+[[ "$MODE" == uefi-ipxe ]] && DISK_ARGS+=" -fw_cfg name=opt/org.tianocore/IPv6Support,string=n"
 VM_EXTRA_ARGS="$DISK_ARGS" start_pc "$PC" "$VM_MODE" "$((LIMIT + 30))"
 check "machine.delivered within ${LIMIT}s of power-on" wait_for_event "$MAC" machine.delivered "$LIMIT"
 "$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" stop >/dev/null 2>&1 || true
 check "menu.shown: the installed PC's menu defaults to the local disk (install once)" last_menu_default_is disque-local
 case "$MODE" in
   bios) handover="iPXE's sanboot" ;;
-  uefi-ipxe) handover="iPXE's exit, then the firmware" ;;
+  uefi-ipxe) handover="iPXE's exit, then the firmware"
+    check "tftp.sent: snponly.efi, the iPXE that returns from its exit" has_event "$MAC" tftp.sent file=snponly.efi
+    # OVMF's boot manager says which boot option it tries (BdsDxe lines on the console).
+    check "iPXE's exit 1 went back to the firmware as an error (its PXE boot option failed)" \
+      serial_shows 'BdsDxe: failed to start Boot[0-9A-F]{4} "UEFI PXEv4'
+    check "the firmware then started the disk's boot option (removable path)" \
+      serial_shows 'BdsDxe: starting Boot[0-9A-F]{4} "UEFI Misc Device' ;;
   *) handover="the network GRUB chainloading the disk's shim"
-    check "the network GRUB found the installed Debian's shim on the disk and chainloaded it" \
-      serial_shows "demarrage du disque \(hd[0-9]+,gpt1\)/EFI/debian/shimx64.efi" ;;
+    if ((REMOVABLE_ONLY)); then
+      check "the network GRUB found no \\EFI\\debian and chainloaded the disk's removable path" \
+        serial_shows "demarrage du disque \(hd[0-9]+,gpt1\)/EFI/BOOT/BOOTX64.EFI"
+    else
+      check "the network GRUB found the installed Debian's shim on the disk and chainloaded it" \
+        serial_shows "demarrage du disque \(hd[0-9]+,gpt1\)/EFI/debian/shimx64.efi"
+    fi ;;
 esac
 check "$handover handed over to the disk: the installed kernel on the console" serial_shows "Linux version"
 if [[ "$MODE" == uefi-sb ]]; then
@@ -347,7 +390,7 @@ fi
 delivered_at="$(first_event_time "$MAC" machine.delivered)" || true
 if [[ -n "$delivered_at" ]]; then
   printf 'e2e[%s]: timing power-on -> machine.delivered %.1f s (%s)\n' "$E2E_NAME" \
-    "$(echo "$delivered_at - $(eval echo "\$POWER_ON_$PC")" | bc)" "$MODE"
+    "$(echo "$delivered_at - $(eval echo "\$POWER_ON_$PC")" | bc)" "$MODE$( ((REMOVABLE_ONLY)) && echo ", removable path only")"
 fi
 check "the installed Debian ran systemd" serial_shows "systemd\[1\]|Welcome to .*Debian"
 check "machine.delivered: the first-boot service reported" has_event "$MAC" machine.delivered

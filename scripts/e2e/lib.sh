@@ -250,17 +250,26 @@ wait_for_event() {
 
 # e2e_uefi_ipxe MAC...: the test config gives these UEFI PCs iPXE (proxy_dhcp.uefi_ipxe)
 # instead of the signed chain. Call from e2e_customise (before the daemon starts).
-e2e_uefi_ipxe() {
-  local list
+e2e_uefi_ipxe() { e2e_machine_list uefi_ipxe "$@"; }
+
+# e2e_snponly MAC...: these PCs' iPXE is bootfiles.efi_snponly (proxy_dhcp.snponly).
+e2e_snponly() { e2e_machine_list snponly "$@"; }
+
+# e2e_machine_list KEY MAC...: the MACs become proxy_dhcp.KEY.macs in the test config.
+e2e_machine_list() {
+  local key="$1" list
+  shift
   list="$(printf '"%s", ' "$@")"
-  "$E2E_PYTHON" - "$E2E_CONFIG" "[${list%, }]" <<'PY'
-import sys
-path, macs = sys.argv[1], sys.argv[2]
+  "$E2E_PYTHON" - "$E2E_CONFIG" "$key" "[${list%, }]" <<'PY'
+import re, sys
+path, key, macs = sys.argv[1:]
 text = open(path).read()
-old = "  uefi_ipxe:\n    macs: []\n"
-if old not in text:
-    sys.exit("e2e: proxy_dhcp.uefi_ipxe.macs not found in the config copy")
-open(path, "w").write(text.replace(old, "  uefi_ipxe:\n    macs: %s\n" % macs, 1))
+# The list's own `macs: []` line: the first after `  KEY:` (comment lines may sit between).
+found = re.search(r"(?m)^  %s:\n(?:    #.*\n)*    macs: \[\]\n" % re.escape(key), text)
+if not found:
+    sys.exit("e2e: proxy_dhcp.%s.macs not found in the config copy" % key)
+block = found.group(0).replace("    macs: []\n", "    macs: %s\n" % macs)
+open(path, "w").write(text[:found.start()] + block + text[found.end():])
 PY
 }
 
