@@ -192,6 +192,17 @@ public final class TFTPServer: @unchecked Sendable {
     /// readahead keeps that to a file's first reads.
     public static let defaultTransferLoopCount = 8
 
+    /// How long a transfer thread keeps polling after a busy turn before it sleeps
+    /// (UDPEventLoop's `pollBeforeSleeping`). A lockstep client answers each DATA within
+    /// microseconds; sleeping between them cost a context switch and a wake-up every one or
+    /// two packets: 32 lockstep clients made the loop switch ~870 000 times in 2 × 32
+    /// transfers of a 40.8 MB initrd, dnsmasq's one loop ~49 000 (it is slower per packet,
+    /// so its ACKs are always waiting). Polling 30 µs first (yielding the CPU between two
+    /// polls, so a client sharing it runs): 5.3 → 4.4 s of CPU per GB for 32 clients, 6.8 →
+    /// 5.4 for one client on one CPU, same throughput (Benchmarks/RESULTS.md, "Per-packet
+    /// cost"). Idle, the threads sleep at once: the polling only follows work.
+    public static let transferPollBeforeSleeping: Duration = .microseconds(30)
+
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,
                 transferLoopCount: Int? = nil,
                 clock: @escaping @Sendable () -> TFTPInstant = TFTPServer.monotonicClock,
@@ -222,7 +233,7 @@ public final class TFTPServer: @unchecked Sendable {
         var loops: [UDPEventLoop] = []
         for i in 0..<transferLoopCount {
             do throws(UDPError) {
-                loops.append(try UDPEventLoop(label: "tftp-xfer-\(i)"))
+                loops.append(try UDPEventLoop(label: "tftp-xfer-\(i)", pollBeforeSleeping: Self.transferPollBeforeSleeping))
             } catch {
                 loops.forEach { $0.stop() }
                 socket.close()

@@ -120,4 +120,63 @@ struct UDPEventLoopTests {
         let reply = try #require(peer.receiveNow())
         #expect(reply.bytes == [7] && reply.source.port == connected.localPort)
     }
+
+    /// CPU ticks (user + system, in 1/100 s) the thread named `label` of this process has used.
+    static func threadTicks(named label: String) -> Int? {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return nil }
+        for task in tasks {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == label,
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let end = stat.lastIndex(of: ")") else { continue }
+            // After "pid (comm)": state is field 3, utime 14, stime 15.
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+            return user + system
+        }
+        return nil
+    }
+
+    @Test("a loop that polls before sleeping answers each datagram, fires a timer armed while polling, and sleeps once idle")
+    func pollBeforeSleeping() throws {
+        let label = "poll-test-\(UInt16.random(in: 1000...9999))"
+        // A long poll time, so the timer below is armed and fires while the loop polls.
+        let loop = try UDPEventLoop(label: label, pollBeforeSleeping: .milliseconds(200))
+        defer { loop.stop() }
+        let local = IPv4Address("127.0.0.1")!
+        let echo = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))
+        let client = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))
+        defer { echo.close(); client.close() }
+        let fired = Received()
+        let added = loop.sync { () -> Bool in
+            let timer = loop.makeTimer { fired.add(1, []) }
+            do {
+                try loop.add(echo) { datagram in
+                    try? echo.send(datagram.bytes, to: datagram.source)
+                    if datagram.bytes == [99] { loop.schedule(timer, at: DispatchTime.now().uptimeNanoseconds + 20_000_000) }
+                }
+                return true
+            } catch { return false }
+        }
+        #expect(added)
+        // Lockstep, as a TFTP client: each datagram waits for its answer (at most 5 s each).
+        var answered = 0
+        for i in 0..<100 {
+            try client.send([UInt8(i)], to: IPv4Endpoint(address: local, port: echo.localPort))
+            for _ in 0..<2500 {
+                if let reply = client.receiveNow() { if reply.bytes == [UInt8(i)] { answered += 1 }; break }
+                usleep(2000)
+            }
+        }
+        #expect(answered == 100)
+        try client.send([99], to: IPv4Endpoint(address: local, port: echo.localPort))
+        #expect(fired.wait(for: 1).count == 1)
+        // Idle: past the poll time the thread sleeps in epoll_wait and uses no CPU (a loop
+        // still polling would use most of a CPU: ~100 ticks a second).
+        usleep(500_000)
+        let before = try #require(Self.threadTicks(named: label))
+        usleep(1_000_000)
+        let after = try #require(Self.threadTicks(named: label))
+        #expect(after - before <= 3)
+    }
 }
