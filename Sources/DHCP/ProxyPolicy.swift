@@ -120,7 +120,10 @@ public struct ProxySettings: Sendable, Equatable {
     /// The defaults, here once: the daemon's configuration (`bootfiles.*`,
     /// `proxy_dhcp.discovery_control.bios`, `proxy_dhcp.ipxe_user_classes`) starts from them.
     public static let defaultBIOSBootfile = "undionly.kpxe"
-    public static let defaultEFIBootfile = "ipxe.efi"
+    /// snponly.efi drives the card through the firmware's own network driver and, on
+    /// `exit`, returns to the firmware, which boots its next option (the disk, for install
+    /// once); Debian 12's ipxe.efi never returned from `exit` under OVMF.
+    public static let defaultEFIBootfile = "snponly.efi"
     public static let defaultEFISNPOnlyBootfile = "snponly.efi"
     public static let defaultBIOSDiscoveryControl: UInt8? = 8
     public static let defaultIPXEUserClasses = ["garage-pxe"]

@@ -435,7 +435,8 @@ extension GaragePXEConfig {
     }
 
     /// Problems that depend on this machine rather than on the file's syntax: missing
-    /// folders and boot files. `check` reports them; `serve` refuses to start on errors.
+    /// folders and boot files; and, as warnings, settings that PCs' firmware may not bear.
+    /// `check` reports them; `serve` logs the warnings and refuses to start on errors.
     public func environmentProblems(fileManager: FileManager = .default) -> (errors: [String], warnings: [String]) {
         var errors: [String] = []
         var warnings: [String] = []
@@ -462,15 +463,28 @@ extension GaragePXEConfig {
             let folder = imagesDirectory + "/" + bootfiles.signedChainImage
             let missing = [DebianImport.shimName, DebianImport.grubName].filter { !fileManager.fileExists(atPath: folder + "/" + $0) }
             if !missing.isEmpty {
-                warnings.append("bootfiles.efi is signed but \(folder) has no \(missing.joined(separator: " or ")): UEFI PCs cannot boot until a Debian 13 netboot image is imported there (garage-pxe import debian …), or set bootfiles.efi: ipxe.efi")
+                warnings.append("bootfiles.efi is signed but \(folder) has no \(missing.joined(separator: " or ")): UEFI PCs cannot boot until a Debian 13 netboot image is imported there (garage-pxe import debian …), or set bootfiles.efi: snponly.efi")
             }
         }
+        if let advice = ipxeExitAdvice { warnings.append(advice) }
         if !fileManager.fileExists(atPath: menusDirectory) { warnings.append("menus folder \(menusDirectory) does not exist yet") }
         if !fileManager.fileExists(atPath: imagesDirectory) { warnings.append("images folder \(imagesDirectory) does not exist yet") }
         if interface != "auto" && NetworkInterface.named(interface) == nil {
             warnings.append("interface '\(interface)' does not exist on this machine")
         }
         return (errors, warnings)
+    }
+
+    /// Install once sends an installed UEFI PC's iPXE to the disk with `exit`, back to the
+    /// firmware's next boot option: Debian 12's ipxe.efi never returned from it under OVMF
+    /// (the PC stays on the network boot until someone touches it), snponly.efi did at once.
+    /// Said when x64 UEFI PCs get ipxe.efi: `efi` names it, or PCs are listed for iPXE.
+    var ipxeExitAdvice: String? {
+        let key = bootfiles.usesSignedChain ? "efi_ipxe" : "efi"
+        let listed = !proxyDHCP.uefiIPXEMACs.isEmpty || !proxyDHCP.uefiIPXEVendorPrefixes.isEmpty
+        guard installOnce.enabled, !bootfiles.usesSignedChain || listed,
+              bootfiles.efiIPXELoader.split(separator: "/").last == "ipxe.efi" else { return nil }
+        return "bootfiles.\(key) is ipxe.efi and install_once is on: on some UEFI firmware (OVMF) its local-disk entry's exit never returns, so an installed PC waits on the network boot instead of starting its disk; snponly.efi returns (set bootfiles.\(key): snponly.efi)"
     }
 
     /// The interface to serve and the address to announce, resolved against this machine.

@@ -103,7 +103,9 @@ struct GoldenPacketTests {
         }
     }
 
-    @Test("OVMF's own UEFI PXE: ipxe.efi with no option 43 on :67, then the :4011 ACK")
+    /// The reference proxy (dnsmasq) offered ipxe.efi in this capture; garage-pxe's default
+    /// UEFI iPXE is snponly.efi. Only the client's packets are replayed here.
+    @Test("OVMF's own UEFI PXE: snponly.efi with no option 43 on :67, then the :4011 ACK")
     func ovmfEDK2() throws {
         let all = try load("ovmf-edk2-pxe.pcap")
         let discover = try #require(requests(all, to: 67, type: .discover).first)
@@ -111,7 +113,7 @@ struct GoldenPacketTests {
         #expect(discover.packet.clientArchitectures == [7])
         let (offer, _, summary) = try answer(discover.packet, port: .dhcp)
         commonProxyFields(offer, discover.packet)
-        #expect(offer.bootFileName == "ipxe.efi")
+        #expect(offer.bootFileName == "snponly.efi")
         #expect(offer.option(.vendorSpecific) == nil)
         #expect(summary.architecture == .efiBC)
         #expect(!summary.isIPXE)
@@ -123,7 +125,7 @@ struct GoldenPacketTests {
         let (ack, destination, _) = try answer(request.packet, port: .pxe)
         commonProxyFields(ack, request.packet)
         #expect(ack.messageType == .ack)
-        #expect(ack.bootFileName == "ipxe.efi")
+        #expect(ack.bootFileName == "snponly.efi")
         #expect(ack.ciaddr == request.packet.ciaddr)
         #expect(destination == .sender)
         if let item = request.packet.pxeVendorOptions?.bootItem {

@@ -20,9 +20,10 @@ struct PolicyTests {
 
     struct Stop: Error {}
 
+    /// UEFI's iPXE by default: snponly.efi, whose `exit` returns to the firmware.
     @Test("bootfile by architecture", arguments: [
-        (UInt16(0), "undionly.kpxe"), (6, "ipxe.efi"), (7, "ipxe.efi"), (9, "ipxe.efi"),
-        (16, "http://10.77.0.2:8080/tftp/ipxe.efi"),
+        (UInt16(0), "undionly.kpxe"), (6, "snponly.efi"), (7, "snponly.efi"), (9, "snponly.efi"),
+        (16, "http://10.77.0.2:8080/tftp/snponly.efi"),
     ])
     func bootfileByArch(arch: UInt16, expected: String) throws {
         let (packet, _, bootfile) = try reply(TestPackets.pxeRequest(arch: arch, vendorClass: arch == 16 ? "HTTPClient:Arch:00016:UNDI:003001" : nil))
@@ -76,16 +77,19 @@ struct PolicyTests {
         }
     }
 
-    @Test("snponly.efi for listed machines and vendors only")
+    @Test("the SNP-only loader for listed machines and vendors only, whatever the UEFI loader")
     func snponly() throws {
         let mac = MACAddress(bytes: TestPackets.mac)!
-        let byMAC = ProxyPolicy(settings: ProxySettings(serverAddress: Self.server, httpBaseURL: "http://x", snponlyMACs: [mac]))
-        #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: byMAC).2 == "snponly.efi")
+        // An admin's UEFI loader (ipxe.efi) and SNP-only loader, told apart.
+        func settings(macs: Set<MACAddress> = [], vendors: [[UInt8]] = []) -> ProxyPolicy {
+            ProxyPolicy(settings: ProxySettings(serverAddress: Self.server, httpBaseURL: "http://x", efiBootfile: "ipxe.efi",
+                                                efiSNPOnlyBootfile: "snp.efi", snponlyMACs: macs, snponlyVendorPrefixes: vendors))
+        }
+        let byMAC = settings(macs: [mac])
+        #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: byMAC).2 == "snp.efi")
         #expect(try reply(TestPackets.pxeRequest(arch: 0), policy: byMAC).2 == "undionly.kpxe")
-        let byVendor = ProxyPolicy(settings: ProxySettings(serverAddress: Self.server, httpBaseURL: "http://x", snponlyVendorPrefixes: [[0x52, 0x54, 0x00]]))
-        #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: byVendor).2 == "snponly.efi")
-        let other = ProxyPolicy(settings: ProxySettings(serverAddress: Self.server, httpBaseURL: "http://x", snponlyVendorPrefixes: [[0x00, 0xe0, 0x4c]]))
-        #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: other).2 == "ipxe.efi")
+        #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: settings(vendors: [[0x52, 0x54, 0x00]])).2 == "snp.efi")
+        #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: settings(vendors: [[0x00, 0xe0, 0x4c]])).2 == "ipxe.efi")
     }
 
     @Test("signed chain: UEFI x64 PCs get Debian's signed shim; 32-bit UEFI, listed machines and vendors get iPXE")
@@ -96,14 +100,17 @@ struct PolicyTests {
         #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: signed).2 == "debian-installer/amd64/bootnetx64.efi")
         #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: signed).2 == "debian-installer/amd64/bootnetx64.efi")
         #expect(try reply(TestPackets.pxeRequest(type: .request, arch: 9, ciaddr: IPv4Address(10, 77, 0, 50)), port: .pxe, policy: signed).2 == "debian-installer/amd64/bootnetx64.efi")
-        #expect(try reply(TestPackets.pxeRequest(arch: 6), policy: signed).2 == "ipxe.efi")
+        #expect(try reply(TestPackets.pxeRequest(arch: 6), policy: signed).2 == "snponly.efi")
         #expect(try reply(TestPackets.pxeRequest(arch: 0), policy: signed).2 == "undionly.kpxe")
         #expect(ProxySettings.isSignedChainBootfile("debian-installer/amd64/bootnetx64.efi"))
         #expect(!ProxySettings.isSignedChainBootfile("ipxe.efi"))
         var byMAC = settings
         byMAC.efiIPXEMACs = [MACAddress(bytes: TestPackets.mac)!]
+        #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: ProxyPolicy(settings: byMAC)).2 == "snponly.efi")
+        byMAC.efiBootfile = "ipxe.efi"
         #expect(try reply(TestPackets.pxeRequest(arch: 7), policy: ProxyPolicy(settings: byMAC)).2 == "ipxe.efi")
         var byVendor = settings
+        byVendor.efiBootfile = "ipxe.efi"
         byVendor.efiIPXEVendorPrefixes = [[0x52, 0x54, 0x00]]
         byVendor.snponlyVendorPrefixes = [[0x52, 0x54, 0x00]]
         #expect(try reply(TestPackets.pxeRequest(arch: 9), policy: ProxyPolicy(settings: byVendor)).2 == "snponly.efi")
@@ -122,8 +129,9 @@ struct PolicyTests {
         #expect(ProxySettings.isSignedChainBootfile(bootfile))
         var byMAC = settings
         byMAC.efiIPXEMACs = [MACAddress(bytes: TestPackets.mac)!]
-        #expect(try reply(http, policy: ProxyPolicy(settings: byMAC)).2 == "http://10.77.0.2:8080/tftp/ipxe.efi")
+        #expect(try reply(http, policy: ProxyPolicy(settings: byMAC)).2 == "http://10.77.0.2:8080/tftp/snponly.efi")
         var byVendor = settings
+        byVendor.efiBootfile = "ipxe.efi"
         byVendor.efiIPXEVendorPrefixes = [[0x52, 0x54, 0x00]]
         byVendor.snponlyVendorPrefixes = [[0x52, 0x54, 0x00]]
         #expect(try reply(http, policy: ProxyPolicy(settings: byVendor)).2 == "http://10.77.0.2:8080/tftp/snponly.efi")
@@ -215,7 +223,7 @@ struct PolicyTests {
     func archFallback() throws {
         var request = TestPackets.pxeRequest(arch: 7)
         request.optionArea = DHCPOptionArea(options: request.optionArea.options.filter { $0.code != 93 })
-        #expect(try reply(request).2 == "ipxe.efi")
+        #expect(try reply(request).2 == "snponly.efi")
         var legacy = TestPackets.pxeRequest(vendorClass: "PXEClient")
         legacy.optionArea = DHCPOptionArea(options: legacy.optionArea.options.filter { $0.code != 93 })
         #expect(try reply(legacy).2 == "undionly.kpxe")

@@ -28,14 +28,17 @@ struct ConfigTests {
         let shipped = try GaragePXEConfig.load(path: Self.repoConfig)
         #expect(shipped.bootfiles.usesSignedChain)
         #expect(shipped.bootfiles.signedChainImage == "debian-13-amd64")
-        #expect(shipped.bootfiles.efiIPXELoader == "ipxe.efi")
+        // iPXE's loader for the PCs listed for it: snponly.efi, whose exit returns to the
+        // firmware (install once's local-disk entry on UEFI).
+        #expect(shipped.bootfiles.efiIPXELoader == "snponly.efi")
         let settings = shipped.proxySettings(serverAddress: IPv4Address(10, 0, 0, 2))
-        #expect(settings.efiSignedChain && settings.efiBootfile == "ipxe.efi")
+        #expect(settings.efiSignedChain && settings.efiBootfile == "snponly.efi")
         #expect(GaragePXEConfig().bootfiles.usesSignedChain, "the built-in default too")
+        #expect(GaragePXEConfig().bootfiles.efiIPXELoader == "snponly.efi", "the built-in default too")
 
         let ipxe = try GaragePXEConfig.parse("""
         bootfiles:
-          efi: snponly.efi
+          efi: ipxe.efi
         proxy_dhcp:
           uefi_ipxe:
             macs: ["52:54:00:12:34:56"]
@@ -43,7 +46,7 @@ struct ConfigTests {
         """, file: "/etc/x.yaml")
         #expect(!ipxe.bootfiles.usesSignedChain)
         let ipxeSettings = ipxe.proxySettings(serverAddress: IPv4Address(10, 0, 0, 2))
-        #expect(!ipxeSettings.efiSignedChain && ipxeSettings.efiBootfile == "snponly.efi")
+        #expect(!ipxeSettings.efiSignedChain && ipxeSettings.efiBootfile == "ipxe.efi", "an admin's loader, as named")
         #expect(ipxeSettings.efiIPXEMACs == [MACAddress("52:54:00:12:34:56")!])
         #expect(ipxeSettings.efiIPXEVendorPrefixes == [[0x00, 0xe0, 0x4c]])
 
@@ -187,7 +190,7 @@ struct ConfigTests {
         let c = try GaragePXEConfig.parse("tftp: {root: \(dir.path)}\n", file: "f")
         let problems = c.environmentProblems()
         #expect(problems.errors == [
-            "boot file bootfiles.efi_ipxe 'ipxe.efi' is not in the TFTP root \(dir.path)",
+            "boot file bootfiles.efi_ipxe 'snponly.efi' is not in the TFTP root \(dir.path)",
             "boot file bootfiles.efi_snponly 'snponly.efi' is not in the TFTP root \(dir.path)",
         ])
         // The signed chain (the default) needs an image with the signed shim and GRUB: a warning.
@@ -197,6 +200,23 @@ struct ConfigTests {
         #expect(!ipxeOnly.warnings.contains { $0.contains("signed") })
         let missing = try GaragePXEConfig.parse("tftp: {root: /nonexistent-gpx}\n", file: "f").environmentProblems()
         #expect(missing.errors.first?.hasPrefix("TFTP root /nonexistent-gpx is not a folder") == true)
+    }
+
+    @Test("check warns about ipxe.efi while install once sends UEFI PCs to their disk through iPXE's exit")
+    func ipxeExitWarning() throws {
+        func advice(_ yaml: String) throws -> [String] {
+            try GaragePXEConfig.parse(yaml, file: "f").environmentProblems().warnings.filter { $0.contains("install_once is on") }
+        }
+        #expect(try GaragePXEConfig.load(path: Self.repoConfig).environmentProblems().warnings.allSatisfy { !$0.contains("install_once") })
+        #expect(try advice("bootfiles: {efi: ipxe.efi}\n") == [
+            "bootfiles.efi is ipxe.efi and install_once is on: on some UEFI firmware (OVMF) its local-disk entry's exit never returns, so an installed PC waits on the network boot instead of starting its disk; snponly.efi returns (set bootfiles.efi: snponly.efi)",
+        ])
+        #expect(try advice("bootfiles: {efi: snponly.efi}\n").isEmpty)
+        #expect(try advice("bootfiles: {efi: ipxe.efi}\ninstall_once: {enabled: false}\n").isEmpty, "no exit to the disk without install once")
+        // Under the signed chain iPXE runs only on the PCs listed for it.
+        #expect(try advice("bootfiles: {efi_ipxe: ipxe.efi}\n").isEmpty)
+        let listed = try advice("bootfiles: {efi_ipxe: ipxe.efi}\nproxy_dhcp: {uefi_ipxe: {vendors: [\"00:e0:4c\"]}}\n")
+        #expect(listed.count == 1 && listed[0].hasPrefix("bootfiles.efi_ipxe is ipxe.efi") && listed[0].hasSuffix("(set bootfiles.efi_ipxe: snponly.efi)"))
     }
 
     @Test("install_once: on by default with the first local-disk entry; an entry or off; positioned mistakes")

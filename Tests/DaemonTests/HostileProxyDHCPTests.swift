@@ -59,7 +59,7 @@ struct HostileProxyDHCPTests {
         let reply = try DHCPPacket(parsing: datagram.bytes)
         #expect(reply.xid == 0x600d)
         #expect(reply.messageType == .ack)
-        #expect(reply.bootFileName == "ipxe.efi")
+        #expect(reply.bootFileName == "snponly.efi")
         #expect(reply.yiaddr == .zero)
     }
 

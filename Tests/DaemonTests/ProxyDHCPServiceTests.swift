@@ -56,7 +56,7 @@ struct ProxyDHCPServiceTests {
         let reply = try DHCPPacket(parsing: datagram.bytes)
         #expect(reply.messageType == .ack)
         #expect(reply.xid == 42)
-        #expect(reply.bootFileName == "ipxe.efi")
+        #expect(reply.bootFileName == "snponly.efi")
         #expect(service.statistics.answered == 1)
     }
 

@@ -150,11 +150,12 @@ struct TFTPConfigTests {
         for name in ["undionly.kpxe", "snponly.efi"] { _ = fm.createFile(atPath: dir + "/root/" + name, contents: Data([1])) }
         _ = fm.createFile(atPath: dir + "/boot/ipxe.efi", contents: Data([1]))
         try fm.createSymbolicLink(atPath: dir + "/root/ipxe.efi", withDestinationPath: dir + "/boot/ipxe.efi")
-        let strict = try GaragePXEConfig.parse("tftp: {root: \(dir)/root}\n", file: "f")
+        // Debian's ipxe.efi, as an admin may name it (snponly.efi, the default, is a file).
+        let strict = try GaragePXEConfig.parse("tftp: {root: \(dir)/root}\nbootfiles: {efi_ipxe: ipxe.efi}\n", file: "f")
         #expect(strict.environmentProblems().errors == [
             "boot file bootfiles.efi_ipxe 'ipxe.efi' (a link to \(dir)/boot/ipxe.efi) would be refused over TFTP: Outside the TFTP root; add its folder to tftp.trusted_link_targets",
         ])
-        let trusting = try GaragePXEConfig.parse("tftp: {root: \(dir)/root, trusted_link_targets: [\(dir)/boot]}\n", file: "f")
+        let trusting = try GaragePXEConfig.parse("tftp: {root: \(dir)/root, trusted_link_targets: [\(dir)/boot]}\nbootfiles: {efi_ipxe: ipxe.efi}\n", file: "f")
         #expect(trusting.environmentProblems().errors.isEmpty)
     }
 }

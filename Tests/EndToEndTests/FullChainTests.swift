@@ -4,7 +4,7 @@ import Testing
 /// The whole chain with real firmware and the real Debian 13 installer (scripts/e2e/):
 /// power on -> proxy offer -> BIOS: iPXE -> menu; UEFI (the default): Debian's signed shim
 /// and GRUB over TFTP -> grub.cfg -> the GRUB menu over HTTP; UEFI listed for iPXE:
-/// ipxe.efi over TFTP, :4011 -> iPXE -> menu; then the default entry -> kernel and initrd
+/// snponly.efi over TFTP, :4011 -> iPXE -> menu; then the default entry -> kernel and initrd
 /// over HTTP -> the installer fetches its preseed and sends its syslog. Guests run under TCG (the scripts probe KVM and say which accelerator they use);
 /// one PC takes about 75 s on idle cores (5 min measured with other builds on the same
 /// 2 cores), four at once 3-10 min, so every run is bounded
@@ -37,7 +37,7 @@ struct FullChainTests {
 
     /// Secure Boot on (OVMF's Secure Boot build, Microsoft's keys, as a PC sold with
     /// Windows): the signed chain reaches the installer; the same PC offered an unsigned
-    /// loader (ipxe.efi) must not run it, or the first result would prove nothing.
+    /// loader (iPXE's snponly.efi) must not run it, or the first result would prove nothing.
     @Test("Secure Boot: the signed chain reaches the installer; an unsigned loader is refused")
     func secureBoot() async throws {
         async let signed = RealFirmwareTests.run("scripts/e2e/install-boot.sh", ["uefi-sb", "--limit", "600"], limit: 720)

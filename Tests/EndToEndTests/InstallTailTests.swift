@@ -14,22 +14,46 @@ import Testing
 extension RealFirmwareTests {
 @Suite("the install's tail to a delivered PC")
 struct InstallTailTests {
-    /// bios: GRUB in the MBR, iPXE's sanboot hands over. uefi-sb: OVMF with Secure Boot on
-    /// and Microsoft's keys, the default signed chain; the ESP holds Debian's signed shim
-    /// and GRUB as grub-install leaves them, and the network GRUB's local-disk entry finds
-    /// that shim and chainloads it (no firmware setting touched); with --removable-only the
-    /// ESP holds only \EFI\BOOT (grub-install --removable) and GRUB falls back to it.
-    /// uefi-ipxe: OVMF, the PC listed for iPXE (snponly.efi); iPXE's `exit 1` returns to
-    /// the firmware, which boots its next options: the disk's removable path.
-    @Test("late_command as served, install once to the disk, first boot reported, rearm", arguments: [
-        (["bios"], "b", "BIOS, iPXE's sanboot"),
-        (["uefi-sb"], "s", "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim"),
-        (["uefi-sb", "--removable-only"], "sr", "UEFI with Secure Boot, the signed GRUB chainloads the disk's removable path"),
-        (["uefi-ipxe"], "i", "UEFI with iPXE, its exit hands back to the firmware, which boots the disk"),
-    ])
-    func tail(options: [String], letter: String, what: String) async throws {
+    /// Runs install-tail.sh with these options (bounded) and expects its PASS line.
+    static func tail(_ options: [String], letter: String, what: String) async throws {
         let result = try await RealFirmwareTests.run("scripts/e2e/install-tail.sh", options + ["--limit", "420"], limit: 1500)
         FullChainTests.expectPass("install tail, \(what)", result, passLine: "e2e[tail\(letter)]: PASS")
+    }
+
+    // One test per firmware path (each 2-6 minutes under TCG), so that one can be run alone
+    // (swift test --filter InstallTailTests/uefiIPXE).
+
+    /// GRUB in the MBR, iPXE's sanboot hands over.
+    @Test("BIOS: late_command as served, install once, iPXE's sanboot to the disk, first boot reported, rearm")
+    func bios() async throws { try await Self.tail(["bios"], letter: "b", what: "BIOS, iPXE's sanboot") }
+
+    /// OVMF with Secure Boot off, the default signed chain: the network GRUB's local-disk
+    /// entry finds the ESP's shim (as grub-install leaves it) and chainloads it.
+    @Test("UEFI, Secure Boot off: the signed GRUB chainloads the disk's shim, first boot reported, rearm")
+    func uefi() async throws {
+        try await Self.tail(["uefi"], letter: "u", what: "UEFI, Secure Boot off, the signed GRUB chainloads the disk's shim")
+    }
+
+    /// OVMF with Secure Boot on and Microsoft's keys, the default signed chain: the same
+    /// hand-over, with shim, GRUB and the kernel checked by the firmware.
+    @Test("UEFI with Secure Boot: the signed GRUB chainloads the disk's shim, first boot reported, rearm")
+    func uefiSecureBoot() async throws {
+        try await Self.tail(["uefi-sb"], letter: "s", what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim")
+    }
+
+    /// The ESP holds only \EFI\BOOT (grub-install --removable): GRUB falls back to it.
+    @Test("UEFI with Secure Boot, removable path only: the signed GRUB chainloads \\EFI\\BOOT\\BOOTX64.EFI")
+    func uefiSecureBootRemovable() async throws {
+        try await Self.tail(["uefi-sb", "--removable-only"], letter: "sr",
+                            what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's removable path")
+    }
+
+    /// OVMF, the PC listed under proxy_dhcp.uefi_ipxe only: the shipped iPXE loader
+    /// (snponly.efi); its `exit 1` returns to the firmware, which boots its next options:
+    /// the disk's removable path.
+    @Test("UEFI with iPXE (the default loader): its exit hands back to the firmware, which boots the disk")
+    func uefiIPXE() async throws {
+        try await Self.tail(["uefi-ipxe"], letter: "i", what: "UEFI with iPXE, its exit hands back to the firmware, which boots the disk")
     }
 }
 }

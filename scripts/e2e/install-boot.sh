@@ -7,7 +7,7 @@
 #   uefi: OVMF's EDK2 PXE -> proxy offer -> Debian's signed shim over TFTP -> signed GRUB
 #         -> grub.cfg (rendered by garage-pxe) -> its menu over HTTP (/boot.grub)
 #   uefi-sb: the same with Secure Boot on (OVMF's Secure Boot build, Microsoft's keys)
-#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe: ipxe.efi over TFTP -> :4011
+#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe: snponly.efi over TFTP -> :4011
 #         -> HTTP first script
 #   http: OVMF with its PXE turned off, so it uses UEFI HTTP boot (vendor class HTTPClient)
 #         -> proxy offer with the shim's http:// URL -> shim, GRUB and grub.cfg over HTTP

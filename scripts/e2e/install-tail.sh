@@ -29,9 +29,10 @@
 #              chain (Debian's signed shim and GRUB): GRUB finds the disk's shim and
 #              chainloads it.
 #   uefi       the same with Secure Boot off.
-#   uefi-ipxe  OVMF, the PC listed under proxy_dhcp.uefi_ipxe and proxy_dhcp.snponly (EDK2's
-#              PXE, then snponly.efi): iPXE's `exit 1` hands back to the firmware, which
-#              moves on to its next boot options and so to the disk's (removable path).
+#   uefi-ipxe  OVMF, the PC listed under proxy_dhcp.uefi_ipxe only (EDK2's PXE, then
+#              bootfiles.efi_ipxe's default, snponly.efi): iPXE's `exit 1` hands back to the
+#              firmware, which moves on to its next boot options and so to the disk's
+#              (removable path).
 #
 # --removable-only (uefi, uefi-sb): the ESP holds only the removable path, as
 # `grub-install --removable` leaves it (\EFI\BOOT: shim as BOOTX64.EFI, GRUB, MokManager and
@@ -77,16 +78,14 @@ PC_ADDR=10.77.0.60
 TAIL_MOUNTS=()
 
 # The package cache and its forwarder must answer before garage-pxe starts (it decides
-# installer.proxy auto at start). The uefi-ipxe PC is listed for iPXE, and for snponly.efi:
-# iPXE's local-disk entry on UEFI leaves iPXE (`exit 1`) so that the firmware boots its next
-# option, and Debian 12's ipxe.efi never came back from that exit under OVMF (no boot
-# option tried in the next 4 minutes), while snponly.efi, which uses only the card it was
-# loaded from through the firmware's network interface, returned at once.
+# installer.proxy auto at start). The uefi-ipxe PC is listed for iPXE only, so it gets the
+# shipped default loader (snponly.efi): iPXE's local-disk entry on UEFI leaves iPXE
+# (`exit 1`) so that the firmware boots its next option, and the test shows the default
+# does hand over (Debian 12's ipxe.efi never came back from that exit under OVMF).
 e2e_customise() {
   if [[ "$MODE" == uefi-ipxe ]]; then
     eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$PC" info)"
     e2e_uefi_ipxe "$VM_MAC"
-    e2e_snponly "$VM_MAC"
   fi
   CACHE_DIR="$RUN/package-cache"
   CACHE_PORT=$("$HERE/package-cache.sh" start "$CACHE_DIR")
@@ -365,6 +364,15 @@ check "menu.shown: the installed PC's menu defaults to the local disk (install o
 case "$MODE" in
   bios) handover="iPXE's sanboot" ;;
   uefi-ipxe) handover="iPXE's exit, then the firmware"
+    # The shipped config's efi_ipxe, no loader set by the test, no PC under proxy_dhcp.snponly.
+    check "the test config keeps the shipped bootfiles.efi_ipxe and an empty proxy_dhcp.snponly" \
+      "$E2E_PYTHON" -c 'import re, sys
+shipped, test = (open(p).read() for p in sys.argv[1:])
+efi_ipxe = lambda t: re.findall(r"(?m)^  efi_ipxe: (.*)$", t)
+snponly = re.search(r"(?m)^  snponly:\n(?:    #.*\n)*    macs: \[\]\n(?:    #.*\n)*    vendors: \[\]\n", test)
+sys.exit(0 if efi_ipxe(test) == efi_ipxe(shipped) == ["snponly.efi"] and snponly else 1)' "$E2E_REPO/config/garage-pxe.yaml" "$E2E_CONFIG"
+    check "dhcp.offer: snponly.efi, bootfiles.efi_ipxe's default, to the EDK2 client" \
+      has_event "$MAC" dhcp.offer arch=efi-bc file=snponly.efi
     check "tftp.sent: snponly.efi, the iPXE that returns from its exit" has_event "$MAC" tftp.sent file=snponly.efi
     # OVMF's boot manager says which boot option it tries (BdsDxe lines on the console).
     check "iPXE's exit 1 went back to the firmware as an error (its PXE boot option failed)" \

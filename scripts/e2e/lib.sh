@@ -252,9 +252,6 @@ wait_for_event() {
 # instead of the signed chain. Call from e2e_customise (before the daemon starts).
 e2e_uefi_ipxe() { e2e_machine_list uefi_ipxe "$@"; }
 
-# e2e_snponly MAC...: these PCs' iPXE is bootfiles.efi_snponly (proxy_dhcp.snponly).
-e2e_snponly() { e2e_machine_list snponly "$@"; }
-
 # e2e_machine_list KEY MAC...: the MACs become proxy_dhcp.KEY.macs in the test config.
 e2e_machine_list() {
   local key="$1" list
@@ -276,7 +273,8 @@ PY
 # check_full_chain NAME bios|uefi|uefi-sb|uefi-ipxe|http|http-sb: every step from power-on
 # to the installer's syslog, each one an event in the journal (garage-pxe history).
 #   uefi, uefi-sb: the default for UEFI, Debian's signed chain (Secure Boot off, on);
-#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe, iPXE as before;
+#   uefi-ipxe: a UEFI PC listed under proxy_dhcp.uefi_ipxe: iPXE, bootfiles.efi_ipxe's
+#     default (snponly.efi);
 #   http, http-sb: UEFI HTTP boot, the signed chain over HTTP (Secure Boot off, on).
 check_full_chain() {
   local name="$1" mode="$2" mac url chain=ipxe
@@ -311,8 +309,8 @@ check_full_chain() {
         grep -q "UEFI Secure Boot is enabled" "$RUN/vm-$name.serial.log"
     fi
   elif [[ "$mode" == uefi-ipxe ]]; then
-    check "[$name] dhcp.offer: ipxe.efi to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc file=ipxe.efi
-    check "[$name] tftp.sent: ipxe.efi" has_event "$mac" tftp.sent file=ipxe.efi
+    check "[$name] dhcp.offer: snponly.efi (the default UEFI iPXE) to the EDK2 client" has_event "$mac" dhcp.offer arch=efi-bc file=snponly.efi
+    check "[$name] tftp.sent: snponly.efi" has_event "$mac" tftp.sent file=snponly.efi
     check "[$name] dhcp.offer: HTTP script to the chainloaded iPXE" has_event "$mac" dhcp.offer "file=$url/boot.ipxe"
   else
     # QEMU's BIOS NIC ROM is iPXE already: no TFTP stage on this path.
