@@ -29,6 +29,9 @@ TOKEN=$(arg garage_pxe.token)
 MODE=$(arg garage_pxe.mode diagnostic)
 COUNTDOWN=$(arg garage_pxe.countdown 30)
 WORK=$(mktemp -d /tmp/garage-pxe-agent.XXXXXX)
+# A stopped agent (a test's timeout) leaves no read-back tmpfs mounted (all_bytes_are).
+trap 'umount -l "$WORK/zeros" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'exit 143' TERM INT HUP
 
 say() { echo "garage-pxe: $*" >&2; }
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
