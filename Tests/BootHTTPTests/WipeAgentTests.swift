@@ -91,4 +91,86 @@ struct WipeAgentTests {
         print("wipe-agent timings (uptime seconds): " + agentLog.split(separator: "\n").filter { $0.contains("pass") || $0.contains("read-back") }.joined(separator: " | ")
               + " || " + ((try? String(contentsOf: measure, encoding: .utf8)) ?? ""))
     }
+
+    /// The read-back alone (`garage-pxe-agent verify`, no report) on a loop device with direct
+    /// I/O over a zeroed file of 56 MiB and 512 bytes (read as four quarters of one 16 MiB
+    /// block each, the last one short and partial), the file changed behind the device
+    /// between runs: what it must find.
+    @Test("the read-back finds one byte left at the very end, in the last quarter, behind a stale cached page, a zero on a disk of ones, and a read error; busybox's cmp too")
+    func readBackFindsWhatIsLeft() async throws {
+        let dir = URL(fileURLWithPath: "/var/tmp").appendingPathComponent("garage-pxe-verify-\(UInt32.random(in: 0..<1_000_000))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bin = dir.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        for applet in ["cmp", "tr", "head", "wc", "dd", "cat", "rm", "mktemp"] {
+            try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(applet).path, withDestinationPath: "/bin/busybox")
+        }
+        let size = (56 << 20) + 512
+        let image = dir.appendingPathComponent("disk.img")
+        try Data(count: size).write(to: image)
+        let loop = try run("/sbin/losetup", ["--find", "--show", "--direct-io=on", image.path]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? run("/sbin/losetup", ["-d", loop], allowFailure: true) }
+        // Direct I/O: the loop device reads the file itself, and a read past its end fails.
+        #expect(try String(contentsOfFile: "/sys/block/\(loop.dropFirst(5))/loop/dio", encoding: .utf8).hasPrefix("1"))
+
+        /// The agent's verdict with diffutils' cmp (as in the boot environment) or busybox's.
+        /// (Started like the test above: busybox sh's `wait` hangs when its parent left SIGCHLD blocked.)
+        let log = dir.appendingPathComponent("verify.log")
+        func verify(_ byte: String = "000", busyboxCmp: Bool = false) async throws -> (verified: Bool, log: String) {
+            let status = try await runWithoutBlocking("/bin/sh", ["-c", """
+                GARAGE_PXE_CMDLINE=/dev/null PATH="$1/usr/sbin:/usr/bin:/sbin:/bin" timeout 300 busybox sh "$2" verify "$3" "$4" >"$5" 2>&1
+                """, "sh", busyboxCmp ? bin.path + ":" : "", Repo.path("pxe-wipe/garage-pxe-agent.sh"), loop, byte, log.path])
+            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            #expect(status == 0 || status == 1, "\(output)")
+            return (status == 0, output)
+        }
+        /// Writes into the file behind the device, in place (the loop device keeps its inode).
+        func write(_ data: Data, at offset: Int) throws {
+            let file = try FileHandle(forWritingTo: image)
+            try file.seek(toOffset: UInt64(offset))
+            try file.write(contentsOf: data)
+            try file.close()
+        }
+        func poke(_ byte: UInt8, at offset: Int) throws { try write(Data([byte]), at: offset) }
+        for busyboxCmp in [false, true] {
+            #expect(try await verify(busyboxCmp: busyboxCmp).verified)
+            // The very last byte, the first byte of the last quarter, the last of the one before.
+            for offset in [size - 1, 48 << 20, (48 << 20) - 1] {
+                try poke(0x44, at: offset)
+                #expect(try await !verify(busyboxCmp: busyboxCmp).verified, "byte left at \(offset)")
+                try poke(0, at: offset)
+            }
+            #expect(try await verify(busyboxCmp: busyboxCmp).verified)
+        }
+
+        // A stale cached page: the device held open and read through the page cache (zeros),
+        // then a byte written behind it; the cache alone would say zeros.
+        let held = try #require(FileHandle(forReadingAtPath: loop))
+        while let chunk = try held.read(upToCount: 1 << 20), !chunk.isEmpty {}
+        try poke(0x44, at: size / 2)
+        #expect(try run("/usr/bin/cmp", ["-s", "-n", "\(size)", loop, "/dev/zero"], allowFailure: true).status == 0,
+                "the cache does hold zeros: the check below is meaningful")
+        #expect(try await !verify().verified, "the byte on the disk is found, not the cached zeros")
+        try held.close()
+        try poke(0, at: size / 2)
+
+        // A disk of ones (a firmware erase's fill byte): ones verified, a zero left is found.
+        try write(Data(repeating: 0xff, count: size), at: 0)
+        #expect(try await verify("377").verified)
+        try poke(0, at: size - 1)
+        #expect(try await !verify("377").verified)
+        #expect(try await !verify().verified)
+
+        // A read error: the file shortened under the device; the device's end cannot be read.
+        try write(Data(count: size), at: 0)
+        #expect(try await verify().verified)
+        let file = try FileHandle(forWritingTo: image)
+        try file.truncate(atOffset: UInt64(size - 8192))
+        try file.close()
+        for busyboxCmp in [false, true] {
+            let (verified, output) = try await verify(busyboxCmp: busyboxCmp)
+            #expect(!verified && output.contains("could not be read whole (read error)"), "\(output)")
+        }
+    }
 }
