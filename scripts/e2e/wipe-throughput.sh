@@ -12,6 +12,11 @@
 # Every round is printed, then the median and range of each ratio.
 # Usage: wipe-throughput.sh [MIB [DIR [ROUNDS]]]   (default 1024 MiB in /var/tmp, 2 rounds;
 #        root for losetup). DIR=/dev/shm measures the agent's own cost (memory, no disk).
+# DISK_MBPS=N: the loop device reads and writes at most N MB/s (the kernel's block
+# throttle, blkio or io cgroup, for this script and all it starts), so it behaves as a
+# disk of that speed rather than as the host's disk behind its cache, whose plain reads
+# here range from 0.9 to 3.1 GB/s from one round to the next: e.g. 550 (a SATA SSD) or
+# 150 (a hard disk). The ratios then say whether the erase keeps up with such a disk.
 set -euo pipefail
 MIB="${1:-1024}"
 [[ "$MIB" =~ ^[0-9]+$ && $((MIB % 4)) -eq 0 && MIB -gt 0 ]] || { echo "usage: $0 [MIB, a multiple of 4]" >&2; exit 2; }
@@ -21,13 +26,38 @@ ROUNDS="${3:-2}"
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || { echo "ROUNDS: 1 to 99" >&2; exit 2; }
 work="$(mktemp -d "$DIR/garage-pxe-wipe-throughput.XXXXXX")"
 loop=""
-cleanup() { [[ -n "$loop" ]] && losetup -d "$loop" 2>/dev/null; rm -rf -- "$work"; }
+cgroup=""
+cleanup() {
+  if [[ -n "$cgroup" ]]; then
+    echo $$ >"$(dirname "$cgroup")/cgroup.procs" 2>/dev/null || true
+    rmdir "$cgroup" 2>/dev/null || true
+  fi
+  [[ -n "$loop" ]] && losetup -d "$loop" 2>/dev/null; rm -rf -- "$work"
+}
 trap cleanup EXIT
 size=$((MIB << 20))
 pattern() { { yes "DONNEES-DU-DONATEUR" || true; } | head -c "$size"; }
 pattern >"$work/disk.img"
 # tmpfs has no O_DIRECT: there the loop device goes through the page cache (memory speed).
 loop="$(losetup -f --show --direct-io=on "$work/disk.img" 2>/dev/null || losetup -f --show "$work/disk.img")"
+if [[ -n "${DISK_MBPS:-}" ]]; then
+  [[ "$DISK_MBPS" =~ ^[1-9][0-9]*$ ]] || { echo "DISK_MBPS: a whole number of MB/s" >&2; exit 2; }
+  bps=$((DISK_MBPS * 1000000)) dev="$(lsblk -dno MAJ:MIN "$loop" | tr -d ' ')"
+  if [[ -e /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device ]]; then   # cgroup v1 (hybrid)
+    cgroup="/sys/fs/cgroup/blkio/garage-pxe-wipe-throughput-$$"
+    mkdir "$cgroup"
+    echo "$dev $bps" >"$cgroup/blkio.throttle.read_bps_device"
+    echo "$dev $bps" >"$cgroup/blkio.throttle.write_bps_device"
+  elif grep -qw io /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then     # cgroup v2
+    echo +io >/sys/fs/cgroup/cgroup.subtree_control
+    cgroup="/sys/fs/cgroup/garage-pxe-wipe-throughput-$$"
+    mkdir "$cgroup"
+    echo "$dev rbps=$bps wbps=$bps" >"$cgroup/io.max"
+  else
+    echo "DISK_MBPS: no blkio or io cgroup controller here" >&2; exit 2
+  fi
+  echo $$ >"$cgroup/cgroup.procs"
+fi
 printf 'garage_pxe.server=http://127.0.0.1:9 garage_pxe.mac=52:54:00:00:00:01 garage_pxe.token=0 garage_pxe.mode=erase garage_pxe.countdown=0\n' >"$work/cmdline"
 
 now() { date +%s.%N; }
@@ -42,7 +72,7 @@ agent() {
 }
 # median and range of a list of numbers
 summary() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) exit; m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median %.2fx, range %.2f-%.2fx over %d rounds", m, v[1], v[NR], NR }'; }
-echo "throughput on $loop (direct I/O: $(cat "/sys/block/${loop#/dev/}/loop/dio"), file $work/disk.img on $(df --output=source "$work" | tail -n 1)), $MIB MiB:"
+echo "throughput on $loop (direct I/O: $(cat "/sys/block/${loop#/dev/}/loop/dio"), file $work/disk.img on $(df --output=source "$work" | tail -n 1))${DISK_MBPS:+, throttled to $DISK_MBPS MB/s}, $MIB MiB:"
 : >"$work/write.ratios"; : >"$work/read.ratios"
 for round in $(seq 1 "$ROUNDS"); do
   # Interleaved, the order swapped every round: the host's load drifts, and both sides of
