@@ -451,8 +451,7 @@ random_ready() {
 if [ "${1:-}" = verify ] && [ -b "${2:-}" ]; then
     if all_bytes_are "$2" "$(blockdev --getsize64 "$2")" "${3:-000}"; then say "$2: verified"; status=0
     else say "$2: mismatch $(cat "$WORK/read.failed" 2>/dev/null)"; status=1; fi
-    rm -rf "$WORK"
-    exit $status
+    exit $status # (the EXIT trap removes $WORK)
 fi
 
 inventory >"$WORK/inventory.json"
