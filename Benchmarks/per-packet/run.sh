@@ -21,7 +21,10 @@
 #
 # Knobs: ROUNDS (3), DURATION (4 s per proxyDHCP measurement), SEED, SKIP_BUILD=1,
 # GPX_BIN (another garage-pxe build), SWIFT_GENERATORS=0 (pxe-cload only), ROWS (subset,
-# by id: t1 t32 w1 w32 d1 d16 r1 r16, and the loss rows tl2 wl2 tl5 wl5).
+# by id: t1 t32 w1 w32 d1 d16 r1 r16, and the loss rows tl2 wl2 tl5 wl5),
+# GPX_VARIANTS="b=/path/to/garage-pxe c=/other/build" (more garage-pxe builds as servers of
+# their own, garage-pxe-b, garage-pxe-c, in the same run: an A/B of a change gets the same
+# machine and moments as its peers; each is compared with the best peer on its own).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,6 +37,12 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 SWIFT_GENERATORS=${SWIFT_GENERATORS:-1}
 ROWS=${ROWS:-"t1 t32 w1 w32 d1 d16 r1 r16 tl2 wl2 tl5 wl5"}
 GPX="${GPX_BIN:-$REPO/.build/release/garage-pxe}"
+declare -A GPX_OF=([garage-pxe]="$GPX")
+GARAGES=(garage-pxe)
+for variant in ${GPX_VARIANTS:-}; do
+  [[ "$variant" == ?*=?* && -x "${variant#*=}" ]] || { echo "run.sh: GPX_VARIANTS wants name=/executable, not $variant" >&2; exit 2; }
+  GPX_OF[garage-pxe-${variant%%=*}]="${variant#*=}"; GARAGES+=("garage-pxe-${variant%%=*}")
+done
 CLOAD="$HERE/.build/pxe-cload"
 TFTP_LOAD="$REPO/Benchmarks/tftp/.build/release/tftp-load"
 DHCP_LOAD="$HERE/.build/pxe-loadgen"
@@ -120,7 +129,7 @@ start_server() {
 launch_server() {
   local name=$1 ns=$2 dev=$3 addr=$4 subnet=${5:-} pid dhcp=()
   case "$name" in
-    garage-pxe)
+    garage-pxe*)
       # The shipped configuration, but for where things are and the per-client cap: every
       # generator transfer comes from one address (real PCs each have their own).
       sed -e "s|^  root: /usr/lib/ipxe|  root: $ROOT|" -e "s|^  menus: .*|  menus: $RUN/menus|" \
@@ -128,8 +137,8 @@ launch_server() {
           -e "s|max_tftp_transfers_per_client: .*|max_tftp_transfers_per_client: 64|" \
           "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
       mkdir -p "$RUN/menus" "$RUN/images"
-      ip netns exec "$ns" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$dev" --address "$addr" \
-        --events log --state "$RUN/state-$ns" </dev/null >"$RUN/garage-pxe-$ns.log" 2>&1 &
+      ip netns exec "$ns" "${GPX_OF[$name]}" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$dev" --address "$addr" \
+        --events log --state "$RUN/state-$ns" </dev/null >"$RUN/$name-$ns.log" 2>&1 &
       pid=$! ;;
     dnsmasq)
       # TFTP and proxyDHCP in one process, as a workshop would run it; tftp-max raised from
@@ -164,11 +173,13 @@ launch_server() {
 }
 
 netns "$NS_CLI"
-SERVERS=(garage-pxe dnsmasq tftpd-hpa atftpd)
+SERVERS=("${GARAGES[@]}" dnsmasq tftpd-hpa atftpd)
 for i in "${!SERVERS[@]}"; do start_server "${SERVERS[$i]}" $((i + 1)); done
-for _ in $(seq 100); do
-  ip netns exec "gpxpp-s1-$TAG" ss -Hlun "sport = :4011" | grep -q . && break
-  sleep 0.1
+for i in "${!GARAGES[@]}"; do
+  for _ in $(seq 100); do
+    ip netns exec "gpxpp-s$((i + 1))-$TAG" ss -Hlun "sport = :4011" | grep -q . && break
+    sleep 0.1
+  done
 done
 
 cpu_ns() { cat "${CG_OF[$1]}/cpuacct.usage"; }
@@ -223,9 +234,9 @@ measure() {
 
 servers_for() {
   case "$1" in
-    t1|t32|tl2|tl5) echo garage-pxe dnsmasq tftpd-hpa atftpd ;;
-    w1|w32|wl2|wl5) echo garage-pxe atftpd ;;   # the others do not negotiate windowsize
-    *) echo garage-pxe dnsmasq ;;
+    t1|t32|tl2|tl5) echo "${GARAGES[@]}" dnsmasq tftpd-hpa atftpd ;;
+    w1|w32|wl2|wl5) echo "${GARAGES[@]}" atftpd ;;   # the others do not negotiate windowsize
+    *) echo "${GARAGES[@]}" dnsmasq ;;
   esac
 }
 gens_for() { case "$1" in t*|w*) echo "${GENS_TFTP[@]}" ;; *) echo "${GENS_DHCP[@]}" ;; esac; }
@@ -234,10 +245,10 @@ gens_for() { case "$1" in t*|w*) echo "${GENS_TFTP[@]}" ;; *) echo "${GENS_DHCP[
 seeded() { openssl enc -aes-256-ctr -pass "pass:$SEED-$1" -nosalt </dev/zero 2>/dev/null | head -c 65536; }
 
 # Warm-up: the file in the page cache, each server's first-touch allocations, ARP.
-for server in garage-pxe dnsmasq tftpd-hpa atftpd; do
+for server in "${SERVERS[@]}"; do
   in_cli "$CLOAD" tftp --server "${ADDR_OF[$server]}" --file undionly.kpxe --source "$ROOT/undionly.kpxe" --clients 4 >/dev/null
 done
-for server in garage-pxe dnsmasq; do
+for server in "${GARAGES[@]}" dnsmasq; do
   in_cli "$CLOAD" discover --server "${ADDR_OF[$server]}" --interface "${DEV_OF[$server]}" --concurrency 4 --duration 0.5 >/dev/null
   in_cli "$CLOAD" request --server "${ADDR_OF[$server]}" --concurrency 4 --duration 0.5 >/dev/null
 done
@@ -302,7 +313,7 @@ log "measured in $(($(date +%s) - START)) s"
 mkdir -p "$(dirname "$OUT")"
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted'), dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base), tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa), atftpd $(dpkg-deb -f "$ATFTPD_DIR"/atftpd_*.deb Version). ROUNDS=$ROUNDS DURATION=$DURATION SEED=$SEED."
+  echo "garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted'), dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base), tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa), atftpd $(dpkg-deb -f "$ATFTPD_DIR"/atftpd_*.deb Version).${GPX_VARIANTS:+ Variants: $GPX_VARIANTS.} ROUNDS=$ROUNDS DURATION=$DURATION SEED=$SEED."
   echo "Peak RSS of the main process after the lossless rows (VmHWM; tftpd-hpa's per-transfer children not included): $RSS"
   echo
   python3 "$HERE/table.py" "$RESULTS"

@@ -24,6 +24,7 @@ ROWS = {
 # Loss rows keep what is already ahead: judged on rate (time to boot files over a bad
 # link); their CPU is shown, a server that retransmits sooner pays more per byte.
 RATE_ONLY = {"tl2", "wl2", "tl5", "wl5"}
+PEERS = ["dnsmasq", "tftpd-hpa", "atftpd"]
 PAIR = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
 
 
@@ -70,12 +71,14 @@ def main(path):
         runs[(row, server, gen)].append({"value": value, "cost": cost, "good": good, **extra})
 
     order = [r for r in ROWS if any(k[0] == r for k in runs)]
+    # garage-pxe, then the builds run.sh's GPX_VARIANTS added (garage-pxe-b, ...).
+    garages = sorted({k[1] for k in runs if k[1].startswith("garage-pxe")}, key=lambda s: (s != "garage-pxe", s))
     gens = sorted({k[2] for k in runs}, key=lambda g: (g != "pxe-cload", g))
     print("| row | server | generator | runs | median | spread (min–max) | server CPU (median) | all verified |")
     print("|---|---|---|---:|---:|---|---:|---|")
     for row in order:
         unit, cunit = ("MB/s", "s/GB") if row[0] in "tw" else ("replies/s", "µs/reply")
-        for server in ["garage-pxe", "dnsmasq", "tftpd-hpa", "atftpd"]:
+        for server in garages + PEERS:
             for gen in gens:
                 rs = runs.get((row, server, gen))
                 if not rs:
@@ -97,23 +100,26 @@ def main(path):
     print("| row | generator | best peer (rate) | rate ratio | CPU ratio (vs that peer) | met |")
     print("|---|---|---|---:|---:|---|")
     for row in order:
-        verdicts = []
-        lines = []
-        for gen in gens:
-            mine = runs.get((row, "garage-pxe", gen))
-            peers = {s: runs[(row, s, gen)] for s in ["dnsmasq", "tftpd-hpa", "atftpd"] if (row, s, gen) in runs}
-            if not mine or not peers:
-                continue
-            best = max(peers, key=lambda s: statistics.median(r["value"] for r in peers[s]))
-            rate = statistics.median(r["value"] for r in mine) / statistics.median(r["value"] for r in peers[best])
-            cpu = statistics.median(r["cost"] for r in mine) / statistics.median(r["cost"] for r in peers[best])
-            met = rate >= 1.0 and (cpu <= 1.0 or row in RATE_ONLY)
-            verdicts.append(met)
-            lines.append(f"| {ROWS[row]} | {gen} | {best} | {rate:.2f}× | {cpu:.2f}× | {'yes' if met else 'no'} |")
-        for l in lines:
-            print(l)
-        if len(verdicts) > 1:
-            print(f"| {ROWS[row]} | **both** | | | | **{'met' if all(verdicts) else 'not met'}** |")
+        for garage in garages:
+            # With variants in the run, each build's lines name it.
+            label = f"{ROWS[row]} ({garage})" if len(garages) > 1 else ROWS[row]
+            verdicts = []
+            lines = []
+            for gen in gens:
+                mine = runs.get((row, garage, gen))
+                peers = {s: runs[(row, s, gen)] for s in PEERS if (row, s, gen) in runs}
+                if not mine or not peers:
+                    continue
+                best = max(peers, key=lambda s: statistics.median(r["value"] for r in peers[s]))
+                rate = statistics.median(r["value"] for r in mine) / statistics.median(r["value"] for r in peers[best])
+                cpu = statistics.median(r["cost"] for r in mine) / statistics.median(r["cost"] for r in peers[best])
+                met = rate >= 1.0 and (cpu <= 1.0 or row in RATE_ONLY)
+                verdicts.append(met)
+                lines.append(f"| {label} | {gen} | {best} | {rate:.2f}× | {cpu:.2f}× | {'yes' if met else 'no'} |")
+            for l in lines:
+                print(l)
+            if len(verdicts) > 1:
+                print(f"| {label} | **both** | | | | **{'met' if all(verdicts) else 'not met'}** |")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@
 // by the codec, the negotiation, the jail or the state machine.
 //
 // Threads: the listener, the session table, the file cache and the settings live on
-// `queue`. Transfers are spread over a few UDPEventLoops (a thread each, 8 by default);
-// each transfer's sockets, timer and state machine stay on the loop it was
-// given, which reads and answers each datagram without a hand-off to another thread.
+// `queue`. Transfers are spread over a few UDPEventLoops (a thread each, 8 by default;
+// lockstep ones over the first two); each transfer's sockets, timer and state machine
+// stay on the loop it was given, which reads and answers each datagram without a
+// hand-off to another thread.
 
 import Dispatch
 import FileJail
@@ -154,7 +155,8 @@ public final class TFTPServer: @unchecked Sendable {
     private let transferLoopCount: Int
     /// The threads that run the transfers: their sockets, timers and state machines.
     private var transferLoops: [UDPEventLoop] = []
-    private var nextTransferLoop = 0
+    /// Running transfers per loop (same indices), to start each one on the least busy.
+    private var transfersPerLoop: [Int] = []
     private let listen: TFTPListenSettings
     private var settings: TFTPServerSettings
     private var jail: PathJail?
@@ -177,20 +179,26 @@ public final class TFTPServer: @unchecked Sendable {
         TFTPInstant(nanoseconds: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// Transfer threads by default (`tftp.transfer_threads`): 8. Lockstep transfers (every
-    /// PXE firmware's) all go to the first: a lockstep transfer is one ACK in, one DATA
-    /// out, and one loop holding all of them finds several ACKs ready at each epoll_wait
-    /// while the bench boots, so it rarely sleeps, where several loops each sleep and wake
-    /// per packet. Measured with 32 lockstep clients on 2 CPUs, quiet (Benchmarks/RESULTS.md,
-    /// "Per-packet cost"): one loop 198 MB/s at 4.96 s of CPU per GB, spread over 2 loops
-    /// 140 MB/s at 5.76, over 8 loops 134 MB/s at 6.77 (dnsmasq, one thread: 213 MB/s at
-    /// 4.59); one loop carries more than a gigabit link. Windowed transfers (RFC 7440) send
-    /// a burst per ACK and batch by themselves: they take turns over all the loops, so 32
-    /// of them use every CPU (8 loops: 348 MB/s, more than one CPU can send), and on a
-    /// machine doing other work each thread gets its own share of the scheduler. A read
-    /// from a cold disk holds its loop's other transfers for that read; the kernel's
-    /// readahead keeps that to a file's first reads.
+    /// Transfer threads by default (`tftp.transfer_threads`): 8. Windowed transfers (RFC
+    /// 7440) send a burst per ACK and batch by themselves: they go to the least busy of all
+    /// the loops, so 32 of them use every CPU (8 loops: 348 MB/s, more than one CPU can
+    /// send), and on a machine doing other work each thread gets its own share of the
+    /// scheduler. A read from a cold disk holds its loop's other transfers for that read;
+    /// the kernel's readahead keeps that to a file's first reads.
     public static let defaultTransferLoopCount = 8
+
+    /// Lockstep transfers (every PXE firmware's) go to the least busy of the first two
+    /// loops only (fewer when the machine has one CPU or `transfer_threads` is 1). A
+    /// lockstep transfer is one ACK in, one DATA out: a loop holding many of them finds
+    /// several ACKs ready at each epoll_wait while the bench boots, where a loop per few
+    /// transfers sleeps and wakes per packet. Measured with 32 lockstep clients on 2 CPUs,
+    /// quiet, the builds side by side in one run (Benchmarks/RESULTS.md, "Per-packet
+    /// cost"), as garage-pxe's rate ÷ the best peer's by the C and the Swift generator:
+    /// one loop 1.04-1.06× and 0.87-0.97× (a thread per client shares the CPUs with it);
+    /// two 1.06-1.10× and 1.08-1.16× at 0.72-0.96× the peer's CPU per GB; four 0.99× and
+    /// 1.11× at 1.08× dnsmasq's CPU (more threads than CPUs, each sleeping more).
+    /// Machines with more CPUs were not measured, so the spread stops at two.
+    static let lockstepLoopCount = 2
 
     /// How long a transfer thread keeps polling after a busy turn before it sleeps
     /// (UDPEventLoop's `pollBeforeSleeping`). A lockstep client answers each DATA within
@@ -243,6 +251,7 @@ public final class TFTPServer: @unchecked Sendable {
         queue.sync {
             listener = socket
             transferLoops = loops
+            transfersPerLoop = Array(repeating: 0, count: loops.count)
         }
     }
 
@@ -278,6 +287,7 @@ public final class TFTPServer: @unchecked Sendable {
             // After the cancels queued above: each loop closes its sessions, then ends.
             transferLoops.forEach { $0.stop() }
             transferLoops = []
+            transfersPerLoop = []
         }
     }
 
@@ -287,6 +297,8 @@ public final class TFTPServer: @unchecked Sendable {
 
     public var boundPort: UInt16? { queue.sync { listener?.localPort } }
     public var activeTransfers: Int { queue.sync { sessions.count } }
+    /// Running transfers on each transfer thread, in the threads' order.
+    public var transfersByThread: [Int] { queue.sync { transfersPerLoop } }
     public var statistics: TFTPServerStatistics { queue.sync { stats } }
 
     /// Returns once no transfer is running: at once if none is, else when the last one
@@ -423,14 +435,11 @@ public final class TFTPServer: @unchecked Sendable {
         }
         let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
                                    retransmit: settings.retransmit, now: clock())
-        let loop: UDPEventLoop
-        if options.windowSize > 1 {
-            loop = transferLoops[nextTransferLoop % transferLoops.count]
-            nextTransferLoop &+= 1
-        } else {
-            loop = transferLoops[0]
-        }
-        let session = TransferSession(machine: machine, socket: sockets.peer, strangers: sockets.strangers, loop: loop,
+        let candidates = options.windowSize > 1 ? transfersPerLoop.count
+            : min(Self.lockstepLoopCount, transfersPerLoop.count, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let loopIndex = transfersPerLoop.prefix(max(1, candidates)).indices.min { transfersPerLoop[$0] < transfersPerLoop[$1] }!
+        transfersPerLoop[loopIndex] += 1
+        let session = TransferSession(machine: machine, socket: sockets.peer, strangers: sockets.strangers, loop: transferLoops[loopIndex],
                                       clock: clock) { [weak self] session, outcome in
             guard let self else { return }
             let stats = session.machine.statistics
@@ -440,7 +449,10 @@ public final class TFTPServer: @unchecked Sendable {
                 duration: (stats.finishedAt ?? stats.startedAt).duration(since: stats.startedAt),
                 retransmissions: stats.retransmissions, outcome: outcome))
             queue.async {
-                if self.sessions[session.machine.peer] === session { self.removeSession(at: session.machine.peer) }
+                if self.sessions[session.machine.peer] === session {
+                    self.removeSession(at: session.machine.peer)
+                    self.transfersPerLoop[loopIndex] -= 1
+                }
                 self.stats.finished[outcome.counterName, default: 0] += 1
                 self.stats.ignoredTransferPackets += stats.ignoredPackets
                 self.stats.strangerTransferPackets += stats.strangerPackets

@@ -117,6 +117,47 @@ struct ServerBehaviourTests {
         #expect(server.server.activeTransfers == 1)
     }
 
+    @Test("lockstep transfers share the first two transfer threads, the least busy first; windowed ones go to the least busy of all")
+    func transferThreads() throws {
+        var settings = TFTPServerSettings(root: Fixtures.root, maxWindowSize: 16)
+        settings.retransmit = TFTPRetransmitPolicy(initial: .seconds(5), ceiling: .seconds(5))
+        settings.maxTransfersPerClient = 16   // every holder is 127.0.0.1
+        let server = try LoopbackServer(settings: settings)
+        #expect(server.server.transfersByThread == Array(repeating: 0, count: TFTPServer.defaultTransferLoopCount))
+        // Each holder starts a transfer and never acknowledges it, so it stays where it was put.
+        func hold(windowSize: Int?) throws -> (peer: RawPeer, port: UInt16) {
+            let holder = try RawPeer()
+            let options = windowSize.map { [("windowsize", "\($0)")] } ?? []
+            try holder.send(.readRequest(TFTPRequest(filename: Array("big".utf8), modeName: "octet", options: options)), to: server.port)
+            let (_, tid) = try #require(holder.receive())
+            return (holder, tid.port)
+        }
+        let lockstep = try (0..<5).map { _ in try hold(windowSize: nil) }
+        let twoOrOne = min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        var expected = Array(repeating: 0, count: TFTPServer.defaultTransferLoopCount)
+        for index in 0..<5 { expected[index % twoOrOne] += 1 }
+        #expect(server.server.transfersByThread == expected)
+        let windowed = try (0..<3).map { _ in try hold(windowSize: 4) }
+        for index in 0..<3 { expected[twoOrOne + index] += 1 }
+        #expect(server.server.transfersByThread == expected)
+        // The first holder's transfer (on the first thread) ends: that thread is the least
+        // busy lockstep one again, and the next lockstep transfer goes there.
+        try lockstep[0].peer.send(.error(code: 0, message: "enough"), to: lockstep[0].port)
+        #expect(server.reports.wait(for: 1).count == 1)
+        expected[0] -= 1
+        var seen: [Int] = []
+        for _ in 0..<500 {
+            seen = server.server.transfersByThread
+            if seen == expected { break }
+            usleep(10_000)
+        }
+        #expect(seen == expected)
+        let another = try hold(windowSize: nil)
+        expected[0] += 1
+        #expect(server.server.transfersByThread == expected)
+        withExtendedLifetime((lockstep, windowed, another)) {}
+    }
+
     @Test("a virtual file is generated for the requesting client and served like a file")
     func virtualFile() throws {
         let server = try LoopbackServer()
