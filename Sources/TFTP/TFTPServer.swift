@@ -157,6 +157,9 @@ public final class TFTPServer: @unchecked Sendable {
     private var transferLoops: [UDPEventLoop] = []
     /// Running transfers per loop (same indices), to start each one on the least busy.
     private var transfersPerLoop: [Int] = []
+    /// How many of the first loops take lockstep transfers; fixed when the loops start
+    /// (sysconf reads /sys for the CPU count: not once per request).
+    private var lockstepLoops = 1
     private let listen: TFTPListenSettings
     private var settings: TFTPServerSettings
     private var jail: PathJail?
@@ -252,6 +255,7 @@ public final class TFTPServer: @unchecked Sendable {
             listener = socket
             transferLoops = loops
             transfersPerLoop = Array(repeating: 0, count: loops.count)
+            lockstepLoops = max(1, min(Self.lockstepLoopCount, loops.count, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         }
     }
 
@@ -435,9 +439,8 @@ public final class TFTPServer: @unchecked Sendable {
         }
         let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
                                    retransmit: settings.retransmit, now: clock())
-        let candidates = options.windowSize > 1 ? transfersPerLoop.count
-            : min(Self.lockstepLoopCount, transfersPerLoop.count, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let loopIndex = transfersPerLoop.prefix(max(1, candidates)).indices.min { transfersPerLoop[$0] < transfersPerLoop[$1] }!
+        let candidates = options.windowSize > 1 ? transfersPerLoop.count : lockstepLoops
+        let loopIndex = transfersPerLoop.prefix(candidates).indices.min { transfersPerLoop[$0] < transfersPerLoop[$1] }!
         transfersPerLoop[loopIndex] += 1
         let session = TransferSession(machine: machine, socket: sockets.peer, strangers: sockets.strangers, loop: transferLoops[loopIndex],
                                       clock: clock) { [weak self] session, outcome in
