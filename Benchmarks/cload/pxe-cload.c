@@ -9,11 +9,13 @@
  *
  *   pxe-cload tftp --server IP --file NAME --source PATH [--clients N] [--blksize B]
  *                  [--windowsize W] [--timeout-ms MS] [--retries N] [--server-pid PID]
- *                  [--label TEXT]
+ *                  [--repeat R] [--label TEXT]
  *     N transfers of NAME at once, each on its own UDP socket, connected to the server's
  *     transfer port (its TID) once the first reply names it. Every byte goes through a
  *     streaming SHA-256; a transfer counts as ok only if its length and digest equal
  *     PATH's. W = 1 (the default) is lockstep: windowsize is not even asked for.
+ *     R (1): each of the N clients fetches the file R times, one after another (a new
+ *     socket and RRQ each time), so one measurement lasts long enough to be steady.
  *
  *   pxe-cload discover --server IP --interface IF [--concurrency K] [--duration S] ...
  *   pxe-cload request  --server IP [--concurrency K] [--duration S] [--boot-item N] ...
@@ -128,14 +130,14 @@ static double percentile(const double *v, int n, double p) {
 
 struct opts {
     const char *mode, *server, *file, *source, *interface, *label;
-    int clients, blksize, windowsize, timeout_ms, retries, server_pid, concurrency, boot_item, arch;
+    int clients, blksize, windowsize, timeout_ms, retries, server_pid, concurrency, boot_item, arch, repeat;
     double duration;
 };
 
 static void parse(int argc, char **argv, struct opts *o) {
     memset(o, 0, sizeof *o);
     o->clients = 1; o->blksize = 512; o->windowsize = 1; o->timeout_ms = 1000; o->retries = 10;
-    o->concurrency = 1; o->duration = 4; o->boot_item = 0x8000; o->label = "";
+    o->concurrency = 1; o->duration = 4; o->boot_item = 0x8000; o->label = ""; o->repeat = 1;
     if (argc < 2) die("usage: pxe-cload tftp|discover|request --server IP ... (see the source's header)");
     o->mode = argv[1];
     for (int i = 2; i < argc; i++) {
@@ -148,6 +150,7 @@ static void parse(int argc, char **argv, struct opts *o) {
         else if (!strcmp(k, "--interface")) o->interface = v;
         else if (!strcmp(k, "--label")) o->label = v;
         else if (!strcmp(k, "--clients")) o->clients = atoi(v);
+        else if (!strcmp(k, "--repeat")) o->repeat = atoi(v);
         else if (!strcmp(k, "--blksize")) o->blksize = atoi(v);
         else if (!strcmp(k, "--windowsize")) o->windowsize = atoi(v);
         else if (!strcmp(k, "--timeout-ms")) o->timeout_ms = atoi(v);
@@ -171,7 +174,8 @@ static struct in_addr parse_ip(const char *s) {
 
 /* ---------------------------------------------------------------- TFTP */
 
-enum { ST_RRQ, ST_DATA, ST_DONE, ST_FAILED };
+/* ST_IDLE (zero, as calloc leaves it): a repeat not started yet. */
+enum { ST_IDLE, ST_RRQ, ST_DATA, ST_DONE, ST_FAILED };
 
 struct transfer {
     int fd, state, connected, retries_left, granted_blksize, granted_windowsize;
@@ -343,12 +347,15 @@ static void handle_tftp(struct transfer *t, const uint8_t *p, size_t n, const st
 
 static int run_tftp(void) {
     if (!O.file || !O.source) die("tftp needs --file and --source");
-    if (O.clients < 1 || O.blksize < 8 || O.blksize > 65464 || O.windowsize < 1) die("bad --clients/--blksize/--windowsize");
+    if (O.clients < 1 || O.repeat < 1 || O.blksize < 8 || O.blksize > 65464 || O.windowsize < 1)
+        die("bad --clients/--repeat/--blksize/--windowsize");
     hash_source(O.source);
     struct sockaddr_in server = {.sin_family = AF_INET, .sin_port = htons(69), .sin_addr = parse_ip(O.server)};
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1: %s", strerror(errno));
-    struct transfer *ts = calloc((size_t)O.clients, sizeof *ts);
+    /* Client i's k-th transfer is ts[k * clients + i]; it starts when the (k-1)-th ends. */
+    int total = O.clients * O.repeat;
+    struct transfer *ts = calloc((size_t)total, sizeof *ts);
     static uint8_t bufs[BATCH][MAXPKT];
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
@@ -361,7 +368,7 @@ static int run_tftp(void) {
     struct epoll_event evs[256];
     while (active > 0) {
         double now = now_s(), next = now + 1;
-        for (int i = 0; i < O.clients; i++)
+        for (int i = 0; i < total; i++)
             if ((ts[i].state == ST_RRQ || ts[i].state == ST_DATA) && ts[i].deadline < next) next = ts[i].deadline;
         int wait_ms = next <= now ? 0 : (int)((next - now) * 1000) + 1;
         int ready = epoll_wait(epfd, evs, 256, wait_ms);
@@ -384,11 +391,15 @@ static int run_tftp(void) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, t->fd, NULL);
                 close(t->fd);
                 t->fd = -1;
-                active--;
+                EVP_MD_CTX_free(t->sha);
+                t->sha = NULL;
+                int next_index = (int)evs[e].data.u32 + O.clients;
+                if (next_index < total) start_transfer(&ts[next_index], server, epfd, next_index);
+                else active--;
             }
         }
         now = now_s();
-        for (int i = 0; i < O.clients; i++) {
+        for (int i = 0; i < total; i++) {
             struct transfer *t = &ts[i];
             if ((t->state != ST_RRQ && t->state != ST_DATA) || t->deadline > now) continue;
             if (t->retries_left-- <= 0) {
@@ -396,7 +407,10 @@ static int run_tftp(void) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, t->fd, NULL);
                 close(t->fd);
                 t->fd = -1;
-                active--;
+                EVP_MD_CTX_free(t->sha);
+                t->sha = NULL;
+                if (i + O.clients < total) start_transfer(&ts[i + O.clients], server, epfd, i + O.clients);
+                else active--;
             } else {
                 send_last(t);
             }
@@ -408,17 +422,17 @@ static int run_tftp(void) {
     double cpu1 = server_cpu_s(O.server_pid);
 
     int ok = 0, failed = 0;
-    double *durations = calloc((size_t)O.clients, sizeof *durations);
+    double *durations = calloc((size_t)total, sizeof *durations);
     uint64_t bytes = 0;
     const char *first_error = NULL;
-    for (int i = 0; i < O.clients; i++) {
+    for (int i = 0; i < total; i++) {
         if (ts[i].state == ST_DONE) { durations[ok++] = ts[i].finished - ts[i].started; bytes += ts[i].bytes; }
-        else { failed++; if (!first_error) first_error = ts[i].error; }
+        else { failed++; if (!first_error) first_error = ts[i].state == ST_IDLE ? "not started" : ts[i].error; }
     }
     qsort(durations, (size_t)ok, sizeof *durations, cmp_double);
-    printf("generator=pxe-cload label=\"%s\" clients=%d ok=%d failed=%d wall_s=%.3f aggregate_MBps=%.3f p50_s=%.3f p99_s=%.3f"
+    printf("generator=pxe-cload label=\"%s\" clients=%d repeat=%d ok=%d failed=%d wall_s=%.3f aggregate_MBps=%.3f p50_s=%.3f p99_s=%.3f"
            " blksize=%d windowsize=%d bytes=%llu",
-           O.label, O.clients, ok, failed, wall, bytes / wall / 1e6, percentile(durations, ok, 0.5), percentile(durations, ok, 0.99),
+           O.label, O.clients, O.repeat, ok, failed, wall, bytes / wall / 1e6, percentile(durations, ok, 0.5), percentile(durations, ok, 0.99),
            ts[0].granted_blksize, ts[0].granted_windowsize, (unsigned long long)bytes);
     if (cpu0 >= 0 && cpu1 >= 0)
         printf(" server_cpu_s=%.2f server_cpu_s_per_GB=%.3f", cpu1 - cpu0, bytes ? (cpu1 - cpu0) / (bytes / 1e9) : 0.0);

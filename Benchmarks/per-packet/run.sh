@@ -21,7 +21,10 @@
 #
 # Knobs: ROUNDS (3), DURATION (4 s per proxyDHCP measurement), SEED, SKIP_BUILD=1,
 # GPX_BIN (another garage-pxe build), SWIFT_GENERATORS=0 (pxe-cload only), ROWS (subset,
-# by id: t1 t32 w1 w32 d1 d16 r1 r16, and the loss rows tl2 wl2 tl5 wl5),
+# by id: t1 t32 w1 w32 d1 d16 r1 r16; over a userspace link: tl0 wl0 (no loss, 0.1 ms each
+# way, a LAN's round trip), and the loss rows tl2 wl2 tl5 wl5), REPEAT (4: how many times
+# the one client of t1 and w1 fetches the initrd in one measurement; one fetch lasts about
+# a second, too short for a steady figure),
 # GPX_VARIANTS="b=/path/to/garage-pxe c=/other/build" (more garage-pxe builds as servers of
 # their own, garage-pxe-b, garage-pxe-c, in the same run: an A/B of a change gets the same
 # machine and moments as its peers; each is compared with the best peer on its own).
@@ -35,7 +38,8 @@ DURATION=${DURATION:-4}
 SEED=${SEED:-$(date +%s)}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SWIFT_GENERATORS=${SWIFT_GENERATORS:-1}
-ROWS=${ROWS:-"t1 t32 w1 w32 d1 d16 r1 r16 tl2 wl2 tl5 wl5"}
+ROWS=${ROWS:-"t1 t32 w1 w32 d1 d16 r1 r16 tl0 wl0 tl2 wl2 tl5 wl5"}
+REPEAT=${REPEAT:-4}
 GPX="${GPX_BIN:-$REPO/.build/release/garage-pxe}"
 declare -A GPX_OF=([garage-pxe]="$GPX")
 GARAGES=(garage-pxe)
@@ -194,16 +198,18 @@ RESULTS="$RUN/results.txt"
 : >"$RESULTS"
 # measure ROUND ROW SERVER GENERATOR: one run; appends one normalised line to RESULTS.
 measure() {
-  local round=$1 row=$2 server=$3 gen=$4 pinned=0 clients=1 win=1 file=initrd.gz mode="" conc=1 line before after rc=0
+  local round=$1 row=$2 server=$3 gen=$4 pinned=0 clients=1 repeat=1 win=1 file=initrd.gz mode="" conc=1 line before after rc=0
   case "$row" in
-    t1) pinned=1 ;;
+    t1) pinned=1; repeat=$REPEAT ;;
     t32) clients=32 ;;
-    w1) pinned=1; win=16 ;;
+    w1) pinned=1; win=16; repeat=$REPEAT ;;
     w32) clients=32; win=16 ;;
     d1) pinned=1; mode=discover ;;
     d16) mode=discover; conc=16 ;;
     r1) pinned=1; mode=request ;;
     r16) mode=request; conc=16 ;;
+    tl0) clients=4 ;;
+    wl0) clients=4; win=8 ;;
     tl2|tl5) clients=4; file=snponly.efi ;;
     wl2|wl5) clients=4; file=snponly.efi; win=8 ;;
   esac
@@ -213,9 +219,9 @@ measure() {
   if [[ -z "$mode" ]]; then
     case "$gen" in
       pxe-cload) line=$(in_cli "${taskset[@]}" "$CLOAD" tftp --server "${ADDR_OF[$server]}" --file "$file" --source "$ROOT/$file" \
-                   --clients "$clients" --blksize 1468 --windowsize "$win" --timeout-ms 1000 --retries 10) || rc=$? ;;
+                   --clients "$clients" --repeat "$repeat" --blksize 1468 --windowsize "$win" --timeout-ms 1000 --retries 10) || rc=$? ;;
       tftp-load) line=$(in_cli "${taskset[@]}" "$TFTP_LOAD" --server "${ADDR_OF[$server]}" --file "$file" --source "$ROOT/$file" \
-                   --clients "$clients" --blksize 1468 --windowsize "$win" --timeout-ms 1000 --retries 10) || rc=$? ;;
+                   --clients "$clients" --repeat "$repeat" --blksize 1468 --windowsize "$win" --timeout-ms 1000 --retries 10) || rc=$? ;;
     esac
     sleep 0.3   # tftpd-hpa's children exit (and are counted) after their last ACK
   else
@@ -234,8 +240,8 @@ measure() {
 
 servers_for() {
   case "$1" in
-    t1|t32|tl2|tl5) echo "${GARAGES[@]}" dnsmasq tftpd-hpa atftpd ;;
-    w1|w32|wl2|wl5) echo "${GARAGES[@]}" atftpd ;;   # the others do not negotiate windowsize
+    t1|t32|tl0|tl2|tl5) echo "${GARAGES[@]}" dnsmasq tftpd-hpa atftpd ;;
+    w1|w32|wl0|wl2|wl5) echo "${GARAGES[@]}" atftpd ;;   # the others do not negotiate windowsize
     *) echo "${GARAGES[@]}" dnsmasq ;;
   esac
 }
@@ -280,11 +286,15 @@ for server in "${SERVERS[@]}"; do
   RSS+="$server $(awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/${PID_OF[$server]}/status") MB; "
 done
 
-# Loss rows: the same servers, restarted behind a userspace lossy link each (no netem in
-# this kernel): a TUN device in the client's and the server's namespace, 1 ms delay, the
-# loss rate in each direction, the same seed for every server. 4 clients fetch snponly.efi
-# (as 4 UEFI PCs on a bad cable would), lockstep and windowsize 8.
-for pct in 2 5; do
+# Link rows: the same servers, restarted behind a userspace link each (no netem in this
+# kernel): a TUN device in the client's and the server's namespace, a delay and a loss rate
+# in each direction, the same seed for every server.
+#  - 0 %, 0.1 ms each way: 4 clients fetch the initrd as 4 PCs on the bench LAN would, each
+#    next ACK a round trip away (what a server that polls for the next packet pays);
+#  - 2 % and 5 %, 1 ms: 4 clients fetch snponly.efi (as 4 UEFI PCs on a bad cable would).
+# Lockstep and windowsize 8.
+for pct in 0 2 5; do
+  delay=1; [[ $pct == 0 ]] && delay=0.1
   rows=(); for row in "${LOSSY[@]}"; do [[ "$row" == ?l$pct ]] && rows+=("$row"); done
   ((${#rows[@]})) || continue
   old=(); for server in "${SERVERS[@]}"; do old+=("${PID_OF[$server]}"); done
@@ -294,7 +304,7 @@ for pct in 2 5; do
     ns="gpxpp-l$pct-$i-$TAG"
     netns "$ns"
     python3 "$REPO/scripts/lossy-link/lossy_link.py" --ns-a "$NS_CLI" --ns-b "$ns" --device "gpxpl$i" \
-      --addr-a "10.89.$i.1" --addr-b "10.89.$i.2" --loss "0.0$pct" --delay-ms 1 --seed 11 \
+      --addr-a "10.89.$i.1" --addr-b "10.89.$i.2" --loss "0.0$pct" --delay-ms "$delay" --seed 11 \
       --ready-file "$RUN/link-$pct-$i.ready" --max-seconds 3600 >"$RUN/link-$pct-$i.log" 2>&1 &
     PIDS+=($!); links+=($!)
     for _ in $(seq 100); do [[ -s "$RUN/link-$pct-$i.ready" ]] && break; sleep 0.1; done
@@ -313,7 +323,7 @@ log "measured in $(($(date +%s) - START)) s"
 mkdir -p "$(dirname "$OUT")"
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted'), dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base), tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa), atftpd $(dpkg-deb -f "$ATFTPD_DIR"/atftpd_*.deb Version).${GPX_VARIANTS:+ Variants: $GPX_VARIANTS.} ROUNDS=$ROUNDS DURATION=$DURATION SEED=$SEED."
+  echo "garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted'), dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base), tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa), atftpd $(dpkg-deb -f "$ATFTPD_DIR"/atftpd_*.deb Version).${GPX_VARIANTS:+ Variants: $GPX_VARIANTS.} ROUNDS=$ROUNDS REPEAT=$REPEAT DURATION=$DURATION SEED=$SEED."
   echo "Peak RSS of the main process after the lossless rows (VmHWM; tftpd-hpa's per-transfer children not included): $RSS"
   echo
   python3 "$HERE/table.py" "$RESULTS"

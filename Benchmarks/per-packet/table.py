@@ -16,6 +16,8 @@ ROWS = {
     "d16": "proxyDHCP DISCOVER→OFFER :67, 16 outstanding",
     "r1": ":4011 REQUEST→ACK, 1 outstanding (pinned)",
     "r16": ":4011 REQUEST→ACK, 16 outstanding",
+    "tl0": "no loss, 0.1 ms each way, 4 clients, initrd, lockstep",
+    "wl0": "no loss, 0.1 ms each way, 4 clients, initrd, windowsize 8",
     "tl2": "loss 2 %, 1 ms, 4 clients, snponly.efi, lockstep",
     "wl2": "loss 2 %, 1 ms, 4 clients, snponly.efi, windowsize 8",
     "tl5": "loss 5 %, 1 ms, 4 clients, snponly.efi, lockstep",

@@ -211,7 +211,9 @@ public final class TFTPServer: @unchecked Sendable {
     /// so its ACKs are always waiting). Polling 30 µs first (yielding the CPU between two
     /// polls, so a client sharing it runs): 5.3 → 4.4 s of CPU per GB for 32 clients, 6.8 →
     /// 5.4 for one client on one CPU, same throughput (Benchmarks/RESULTS.md, "Per-packet
-    /// cost"). Idle, the threads sleep at once: the polling only follows work.
+    /// cost"). Idle, the threads sleep at once: the polling only follows work. Where the
+    /// next ACK is a network round trip away (PCs on a real LAN), the windows run out empty
+    /// and the loop backs off (UDP's PollSchedule).
     public static let transferPollBeforeSleeping: Duration = .microseconds(30)
 
     public init(settings: TFTPServerSettings, listen: TFTPListenSettings, queue: DispatchQueue,

@@ -16,7 +16,8 @@
 // once), blocking in epoll_wait means a context switch and a wake-up per packet or two.
 // A loop made with `pollBeforeSleeping` keeps asking epoll without blocking for that long
 // after each turn that had work, giving its CPU to any other runnable thread between two
-// asks (sched_yield), and only then sleeps; idle, it sleeps at once.
+// asks (sched_yield), and only then sleeps; idle, it sleeps at once. Where polling does not
+// pay (the next datagram is a network round trip away), it backs off: PollSchedule.swift.
 
 #if canImport(Glibc)
 import Glibc
@@ -49,6 +50,8 @@ public final class UDPEventLoop: @unchecked Sendable {
     private let bufferSize: Int
     /// How long to keep polling without blocking after a turn that had work (0: never).
     private let pollBeforeSleepingNanoseconds: UInt64
+    /// The schedule's window counts, as of the loop's last sleep (for tests and diagnostics).
+    private let publishedWindows = Mutex<(opened: UInt64, paid: UInt64)>((0, 0))
     // Touched only on the loop's thread.
     private var members: [Int32: Member] = [:]
     private var timers: [TimerID: Timer] = [:]
@@ -187,10 +190,17 @@ public final class UDPEventLoop: @unchecked Sendable {
         // then how long the next wait may be (the timers' handlers take microseconds, and a
         // wait a little long only wakes a little late).
         var now = DispatchTime.now().uptimeNanoseconds
-        // Until when this loop polls rather than sleeps (the last busy turn plus the poll time).
-        var pollUntil: UInt64 = 0
+        // When this loop polls rather than sleeps: after busy turns, while polling pays.
+        var schedule = PollSchedule(window: pollBeforeSleepingNanoseconds)
+        var publishedOpened: UInt64 = 0
         while !stopping {
-            let polling = now < pollUntil
+            let polling = schedule.shouldPoll(now: now)
+            if !polling && schedule.windowsOpened != publishedOpened {
+                // About to sleep: publish the counts, at most once per window opened.
+                publishedOpened = schedule.windowsOpened
+                let counts = (opened: schedule.windowsOpened, paid: schedule.windowsThatPaid)
+                publishedWindows.withLock { $0 = counts }
+            }
             let timeout = polling ? 0 : timeoutMilliseconds(now: now)
             let ready = events.withUnsafeMutableBufferPointer {
                 epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout)
@@ -204,6 +214,9 @@ public final class UDPEventLoop: @unchecked Sendable {
                 fireDueTimers(now: now)
                 continue
             }
+            // How soon the work came, for the schedule: `now` is when the loop went to sleep.
+            let wait: PollSchedule.Wait = polling || ready <= 0 || pollBeforeSleepingNanoseconds == 0
+                ? .polled : .slept(nanoseconds: DispatchTime.now().uptimeNanoseconds &- now)
             for i in 0..<Int(max(0, ready)) {
                 let fd = events[i].data.fd
                 if fd == wakeFD {
@@ -222,7 +235,7 @@ public final class UDPEventLoop: @unchecked Sendable {
                 }
             }
             now = DispatchTime.now().uptimeNanoseconds
-            if ready > 0 && pollBeforeSleepingNanoseconds > 0 { pollUntil = now &+ pollBeforeSleepingNanoseconds }
+            if ready > 0 { schedule.handledWork(now: now, after: wait) }
             fireDueTimers(now: now)
         }
         members = [:]
@@ -230,6 +243,10 @@ public final class UDPEventLoop: @unchecked Sendable {
         Glibc.close(epollFD)
         Glibc.close(wakeFD)
     }
+
+    /// Poll windows the loop has opened since it started, and how many of them found work,
+    /// as of its last sleep.
+    public var pollWindows: (opened: UInt64, paid: UInt64) { publishedWindows.withLock { $0 } }
 
     private func runPending() {
         // Read the eventfd before taking the queue, so work queued after the take wakes us again.

@@ -137,6 +137,23 @@ struct UDPEventLoopTests {
         return nil
     }
 
+    /// Lockstep, as a TFTP client: each datagram waits for its echo (checked every
+    /// `checkEvery` µs, 2500 times at most), then `pause` µs before the next. Returns how
+    /// many came back.
+    static func lockstep(_ client: UDPSocket, to echo: UDPSocket, count: Int,
+                         checkEveryMicroseconds checkEvery: UInt32, pauseMicroseconds pause: UInt32) throws -> Int {
+        var answered = 0
+        for i in 0..<count {
+            try client.send([UInt8(i)], to: IPv4Endpoint(address: IPv4Address("127.0.0.1")!, port: echo.localPort))
+            for _ in 0..<2500 {
+                if let reply = client.receiveNow() { if reply.bytes == [UInt8(i)] { answered += 1 }; break }
+                usleep(checkEvery)
+            }
+            if pause > 0 { usleep(pause) }
+        }
+        return answered
+    }
+
     @Test("a loop that polls before sleeping answers each datagram, fires a timer armed while polling, and sleeps once idle")
     func pollBeforeSleeping() throws {
         let label = "poll-test-\(UInt16.random(in: 1000...9999))"
@@ -159,15 +176,7 @@ struct UDPEventLoopTests {
             } catch { return false }
         }
         #expect(added)
-        // Lockstep, as a TFTP client: each datagram waits for its answer (at most 5 s each).
-        var answered = 0
-        for i in 0..<100 {
-            try client.send([UInt8(i)], to: IPv4Endpoint(address: local, port: echo.localPort))
-            for _ in 0..<2500 {
-                if let reply = client.receiveNow() { if reply.bytes == [UInt8(i)] { answered += 1 }; break }
-                usleep(2000)
-            }
-        }
+        let answered = try Self.lockstep(client, to: echo, count: 100, checkEveryMicroseconds: 2000, pauseMicroseconds: 0)
         #expect(answered == 100)
         try client.send([99], to: IPv4Endpoint(address: local, port: echo.localPort))
         #expect(fired.wait(for: 1).count == 1)
@@ -178,5 +187,35 @@ struct UDPEventLoopTests {
         usleep(1_000_000)
         let after = try #require(Self.threadTicks(named: label))
         #expect(after - before <= 3)
+        // The echo answered within the window every time but the first: the windows paid.
+        let windows = loop.pollWindows
+        #expect(windows.opened >= 100 && windows.paid >= 99)
+    }
+
+    @Test("a loop whose poll windows find nothing (the next datagram a round trip away) stops opening them")
+    func pollBacksOff() throws {
+        // A 1 ms window and a client that sends its next datagram 3 ms after each answer:
+        // as a PC over a LAN, every window would run out empty.
+        let loop = try UDPEventLoop(label: "poll-backoff", pollBeforeSleeping: .milliseconds(1))
+        defer { loop.stop() }
+        let local = IPv4Address("127.0.0.1")!
+        let echo = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))
+        let client = try UDPSocket(UDPSocketOptions(bindAddress: local, port: 0))
+        defer { echo.close(); client.close() }
+        let added = loop.sync { () -> Bool in
+            do {
+                try loop.add(echo) { datagram in try? echo.send(datagram.bytes, to: datagram.source) }
+                return true
+            } catch { return false }
+        }
+        #expect(added)
+        let answered = try Self.lockstep(client, to: echo, count: 120, checkEveryMicroseconds: 500, pauseMicroseconds: 3000)
+        #expect(answered == 120)
+        // A window after the add and each of the first few datagrams, then after ever fewer
+        // (turns 1, 3, 7, 15, 31, 63 apart): about 11. A loop that kept opening them would
+        // have opened 121.
+        let windows = loop.pollWindows
+        #expect(windows.opened >= 1 && windows.opened <= 16)
+        #expect(windows.paid <= 1)  // the first datagram, right after the add
     }
 }

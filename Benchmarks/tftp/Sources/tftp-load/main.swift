@@ -6,6 +6,9 @@
 //
 // tftp-load --server IP [--port 69] --file NAME --source PATH [--clients N]
 //           [--blksize B] [--windowsize W] [--timeout-ms T] [--retries R] [--watch-pid P] [--label L]
+//           [--repeat K]
+// --repeat K: each client fetches the file K times, one after another, so one measurement
+// lasts long enough to be steady.
 // Prints one line of key=value pairs.
 
 import Foundation
@@ -19,6 +22,7 @@ struct Options: Sendable {
     var file = ""
     var source = ""
     var clients = 1
+    var repeats = 1
     var blksize = 512
     var windowsize = 1
     var timeoutMs = 1000
@@ -36,6 +40,7 @@ struct Options: Sendable {
             case "--file": file = next()
             case "--source": source = next()
             case "--clients": clients = Int(next())!
+            case "--repeat": repeats = Int(next())!
             case "--blksize": blksize = Int(next())!
             case "--windowsize": windowsize = Int(next())!
             case "--timeout-ms": timeoutMs = Int(next())!
@@ -47,6 +52,7 @@ struct Options: Sendable {
             i += 1
         }
         if file.isEmpty || source.isEmpty { fail("--file and --source are required") }
+        if clients < 1 || repeats < 1 { fail("--clients and --repeat must be at least 1") }
     }
 }
 
@@ -308,13 +314,15 @@ func main() {
         }
     }
 
-    let results = ResultSlots(options.clients)
+    let results = ResultSlots(options.clients * options.repeats)
     let group = DispatchGroup()
     let wallStart = monotonic()
     for i in 0..<options.clients {
         group.enter()
         let thread = Thread {
-            results.store(i, download(options, source))
+            for k in 0..<options.repeats {
+                results.store(k * options.clients + i, download(options, source))
+            }
             group.leave()
         }
         thread.stackSize = 1 << 20
@@ -332,7 +340,7 @@ func main() {
         return durations[min(durations.count - 1, Int((p * Double(durations.count)).rounded(.up)) - 1)]
     }
     let totalBytes = ok.map(\.bytes).reduce(0, +)
-    var line = "label=\(options.label) clients=\(options.clients) ok=\(ok.count) failed=\(all.count - ok.count)"
+    var line = "label=\(options.label) clients=\(options.clients) repeat=\(options.repeats) ok=\(ok.count) failed=\(all.count - ok.count)"
     line += String(format: " wall_s=%.3f aggregate_MBps=%.3f p50_s=%.3f p99_s=%.3f", wall, Double(totalBytes) / wall / 1e6, percentile(0.5), percentile(0.99))
     line += " blksize=\(all.first?.blksize ?? 0) windowsize=\(all.first?.windowsize ?? 0)"
     if let pid = options.watchPID {
