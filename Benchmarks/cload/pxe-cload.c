@@ -345,6 +345,20 @@ static void handle_tftp(struct transfer *t, const uint8_t *p, size_t n, const st
     else t->deadline = now_s() + O.timeout_ms / 1000.0;
 }
 
+/* Closes ended transfer ts[i] and starts its client's next repeat, if any; returns whether
+ * it started one (else the client is done). */
+static int end_transfer(struct transfer *ts, int i, int total, struct sockaddr_in server, int epfd) {
+    struct transfer *t = &ts[i];
+    epoll_ctl(epfd, EPOLL_CTL_DEL, t->fd, NULL);
+    close(t->fd);
+    t->fd = -1;
+    EVP_MD_CTX_free(t->sha);
+    t->sha = NULL;
+    if (i + O.clients >= total) return 0;
+    start_transfer(&ts[i + O.clients], server, epfd, i + O.clients);
+    return 1;
+}
+
 static int run_tftp(void) {
     if (!O.file || !O.source) die("tftp needs --file and --source");
     if (O.clients < 1 || O.repeat < 1 || O.blksize < 8 || O.blksize > 65464 || O.windowsize < 1)
@@ -388,14 +402,7 @@ static int run_tftp(void) {
                 if (got < BATCH) break;
             }
             if (t->state == ST_DONE || t->state == ST_FAILED) {
-                epoll_ctl(epfd, EPOLL_CTL_DEL, t->fd, NULL);
-                close(t->fd);
-                t->fd = -1;
-                EVP_MD_CTX_free(t->sha);
-                t->sha = NULL;
-                int next_index = (int)evs[e].data.u32 + O.clients;
-                if (next_index < total) start_transfer(&ts[next_index], server, epfd, next_index);
-                else active--;
+                if (!end_transfer(ts, (int)evs[e].data.u32, total, server, epfd)) active--;
             }
         }
         now = now_s();
@@ -404,13 +411,7 @@ static int run_tftp(void) {
             if ((t->state != ST_RRQ && t->state != ST_DATA) || t->deadline > now) continue;
             if (t->retries_left-- <= 0) {
                 fail(t, "no answer after %d retries", O.retries);
-                epoll_ctl(epfd, EPOLL_CTL_DEL, t->fd, NULL);
-                close(t->fd);
-                t->fd = -1;
-                EVP_MD_CTX_free(t->sha);
-                t->sha = NULL;
-                if (i + O.clients < total) start_transfer(&ts[i + O.clients], server, epfd, i + O.clients);
-                else active--;
+                if (!end_transfer(ts, i, total, server, epfd)) active--;
             } else {
                 send_last(t);
             }

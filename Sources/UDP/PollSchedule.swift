@@ -38,10 +38,10 @@ public struct PollSchedule: Sendable {
     public private(set) var windowsOpened: UInt64 = 0
     public private(set) var windowsThatPaid: UInt64 = 0
 
+    /// The loop polls until then.
     private var until: UInt64 = 0
-    /// A window is open (`until` in the future) or ran out since the last busy turn.
-    private var open = false
-    private var ranOut = false
+    /// A window was opened after the last busy turn (whether or not it has run out since).
+    private var windowOpened = false
     /// Whether each of the last 8 busy turns was near (bit 0: the latest). Starts as if all
     /// were: a new loop polls.
     private var recent: UInt8 = 0xFF
@@ -52,29 +52,21 @@ public struct PollSchedule: Sendable {
 
     /// Whether the loop should ask epoll without blocking now (else it sleeps). Called
     /// before each wait.
-    public mutating func shouldPoll(now: UInt64) -> Bool {
-        if now < until { return true }
-        if open {
-            open = false
-            ranOut = true
-        }
-        return false
-    }
+    public func shouldPoll(now: UInt64) -> Bool { now < until }
 
     /// After a turn that handled work, found as `wait` says.
     public mutating func handledWork(now: UInt64, after wait: Wait) {
         guard window > 0 else { return }
         let near: Bool
         switch wait {
-        case .polled:
+        case .polled:  // only ever inside a window
             near = true
-            if open { windowsThatPaid &+= 1 }
+            windowsThatPaid &+= 1
         case .slept(let nanoseconds):
             near = nanoseconds <= window
         }
-        let probed = open || ranOut
-        open = false
-        ranOut = false
+        let probed = windowOpened
+        windowOpened = false
         recent = recent << 1 | (near ? 1 : 0)
         if recent.nonzeroBitCount >= 4 {
             backoff = 0
@@ -89,7 +81,7 @@ public struct PollSchedule: Sendable {
             return
         }
         until = now &+ window
-        open = true
+        windowOpened = true
         windowsOpened &+= 1
     }
 }
