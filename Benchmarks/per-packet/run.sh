@@ -23,8 +23,10 @@
 # GPX_BIN (another garage-pxe build), SWIFT_GENERATORS=0 (pxe-cload only), ROWS (subset,
 # by id: t1 t32 w1 w32 d1 d16 r1 r16; over a userspace link: tl0 wl0 (no loss, 0.1 ms each
 # way, a LAN's round trip), and the loss rows tl2 wl2 tl5 wl5), REPEAT (4: how many times
-# the one client of t1 and w1 fetches the initrd in one measurement; one fetch lasts about
-# a second, too short for a steady figure),
+# each client fetches its file in one measurement of t1, w1, wl2 and wl5: one fetch of the
+# initrd lasts about a second, too short for a steady figure; one windowed fetch of
+# snponly.efi over the lossy link lasts 50 ms, so whether a window's last packet or its ACK
+# was lost (a retransmission timer) decided a whole measurement),
 # GPX_VARIANTS="b=/path/to/garage-pxe c=/other/build" (more garage-pxe builds as servers of
 # their own, garage-pxe-b, garage-pxe-c, in the same run: an A/B of a change gets the same
 # machine and moments as its peers; each is compared with the best peer on its own).
@@ -211,7 +213,7 @@ measure() {
     tl0) clients=4 ;;
     wl0) clients=4; win=8 ;;
     tl2|tl5) clients=4; file=snponly.efi ;;
-    wl2|wl5) clients=4; file=snponly.efi; win=8 ;;
+    wl2|wl5) clients=4; file=snponly.efi; win=8; repeat=$REPEAT ;;
   esac
   local taskset=()
   if [[ $pinned == 1 ]]; then pin "$server" on; taskset=(taskset -c "$LAST_CPU"); fi

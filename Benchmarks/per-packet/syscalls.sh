@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Where one lockstep packet's cost goes, server by server: system calls and context
+# switches per DATA block while one client, pinned to the server's CPU, fetches the Debian
+# initrd once (blksize 1468, lockstep, as run.sh's t1 row), counted by perf on the server's
+# process and whatever threads or children it starts (tftpd-hpa forks one per transfer).
+# Counts, not timings: they do not move with the machine's load the way the rates do.
+#
+#   sudo Benchmarks/per-packet/syscalls.sh [OUT.md]
+#   GPX_BIN (another garage-pxe build), SERVERS ("garage-pxe dnsmasq tftpd-hpa atftpd")
+#
+# Traffic stays in two network namespaces made here and deleted at the end (a veth pair,
+# 10.86.0.0/24); only processes started here are stopped.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$REPO/Benchmarks/per-packet"
+OUT="${1:-$REPO/Benchmarks/out/per-packet-syscalls.md}"
+GPX="${GPX_BIN:-$REPO/.build/release/garage-pxe}"
+SERVERS=${SERVERS:-"garage-pxe dnsmasq tftpd-hpa atftpd"}
+ATFTPD_DIR=${ATFTPD_DIR:-/var/cache/garage-pxe-bench/atftpd}
+CLOAD="$HERE/.build/pxe-cload"
+[[ "$(id -u)" -eq 0 ]] || { echo "syscalls.sh: needs root (network namespaces, perf)" >&2; exit 2; }
+[[ -x "$GPX" ]] || { echo "syscalls.sh: no garage-pxe at $GPX (swift build -c release, or GPX_BIN)" >&2; exit 2; }
+
+bash "$REPO/Benchmarks/tftp/install-peers.sh" >/dev/null
+INITRD=$(dpkg -L debian-installer-12-netboot-amd64 | grep '/text/debian-installer/amd64/initrd.gz$' | head -1)
+[[ -f "$INITRD" ]] || { echo "syscalls.sh: Debian initrd not found (scripts/install-deps.sh serve)" >&2; exit 2; }
+mkdir -p "$HERE/.build"
+cc -O2 -Wall -Wextra -o "$CLOAD" "$REPO/Benchmarks/cload/pxe-cload.c" -lcrypto
+
+RUN=$(mktemp -d /tmp/garage-pxe-syscalls.XXXXXX)
+ROOT="$RUN/root"
+mkdir -p "$ROOT" "$RUN/menus" "$RUN/images"
+cp "$INITRD" "$ROOT/initrd.gz"
+cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/lib/ipxe/ipxe.efi "$ROOT/"   # garage-pxe checks its boot files
+chmod -R a+rX "$RUN"   # atftpd reads as nobody
+TAG=$$ NS_SRV="gpxsc-s$$" NS_CLI="gpxsc-c$$"
+PIDS=(); NAMESPACES=(); CGROUPS=()
+# shellcheck source=../lib.sh
+source "$REPO/Benchmarks/lib.sh"
+trap 'rc=$?; undo_run; rm -rf "$RUN"; exit $rc' EXIT INT TERM
+for ns in "$NS_SRV" "$NS_CLI"; do ip netns add "$ns"; NAMESPACES+=("$ns"); ip -n "$ns" link set lo up; done
+ip link add gpxsc-s netns "$NS_SRV" type veth peer name gpxsc-c netns "$NS_CLI"
+ip -n "$NS_SRV" link set gpxsc-s up; ip -n "$NS_CLI" link set gpxsc-c up
+ip -n "$NS_SRV" addr add 10.86.0.1/24 dev gpxsc-s; ip -n "$NS_CLI" addr add 10.86.0.2/24 dev gpxsc-c
+CPU=$(($(nproc) - 1))
+EVENTS=context-switches,task-clock
+CALLS=(recvfrom recvmsg recvmmsg sendto sendmsg sendmmsg epoll_wait pselect6 poll select sched_yield pread64 read lseek futex)
+for call in "${CALLS[@]}"; do EVENTS+=",syscalls:sys_enter_$call"; done
+
+fetch() {
+  nsenter --net="/var/run/netns/$NS_CLI" taskset -c "$CPU" "$CLOAD" tftp --server 10.86.0.1 --file initrd.gz \
+    --source "$ROOT/initrd.gz" --clients 1 --repeat 1 --blksize 1468 --windowsize 1 --timeout-ms 1000 --retries 10
+}
+
+ROWS=()
+for server in $SERVERS; do
+  case "$server" in
+    garage-pxe)
+      sed -e "s|^  root: /usr/lib/ipxe|  root: $ROOT|" -e "s|^  menus: .*|  menus: $RUN/menus|" \
+          -e "s|^  images: .*|  images: $RUN/images|" "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
+      ip netns exec "$NS_SRV" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface gpxsc-s \
+        --address 10.86.0.1 --events log --state "$RUN/state" </dev/null >"$RUN/garage-pxe.log" 2>&1 & ;;
+    dnsmasq)
+      ip netns exec "$NS_SRV" /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
+        --interface=gpxsc-s --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 \
+        --pid-file="$RUN/dnsmasq.pid" --log-facility="$RUN/dnsmasq.log" </dev/null & ;;
+    tftpd-hpa)
+      ip netns exec "$NS_SRV" /usr/sbin/in.tftpd --listen --foreground --address 10.86.0.1:69 --secure "$ROOT" \
+        </dev/null >"$RUN/tftpd-hpa.log" 2>&1 & ;;
+    atftpd)
+      ip netns exec "$NS_SRV" "$ATFTPD_DIR/usr/sbin/atftpd" --daemon --no-fork --bind-address 10.86.0.1 --port 69 \
+        --maxthread 128 --no-multicast --logfile "$RUN/atftpd.log" "$ROOT" </dev/null >"$RUN/atftpd.out" 2>&1 & ;;
+    *) echo "syscalls.sh: unknown server $server" >&2; exit 2 ;;
+  esac
+  pid=$!; PIDS+=("$pid")
+  for _ in $(seq 100); do ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . && break; sleep 0.1; done
+  ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . || { echo "syscalls.sh: $server did not start" >&2; grep -h error "$RUN/$server".* >&2 || true; exit 1; }
+  taskset -a -p -c "$CPU" "$pid" >/dev/null
+  fetch >/dev/null   # the file into the page cache, the server's first-transfer work done
+  perf stat -x, -e "$EVENTS" -p "$pid" -o "$RUN/$server.perf" &
+  perf_pid=$!
+  sleep 1   # perf attached
+  line=$(fetch)
+  sleep 0.5   # tftpd-hpa's child exits after the last ACK
+  kill -INT "$perf_pid"; wait "$perf_pid" || true
+  stop_pids "$pid"
+  grep -q ' ok=1 failed=0 ' <<<"$line" || { echo "syscalls.sh: $server: $line" >&2; exit 1; }
+  blocks=$(( $(stat -c %s "$ROOT/initrd.gz") / 1468 + 1 ))
+  rate=$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$line")
+  ROWS+=("$(awk -F, -v server="$server" -v blocks="$blocks" -v rate="$rate" '
+    $1 ~ /^[0-9.]+$/ {
+      name = $3; sub(/^syscalls:sys_enter_/, "", name)
+      if (name == "task-clock") cpu_ms = $1; else if (name == "context-switches") cs = $1; else if ($1 > 0) {
+        total += $1; if ($1 / blocks >= 0.01) calls = calls sprintf("%s%s %.2f", calls == "" ? "" : ", ", name, $1 / blocks) }
+    }
+    END { printf "| %s | %.1f MB/s | %.2f | %.2f | %s | %.1f µs |", server, rate, total / blocks, cs / blocks, calls, cpu_ms * 1e3 / blocks }' \
+    "$RUN/$server.perf")")
+done
+
+mkdir -p "$(dirname "$OUT")"
+{
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted') ($GPX). One fetch of initrd.gz ($(stat -c %s "$ROOT/initrd.gz") bytes, $(( $(stat -c %s "$ROOT/initrd.gz") / 1468 + 1 )) blocks of 1468), client and server on CPU $CPU."
+  echo
+  echo "| server | rate (this one fetch) | system calls per block | context switches per block | calls per block (≥ 0.01) | server CPU per block |"
+  echo "|---|---:|---:|---:|---|---:|"
+  printf '%s\n' "${ROWS[@]}"
+} >"$OUT"
+cat "$OUT"
