@@ -34,7 +34,7 @@ mkdir -p "$ROOT" "$RUN/menus" "$RUN/images"
 cp "$INITRD" "$ROOT/initrd.gz"
 cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/lib/ipxe/ipxe.efi "$ROOT/"   # garage-pxe checks its boot files
 chmod -R a+rX "$RUN"   # atftpd reads as nobody
-TAG=$$ NS_SRV="gpxsc-s$$" NS_CLI="gpxsc-c$$"
+NS_SRV="gpxsc-s$$" NS_CLI="gpxsc-c$$"
 PIDS=(); NAMESPACES=(); CGROUPS=()
 # shellcheck source=../lib.sh
 source "$REPO/Benchmarks/lib.sh"
@@ -44,8 +44,10 @@ ip link add gpxsc-s netns "$NS_SRV" type veth peer name gpxsc-c netns "$NS_CLI"
 ip -n "$NS_SRV" link set gpxsc-s up; ip -n "$NS_CLI" link set gpxsc-c up
 ip -n "$NS_SRV" addr add 10.86.0.1/24 dev gpxsc-s; ip -n "$NS_CLI" addr add 10.86.0.2/24 dev gpxsc-c
 CPU=$(($(nproc) - 1))
-EVENTS=context-switches,task-clock
-CALLS=(recvfrom recvmsg recvmmsg sendto sendmsg sendmmsg epoll_wait pselect6 poll select sched_yield pread64 read lseek futex)
+# Every system call (raw_syscalls), and by name the ones a TFTP server's packet path makes.
+EVENTS=context-switches,task-clock,raw_syscalls:sys_enter
+CALLS=(recvfrom recvmsg recvmmsg sendto sendmsg sendmmsg epoll_wait epoll_pwait pselect6 poll ppoll select sched_yield
+       pread64 read lseek futex)
 for call in "${CALLS[@]}"; do EVENTS+=",syscalls:sys_enter_$call"; done
 
 fetch() {
@@ -53,6 +55,8 @@ fetch() {
     --source "$ROOT/initrd.gz" --clients 1 --repeat 1 --blksize 1468 --windowsize 1 --timeout-ms 1000 --retries 10
 }
 
+BYTES=$(stat -c %s "$ROOT/initrd.gz")
+BLOCKS=$((BYTES / 1468 + 1))
 ROWS=()
 for server in $SERVERS; do
   case "$server" in
@@ -86,13 +90,13 @@ for server in $SERVERS; do
   kill -INT "$perf_pid"; wait "$perf_pid" || true
   stop_pids "$pid"
   grep -q ' ok=1 failed=0 ' <<<"$line" || { echo "syscalls.sh: $server: $line" >&2; exit 1; }
-  blocks=$(( $(stat -c %s "$ROOT/initrd.gz") / 1468 + 1 ))
   rate=$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$line")
-  ROWS+=("$(awk -F, -v server="$server" -v blocks="$blocks" -v rate="$rate" '
+  ROWS+=("$(awk -F, -v server="$server" -v blocks="$BLOCKS" -v rate="$rate" '
     $1 ~ /^[0-9.]+$/ {
       name = $3; sub(/^syscalls:sys_enter_/, "", name)
-      if (name == "task-clock") cpu_ms = $1; else if (name == "context-switches") cs = $1; else if ($1 > 0) {
-        total += $1; if ($1 / blocks >= 0.01) calls = calls sprintf("%s%s %.2f", calls == "" ? "" : ", ", name, $1 / blocks) }
+      if (name == "task-clock") cpu_ms = $1; else if (name == "context-switches") cs = $1
+      else if (name == "raw_syscalls:sys_enter") total = $1
+      else if ($1 / blocks >= 0.01) calls = calls sprintf("%s%s %.2f", calls == "" ? "" : ", ", name, $1 / blocks)
     }
     END { printf "| %s | %.1f MB/s | %.2f | %.2f | %s | %.1f µs |", server, rate, total / blocks, cs / blocks, calls, cpu_ms * 1e3 / blocks }' \
     "$RUN/$server.perf")")
@@ -100,9 +104,9 @@ done
 
 mkdir -p "$(dirname "$OUT")"
 {
-  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted') ($GPX). One fetch of initrd.gz ($(stat -c %s "$ROOT/initrd.gz") bytes, $(( $(stat -c %s "$ROOT/initrd.gz") / 1468 + 1 )) blocks of 1468), client and server on CPU $CPU."
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted') ($GPX). One fetch of initrd.gz ($BYTES bytes, $BLOCKS blocks of 1468), client and server on CPU $CPU."
   echo
-  echo "| server | rate (this one fetch) | system calls per block | context switches per block | calls per block (≥ 0.01) | server CPU per block |"
+  echo "| server | rate (this one fetch) | system calls per block | context switches per block | of which, by name (≥ 0.01 per block) | server CPU per block |"
   echo "|---|---:|---:|---:|---|---:|"
   printf '%s\n' "${ROWS[@]}"
 } >"$OUT"
