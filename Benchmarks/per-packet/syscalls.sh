@@ -4,12 +4,16 @@
 # initrd once (blksize 1468, lockstep, as run.sh's t1 row), counted by perf on the server's
 # process and whatever threads or children it starts (tftpd-hpa forks one per transfer).
 # Counts, not timings: they do not move with the machine's load the way the rates do.
+# LINK_MS=0.1 CLIENTS=4 counts run.sh's tl0 row instead: 4 unpinned clients at once behind
+# the userspace link (scripts/lossy-link, that delay each way, no loss), where each next
+# ACK is a LAN round trip away.
 #
 #   sudo Benchmarks/per-packet/syscalls.sh [OUT.md]
-#   GPX_BIN (another garage-pxe build), SERVERS ("garage-pxe dnsmasq tftpd-hpa atftpd")
+#   GPX_BIN (another garage-pxe build), SERVERS ("garage-pxe dnsmasq tftpd-hpa atftpd"),
+#   LINK_MS (unset: a veth pair), CLIENTS (1)
 #
-# Traffic stays in two network namespaces made here and deleted at the end (a veth pair,
-# 10.86.0.0/24); only processes started here are stopped.
+# Traffic stays in two network namespaces made here and deleted at the end (a veth pair or
+# the link's TUN devices, 10.86.0.0/24); only processes started here are stopped.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,6 +23,8 @@ GPX="${GPX_BIN:-$REPO/.build/release/garage-pxe}"
 SERVERS=${SERVERS:-"garage-pxe dnsmasq tftpd-hpa atftpd"}
 ATFTPD_DIR=${ATFTPD_DIR:-/var/cache/garage-pxe-bench/atftpd}
 CLOAD="$HERE/.build/pxe-cload"
+LINK_MS=${LINK_MS:-}
+CLIENTS=${CLIENTS:-1}
 [[ "$(id -u)" -eq 0 ]] || { echo "syscalls.sh: needs root (network namespaces, perf)" >&2; exit 2; }
 [[ -x "$GPX" ]] || { echo "syscalls.sh: no garage-pxe at $GPX (swift build -c release, or GPX_BIN)" >&2; exit 2; }
 
@@ -40,10 +46,25 @@ PIDS=(); NAMESPACES=(); CGROUPS=()
 source "$REPO/Benchmarks/lib.sh"
 trap 'rc=$?; undo_run; rm -rf "$RUN"; exit $rc' EXIT INT TERM
 for ns in "$NS_SRV" "$NS_CLI"; do ip netns add "$ns"; NAMESPACES+=("$ns"); ip -n "$ns" link set lo up; done
-ip link add gpxsc-s netns "$NS_SRV" type veth peer name gpxsc-c netns "$NS_CLI"
-ip -n "$NS_SRV" link set gpxsc-s up; ip -n "$NS_CLI" link set gpxsc-c up
-ip -n "$NS_SRV" addr add 10.86.0.1/24 dev gpxsc-s; ip -n "$NS_CLI" addr add 10.86.0.2/24 dev gpxsc-c
+if [[ -z "$LINK_MS" ]]; then
+  DEV=gpxsc-s
+  ip link add gpxsc-s netns "$NS_SRV" type veth peer name gpxsc-c netns "$NS_CLI"
+  ip -n "$NS_SRV" link set gpxsc-s up; ip -n "$NS_CLI" link set gpxsc-c up
+  ip -n "$NS_SRV" addr add 10.86.0.1/24 dev gpxsc-s; ip -n "$NS_CLI" addr add 10.86.0.2/24 dev gpxsc-c
+else
+  DEV=gpxsc-l
+  python3 "$REPO/scripts/lossy-link/lossy_link.py" --ns-a "$NS_CLI" --ns-b "$NS_SRV" --device "$DEV" \
+    --addr-a 10.86.0.2 --addr-b 10.86.0.1 --loss 0 --delay-ms "$LINK_MS" --seed 11 \
+    --ready-file "$RUN/link.ready" --max-seconds 900 >"$RUN/link.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do [[ -s "$RUN/link.ready" ]] && break; sleep 0.1; done
+  [[ -s "$RUN/link.ready" ]] || { echo "syscalls.sh: the link did not start" >&2; cat "$RUN/link.log" >&2; exit 1; }
+fi
 CPU=$(($(nproc) - 1))
+# One client over the veth pair shares the server's CPU (t1: cost per packet); otherwise
+# nothing is pinned (tl0, t32).
+PINNED=0; [[ -z "$LINK_MS" && "$CLIENTS" == 1 ]] && PINNED=1
+PIN=(); ((PINNED)) && PIN=(taskset -c "$CPU")
 # Every system call (raw_syscalls), and by name the ones a TFTP server's packet path makes.
 EVENTS=context-switches,task-clock,raw_syscalls:sys_enter
 CALLS=(recvfrom recvmsg recvmmsg sendto sendmsg sendmmsg epoll_wait epoll_pwait pselect6 poll ppoll select sched_yield
@@ -51,23 +72,28 @@ CALLS=(recvfrom recvmsg recvmmsg sendto sendmsg sendmmsg epoll_wait epoll_pwait 
 for call in "${CALLS[@]}"; do EVENTS+=",syscalls:sys_enter_$call"; done
 
 fetch() {
-  nsenter --net="/var/run/netns/$NS_CLI" taskset -c "$CPU" "$CLOAD" tftp --server 10.86.0.1 --file initrd.gz \
-    --source "$ROOT/initrd.gz" --clients 1 --repeat 1 --blksize 1468 --windowsize 1 --timeout-ms 1000 --retries 10
+  nsenter --net="/var/run/netns/$NS_CLI" "${PIN[@]}" "$CLOAD" tftp --server 10.86.0.1 --file initrd.gz \
+    --source "$ROOT/initrd.gz" --clients "$CLIENTS" --repeat 1 --blksize 1468 --windowsize 1 --timeout-ms 1000 --retries 10
 }
 
 BYTES=$(stat -c %s "$ROOT/initrd.gz")
 BLOCKS=$((BYTES / 1468 + 1))
+SENT=$((BLOCKS * CLIENTS))   # blocks all transfers move, the denominator
 ROWS=()
 for server in $SERVERS; do
   case "$server" in
     garage-pxe)
+      # As run.sh: the shipped configuration, the per-client cap raised (all the generator's
+      # transfers come from one address).
       sed -e "s|^  root: /usr/lib/ipxe|  root: $ROOT|" -e "s|^  menus: .*|  menus: $RUN/menus|" \
-          -e "s|^  images: .*|  images: $RUN/images|" "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
-      ip netns exec "$NS_SRV" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface gpxsc-s \
+          -e "s|^  images: .*|  images: $RUN/images|" \
+          -e "s|max_tftp_transfers_per_client: .*|max_tftp_transfers_per_client: 64|" \
+          "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
+      ip netns exec "$NS_SRV" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$DEV" \
         --address 10.86.0.1 --events log --state "$RUN/state" </dev/null >"$RUN/garage-pxe.log" 2>&1 & ;;
     dnsmasq)
       ip netns exec "$NS_SRV" /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
-        --interface=gpxsc-s --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 \
+        --interface="$DEV" --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 \
         --pid-file="$RUN/dnsmasq.pid" --log-facility="$RUN/dnsmasq.log" </dev/null & ;;
     tftpd-hpa)
       ip netns exec "$NS_SRV" /usr/sbin/in.tftpd --listen --foreground --address 10.86.0.1:69 --secure "$ROOT" \
@@ -80,7 +106,7 @@ for server in $SERVERS; do
   pid=$!; PIDS+=("$pid")
   for _ in $(seq 100); do ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . && break; sleep 0.1; done
   ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . || { echo "syscalls.sh: $server did not start" >&2; grep -h error "$RUN/$server".* >&2 || true; exit 1; }
-  taskset -a -p -c "$CPU" "$pid" >/dev/null
+  ((PINNED)) && taskset -a -p -c "$CPU" "$pid" >/dev/null
   fetch >/dev/null   # the file into the page cache, the server's first-transfer work done
   perf stat -x, -e "$EVENTS" -p "$pid" -o "$RUN/$server.perf" &
   perf_pid=$!
@@ -89,9 +115,9 @@ for server in $SERVERS; do
   sleep 0.5   # tftpd-hpa's child exits after the last ACK
   kill -INT "$perf_pid"; wait "$perf_pid" || true
   stop_pids "$pid"
-  grep -q ' ok=1 failed=0 ' <<<"$line" || { echo "syscalls.sh: $server: $line" >&2; exit 1; }
+  grep -q " ok=$CLIENTS failed=0 " <<<"$line" || { echo "syscalls.sh: $server: $line" >&2; exit 1; }
   rate=$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$line")
-  ROWS+=("$(awk -F, -v server="$server" -v blocks="$BLOCKS" -v rate="$rate" '
+  ROWS+=("$(awk -F, -v server="$server" -v blocks="$SENT" -v rate="$rate" '
     $1 ~ /^[0-9.]+$/ {
       name = $3; sub(/^syscalls:sys_enter_/, "", name)
       if (name == "task-clock") cpu_ms = $1; else if (name == "context-switches") cs = $1
@@ -104,9 +130,9 @@ done
 
 mkdir -p "$(dirname "$OUT")"
 {
-  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted') ($GPX). One fetch of initrd.gz ($BYTES bytes, $BLOCKS blocks of 1468), client and server on CPU $CPU."
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r); garage-pxe $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- Sources || echo '+uncommitted') ($GPX). Clients at once: $CLIENTS, each fetching initrd.gz ($BYTES bytes, $BLOCKS blocks of 1468) once, $(if [[ -n "$LINK_MS" ]]; then echo "over the userspace link, $LINK_MS ms each way, unpinned"; elif ((PINNED)); then echo "over a veth pair, client and server on CPU $CPU"; else echo "over a veth pair, unpinned"; fi)."
   echo
-  echo "| server | rate (this one fetch) | system calls per block | context switches per block | of which, by name (≥ 0.01 per block) | server CPU per block |"
+  echo "| server | rate (this fetch) | system calls per block | context switches per block | of which, by name (≥ 0.01 per block) | server CPU per block |"
   echo "|---|---:|---:|---:|---|---:|"
   printf '%s\n' "${ROWS[@]}"
 } >"$OUT"
