@@ -26,6 +26,8 @@ CLOAD="$HERE/.build/pxe-cload"
 LINK_MS=${LINK_MS:-}
 CLIENTS=${CLIENTS:-1}
 [[ "$(id -u)" -eq 0 ]] || { echo "syscalls.sh: needs root (network namespaces, perf)" >&2; exit 2; }
+[[ "$CLIENTS" =~ ^[1-9][0-9]?$ ]] || { echo "syscalls.sh: CLIENTS wants 1-99, not $CLIENTS" >&2; exit 2; }
+[[ -z "$LINK_MS" || "$LINK_MS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "syscalls.sh: LINK_MS wants milliseconds (0.1), not $LINK_MS" >&2; exit 2; }
 [[ -x "$GPX" ]] || { echo "syscalls.sh: no garage-pxe at $GPX (swift build -c release, or GPX_BIN)" >&2; exit 2; }
 
 bash "$REPO/Benchmarks/tftp/install-peers.sh" >/dev/null
