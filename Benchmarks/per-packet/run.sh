@@ -133,38 +133,9 @@ start_server() {
 # launch_server NAME NAMESPACE DEVICE ADDRESS [PROXY_SUBNET]: one server process, in its
 # cpuacct cgroup; dnsmasq answers proxyDHCP only when PROXY_SUBNET is given.
 launch_server() {
-  local name=$1 ns=$2 dev=$3 addr=$4 subnet=${5:-} pid dhcp=()
-  case "$name" in
-    garage-pxe*)
-      # The shipped configuration, but for where things are and the per-client cap: every
-      # generator transfer comes from one address (real PCs each have their own).
-      sed -e "s|^  root: /usr/lib/ipxe|  root: $ROOT|" -e "s|^  menus: .*|  menus: $RUN/menus|" \
-          -e "s|^  images: .*|  images: $RUN/images|" \
-          -e "s|max_tftp_transfers_per_client: .*|max_tftp_transfers_per_client: 64|" \
-          "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
-      mkdir -p "$RUN/menus" "$RUN/images"
-      ip netns exec "$ns" "${GPX_OF[$name]}" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$dev" --address "$addr" \
-        --events log --state "$RUN/state-$ns" </dev/null >"$RUN/$name-$ns.log" 2>&1 &
-      pid=$! ;;
-    dnsmasq)
-      # TFTP and proxyDHCP in one process, as a workshop would run it; tftp-max raised from
-      # 50 so 32 transfers from one address are never refused.
-      [[ -n "$subnet" ]] && dhcp=(--dhcp-range="$subnet,proxy" --pxe-service=x86PC,"garage bench",undionly.kpxe)
-      ip netns exec "$ns" /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
-        --interface="$dev" --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 "${dhcp[@]}" \
-        --dhcp-leasefile="$RUN/dnsmasq-$ns.leases" --pid-file="$RUN/dnsmasq-$ns.pid" --log-facility="$RUN/dnsmasq-$ns.log" </dev/null &
-      pid=$! ;;
-    tftpd-hpa)
-      # As Debian ships it (/etc/default/tftpd-hpa: --secure), bound to the bench address.
-      ip netns exec "$ns" /usr/sbin/in.tftpd --listen --foreground --address "$addr:69" --secure "$ROOT" \
-        </dev/null >"$RUN/tftpd-hpa-$ns.log" 2>&1 &
-      pid=$! ;;
-    atftpd)
-      # As Debian's package runs it standalone (its default user nobody), no multicast.
-      ip netns exec "$ns" "$ATFTPD_DIR/usr/sbin/atftpd" --daemon --no-fork --bind-address "$addr" --port 69 \
-        --maxthread 128 --no-multicast --logfile "$RUN/atftpd-$ns.log" "$ROOT" </dev/null >"$RUN/atftpd-$ns.out" 2>&1 &
-      pid=$! ;;
-  esac
+  local name=$1 ns=$2 dev=$3 addr=$4 subnet=${5:-} pid
+  GPX_BINARY="${GPX_OF[$name]:-}" start_tftp_server "$name" "$ns" "$dev" "$addr" "$ROOT" "$RUN" "$subnet"
+  pid=$STARTED_PID
   PIDS+=("$pid")
   PID_OF[$name]=$pid; ADDR_OF[$name]=$addr
   local cg="$CGROOT/gpxpp-$TAG-$name"

@@ -38,7 +38,7 @@ cc -O2 -Wall -Wextra -o "$CLOAD" "$REPO/Benchmarks/cload/pxe-cload.c" -lcrypto
 
 RUN=$(mktemp -d /tmp/garage-pxe-syscalls.XXXXXX)
 ROOT="$RUN/root"
-mkdir -p "$ROOT" "$RUN/menus" "$RUN/images"
+mkdir -p "$ROOT"
 cp "$INITRD" "$ROOT/initrd.gz"
 cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/lib/ipxe/ipxe.efi "$ROOT/"   # garage-pxe checks its boot files
 chmod -R a+rX "$RUN"   # atftpd reads as nobody
@@ -83,31 +83,10 @@ BLOCKS=$((BYTES / 1468 + 1))
 SENT=$((BLOCKS * CLIENTS))   # blocks all transfers move, the denominator
 ROWS=()
 for server in $SERVERS; do
-  case "$server" in
-    garage-pxe)
-      # As run.sh: the shipped configuration, the per-client cap raised (all the generator's
-      # transfers come from one address).
-      sed -e "s|^  root: /usr/lib/ipxe|  root: $ROOT|" -e "s|^  menus: .*|  menus: $RUN/menus|" \
-          -e "s|^  images: .*|  images: $RUN/images|" \
-          -e "s|max_tftp_transfers_per_client: .*|max_tftp_transfers_per_client: 64|" \
-          "$REPO/config/garage-pxe.yaml" >"$RUN/garage-pxe.yaml"
-      ip netns exec "$NS_SRV" "$GPX" serve --config "$RUN/garage-pxe.yaml" --user root --interface "$DEV" \
-        --address 10.86.0.1 --events log --state "$RUN/state" </dev/null >"$RUN/garage-pxe.log" 2>&1 & ;;
-    dnsmasq)
-      ip netns exec "$NS_SRV" /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --user=root \
-        --interface="$DEV" --bind-interfaces --enable-tftp --tftp-root="$ROOT" --tftp-max=128 \
-        --pid-file="$RUN/dnsmasq.pid" --log-facility="$RUN/dnsmasq.log" </dev/null & ;;
-    tftpd-hpa)
-      ip netns exec "$NS_SRV" /usr/sbin/in.tftpd --listen --foreground --address 10.86.0.1:69 --secure "$ROOT" \
-        </dev/null >"$RUN/tftpd-hpa.log" 2>&1 & ;;
-    atftpd)
-      ip netns exec "$NS_SRV" "$ATFTPD_DIR/usr/sbin/atftpd" --daemon --no-fork --bind-address 10.86.0.1 --port 69 \
-        --maxthread 128 --no-multicast --logfile "$RUN/atftpd.log" "$ROOT" </dev/null >"$RUN/atftpd.out" 2>&1 & ;;
-    *) echo "syscalls.sh: unknown server $server" >&2; exit 2 ;;
-  esac
-  pid=$!; PIDS+=("$pid")
+  start_tftp_server "$server" "$NS_SRV" "$DEV" 10.86.0.1 "$ROOT" "$RUN"
+  pid=$STARTED_PID; PIDS+=("$pid")
   for _ in $(seq 100); do ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . && break; sleep 0.1; done
-  ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . || { echo "syscalls.sh: $server did not start" >&2; grep -h error "$RUN/$server".* >&2 || true; exit 1; }
+  ip netns exec "$NS_SRV" ss -Hlun "sport = :69" | grep -q . || { echo "syscalls.sh: $server did not start" >&2; grep -h error "$RUN/$server"-* >&2 || true; exit 1; }
   ((PINNED)) && taskset -a -p -c "$CPU" "$pid" >/dev/null
   fetch >/dev/null   # the file into the page cache, the server's first-transfer work done
   perf stat -x, -e "$EVENTS" -p "$pid" -o "$RUN/$server.perf" &
