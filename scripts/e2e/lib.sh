@@ -222,24 +222,11 @@ check() { # check DESCRIPTION COMMAND...
   if "$@" >/dev/null 2>&1; then e2e_log "ok   $what"; else e2e_log "FAIL $what"; E2E_FAIL=1; fi
 }
 
-# e2e_boot_running PID: that boot-vm.sh has not exited (its argv, so a reused PID is not it).
-e2e_boot_running() { [[ -r "/proc/$1/cmdline" ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF boot-vm.sh; }
-
 # start_pc NAME bios|uefi SECONDS [UNTIL_REGEX]: boots a virtual PC in the background
 # (boot-vm.sh), records power-on time in POWER_ON_NAME and its MAC in MAC_NAME.
 start_pc() {
-  local name="$1" mode="$2" limit="$3" until="${4:-}" previous_var="VMPID_$1" previous i
-  # A PC booted again (install-tail's rearm): the last boot's boot-vm.sh must have exited
-  # first. On its way out it deletes the PC's tap and firmware variables, which are this
-  # boot's too: seen once, the new QEMU found no OVMF_VARS file and the PC never booted.
-  previous="${!previous_var:-}"
-  if [[ -n "$previous" ]]; then
-    for ((i = 0; i < 300; i++)); do e2e_boot_running "$previous" || break; sleep 0.1; done
-    if e2e_boot_running "$previous"; then
-      e2e_log "start_pc: the last boot of $name (pid $previous) is still running after 30 s"
-      return 1
-    fi
-  fi
+  local name="$1" mode="$2" limit="$3" until="${4:-}"
+  # A PC booted again (install-tail's rearm) waits in boot-vm.sh for its last boot's exit.
   eval "$("$E2E_LAB/boot-vm.sh" "$E2E_PREFIX" "$name" info)"
   printf -v "MAC_$name" '%s' "$VM_MAC"
   printf -v "POWER_ON_$name" '%s' "$(date +%s.%N)"

@@ -91,6 +91,13 @@ esac
 
 require_root
 ns_exists "$NS_LAN" || die "netns $NS_LAN missing: run lab.sh up $PREFIX first"
+# One boot of a PC at a time, its cleanup included. A boot's exit deletes the PC's tap and
+# its OVMF_VARS copy, whose names a new boot of the same PC uses too: a PC stopped and
+# booted again at once (install-tail's rearm) once lost its new OVMF_VARS to the old boot's
+# late exit, and never started. This shell holds the lock until it exits, after the EXIT
+# trap; QEMU does not inherit it. Bounded: a boot still cleaning up after 30 s is an error.
+exec {BOOT_LOCK}>"$RUN_DIR/vm-$NAME.lock"
+flock -w 30 "$BOOT_LOCK" || die "vm $NAME: its last boot is still running or cleaning up after 30 s"
 pid_is_ours "$PIDFILE" && die "vm $NAME is already running (pid $(cat "$PIDFILE"))"
 
 cleanup() {
@@ -153,7 +160,7 @@ fi
 : >"$SERIAL_LOG"
 log "vm $NAME ($MODE) mac $MAC tap $TAP, limit ${SECONDS_LIMIT}s, serial $SERIAL_LOG"
 info
-ip netns exec "$NS_LAN" "${qemu[@]}" </dev/null >"$RUN_DIR/vm-$NAME.qemu.log" 2>&1 &
+ip netns exec "$NS_LAN" "${qemu[@]}" </dev/null >"$RUN_DIR/vm-$NAME.qemu.log" 2>&1 {BOOT_LOCK}>&- &
 echo $! >"$PIDFILE"
 wait_pid_ours "$PIDFILE" 10 || log "vm $NAME: QEMU did not start (see $RUN_DIR/vm-$NAME.qemu.log)"
 
