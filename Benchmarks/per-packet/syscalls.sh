@@ -4,13 +4,16 @@
 # initrd once (blksize 1468, lockstep, as run.sh's t1 row), counted by perf on the server's
 # process and whatever threads or children it starts (tftpd-hpa forks one per transfer).
 # Counts, not timings: they do not move with the machine's load the way the rates do.
+# Then the time of each lockstep cycle, split in two by tcpdump's timestamps on the server's
+# interface (turnaround.py): ACK in -> next DATA out (the server's own share) and DATA out
+# -> its ACK in (the link and the client), ROUNDS more fetches per server without perf.
 # LINK_MS=0.1 CLIENTS=4 counts run.sh's tl0 row instead: 4 unpinned clients at once behind
 # the userspace link (scripts/lossy-link, that delay each way, no loss), where each next
 # ACK is a LAN round trip away.
 #
 #   sudo Benchmarks/per-packet/syscalls.sh [OUT.md]
 #   GPX_BIN (another garage-pxe build), SERVERS ("garage-pxe dnsmasq tftpd-hpa atftpd"),
-#   LINK_MS (unset: a veth pair), CLIENTS (1)
+#   LINK_MS (unset: a veth pair), CLIENTS (1), ROUNDS (3: timed fetches per server)
 #
 # Traffic stays in two network namespaces made here and deleted at the end (a veth pair or
 # the link's TUN devices, 10.86.0.0/24); only processes started here are stopped.
@@ -25,8 +28,10 @@ ATFTPD_DIR=${ATFTPD_DIR:-/var/cache/garage-pxe-bench/atftpd}
 CLOAD="$HERE/.build/pxe-cload"
 LINK_MS=${LINK_MS:-}
 CLIENTS=${CLIENTS:-1}
+ROUNDS=${ROUNDS:-3}
 [[ "$(id -u)" -eq 0 ]] || { echo "syscalls.sh: needs root (network namespaces, perf)" >&2; exit 2; }
 [[ "$CLIENTS" =~ ^[1-9][0-9]?$ ]] || { echo "syscalls.sh: CLIENTS wants 1-99, not $CLIENTS" >&2; exit 2; }
+[[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || { echo "syscalls.sh: ROUNDS wants 1-99, not $ROUNDS" >&2; exit 2; }
 [[ -z "$LINK_MS" || "$LINK_MS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "syscalls.sh: LINK_MS wants milliseconds (0.1), not $LINK_MS" >&2; exit 2; }
 [[ -x "$GPX" ]] || { echo "syscalls.sh: no garage-pxe at $GPX (swift build -c release, or GPX_BIN)" >&2; exit 2; }
 
@@ -81,7 +86,7 @@ fetch() {
 BYTES=$(stat -c %s "$ROOT/initrd.gz")
 BLOCKS=$((BYTES / 1468 + 1))
 SENT=$((BLOCKS * CLIENTS))   # blocks all transfers move, the denominator
-ROWS=()
+ROWS=(); TIMES=()
 for server in $SERVERS; do
   start_tftp_server "$server" "$NS_SRV" "$DEV" 10.86.0.1 "$ROOT" "$RUN"
   pid=$STARTED_PID; PIDS+=("$pid")
@@ -95,9 +100,39 @@ for server in $SERVERS; do
   line=$(fetch)
   sleep 0.5   # tftpd-hpa's child exits after the last ACK
   kill -INT "$perf_pid"; wait "$perf_pid" || true
-  stop_pids "$pid"
   grep -q " ok=$CLIENTS failed=0 " <<<"$line" || { echo "syscalls.sh: $server: $line" >&2; exit 1; }
   rate=$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$line")
+  # The same fetch timed, perf detached: the kernel stamps each packet on the server's interface.
+  : >"$RUN/$server.times"
+  for ((round = 1; round <= ROUNDS; round++)); do
+    ip netns exec "$NS_SRV" tcpdump -i "$DEV" -n -s 64 -B 32768 --time-stamp-precision nano -w "$RUN/$server.pcap" udp \
+      2>"$RUN/$server.tcpdump" &
+    capture=$!; PIDS+=("$capture")
+    for _ in $(seq 50); do grep -q "listening on" "$RUN/$server.tcpdump" && break; sleep 0.1; done
+    timed=$(fetch)
+    sleep 0.5   # the capture has the last packets
+    kill -INT "$capture"; wait "$capture" || true
+    grep -q " ok=$CLIENTS failed=0 " <<<"$timed" || { echo "syscalls.sh: $server: $timed" >&2; exit 1; }
+    echo "$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/MBps=\1/' <<<"$timed") $(python3 "$HERE/turnaround.py" "$RUN/$server.pcap" 10.86.0.1)" \
+      >>"$RUN/$server.times"
+  done
+  stop_pids "$pid"
+  # Medians over the rounds, each field apart.
+  TIMES+=("$(awk -v server="$server" '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1], NR] = kv[2]; names[kv[1]] = 1 } }
+    function median(name,   i, j, n, a, t) {
+      n = NR; for (i = 1; i <= n; i++) a[i] = v[name, i]
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function spread(name,   i, lo, hi) {
+      lo = hi = v[name, 1]; for (i = 2; i <= NR; i++) { if (v[name, i] < lo) lo = v[name, i]; if (v[name, i] > hi) hi = v[name, i] }
+      return sprintf("%.1f-%.1f", lo, hi)
+    }
+    END { printf "| %s | %.1f MB/s (%s) | %.1f µs | %.1f µs | %.1f µs (%s) | %.1f µs | %.1f µs |", server, median("MBps"), spread("MBps"),
+          median("server_p50"), median("server_p90"), median("server_mean"), spread("server_mean"), median("outside_p50"),
+          median("outside_mean") }' \
+    "$RUN/$server.times")")
   ROWS+=("$(awk -F, -v server="$server" -v blocks="$SENT" -v rate="$rate" '
     $1 ~ /^[0-9.]+$/ {
       name = $3; sub(/^syscalls:sys_enter_/, "", name)
@@ -116,5 +151,11 @@ mkdir -p "$(dirname "$OUT")"
   echo "| server | rate (this fetch) | system calls per block | context switches per block | of which, by name (≥ 0.01 per block) | server CPU per block |"
   echo "|---|---:|---:|---:|---|---:|"
   printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "Each lockstep cycle in two halves, from tcpdump's timestamps on the server's interface (turnaround.py), medians over $ROUNDS more fetches per server (perf detached; the rounds' spread in brackets): ACK in -> next DATA out is the server's own; DATA out -> its ACK in is the link and the client$( ((PINNED)) && echo ", and on their shared CPU whatever the server does after its send before it sleeps")."
+  echo
+  echo "| server | rate (min-max) | ACK → DATA p50 | p90 | mean (min-max) | DATA → ACK p50 | mean |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${TIMES[@]}"
 } >"$OUT"
 cat "$OUT"

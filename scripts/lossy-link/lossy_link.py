@@ -28,6 +28,7 @@ TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 CLONE_NEWNET = 0x40000000
+PR_SET_TIMERSLACK = 29
 
 
 def enter_namespace(name):
@@ -74,6 +75,12 @@ def main():
     configure(args.ns_a, args.device, args.addr_a, args.addr_b)
     configure(args.ns_b, args.device, args.addr_b, args.addr_a)
 
+    # The kernel lets a timed sleep end up to 50 µs late (timer slack), to batch wake-ups.
+    # That is half of a 0.1 ms delay, and how much of it a packet pays would depend on
+    # whether another packet's arrival happens to wake the select first: the link's delay
+    # would change with the traffic the servers under test send. 1 ns makes it the delay asked.
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_TIMERSLACK, ctypes.c_ulong(1), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl PR_SET_TIMERSLACK")
     delay = args.delay_ms / 1000.0
     # One generator per direction, so the loss of one side does not shift the other's.
     rng = {fd_a: random.Random(args.seed * 2 + 1), fd_b: random.Random(args.seed * 2 + 2)}
