@@ -119,7 +119,7 @@ for server in $SERVERS; do
   stop_pids "$pid"
   # Medians over the rounds, each field apart.
   TIMES+=("$(awk -v server="$server" '
-    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1], NR] = kv[2]; names[kv[1]] = 1 } }
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1], NR] = kv[2] } }
     function median(name,   i, j, n, a, t) {
       n = NR; for (i = 1; i <= n; i++) a[i] = v[name, i]
       for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
