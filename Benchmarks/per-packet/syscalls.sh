@@ -103,9 +103,9 @@ for server in $SERVERS; do
   grep -q " ok=$CLIENTS failed=0 " <<<"$line" || { echo "syscalls.sh: $server: $line" >&2; exit 1; }
   rate=$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$line")
   # The same fetch timed, perf detached: the kernel stamps each packet on the server's interface.
-  : >"$RUN/$server.times"
+  CAPTURES=()
   for ((round = 1; round <= ROUNDS; round++)); do
-    ip netns exec "$NS_SRV" tcpdump -i "$DEV" -n -s 64 -B 32768 --time-stamp-precision nano -w "$RUN/$server.pcap" udp \
+    ip netns exec "$NS_SRV" tcpdump -i "$DEV" -n -s 64 -B 32768 --time-stamp-precision nano -w "$RUN/$server.$round.pcap" udp \
       2>"$RUN/$server.tcpdump" &
     capture=$!; PIDS+=("$capture")
     for _ in $(seq 50); do grep -q "listening on" "$RUN/$server.tcpdump" && break; sleep 0.1; done
@@ -113,26 +113,10 @@ for server in $SERVERS; do
     sleep 0.5   # the capture has the last packets
     kill -INT "$capture"; wait "$capture" || true
     grep -q " ok=$CLIENTS failed=0 " <<<"$timed" || { echo "syscalls.sh: $server: $timed" >&2; exit 1; }
-    echo "$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/MBps=\1/' <<<"$timed") $(python3 "$HERE/turnaround.py" "$RUN/$server.pcap" 10.86.0.1)" \
-      >>"$RUN/$server.times"
+    CAPTURES+=("$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$timed"):$RUN/$server.$round.pcap")
   done
   stop_pids "$pid"
-  # Medians over the rounds, each field apart.
-  TIMES+=("$(awk -v server="$server" '
-    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1], NR] = kv[2] } }
-    function median(name,   i, j, n, a, t) {
-      n = NR; for (i = 1; i <= n; i++) a[i] = v[name, i]
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function spread(name,   i, lo, hi) {
-      lo = hi = v[name, 1]; for (i = 2; i <= NR; i++) { if (v[name, i] < lo) lo = v[name, i]; if (v[name, i] > hi) hi = v[name, i] }
-      return sprintf("%.1f-%.1f", lo, hi)
-    }
-    END { printf "| %s | %.1f MB/s (%s) | %.1f µs | %.1f µs | %.1f µs (%s) | %.1f µs | %.1f µs |", server, median("MBps"), spread("MBps"),
-          median("server_p50"), median("server_p90"), median("server_mean"), spread("server_mean"), median("outside_p50"),
-          median("outside_mean") }' \
-    "$RUN/$server.times")")
+  TIMES+=("$(python3 "$HERE/turnaround.py" 10.86.0.1 "$server" "${CAPTURES[@]}")")
   ROWS+=("$(awk -F, -v server="$server" -v blocks="$SENT" -v rate="$rate" '
     $1 ~ /^[0-9.]+$/ {
       name = $3; sub(/^syscalls:sys_enter_/, "", name)

@@ -10,11 +10,14 @@ writes them; nothing here decodes with the project's codecs):
 A server's own share of the rate is the first half; where the link or the client dominates
 the cycle (a userspace link, a client on the server's CPU), rates move with them.
 
-  turnaround.py CAPTURE.pcap SERVER_ADDRESS
-prints one line: pairs=N server_p50 server_p90 server_mean outside_p50 outside_mean (µs).
+  turnaround.py SERVER_ADDRESS NAME RATE:CAPTURE.pcap [RATE:CAPTURE.pcap ...]
+prints one Markdown row for the server NAME: the rate (MB/s, as the generator said) and the
+halves' p50, p90 and mean (µs), medians over the captures (one per round), with the spread of
+the rate and of the server's mean.
 Only the first copy of each ACK and DATA counts (a retransmission is not a cycle); block
 numbers are taken as they are on the wire, so a file must be under 65536 blocks.
 """
+import statistics
 import struct
 import sys
 
@@ -54,12 +57,10 @@ def quantile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    server = bytes(int(octet) for octet in sys.argv[2].split("."))
+def halves(path, server):
+    """The server's and the outside halves of every cycle in one capture, in µs."""
     acks, blocks = {}, {}   # (client port, block number) -> first time seen
-    for when, source, source_port, destination_port, opcode, block in packets(sys.argv[1]):
+    for when, source, source_port, destination_port, opcode, block in packets(path):
         if opcode == OPCODE_ACK and source != server:
             acks.setdefault((source_port, block), when)
         elif opcode == OPCODE_DATA and source == server:
@@ -74,10 +75,28 @@ def main():
         if acked is not None and acked >= sent:
             outside_half.append((acked - sent) * 1e6)
     if not server_half or not outside_half:
-        sys.exit("turnaround.py: no lockstep cycles in the capture")
-    print(f"pairs={len(server_half)} server_p50={quantile(server_half, 0.5):.1f} "
-          f"server_p90={quantile(server_half, 0.9):.1f} server_mean={sum(server_half) / len(server_half):.1f} "
-          f"outside_p50={quantile(outside_half, 0.5):.1f} outside_mean={sum(outside_half) / len(outside_half):.1f}")
+        sys.exit(f"turnaround.py: no lockstep cycles in {path}")
+    return server_half, outside_half
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    server = bytes(int(octet) for octet in sys.argv[1].split("."))
+    rounds = []
+    for argument in sys.argv[3:]:
+        rate, path = argument.split(":", 1)
+        server_half, outside_half = halves(path, server)
+        rounds.append({"rate": float(rate), "server_p50": quantile(server_half, 0.5),
+                       "server_p90": quantile(server_half, 0.9), "server_mean": statistics.mean(server_half),
+                       "outside_p50": quantile(outside_half, 0.5), "outside_mean": statistics.mean(outside_half)})
+    median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    low = {key: min(r[key] for r in rounds) for key in rounds[0]}
+    high = {key: max(r[key] for r in rounds) for key in rounds[0]}
+    print(f"| {sys.argv[2]} | {median['rate']:.1f} MB/s ({low['rate']:.1f}-{high['rate']:.1f}) | "
+          f"{median['server_p50']:.1f} µs | {median['server_p90']:.1f} µs | "
+          f"{median['server_mean']:.1f} µs ({low['server_mean']:.1f}-{high['server_mean']:.1f}) | "
+          f"{median['outside_p50']:.1f} µs | {median['outside_mean']:.1f} µs |")
 
 
 if __name__ == "__main__":
