@@ -28,8 +28,13 @@ build: deps-build
 	$(SWIFT) build
 
 # The Swift runtime is linked in, so the binary needs only libc, libstdc++ and libsystemd.
+# RELEASE_SCRATCH is where it is built: `make test` builds it in .build-release, apart from
+# the tests' .build, so that it compiles at low priority while the tests run (SwiftPM holds
+# a lock on its build folder for the whole of a build or a test run).
+RELEASE_SCRATCH ?= .build
+RELEASE_BIN = $(RELEASE_SCRATCH)/release/garage-pxe
 release: deps-build
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(RELEASE_SCRATCH)
 
 # Man page generated from the command-line definitions by swift-argument-parser's
 # generate-manual, run on the release binary (its package plugin would rebuild that
@@ -37,13 +42,13 @@ release: deps-build
 man: release
 	$(SWIFT) build --product generate-manual
 	mkdir -p $(dir $(MANPAGE))
-	.build/debug/generate-manual .build/release/garage-pxe --output-directory $(dir $(MANPAGE)) \
+	.build/debug/generate-manual $(RELEASE_BIN) --output-directory $(dir $(MANPAGE)) \
 	  --section 8 --authors "garage-pxe developers"
 
 # Binary, unit, sysusers/tmpfiles, config in /etc/garage-pxe (an edited file is kept;
 # the new default lands next to it as .dist), menus, man page, bash completion.
 install: man
-	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" MANPAGE="$(MANPAGE)" bash scripts/install-tree.sh
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" MANPAGE="$(MANPAGE)" BINARY="$(RELEASE_BIN)" bash scripts/install-tree.sh
 
 # Removes what install put in place, except /etc/garage-pxe and /var/lib/garage-pxe,
 # which hold the workshop's own menus and images.
@@ -60,7 +65,7 @@ uninstall:
 
 # build/garage-pxe_VERSION_amd64.deb, checked with lintian.
 deb: deps-deb man
-	MANPAGE="$(MANPAGE)" bash scripts/build-deb.sh
+	MANPAGE="$(MANPAGE)" BINARY="$(RELEASE_BIN)" bash scripts/build-deb.sh
 
 # Runs the daemon in the foreground with the repository's config. Needs root (ports 67,
 # 69, 4011) and answers PXE clients on the configured interface: run it on the server
@@ -68,13 +73,13 @@ deb: deps-deb man
 serve: deps-serve release
 	@# The shipped menu installs Debian 13: import its netboot image (kernel, initrd and
 	@# the signed shim and GRUB for Secure Boot PCs) on the first run. deps-serve fetched it.
-	[ -d images/debian-13-amd64 ] || .build/release/garage-pxe import debian \
+	[ -d images/debian-13-amd64 ] || $(RELEASE_BIN) import debian \
 	  "$$(bash scripts/fetch-debian13-netboot.sh)" --config $(CONFIG)
 	@# The daemon binds its ports as root and runs as the config's user (garage-pxe),
 	@# created here as the package creates it (a missing user is an error).
 	getent passwd garage-pxe >/dev/null || systemd-sysusers systemd/garage-pxe.sysusers
-	.build/release/garage-pxe check --config $(CONFIG) $(SERVE_FLAGS)
-	.build/release/garage-pxe serve --config $(CONFIG) $(SERVE_FLAGS)
+	$(RELEASE_BIN) check --config $(CONFIG) $(SERVE_FLAGS)
+	$(RELEASE_BIN) serve --config $(CONFIG) $(SERVE_FLAGS)
 
 # A virtual PC installing Debian through garage-pxe, on a virtual bench LAN made of
 # network namespaces (nothing touches the host's interfaces); Ctrl-C cleans up.

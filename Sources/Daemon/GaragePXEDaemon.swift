@@ -228,8 +228,6 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     }
 
     private func proxyService(_ started: AsyncStream<String>.Continuation) -> any Service {
-        let logger = self.logger
-        let journal = self.journal
         let listen = ProxyListenSettings(
             device: interfaceName,
             dhcpPort: config.proxyDHCP.answerOnDHCPPort ? ProxyPort.dhcp.rawValue : nil,
@@ -260,8 +258,6 @@ public final class GaragePXEDaemon: @unchecked Sendable {
     /// Bound to the bench interface like the proxy; each transfer answers from the address
     /// its request was sent to. On SIGTERM running transfers go on until they end.
     private func tftpService(_ started: AsyncStream<String>.Continuation) -> any Service {
-        let logger = self.logger
-        let journal = self.journal
         let server = TFTPServer(
             settings: config.tftpServerSettings,
             listen: TFTPListenSettings(device: interfaceName, port: config.tftp.port,
@@ -402,7 +398,7 @@ public final class GaragePXEDaemon: @unchecked Sendable {
         }
         guard bound == expected, !Task.isCancelled else { return }
         try becomeReady()
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
+        await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { for await _ in hangups { request.yield(.reload) } }
             if let usec = SystemdNotify.watchdogIntervalMicroseconds() {
                 // Half the interval systemd asked for, sent from the supervisor's own loop:

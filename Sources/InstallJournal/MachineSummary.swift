@@ -65,7 +65,8 @@ public struct MachineSummary: Sendable, Equatable, Codable {
             case .installerStalled where row.result == "installing" || row.result == "stalled":
                 row.result = "stalled"
                 row.stalledReason = record[.reason] ?? ""
-            case .installerResumed, .installerStep where row.result == "stalled": row.result = "installing"
+            case .installerResumed: row.result = "installing"
+            case .installerStep where row.result == "stalled": row.result = "installing"
             case .installerFinished: row.result = "finished"
             case .installerFailed, .postinstallFailed, .imageFailed: row.result = "failed"
             case .machineDelivered: row.result = "delivered"
