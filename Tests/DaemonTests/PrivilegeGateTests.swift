@@ -123,12 +123,18 @@ struct PrivilegeGateTests {
             output: log)
         defer { stop(tracer) }
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        // strace's child is the daemon (`ip netns exec` execs strace in place).
+        // The daemon is strace's child that runs garage-pxe (`ip netns exec` execs strace in
+        // place). Not simply its first child: strace forks short-lived children of its own
+        // at start-up to probe the kernel's ptrace, and a test that took one of those for
+        // the daemon watched a PID that was gone (and signalled it at the end).
         var daemonPID: Int32 = 0
         #expect(waitUntil(30) {
             let children = (try? String(contentsOfFile: "/proc/\(tracer.processIdentifier)/task/\(tracer.processIdentifier)/children",
                                         encoding: .utf8)) ?? ""
-            daemonPID = children.split(separator: " ").first.flatMap { Int32($0) } ?? 0
+            daemonPID = children.split(separator: " ").compactMap { Int32($0) }.first { pid in
+                let argv = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+                return argv.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } == Repo.binary
+            } ?? 0
             return daemonPID > 0
         }, "strace started no daemon:\n\(logText())")
         try #require(daemonPID > 0)

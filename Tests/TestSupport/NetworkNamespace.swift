@@ -165,13 +165,16 @@ public func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
-/// Stops a child we started: SIGTERM, bounded wait, then SIGKILL.
+/// Stops a child we started: SIGTERM, bounded wait, then SIGKILL and another bounded wait.
+/// Never waitUntilExit: a test stopping a child Foundation does not see end (a tracer that
+/// exited while its tracee lived on stayed a zombie, `isRunning` true) would hold a thread
+/// of the test pool for good, and starve every test after it.
 public func stop(_ process: Process, signal: Int32 = SIGTERM, within seconds: Double = 10) {
     guard process.isRunning else { return }
     kill(process.processIdentifier, signal)
     if !waitUntil(seconds, { !process.isRunning }) {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = waitUntil(seconds) { !process.isRunning }
     }
 }
 
