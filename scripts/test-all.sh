@@ -11,8 +11,8 @@
 #   package           make deb (release build, man page, lintian). Its release build starts
 #                     when the build phase ends, in the background at the lowest CPU and
 #                     I/O priority and in its own folder (.build-release; SwiftPM locks
-#                     .build while tests run): it takes the CPU the tests leave idle (the
-#                     end-to-end guests use one core at a time for most of their run).
+#                     .build while tests run): it takes the CPU the tests leave idle, and
+#                     the package phase waits for it.
 #   package-in-systemd  PackageTests: that .deb installed with apt in a booted systemd
 #                     (systemd-nspawn), started and reloaded with systemctl
 #   packaging-checks  scripts/check-packaging.sh

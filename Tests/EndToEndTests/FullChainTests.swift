@@ -30,9 +30,8 @@ struct FullChainTests {
     /// Boot on (OVMF's Secure Boot build, Microsoft's keys, as a PC sold with Windows)
     /// offered an unsigned loader (iPXE's snponly.efi) by PXE or by UEFI HTTP boot must not
     /// run it, or the signed chain reaching the installer (fourAtOnce, httpBoot) would prove
-    /// nothing. The PCs that reach the installer are in fourAtOnce and httpBoot, which boot
-    /// every path (a PC on its own used to be booted here as well: the same checks, 3 more
-    /// minutes of CI).
+    /// nothing. No PC goes to the installer alone: fourAtOnce and httpBoot run the same
+    /// checks on every path, and the test run's time is better spent elsewhere.
     @Test("a missing kernel fails readably; Secure Boot refuses an unsigned loader by PXE and by UEFI HTTP boot")
     func refusals() async throws {
         async let failure = RealFirmwareTests.run("scripts/e2e/fail-kernel.sh", ["180"], limit: 300)
