@@ -48,6 +48,11 @@ def parse(line):
     return fields
 
 
+def median(rs, field):
+    """A server's median over the rounds of one row and generator: "value" (rate) or "cost" (CPU)."""
+    return statistics.median(r[field] for r in rs)
+
+
 def main(path):
     runs = defaultdict(list)
     for line in open(path):
@@ -112,9 +117,9 @@ def main(path):
                 peers = {s: runs[(row, s, gen)] for s in PEERS if (row, s, gen) in runs}
                 if not mine or not peers:
                     continue
-                best = max(peers, key=lambda s: statistics.median(r["value"] for r in peers[s]))
-                rate = statistics.median(r["value"] for r in mine) / statistics.median(r["value"] for r in peers[best])
-                cpu = statistics.median(r["cost"] for r in mine) / statistics.median(r["cost"] for r in peers[best])
+                best = max(peers, key=lambda s: median(peers[s], "value"))
+                rate = median(mine, "value") / median(peers[best], "value")
+                cpu = median(mine, "cost") / median(peers[best], "cost")
                 met = rate >= 1.0 and (cpu <= 1.0 or row in RATE_ONLY)
                 verdicts.append(met)
                 lines.append(f"| {label} | {gen} | {best} | {rate:.2f}× | {cpu:.2f}× | {'yes' if met else 'no'} |")
@@ -128,7 +133,8 @@ def main(path):
 def spread(rs):
     """(max - min) / median of a server's rates over the rounds."""
     vals = [r["value"] for r in rs]
-    return (max(vals) - min(vals)) / statistics.median(vals) if statistics.median(vals) else float("nan")
+    middle = statistics.median(vals)
+    return (max(vals) - min(vals)) / middle if middle else float("nan")
 
 
 def named_peers(runs, order, garages, gens):
@@ -156,10 +162,8 @@ def named_peers(runs, order, garages, gens):
                 peers = {s: runs[(row, s, gen)] for s in named if (row, s, gen) in runs}
                 if not mine or len(peers) != len(named):
                     continue
-                mine_rate = statistics.median(r["value"] for r in mine)
-                mine_cost = statistics.median(r["cost"] for r in mine)
-                rates = {s: mine_rate / statistics.median(r["value"] for r in peers[s]) for s in peers}
-                cpus = {s: mine_cost / statistics.median(r["cost"] for r in peers[s]) for s in peers}
+                rates = {s: median(mine, "value") / median(peers[s], "value") for s in peers}
+                cpus = {s: median(mine, "cost") / median(peers[s], "cost") for s in peers}
                 widest = max(spread(peers[s]) for s in peers)
                 # The issue asks the narrow spread of lockstep TFTP only.
                 met = all(v >= 1.0 for v in rates.values()) and all(v <= 1.0 for v in cpus.values()) \
