@@ -11,49 +11,69 @@ import Testing
 /// its first boot (machine.delivered); every event in order with one install ID; `rearm`
 /// and one more network boot shows the installer as default again. Nested in
 /// RealFirmwareTests so that its `.serialized` holds: never more than four guests at once.
+///
+/// Two paths run side by side per test: one path alone took 270-310 s and the five one
+/// after another ~25 minutes of the test run; two side by side took 288 s (uefi and
+/// uefi-sb, using 1.5 of the 2 cores). Each run has its own lab, PC and package cache
+/// daemon; the script makes them take turns where they fetch through the shared cache
+/// folder. One path alone: `sudo scripts/e2e/install-tail.sh MODE`.
 extension RealFirmwareTests {
 @Suite("the install's tail to a delivered PC")
 struct InstallTailTests {
-    /// Runs install-tail.sh with these options (bounded) and expects its PASS line.
-    static func tail(_ options: [String], letter: String, what: String) async throws {
-        let result = try await RealFirmwareTests.run("scripts/e2e/install-tail.sh", options + ["--limit", "420"], limit: 1500)
-        FullChainTests.expectPass("install tail, \(what)", result, passLine: "e2e[tail\(letter)]: PASS")
+    /// One run of install-tail.sh: its options and what it shows.
+    struct Path: Sendable {
+        let options: [String]
+        let letter: String
+        let what: String
     }
 
-    // One test per firmware path (each 2-6 minutes under TCG), so that one can be run alone
-    // (swift test --filter InstallTailTests/uefiIPXE).
-
-    /// GRUB in the MBR, iPXE's sanboot hands over.
-    @Test("BIOS: late_command as served, install once, iPXE's sanboot to the disk, first boot reported, rearm")
-    func bios() async throws { try await Self.tail(["bios"], letter: "b", what: "BIOS, iPXE's sanboot") }
-
-    /// OVMF with Secure Boot off, the default signed chain: the network GRUB's local-disk
-    /// entry finds the ESP's shim (as grub-install leaves it) and chainloads it.
-    @Test("UEFI, Secure Boot off: the signed GRUB chainloads the disk's shim, first boot reported, rearm")
-    func uefi() async throws {
-        try await Self.tail(["uefi"], letter: "u", what: "UEFI, Secure Boot off, the signed GRUB chainloads the disk's shim")
+    /// Runs install-tail.sh once per path, all at once (each bounded), and expects each
+    /// run's PASS line.
+    static func tails(_ paths: [Path]) async throws {
+        let results = try await withThrowingTaskGroup(of: (Path, (status: Int32, output: String)).self) { group in
+            for path in paths {
+                group.addTask {
+                    (path, try await RealFirmwareTests.run("scripts/e2e/install-tail.sh", path.options + ["--limit", "420"], limit: 1500))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (path, result) in results {
+            FullChainTests.expectPass("install tail, \(path.what)", result, passLine: "e2e[tail\(path.letter)]: PASS")
+        }
     }
 
-    /// OVMF with Secure Boot on and Microsoft's keys, the default signed chain: the same
-    /// hand-over, with shim, GRUB and the kernel checked by the firmware.
-    @Test("UEFI with Secure Boot: the signed GRUB chainloads the disk's shim, first boot reported, rearm")
-    func uefiSecureBoot() async throws {
-        try await Self.tail(["uefi-sb"], letter: "s", what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim")
+    /// The two iPXE hand-overs. BIOS: GRUB in the MBR, iPXE's sanboot hands over. UEFI, the
+    /// PC listed under proxy_dhcp.uefi_ipxe only: the shipped iPXE loader (snponly.efi); its
+    /// `exit 1` returns to the firmware, which boots its next options: the disk's removable
+    /// path.
+    @Test("BIOS and UEFI with iPXE: sanboot, and iPXE's exit back to the firmware, boot the disk; first boot reported, rearm")
+    func iPXEHandsOver() async throws {
+        try await Self.tails([
+            Path(options: ["bios"], letter: "b", what: "BIOS, iPXE's sanboot"),
+            Path(options: ["uefi-ipxe"], letter: "i", what: "UEFI with iPXE, its exit hands back to the firmware, which boots the disk"),
+        ])
+    }
+
+    /// OVMF with Secure Boot off, and on with Microsoft's keys, the default signed chain: the
+    /// network GRUB's local-disk entry finds the ESP's shim (as grub-install leaves it) and
+    /// chainloads it; with Secure Boot on, shim, GRUB and the kernel are checked by the
+    /// firmware.
+    @Test("UEFI, Secure Boot off and on: the signed GRUB chainloads the disk's shim, first boot reported, rearm")
+    func signedChain() async throws {
+        try await Self.tails([
+            Path(options: ["uefi"], letter: "u", what: "UEFI, Secure Boot off, the signed GRUB chainloads the disk's shim"),
+            Path(options: ["uefi-sb"], letter: "s", what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim"),
+        ])
     }
 
     /// The ESP holds only \EFI\BOOT (grub-install --removable): GRUB falls back to it.
     @Test("UEFI with Secure Boot, removable path only: the signed GRUB chainloads \\EFI\\BOOT\\BOOTX64.EFI")
     func uefiSecureBootRemovable() async throws {
-        try await Self.tail(["uefi-sb", "--removable-only"], letter: "sr",
-                            what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's removable path")
-    }
-
-    /// OVMF, the PC listed under proxy_dhcp.uefi_ipxe only: the shipped iPXE loader
-    /// (snponly.efi); its `exit 1` returns to the firmware, which boots its next options:
-    /// the disk's removable path.
-    @Test("UEFI with iPXE (the default loader): its exit hands back to the firmware, which boots the disk")
-    func uefiIPXE() async throws {
-        try await Self.tail(["uefi-ipxe"], letter: "i", what: "UEFI with iPXE, its exit hands back to the firmware, which boots the disk")
+        try await Self.tails([
+            Path(options: ["uefi-sb", "--removable-only"], letter: "sr",
+                 what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's removable path"),
+        ])
     }
 }
 }

@@ -127,6 +127,14 @@ PLATFORM=pcbios
 [[ "$MODE" == uefi* ]] && PLATFORM=efi
 
 # ---- 2. the root, built through the cache (cached between runs) ---------------------------
+# Every run's apt-cacher-ng keeps its files in the one cache folder, and apt-cacher-ng is
+# made for one daemon per folder: two fetching the same file at once (the Release file both
+# check below) could write it over each other. So the part of a run that fetches through the
+# cache (the root's build, the archive check) holds a lock; runs side by side take turns
+# there, for a second once the root is built. The daemon stays up after (the preseed names
+# it), idle.
+exec 8>"${GARAGE_PXE_CACHE:-/var/cache/garage-pxe-tests}/.package-cache.lock"
+flock -w 1800 8 || { echo "another run has fetched through the package cache for 30 minutes" >&2; exit 1; }
 start=$SECONDS
 ROOT=$(bash "$HERE/installed-root.sh" "$CACHE_PORT" 2>"$RUN/root.log") || { cat "$RUN/root.log" >&2; exit 1; }
 e2e_log "root: $ROOT ($((SECONDS - start)) s; $(grep -c . "$RUN/root.log" || true) lines of debootstrap output)"
@@ -148,6 +156,8 @@ check "the preseed names the package cache as the installer's proxy (installer.p
   grep -qx "d-i mirror/http/proxy string http://$LAB_SRV_ADDR:3142" "$RUN/preseed.cfg"
 check "the PC reaches Debian's archive through the cache on the server (and only so)" \
   ip netns exec "$PCNS" curl -sf -m 60 -o /dev/null -x "http://$LAB_SRV_ADDR:3142" http://deb.debian.org/debian/dists/trixie/Release
+flock -u 8
+exec 8>&-
 # The late_command as debconf gives it to the installer: the preseed's value with its
 # line continuations joined.
 "$E2E_PYTHON" - "$RUN/preseed.cfg" >"$RUN/late_command.sh" <<'PY'
