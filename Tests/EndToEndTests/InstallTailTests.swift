@@ -20,8 +20,8 @@ import Testing
 extension RealFirmwareTests {
 @Suite("the install's tail to a delivered PC")
 struct InstallTailTests {
-    /// One run of install-tail.sh: its options and what it shows.
-    struct Path: Sendable {
+    /// A firmware path to the disk, as one run of install-tail.sh: its options and what it shows.
+    struct FirmwarePath: Sendable {
         let options: [String]
         let letter: String
         let what: String
@@ -29,8 +29,8 @@ struct InstallTailTests {
 
     /// Runs install-tail.sh once per path, all at once (each bounded), and expects each
     /// run's PASS line.
-    static func tails(_ paths: [Path]) async throws {
-        let results = try await withThrowingTaskGroup(of: (Path, (status: Int32, output: String)).self) { group in
+    static func tails(_ paths: [FirmwarePath]) async throws {
+        let results = try await withThrowingTaskGroup(of: (FirmwarePath, (status: Int32, output: String)).self) { group in
             for path in paths {
                 group.addTask {
                     (path, try await RealFirmwareTests.run("scripts/e2e/install-tail.sh", path.options + ["--limit", "420"], limit: 1500))
@@ -50,8 +50,8 @@ struct InstallTailTests {
     @Test("BIOS and UEFI with iPXE: sanboot, and iPXE's exit back to the firmware, boot the disk; first boot reported, rearm")
     func iPXEHandsOver() async throws {
         try await Self.tails([
-            Path(options: ["bios"], letter: "b", what: "BIOS, iPXE's sanboot"),
-            Path(options: ["uefi-ipxe"], letter: "i", what: "UEFI with iPXE, its exit hands back to the firmware, which boots the disk"),
+            FirmwarePath(options: ["bios"], letter: "b", what: "BIOS, iPXE's sanboot"),
+            FirmwarePath(options: ["uefi-ipxe"], letter: "i", what: "UEFI with iPXE, its exit hands back to the firmware, which boots the disk"),
         ])
     }
 
@@ -62,8 +62,8 @@ struct InstallTailTests {
     @Test("UEFI, Secure Boot off and on: the signed GRUB chainloads the disk's shim, first boot reported, rearm")
     func signedChain() async throws {
         try await Self.tails([
-            Path(options: ["uefi"], letter: "u", what: "UEFI, Secure Boot off, the signed GRUB chainloads the disk's shim"),
-            Path(options: ["uefi-sb"], letter: "s", what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim"),
+            FirmwarePath(options: ["uefi"], letter: "u", what: "UEFI, Secure Boot off, the signed GRUB chainloads the disk's shim"),
+            FirmwarePath(options: ["uefi-sb"], letter: "s", what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's shim"),
         ])
     }
 
@@ -71,7 +71,7 @@ struct InstallTailTests {
     @Test("UEFI with Secure Boot, removable path only: the signed GRUB chainloads \\EFI\\BOOT\\BOOTX64.EFI")
     func uefiSecureBootRemovable() async throws {
         try await Self.tails([
-            Path(options: ["uefi-sb", "--removable-only"], letter: "sr",
+            FirmwarePath(options: ["uefi-sb", "--removable-only"], letter: "sr",
                  what: "UEFI with Secure Boot, the signed GRUB chainloads the disk's removable path"),
         ])
     }

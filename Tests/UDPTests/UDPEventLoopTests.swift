@@ -195,10 +195,10 @@ struct UDPEventLoopTests {
     @Test("a loop whose poll windows find nothing (the next datagram a round trip away) stops opening them")
     func pollBacksOff() throws {
         // A 1 ms window and a client that sends its next datagram 20 ms after each answer:
-        // as a PC over a LAN, every window runs out empty. (With 3 ms, a loaded machine broke
-        // that premise: a loop thread that yields the CPU in its window can get it back only
-        // after the datagram came, find it waiting, and rightly count the turn near; CI hit it
-        // beside the background release build, opened 120 of 121.)
+        // as a PC over a LAN, every window runs out empty. 20 ms so that this holds on a
+        // loaded machine too: a loop thread that yields the CPU in its window may get it back
+        // only after the next datagram came, find it waiting and rightly count the turn near
+        // (3 ms failed so in CI beside a compile: 120 windows of 121).
         let loop = try UDPEventLoop(label: "poll-backoff", pollBeforeSleeping: .milliseconds(1))
         defer { loop.stop() }
         let local = IPv4Address("127.0.0.1")!
