@@ -13,7 +13,9 @@
 #
 #   sudo Benchmarks/per-packet/syscalls.sh [OUT.md]
 #   GPX_BIN (another garage-pxe build), SERVERS ("garage-pxe dnsmasq tftpd-hpa atftpd"),
-#   LINK_MS (unset: a veth pair), CLIENTS (1), ROUNDS (3: timed fetches per server)
+#   LINK_MS (unset: a veth pair), CLIENTS (1), ROUNDS (3: timed fetches per server),
+#   PROFILE=1 (one more fetch per server under perf record, cpu-clock at 999 Hz with DWARF
+#   call graphs: the output adds each server's kernel/user split and its top symbols)
 #
 # Traffic stays in two network namespaces made here and deleted at the end (a veth pair or
 # the link's TUN devices, 10.86.0.0/24); only processes started here are stopped.
@@ -29,6 +31,7 @@ CLOAD="$HERE/.build/pxe-cload"
 LINK_MS=${LINK_MS:-}
 CLIENTS=${CLIENTS:-1}
 ROUNDS=${ROUNDS:-3}
+PROFILE=${PROFILE:-0}
 [[ "$(id -u)" -eq 0 ]] || { echo "syscalls.sh: needs root (network namespaces, perf)" >&2; exit 2; }
 [[ "$CLIENTS" =~ ^[1-9][0-9]?$ ]] || { echo "syscalls.sh: CLIENTS wants 1-99, not $CLIENTS" >&2; exit 2; }
 [[ "$ROUNDS" =~ ^[1-9][0-9]?$ ]] || { echo "syscalls.sh: ROUNDS wants 1-99, not $ROUNDS" >&2; exit 2; }
@@ -86,7 +89,7 @@ fetch() {
 BYTES=$(stat -c %s "$ROOT/initrd.gz")
 BLOCKS=$((BYTES / 1468 + 1))
 SENT=$((BLOCKS * CLIENTS))   # blocks all transfers move, the denominator
-ROWS=(); TIMES=()
+ROWS=(); TIMES=(); PROFILES=()
 for server in $SERVERS; do
   start_tftp_server "$server" "$NS_SRV" "$DEV" 10.86.0.1 "$ROOT" "$RUN"
   pid=$STARTED_PID; PIDS+=("$pid")
@@ -115,6 +118,22 @@ for server in $SERVERS; do
     grep -q " ok=$CLIENTS failed=0 " <<<"$timed" || { echo "syscalls.sh: $server: $timed" >&2; exit 1; }
     CAPTURES+=("$(sed -E 's/.*aggregate_MBps=([0-9.]+).*/\1/' <<<"$timed"):$RUN/$server.$round.pcap")
   done
+  if [[ "$PROFILE" == 1 ]]; then
+    perf record -q -F 999 --call-graph dwarf,16384 -p "$pid" -o "$RUN/$server.data" 2>"$RUN/$server.record" &
+    perf_pid=$!
+    sleep 1   # perf attached
+    profiled=$(fetch)
+    sleep 0.5
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    grep -q " ok=$CLIENTS failed=0 " <<<"$profiled" || { echo "syscalls.sh: $server: $profiled" >&2; exit 1; }
+    # Samples in the kernel against user space (perf marks kernel samples [k]), then the
+    # symbols with at least 1 % of them, their callers not charged.
+    PROFILES+=("$server: $(perf report -i "$RUN/$server.data" -g none --no-children --sort sym --stdio 2>/dev/null |
+      awk '$1 ~ /%$/ { p = $1 + 0; if ($2 == "[k]") k += p; else if ($2 == "[.]") u += p }
+           END { printf "kernel %.0f %%, user space %.0f %%", k, u }')")
+    PROFILES+=("$(perf report -i "$RUN/$server.data" -g none --no-children --sort dso,sym --stdio 2>/dev/null |
+      awk '$1 ~ /%$/ && $1 + 0 >= 1 { print "    " $0 }' | head -25)")
+  fi
   stop_pids "$pid"
   TIMES+=("$(python3 "$HERE/turnaround.py" 10.86.0.1 "$server" "${CAPTURES[@]}")")
   ROWS+=("$(awk -F, -v server="$server" -v blocks="$SENT" -v rate="$rate" '
@@ -141,5 +160,13 @@ mkdir -p "$(dirname "$OUT")"
   echo "| server | rate (min-max) | ACK → DATA p50 | p90 | mean (min-max) | DATA → ACK p50 | mean |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${TIMES[@]}"
+  if ((${#PROFILES[@]})); then
+    echo
+    echo "Profiles (perf record, cpu-clock 999 Hz, one more fetch per server; self time by DSO and symbol, ≥ 1 %):"
+    echo
+    echo '```'
+    printf '%s\n' "${PROFILES[@]}"
+    echo '```'
+  fi
 } >"$OUT"
 cat "$OUT"
