@@ -5,9 +5,9 @@
 //
 // Threads: the listener, the session table, the file cache and the settings live on
 // `queue`. Transfers are spread over a few UDPEventLoops (a thread each, 8 by default;
-// lockstep ones over the first two); each transfer's sockets, timer and state machine
-// stay on the loop it was given, which reads and answers each datagram without a
-// hand-off to another thread.
+// lockstep ones on the first, then over the first two); each transfer's sockets, timer
+// and state machine stay on the loop it was given, which reads and answers each datagram
+// without a hand-off to another thread.
 
 import Dispatch
 import FileJail
@@ -190,8 +190,8 @@ public final class TFTPServer: @unchecked Sendable {
     /// the kernel's readahead keeps that to a file's first reads.
     public static let defaultTransferLoopCount = 8
 
-    /// Lockstep transfers (every PXE firmware's) go to the least busy of the first two
-    /// loops only (fewer when the machine has one CPU or `transfer_threads` is 1). A
+    /// Lockstep transfers (every PXE firmware's) run on the first two loops
+    /// only (fewer when the machine has one CPU or `transfer_threads` is 1). A
     /// lockstep transfer is one ACK in, one DATA out: a loop holding many of them finds
     /// several ACKs ready at each epoll_wait while the bench boots, where a loop per few
     /// transfers sleeps and wakes per packet. Measured with 32 lockstep clients on 2 CPUs,
@@ -202,6 +202,19 @@ public final class TFTPServer: @unchecked Sendable {
     /// 1.11× at 1.08× dnsmasq's CPU (more threads than CPUs, each sleeping more).
     /// Machines with more CPUs were not measured, so the spread stops at two.
     static let lockstepLoopCount = 2
+
+    /// The first loop takes every lockstep transfer until it holds this many; only then
+    /// do they go to the least busy of the lockstep loops. Over a LAN each next ACK is a
+    /// round trip away and a loop sleeps between them, so what a packet costs is mostly the
+    /// wake-up: one loop holding a few PCs' transfers often finds two ACKs at a wake-up
+    /// (dnsmasq's one loop does the same), where two loops holding two each wake for every
+    /// ACK. 4 PCs over a link of 0.1 ms each way: 0.74 → 0.51 context switches and 22.1 →
+    /// 17.9 µs of server CPU per block; in run.sh's `tl0` row (6 rounds, side by side),
+    /// 1.07× and 1.16× → 1.04× and 1.05× dnsmasq's CPU per GB by the C and the Swift
+    /// generator, at the same rate. Past 8, a bench booting many PCs at once needs both
+    /// CPUs, and they share the load as before (32 clients: rate and CPU within the rounds'
+    /// spread of the old placement's).
+    public static let lockstepTransfersOnFirstLoop = 8
 
     /// How long a transfer thread keeps polling after a busy turn before it sleeps
     /// (UDPEventLoop's `pollBeforeSleeping`). A lockstep client answers each DATA within
@@ -305,6 +318,16 @@ public final class TFTPServer: @unchecked Sendable {
     public var activeTransfers: Int { queue.sync { sessions.count } }
     /// Running transfers on each transfer thread, in the threads' order.
     public var transfersByThread: [Int] { queue.sync { transfersPerLoop } }
+
+    /// Which loop a new transfer runs on (on `queue`): lockstep ones fill the first loop up
+    /// to `lockstepTransfersOnFirstLoop`, then go to the least busy lockstep loop; windowed
+    /// ones to the least busy of all.
+    private func loopForTransfer(lockstep: Bool) -> Int {
+        if lockstep && transfersPerLoop[0] < Self.lockstepTransfersOnFirstLoop { return 0 }
+        let candidates = lockstep ? lockstepLoops : transfersPerLoop.count
+        return transfersPerLoop.prefix(candidates).indices.min { transfersPerLoop[$0] < transfersPerLoop[$1] }!
+    }
+
     public var statistics: TFTPServerStatistics { queue.sync { stats } }
 
     /// Returns once no transfer is running: at once if none is, else when the last one
@@ -441,8 +464,7 @@ public final class TFTPServer: @unchecked Sendable {
         }
         let machine = TFTPTransfer(peer: datagram.source, content: content, mode: mode, options: options,
                                    retransmit: settings.retransmit, now: clock())
-        let candidates = options.windowSize > 1 ? transfersPerLoop.count : lockstepLoops
-        let loopIndex = transfersPerLoop.prefix(candidates).indices.min { transfersPerLoop[$0] < transfersPerLoop[$1] }!
+        let loopIndex = loopForTransfer(lockstep: options.windowSize == 1)
         transfersPerLoop[loopIndex] += 1
         let session = TransferSession(machine: machine, socket: sockets.peer, strangers: sockets.strangers, loop: transferLoops[loopIndex],
                                       clock: clock) { [weak self] session, outcome in

@@ -117,7 +117,7 @@ struct ServerBehaviourTests {
         #expect(server.server.activeTransfers == 1)
     }
 
-    @Test("lockstep transfers share the first two transfer threads, the least busy first; windowed ones go to the least busy of all")
+    @Test("lockstep transfers fill the first transfer thread to 8, then share the first two, the least busy first; windowed ones go to the least busy of all")
     func transferThreads() throws {
         var settings = TFTPServerSettings(root: Fixtures.root, maxWindowSize: 16)
         settings.retransmit = TFTPRetransmitPolicy(initial: .seconds(5), ceiling: .seconds(5))
@@ -132,16 +132,21 @@ struct ServerBehaviourTests {
             let (_, tid) = try #require(holder.receive())
             return (holder, tid.port)
         }
-        let lockstep = try (0..<5).map { _ in try hold(windowSize: nil) }
+        // 10 lockstep ones: the first 8 on the first thread (a LAN's PCs share one wake-up
+        // there), the next two on the second, the least busy one (on one CPU, the first).
+        let lockstep = try (0..<10).map { _ in try hold(windowSize: nil) }
+        #expect(TFTPServer.lockstepTransfersOnFirstLoop == 8)
         let twoOrOne = min(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         var expected = Array(repeating: 0, count: TFTPServer.defaultTransferLoopCount)
-        for index in 0..<5 { expected[index % twoOrOne] += 1 }
+        expected[0] = 8
+        expected[twoOrOne - 1] += 2
         #expect(server.server.transfersByThread == expected)
         let windowed = try (0..<3).map { _ in try hold(windowSize: 4) }
         for index in 0..<3 { expected[twoOrOne + index] += 1 }
         #expect(server.server.transfersByThread == expected)
-        // The first holder's transfer (on the first thread) ends: that thread is the least
-        // busy lockstep one again, and the next lockstep transfer goes there.
+        // The first holder's transfer (on the first thread) ends: the first thread holds 7,
+        // fewer than 8, and the next lockstep transfer goes there, though the second is less
+        // busy.
         try lockstep[0].peer.send(.error(code: 0, message: "enough"), to: lockstep[0].port)
         #expect(server.reports.wait(for: 1).count == 1)
         expected[0] -= 1
