@@ -126,13 +126,12 @@ for server in $SERVERS; do
     sleep 0.5
     kill -INT "$perf_pid"; wait "$perf_pid" || true
     grep -q " ok=$CLIENTS failed=0 " <<<"$profiled" || { echo "syscalls.sh: $server: $profiled" >&2; exit 1; }
-    # Samples in the kernel against user space (perf marks kernel samples [k]), then the
-    # symbols with at least 1 % of them, their callers not charged.
-    PROFILES+=("$server: $(perf report -i "$RUN/$server.data" -g none --no-children --sort sym --stdio 2>/dev/null |
-      awk '$1 ~ /%$/ { p = $1 + 0; if ($2 == "[k]") k += p; else if ($2 == "[.]") u += p }
-           END { printf "kernel %.0f %%, user space %.0f %%", k, u }')")
-    PROFILES+=("$(perf report -i "$RUN/$server.data" -g none --no-children --sort dso,sym --stdio 2>/dev/null |
-      awk '$1 ~ /%$/ && $1 + 0 >= 1 { print "    " $0 }' | head -25)")
+    # Self time by DSO and symbol, read once: samples in the kernel against user space
+    # (perf marks kernel symbols [k]), then the symbols with at least 1 % of them.
+    perf report -i "$RUN/$server.data" -g none --no-children --sort dso,sym --stdio >"$RUN/$server.report" 2>/dev/null
+    PROFILES+=("$server: $(awk '$1 ~ /%$/ { p = $1 + 0; if ($3 == "[k]") k += p; else if ($3 == "[.]") u += p }
+      END { printf "kernel %.0f %%, user space %.0f %%", k, u }' "$RUN/$server.report")")
+    PROFILES+=("$(awk '$1 ~ /%$/ && $1 + 0 >= 1 { print "    " $0 }' "$RUN/$server.report" | head -25)")
   fi
   stop_pids "$pid"
   TIMES+=("$(python3 "$HERE/turnaround.py" 10.86.0.1 "$server" "${CAPTURES[@]}")")

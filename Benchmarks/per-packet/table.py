@@ -109,8 +109,7 @@ def main(path):
     print("|---|---|---|---:|---:|---|")
     for row in order:
         for garage in garages:
-            # With variants in the run, each build's lines name it.
-            label = f"{ROWS[row]} ({garage})" if len(garages) > 1 else ROWS[row]
+            label = row_label(row, garage, garages)
             verdicts = []
             lines = []
             for gen in gens:
@@ -129,6 +128,16 @@ def main(path):
             print_both(label, verdicts)
     named_peers(runs, order, garages, gens)
     paired_rounds(runs, order, garages, gens)
+
+
+def row_label(row, garage, garages):
+    """A row's name; with variants in the run, each build's lines name it."""
+    return f"{ROWS[row]} ({garage})" if len(garages) > 1 else ROWS[row]
+
+
+def issue_peers(row):
+    """The peers issue 20 names: tftpd-hpa and dnsmasq for TFTP, dnsmasq for proxyDHCP."""
+    return ["tftpd-hpa", "dnsmasq"] if row[0] in "tw" else ["dnsmasq"]
 
 
 def print_both(label, verdicts):
@@ -160,9 +169,9 @@ def named_peers(runs, order, garages, gens):
     for row in order:
         if row in RATE_ONLY:
             continue
-        named = ["tftpd-hpa", "dnsmasq"] if row[0] in "tw" else ["dnsmasq"]
+        named = issue_peers(row)
         for garage in garages:
-            label = f"{ROWS[row]} ({garage})" if len(garages) > 1 else ROWS[row]
+            label = row_label(row, garage, garages)
             verdicts = []
             for gen in gens:
                 mine = runs.get((row, garage, gen))
@@ -204,9 +213,9 @@ def paired_rounds(runs, order, garages, gens):
     print("| row | generator | peer | rounds | rate ≥ peer | CPU ≤ peer | median rate ratio | median CPU ratio | p (rate, CPU) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---|")
     for row in order:
-        named = ["tftpd-hpa", "dnsmasq"] if row[0] in "tw" else ["dnsmasq"]
+        named = issue_peers(row)
         for garage in garages:
-            label = f"{ROWS[row]} ({garage})" if len(garages) > 1 else ROWS[row]
+            label = row_label(row, garage, garages)
             for gen in gens:
                 mine = {r["round"]: r for r in runs.get((row, garage, gen), [])}
                 for peer in named:
